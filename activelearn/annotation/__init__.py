@@ -1,0 +1,1 @@
+"""Annotation backends: the simulated oracle (simulate) and Label Studio (the real loop)."""

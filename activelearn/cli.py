@@ -1,0 +1,119 @@
+"""The command line: the one place that turns errors into messages and exit codes.
+
+Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from activelearn.config import DEFAULT_CONFIG, Config, load_config, with_overrides
+from activelearn.errors import ActiveLearnError, ConfigError
+
+log = logging.getLogger("activelearn")
+
+
+def _handle_errors(fn):
+    """Run a command; an ActiveLearnError becomes one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except ActiveLearnError as exc:
+            if ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _load(config: str | None) -> Config:
+    if config is None:
+        if not DEFAULT_CONFIG.exists():
+            raise ConfigError("no --config given and the default configs/fashion_mnist.yaml "
+                              "is not here; pass --config FILE")
+        config = str(DEFAULT_CONFIG)
+    return load_config(config)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+@click.version_option(package_name="activelearn")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
+    """activelearn: train a CNN on the labels so far, ask for the most informative images
+    next, and measure how much accuracy each label buys."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@click.option("--strategy", "strategies", multiple=True, metavar="NAME",
+              help="Query strategy; repeat for several. 'random' is always added as the "
+                   "baseline. [default: the config's strategy]")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Number of seeds per strategy (seed, seed+1, ... from project.seed).")
+@click.option("--initial", type=click.IntRange(min=1), help="Random labels to start with.")
+@click.option("--batch", type=click.IntRange(min=1), help="Labels added per round.")
+@click.option("--budget", type=click.IntRange(min=1), help="Stop at this many labels.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Use only this many pool items (stratified), for quick runs.")
+@click.option("--test-limit", type=click.IntRange(min=1),
+              help="Use only this many test-set items (stratified), for quick runs.")
+@click.option("--no-baseline", is_flag=True, help="Do not add the random baseline.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output directory [default: WORK_DIR/simulate].")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@_handle_errors
+def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limit,
+             no_baseline, out, no_progress) -> None:
+    """Run an active-learning experiment with a simulated annotator (the dataset's
+    ground truth) and compare strategies against random sampling.
+
+    Writes rounds.csv, rounds.json and accuracy.png to --out and prints a summary:
+    final accuracy, area under the curve and label efficiency against random.
+    """
+    from activelearn import results
+    from activelearn.simulate import simulate as run
+    from activelearn.sources import load_source
+
+    cfg = _load(config)
+    cfg = with_overrides(cfg, "loop", initial=initial, batch=batch, budget=budget)
+    cfg = with_overrides(cfg, "data", limit=limit, test_limit=test_limit)
+    names = list(dict.fromkeys(strategies or [cfg.strategy.name]))
+    if not no_baseline and "random" not in names:
+        names.insert(0, "random")
+    out_dir = Path(out) if out else cfg.work_dir / "simulate"
+    pool = load_source(cfg.data, cfg.classes)
+    if pool.skipped:
+        click.echo(f"skipped {len(pool.skipped)} unusable images (see the warnings above)",
+                   err=True)
+    click.echo(f"pool: {len(pool)} items; strategies: {', '.join(names)}; "
+               f"seeds: {seeds}; results in {out_dir}")
+    seed_list = [cfg.project.seed + k for k in range(seeds)]
+    try:
+        records = run(cfg, pool, names, seed_list, out_dir, click.echo, not no_progress)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: results of the finished rounds are in {out_dir}", err=True)
+        sys.exit(130)
+    click.echo("")
+    click.echo(results.format_summary(results.summarize(records)))
+    click.echo(f"\nwrote {out_dir / 'rounds.csv'}, {out_dir / 'rounds.json'}, "
+               f"{out_dir / 'accuracy.png'}")
+
+
+if __name__ == "__main__":
+    main()

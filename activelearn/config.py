@@ -1,0 +1,294 @@
+"""The project file: one YAML document validated into typed, frozen dataclasses.
+
+Every problem is reported as one line naming the file and the key path, e.g.
+``project.yaml: training.lr: expected a number, got "fast"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from activelearn.errors import ConfigError
+
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """name: a short identifier; work_dir: where state, checkpoints and results go."""
+
+    name: str
+    work_dir: str = ""
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where images come from.
+
+    source: fashion-mnist | cifar10 | imagefolder | manifest
+    root: dataset root (torchvision sources), image folder, or manifest file (.csv/.jsonl)
+    image_size: [height, width] every image must have (images of another size are
+        skipped and reported, unless resize is true); torchvision sources know their own.
+    channels: 1 (grayscale) or 3 (RGB); torchvision sources know their own.
+    download: let torchvision download the dataset when it is missing (needs internet)
+    limit: use only the first N pool items (stratified); test_limit: same for the test part
+    """
+
+    source: str
+    root: str = "data"
+    image_size: tuple[int, int] | None = None
+    channels: int | None = None
+    resize: bool = False
+    download: bool = False
+    limit: int | None = None
+    test_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """name: lenet | small_cnn | resnet18; dropout: on the classifier head (used by BALD)."""
+
+    name: str = "small_cnn"
+    dropout: float = 0.25
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The training recipe (seed article 3.7): cross-entropy, SGD with momentum.
+
+    epochs: passes over the labeled set, raised so that each round takes at least
+        min_steps optimiser steps (small labeled sets need more passes)
+    weight_decay: L2 penalty; l1: L1 penalty on the weights (0 = off)
+    schedule: cosine | step | constant learning-rate schedule
+    hflip: randomly mirror training images left-right (right for clothes and objects,
+        wrong for digits or text)
+    device: auto (CUDA when present) | cpu | cuda | cuda:N
+    threads: torch CPU threads (0 = torch's default)
+    """
+
+    epochs: int = 12
+    min_steps: int = 300
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    l1: float = 0.0
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    hflip: bool = False
+    device: str = "auto"
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """name: a registered strategy; mc_passes: dropout passes for BALD;
+    candidates: score only a random subset of this many unlabeled items (0 = all)."""
+
+    name: str = "margin"
+    mc_passes: int = 20
+    candidates: int = 0
+    score_batch_size: int = 512
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """initial: random labels to start with; batch: labels added per round;
+    budget: stop once this many labels are in the training set."""
+
+    initial: int = 500
+    batch: int = 500
+    budget: int = 4000
+
+
+@dataclass(frozen=True)
+class SplitsConfig:
+    """source_test: use the dataset's own test part as evaluation data when it has one;
+    test_fraction: otherwise hold out this stratified fraction of the labeled items;
+    validation_fraction: part of the evaluation data used for validation, the rest is the
+    test split. The splits are drawn once, recorded in state and fixed for the experiment."""
+
+    source_test: bool = True
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class Config:
+    project: ProjectConfig
+    data: DataConfig
+    classes: list[str]
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    splits: SplitsConfig = field(default_factory=SplitsConfig)
+    path: str = ""  # the file it came from (not a YAML key)
+
+    @property
+    def work_dir(self) -> Path:
+        if self.project.work_dir:
+            return Path(self.project.work_dir)
+        return Path("runs") / self.project.name
+
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "fashion_mnist.yaml"
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a project file; raises ConfigError with one line on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        problem = getattr(exc, "problem", exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: Any, source: str = "<config>") -> Config:
+    """Validate a parsed mapping into a Config (see load_config)."""
+    try:
+        cfg = _build(Config, raw, "", skip={"path"})
+    except _Invalid as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    _check_semantics(cfg, source)
+    return dataclasses.replace(cfg, path=source)
+
+
+def with_overrides(cfg: Config, section: str, **values: Any) -> Config:
+    """A copy of cfg with some keys of one section replaced (None values are ignored)."""
+    values = {k: v for k, v in values.items() if v is not None}
+    if not values:
+        return cfg
+    updated = dataclasses.replace(getattr(cfg, section), **values)
+    return dataclasses.replace(cfg, **{section: updated})
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _build(cls: type, raw: Any, at: str, skip: frozenset[str] | set[str] = frozenset()) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise _Invalid(f"{at or 'top level'}: expected a mapping, got {_show(raw)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    for key in raw:
+        if key not in fields:
+            raise _Invalid(
+                f"{_join(at, str(key))}: unknown key (allowed: {', '.join(fields)})"
+            )
+    kwargs = {}
+    for name, f in fields.items():
+        key = _join(at, name)
+        if name in raw:
+            kwargs[name] = _coerce(hints[name], raw[name], key)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise _Invalid(f"{key}: missing value")
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, key)  # type: ignore[arg-type]
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, key)
+    if origin is Literal:
+        if value not in args:
+            allowed = ", ".join(map(str, args))
+            raise _Invalid(f"{key}: expected one of {allowed}, got {_show(value)}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise _Invalid(f"{key}: expected a list, got {_show(value)}")
+        return [_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, list) or len(value) != len(args):
+            raise _Invalid(f"{key}: expected a list of {len(args)} values, got {_show(value)}")
+        return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    return _scalar(tp, value, key)
+
+
+def _scalar(tp: Any, value: Any, key: str) -> Any:
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Invalid(f"{key}: expected true or false, got {_show(value)}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Invalid(f"{key}: expected an integer, got {_show(value)}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _Invalid(f"{key}: expected a number, got {_show(value)}")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _Invalid(f"{key}: expected a string, got {_show(value)}")
+    raise TypeError(f"config type {tp!r} not supported")  # a programming error
+
+
+def _check_semantics(cfg: Config, source: str) -> None:
+    problems = []
+    if len(cfg.classes) < 2:
+        problems.append("classes: need at least 2 class names")
+    if len(set(cfg.classes)) != len(cfg.classes):
+        problems.append("classes: class names must be distinct")
+    for key, value in [
+        ("loop.initial", cfg.loop.initial), ("loop.batch", cfg.loop.batch),
+        ("loop.budget", cfg.loop.budget), ("training.batch_size", cfg.training.batch_size),
+        ("training.epochs", cfg.training.epochs), ("strategy.mc_passes", cfg.strategy.mc_passes),
+    ]:
+        if value <= 0:
+            problems.append(f"{key}: must be positive, got {value}")
+    if cfg.training.lr <= 0:
+        problems.append(f"training.lr: must be positive, got {cfg.training.lr}")
+    for key, frac in [("splits.test_fraction", cfg.splits.test_fraction),
+                      ("splits.validation_fraction", cfg.splits.validation_fraction)]:
+        if not 0 <= frac < 1:
+            problems.append(f"{key}: must be in [0, 1), got {frac}")
+    if cfg.loop.budget < cfg.loop.initial:
+        problems.append(f"loop.budget: {cfg.loop.budget} is below loop.initial {cfg.loop.initial}")
+    if cfg.data.channels not in (None, 1, 3):
+        problems.append(f"data.channels: must be 1 or 3, got {cfg.data.channels}")
+    if problems:
+        raise ConfigError(f"{source}: {problems[0]}")
+
+
+def _join(at: str, key: str) -> str:
+    return f"{at}.{key}" if at else key
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "nothing"
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return repr(value)

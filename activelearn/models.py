@@ -1,0 +1,113 @@
+"""CNN builders by name.
+
+Every model splits into ``features`` (input -> penultimate embedding, used by the
+core-set and BADGE strategies) and ``head`` (dropout + linear classifier, the part
+BALD samples with MC dropout), so ``model(x) == model.head(model.features(x))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torchvision
+from torch import nn
+
+from activelearn.errors import ConfigError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the model sees: channels and [height, width] of each image, number of classes."""
+
+    channels: int
+    height: int
+    width: int
+    classes: int
+
+
+class SplitModel(nn.Module):
+    """A feature extractor followed by a dropout + linear head."""
+
+    def __init__(self, features: nn.Module, embedding_dim: int, classes: int, dropout: float):
+        super().__init__()
+        self.features = features
+        self.embedding_dim = embedding_dim
+        self.dropout = dropout
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embedding_dim, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [batch, channels, height, width] -> logits [batch, classes]."""
+        return self.head(self.features(x))
+
+
+def _flat_size(body: nn.Module, spec: InputSpec) -> int:
+    with torch.no_grad():
+        out = body(torch.zeros(1, spec.channels, spec.height, spec.width))
+    return int(out.numel())
+
+
+def _conv_body(spec: InputSpec, layers: list[nn.Module], name: str) -> nn.Sequential:
+    body = nn.Sequential(*layers, nn.Flatten())
+    try:
+        _flat_size(body, spec)
+    except RuntimeError:
+        raise ConfigError(
+            f"model.name: {name} needs larger images than {spec.height}x{spec.width}"
+        ) from None
+    return body
+
+
+def lenet(spec: InputSpec, dropout: float) -> SplitModel:
+    """The seed article's CNN: conv 6 and 16 channels (5x5), 2x2 max-pool, FC 120-84-classes."""
+    body = _conv_body(spec, [
+        nn.Conv2d(spec.channels, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+    ], "lenet")
+    features = nn.Sequential(
+        body, nn.Linear(_flat_size(body, spec), 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU()
+    )
+    return SplitModel(features, 84, spec.classes, dropout)
+
+
+def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.MaxPool2d(2)]
+
+
+def small_cnn(spec: InputSpec, dropout: float) -> SplitModel:
+    """The default: three 3x3 conv + batch-norm + max-pool stages (16, 32, 64 channels), FC 128.
+
+    Narrow early layers keep it fast on a CPU (most of the cost is the first two
+    stages at full resolution); batch norm lets it train quickly from few labels.
+    """
+    body = _conv_body(spec, _conv_bn(spec.channels, 16) + _conv_bn(16, 32) + _conv_bn(32, 64),
+                      "small_cnn")
+    features = nn.Sequential(body, nn.Linear(_flat_size(body, spec), 128), nn.ReLU())
+    return SplitModel(features, 128, spec.classes, dropout)
+
+
+def resnet18(spec: InputSpec, dropout: float) -> SplitModel:
+    """torchvision ResNet-18 adapted to small images: 3x3 stem, stride 1, no stem max-pool."""
+    net = torchvision.models.resnet18(weights=None)
+    net.conv1 = nn.Conv2d(spec.channels, 64, 3, stride=1, padding=1, bias=False)
+    net.maxpool = nn.Identity()  # type: ignore[assignment]
+    net.fc = nn.Identity()  # type: ignore[assignment]
+    return SplitModel(net, 512, spec.classes, dropout)
+
+
+MODELS: dict[str, Callable[[InputSpec, float], SplitModel]] = {
+    "lenet": lenet,
+    "small_cnn": small_cnn,
+    "resnet18": resnet18,
+}
+
+
+def build_model(name: str, spec: InputSpec, dropout: float = 0.25) -> SplitModel:
+    """Build a model by registered name; an unknown name lists the available ones."""
+    try:
+        builder = MODELS[name]
+    except KeyError:
+        raise UnknownNameError("model", name, list(MODELS)) from None
+    return builder(spec, dropout)

@@ -1,0 +1,28 @@
+"""Query strategies: which unlabeled candidates to send for labeling next.
+
+Importing this package registers every built-in strategy; look one up with
+`get_strategy(name)`.
+"""
+
+from activelearn.strategies import (  # noqa: F401  (imported to register)
+    badge,
+    bald,
+    coreset,
+    random_sampling,
+    uncertainty,
+)
+from activelearn.strategies.base import (
+    Selection,
+    SelectionInput,
+    Strategy,
+    available_strategies,
+    get_strategy,
+)
+
+__all__ = [
+    "Selection",
+    "SelectionInput",
+    "Strategy",
+    "available_strategies",
+    "get_strategy",
+]
