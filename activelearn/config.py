@@ -98,7 +98,7 @@ class StrategyConfig:
     name: str = "margin"
     mc_passes: int = 20
     candidates: int = 0
-    score_batch_size: int = 512
+    score_batch_size: int = 256
 
 
 @dataclass(frozen=True)
@@ -152,12 +152,15 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read config: not text ({exc.reason})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        problem = getattr(exc, "problem", exc)
+        # some errors (a control character) carry no .problem and print on several lines
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     return config_from_dict(raw, source=str(path))
 
@@ -178,7 +181,9 @@ def with_overrides(cfg: Config, section: str, **values: Any) -> Config:
     if not values:
         return cfg
     updated = dataclasses.replace(getattr(cfg, section), **values)
-    return dataclasses.replace(cfg, **{section: updated})
+    result = dataclasses.replace(cfg, **{section: updated})
+    _check_semantics(result, cfg.path or "<options>")
+    return result
 
 
 class _Invalid(Exception):

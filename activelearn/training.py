@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from tqdm import tqdm
 
 from activelearn.config import TrainingConfig
 from activelearn.metrics import Metrics, compute_metrics
-from activelearn.models import SplitModel
+from activelearn.models import SplitModel, fuse_for_inference
 
 log = logging.getLogger("activelearn.training")
 
@@ -154,11 +156,12 @@ def predict(model: SplitModel, images: torch.Tensor, norm: Normalizer, device: t
     re-sample the head, so BALD costs little more than one plain pass.
     """
     model.to(device).to(memory_format=torch.channels_last).eval()
+    features = fast_features(model, norm(images[:batch_size], device), device)
     probs, embs, mcs = [], [], []
     bar = tqdm(total=len(images), desc=desc, unit="img", unit_scale=True, leave=False,
                disable=not progress)
     for start in range(0, len(images), batch_size):
-        feats = model.features(norm(images[start:start + batch_size], device))
+        feats = features(norm(images[start:start + batch_size], device))
         probs.append(F.softmax(model.head(feats), dim=1).float().cpu())
         if embeddings:
             embs.append(feats.float().cpu())
@@ -171,6 +174,29 @@ def predict(model: SplitModel, images: torch.Tensor, norm: Normalizer, device: t
         embeddings=torch.cat(embs).numpy() if embeddings and embs else None,
         mc_probs=torch.cat(mcs).numpy() if mc_passes and mcs else None,
     )
+
+
+def fast_features(model: SplitModel, example: torch.Tensor,
+                  device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's feature extractor, rewritten for fast inference.
+
+    Batch norm is folded into the convolutions. On the CPU the result is also traced
+    and frozen with TorchScript's optimize_for_inference, which keeps activations in
+    oneDNN's blocked layout between layers (about 1.5x faster than eager channels_last
+    here). TorchScript is deprecated upstream, so any failure falls back to eager.
+    example: [batch, channels, h, w] a normalised input batch.
+    """
+    fused = fuse_for_inference(model.features).to(device)
+    if device.type != "cpu" or len(example) == 0:
+        return fused
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            traced = torch.jit.trace(fused, example, check_trace=False)
+            return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+    except Exception as exc:  # noqa: BLE001 - any TorchScript failure: eager still works
+        log.info("TorchScript inference unavailable (%s); using eager mode", exc)
+        return fused
 
 
 def _mc_probs(model: SplitModel, feats: torch.Tensor, passes: int) -> torch.Tensor:

@@ -31,6 +31,11 @@ def make_input(candidates: int, seed: int = 0, classes: int = 4, dim: int = 8) -
     )
 
 
+def per_candidate_arrays(inp: SelectionInput) -> list[np.ndarray]:
+    """probs, embeddings and mc_probs of inp, to edit in place."""
+    return [a for a in (inp.probs, inp.embeddings, inp.mc_probs) if a is not None]
+
+
 def declared_only(strategy: Strategy, inp: SelectionInput) -> SelectionInput:
     """inp without the optional fields the strategy did not declare it needs."""
     return SelectionInput(
@@ -83,7 +88,7 @@ def test_same_seed_same_selection(name: str) -> None:
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_a_non_finite_row_does_not_break_the_contract(name: str) -> None:
     inp = make_input(30)
-    for array in (inp.probs, inp.embeddings, inp.mc_probs):
+    for array in per_candidate_arrays(inp):
         array[4] = np.nan
     sel = get_strategy(name).select(inp, 10, seed=0)
     assert len(set(sel.positions.tolist())) == 10
@@ -111,7 +116,7 @@ def test_a_missing_declared_input_is_named(name: str, field: str) -> None:
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_a_pool_of_identical_items_can_be_taken_whole(name: str) -> None:
     inp = make_input(12)
-    for array in (inp.probs, inp.embeddings, inp.mc_probs):
+    for array in per_candidate_arrays(inp):
         array[:] = array[0]
     assert sorted(select(name, inp, 12)) == list(range(12))
 

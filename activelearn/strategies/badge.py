@@ -68,7 +68,7 @@ def kmeans_plus_plus(
 
 
 class _D2Sampler:
-    """Draws a candidate with probability proportional to its exact nearest-centre distance.
+    """Draws a candidate with probability proportional to its squared nearest-centre distance.
 
     Rejection sampling: propose from the bounds as of the last refresh (one cumulative
     sum per refresh, not per pick), accept with probability exact / bound. Bounds only
@@ -78,8 +78,8 @@ class _D2Sampler:
     def __init__(self, nearest: NearestCentres, rng: np.random.Generator) -> None:
         self._nearest = nearest
         self._rng = rng
-        self._weights = np.zeros(0)
-        self._cumulative = np.zeros(0)
+        self._weights: np.ndarray = np.zeros(0)  # [candidates] bounds at the last refresh
+        self._cumulative: np.ndarray = np.zeros(0)  # [candidates] their running sum
 
     def draw(self, taken: np.ndarray) -> tuple[int, float]:
         """A position not in taken: [k], and its squared distance to the nearest centre."""

@@ -40,7 +40,7 @@ class Margin(ScoringStrategy):
         if predictions.shape[1] < 2:
             raise ValueError(f"margin needs at least 2 classes, got {predictions.shape[1]}")
         top_two = np.partition(predictions, -2, axis=1)[:, -2:]
-        return 1.0 - top_two[:, 1]
+        return 1.0 - (top_two[:, 1] - top_two[:, 0])
 
 
 @register

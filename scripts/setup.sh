@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Sets up activelearn on a fresh machine: a virtual environment in .venv with the
+# package and its test tools, and Fashion-MNIST from the Debian package when missing.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+SUDO=""
+[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO="sudo"
+
+if command -v dpkg >/dev/null && ! dpkg -s dataset-fashion-mnist >/dev/null 2>&1; then
+    echo "setup: installing the Debian package dataset-fashion-mnist"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating .venv"
+    "$PYTHON" -m venv .venv
+fi
+if ! .venv/bin/python -c "import activelearn, pytest" 2>/dev/null; then
+    echo "setup: installing activelearn and its dependencies into .venv (a few minutes)"
+    .venv/bin/python -m pip install -q --upgrade pip
+    # torch/torchvision are pinned to the builds these machines keep on local disk
+    .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e '.[test]'
+fi
+echo "setup: done"
