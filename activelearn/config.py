@@ -73,6 +73,7 @@ class TrainingConfig:
     schedule: cosine | step | constant learning-rate schedule
     hflip: randomly mirror training images left-right (right for clothes and objects,
         wrong for digits or text)
+    shift: randomly translate training images by up to this many pixels (0 = off)
     device: auto (CUDA when present) | cpu | cuda | cuda:N
     threads: torch CPU threads (0 = torch's default)
     """
@@ -86,6 +87,7 @@ class TrainingConfig:
     l1: float = 0.0
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     hflip: bool = False
+    shift: int = 0
     device: str = "auto"
     threads: int = 0
 

@@ -12,11 +12,12 @@ import numpy as np
 import torch
 
 from activelearn.config import Config
+from activelearn.inference import Normalizer, Predictor
 from activelearn.metrics import Metrics
 from activelearn.models import InputSpec, SplitModel, build_model
 from activelearn.sources.base import Pool
 from activelearn.strategies import Selection, SelectionInput, Strategy
-from activelearn.training import Normalizer, TrainResult, evaluate, predict, train_model
+from activelearn.training import TrainResult, train_model
 
 
 def input_spec(pool: Pool) -> InputSpec:
@@ -27,6 +28,7 @@ def input_spec(pool: Pool) -> InputSpec:
 @dataclass
 class Trained:
     model: SplitModel
+    predictor: Predictor
     result: TrainResult
     test: Metrics | None
     validation: Metrics | None
@@ -43,29 +45,28 @@ def train_and_evaluate(pool: Pool, train_idx: np.ndarray, labels: np.ndarray,
     result = train_model(model, pool.images[torch.from_numpy(train_idx)], labels,
                          cfg.training, norm, seed, device, progress)
     start = time.perf_counter()
+    predictor = Predictor(model, norm, device, cfg.strategy.score_batch_size)
     found = {}
     for name in ("test", "validation"):
         idx = np.flatnonzero(splits == name)
         if len(idx):
-            found[name] = evaluate(model, pool.images[torch.from_numpy(idx)], pool.labels[idx],
-                                   len(pool.class_names), norm, device,
-                                   cfg.strategy.score_batch_size)
-    return Trained(model, result, found.get("test"), found.get("validation"),
+            found[name] = predictor.evaluate(pool.images[torch.from_numpy(idx)],
+                                             pool.labels[idx])
+    return Trained(model, predictor, result, found.get("test"), found.get("validation"),
                    time.perf_counter() - start)
 
 
-def score_for(strategy: Strategy, model: SplitModel, pool: Pool, candidates: np.ndarray,
-              labeled: np.ndarray, cfg: Config, norm: Normalizer, device: torch.device,
-              progress: bool) -> SelectionInput:
+def score_for(strategy: Strategy, predictor: Predictor, pool: Pool, candidates: np.ndarray,
+              labeled: np.ndarray, mc_passes: int, progress: bool) -> SelectionInput:
     """Run the model over the candidate positions, computing only what the strategy needs."""
-    scores = predict(model, pool.images[torch.from_numpy(candidates)], norm, device,
-                     cfg.strategy.score_batch_size, embeddings=strategy.needs_embeddings,
-                     mc_passes=cfg.strategy.mc_passes if strategy.needs_mc_dropout else 0,
-                     progress=progress)
+    scores = predictor(pool.images[torch.from_numpy(candidates)],
+                       embeddings=strategy.needs_embeddings,
+                       mc_passes=mc_passes if strategy.needs_mc_dropout else 0,
+                       progress=progress)
     labeled_emb = None
     if strategy.needs_labeled_embeddings:
-        labeled_emb = predict(model, pool.images[torch.from_numpy(labeled)], norm, device,
-                              cfg.strategy.score_batch_size, embeddings=True).embeddings
+        labeled_emb = predictor(pool.images[torch.from_numpy(labeled)], embeddings=True,
+                                desc="embed labeled").embeddings
     return SelectionInput(scores.probs, scores.embeddings, scores.mc_probs, labeled_emb)
 
 

@@ -18,11 +18,12 @@ import torch
 from activelearn import loop, results
 from activelearn.annotation.oracle import Oracle
 from activelearn.config import Config
+from activelearn.inference import Normalizer
 from activelearn.sources.base import Pool
 from activelearn.splits import assign_splits
 from activelearn.state import BatchKind, RoundStatus, Split, Store
 from activelearn.strategies import get_strategy
-from activelearn.training import Normalizer, resolve_device, save_checkpoint
+from activelearn.training import resolve_device, save_checkpoint
 
 log = logging.getLogger("activelearn.simulate")
 
@@ -98,19 +99,19 @@ def _round(cfg, pool, strategy, seed, round_, labeled, splits, norm, device, sto
     unlabeled = np.flatnonzero(~labeled & (splits == Split.TRAIN.value))
     if room > 0 and len(unlabeled):
         _query(cfg, pool, strategy, seed, round_, labeled, unlabeled, min(room, cfg.loop.batch),
-               trained.model, norm, device, store, oracle, version, record, progress)
+               trained.predictor, store, oracle, version, record, progress)
     store.finish_round(round_, version, record["labels"], RoundStatus.DONE)
     return record
 
 
-def _query(cfg, pool, strategy, seed, round_, labeled, unlabeled, n, model, norm, device,
-           store, oracle, version, record, progress) -> None:
+def _query(cfg, pool, strategy, seed, round_, labeled, unlabeled, n, predictor, store, oracle,
+           version, record, progress) -> None:
     """Score the candidates, select n, let the oracle label them (mutates labeled, record)."""
     store.record_phase(round_, "score", "started")
     start = time.perf_counter()
     candidates = loop.candidate_positions(unlabeled, cfg.strategy.candidates, seed + round_)
-    inp = loop.score_for(strategy, model, pool, candidates, np.flatnonzero(labeled), cfg, norm,
-                         device, progress)
+    inp = loop.score_for(strategy, predictor, pool, candidates, np.flatnonzero(labeled),
+                         cfg.strategy.mc_passes, progress)
     record["score_s"] = round(time.perf_counter() - start, 3)
     store.record_phase(round_, "select", "started")
     start = time.perf_counter()

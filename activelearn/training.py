@@ -1,7 +1,7 @@
-"""Train, predict, evaluate and checkpoint (seed article 3.7-3.8).
+"""Train and checkpoint (seed article 3.7).
 
 Images stay uint8 in memory and are normalised batch by batch; on the CPU they are
-fed in channels_last layout, which runs these small CNNs about 3x faster.
+fed in channels_last layout, which runs these small CNNs faster.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +18,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from activelearn.config import TrainingConfig
-from activelearn.metrics import Metrics, compute_metrics
-from activelearn.models import SplitModel, fuse_for_inference
+from activelearn.inference import Normalizer
+from activelearn.models import SplitModel
 
 log = logging.getLogger("activelearn.training")
 
@@ -31,29 +29,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-@dataclass(frozen=True)
-class Normalizer:
-    """Per-channel mean and std (in 0..255 units) of the pool, stored with the model."""
-
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    @classmethod
-    def fit(cls, images: torch.Tensor) -> Normalizer:
-        """images: [items, channels, height, width] uint8."""
-        sample = images[:: max(1, len(images) // 10000)].float()
-        mean = sample.mean(dim=(0, 2, 3))
-        std = sample.std(dim=(0, 2, 3)).clamp_min(1.0)
-        return cls(tuple(mean.tolist()), tuple(std.tolist()))
-
-    def __call__(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
-        """uint8 [batch, channels, h, w] -> normalised float32 on device, channels_last."""
-        x = batch.to(device, non_blocking=True).float()
-        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
-        return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
 @dataclass
@@ -86,6 +61,28 @@ def _l1_penalty(model: torch.nn.Module) -> torch.Tensor:
     return sum(p.abs().sum() for n, p in model.named_parameters() if n.endswith("weight"))
 
 
+def augment(x: torch.Tensor, recipe: TrainingConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random left-right mirroring and translation by up to recipe.shift pixels.
+
+    x: [batch, channels, h, w] normalised; one random draw per image, from gen.
+    """
+    if recipe.hflip:
+        flip = (torch.rand(len(x), generator=gen) < 0.5).to(x.device).view(-1, 1, 1, 1)
+        x = torch.where(flip, x.flip(3), x)
+    if recipe.shift > 0:
+        h, w = x.shape[2:]
+        shifts = torch.randint(-recipe.shift, recipe.shift + 1, (len(x), 2), generator=gen)
+        theta = torch.zeros(len(x), 2, 3)
+        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+        theta[:, 0, 2] = shifts[:, 0] * 2.0 / w
+        theta[:, 1, 2] = shifts[:, 1] * 2.0 / h
+        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+        # padding with the minimum keeps the background colour (0 before normalising)
+        x = F.grid_sample(x - x.amin(), grid, mode="nearest", align_corners=False) + x.amin()
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
                 recipe: TrainingConfig, norm: Normalizer, seed: int,
                 device: torch.device, progress: bool = True) -> TrainResult:
@@ -113,9 +110,7 @@ def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
         for start_i in range(0, len(order), recipe.batch_size):
             idx = order[start_i:start_i + recipe.batch_size]
             x = norm(images[idx], device)
-            if recipe.hflip:
-                flip = torch.rand(len(idx), generator=gen) < 0.5
-                x = torch.where(flip.to(device).view(-1, 1, 1, 1), x.flip(3), x)
+            x = augment(x, recipe, gen)
             loss = F.cross_entropy(model(x), y_all[idx].to(device))
             if recipe.l1 > 0:
                 loss = loss + recipe.l1 * _l1_penalty(model)
@@ -131,87 +126,6 @@ def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
     model.eval()
     return TrainResult(epochs * steps_per_epoch, epochs, epoch_losses[-1], epoch_losses,
                        time.perf_counter() - start)
-
-
-@dataclass
-class Scores:
-    """Model outputs over a set of items.
-
-    probs: [items, classes]; embeddings: [items, dim] (penultimate layer) or None;
-    mc_probs: [items, classes, passes] (MC dropout on the head) or None.
-    """
-
-    probs: np.ndarray
-    embeddings: np.ndarray | None = None
-    mc_probs: np.ndarray | None = None
-
-
-@torch.inference_mode()
-def predict(model: SplitModel, images: torch.Tensor, norm: Normalizer, device: torch.device,
-            batch_size: int = 512, embeddings: bool = False, mc_passes: int = 0,
-            progress: bool = False, desc: str = "score") -> Scores:
-    """Run the model over images ([items, channels, h, w] uint8) in batches.
-
-    The convolutional features are computed once per batch; MC-dropout passes only
-    re-sample the head, so BALD costs little more than one plain pass.
-    """
-    model.to(device).to(memory_format=torch.channels_last).eval()
-    features = fast_features(model, norm(images[:batch_size], device), device)
-    probs, embs, mcs = [], [], []
-    bar = tqdm(total=len(images), desc=desc, unit="img", unit_scale=True, leave=False,
-               disable=not progress)
-    for start in range(0, len(images), batch_size):
-        feats = features(norm(images[start:start + batch_size], device))
-        probs.append(F.softmax(model.head(feats), dim=1).float().cpu())
-        if embeddings:
-            embs.append(feats.float().cpu())
-        if mc_passes:
-            mcs.append(_mc_probs(model, feats, mc_passes).cpu())
-        bar.update(len(feats))
-    bar.close()
-    return Scores(
-        probs=torch.cat(probs).numpy() if probs else np.zeros((0, 0), np.float32),
-        embeddings=torch.cat(embs).numpy() if embeddings and embs else None,
-        mc_probs=torch.cat(mcs).numpy() if mc_passes and mcs else None,
-    )
-
-
-def fast_features(model: SplitModel, example: torch.Tensor,
-                  device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The model's feature extractor, rewritten for fast inference.
-
-    Batch norm is folded into the convolutions. On the CPU the result is also traced
-    and frozen with TorchScript's optimize_for_inference, which keeps activations in
-    oneDNN's blocked layout between layers (about 1.5x faster than eager channels_last
-    here). TorchScript is deprecated upstream, so any failure falls back to eager.
-    example: [batch, channels, h, w] a normalised input batch.
-    """
-    fused = fuse_for_inference(model.features).to(device)
-    if device.type != "cpu" or len(example) == 0:
-        return fused
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            traced = torch.jit.trace(fused, example, check_trace=False)
-            return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-    except Exception as exc:  # noqa: BLE001 - any TorchScript failure: eager still works
-        log.info("TorchScript inference unavailable (%s); using eager mode", exc)
-        return fused
-
-
-def _mc_probs(model: SplitModel, feats: torch.Tensor, passes: int) -> torch.Tensor:
-    """feats: [batch, dim] -> [batch, classes, passes] with dropout active in the head."""
-    linear = model.head[-1]
-    stacked = feats.unsqueeze(0).expand(passes, *feats.shape)
-    dropped = F.dropout(stacked, p=model.dropout, training=True)
-    return F.softmax(linear(dropped), dim=2).permute(1, 2, 0).float()
-
-
-def evaluate(model: SplitModel, images: torch.Tensor, labels: np.ndarray, classes: int,
-             norm: Normalizer, device: torch.device, batch_size: int = 512) -> Metrics:
-    """Metrics of the model's argmax predictions against labels ([items] class indices)."""
-    scores = predict(model, images, norm, device, batch_size)
-    return compute_metrics(labels, scores.probs.argmax(axis=1), classes)
 
 
 def save_checkpoint(path: Path, model: SplitModel, norm: Normalizer, meta: dict) -> None:

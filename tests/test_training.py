@@ -7,17 +7,10 @@ import pytest
 import torch
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
+from activelearn.inference import Normalizer, Predictor, evaluate, predict
 from activelearn.models import InputSpec, build_model
 from activelearn.sources import load_source
-from activelearn.training import (
-    Normalizer,
-    epochs_for,
-    evaluate,
-    load_checkpoint,
-    predict,
-    save_checkpoint,
-    train_model,
-)
+from activelearn.training import epochs_for, load_checkpoint, save_checkpoint, train_model
 
 CPU = torch.device("cpu")
 
@@ -45,7 +38,7 @@ def test_training_lowers_loss_and_beats_chance(subset):
     pool, train, test = subset
     model, norm, result = _fit(pool, train)
     assert result.epoch_losses[-1] < 0.6 * result.epoch_losses[0]
-    metrics = evaluate(model, pool.images[test], pool.labels[test], 10, norm, CPU)
+    metrics = evaluate(model, pool.images[test], pool.labels[test], norm, CPU)
     assert metrics.accuracy > 0.65, metrics.accuracy  # chance is 0.10
     assert np.array(metrics.confusion).sum() == len(test)
 
@@ -81,8 +74,8 @@ def test_predict_shapes_and_probabilities(subset):
     pool, train, test = subset
     model = build_model("small_cnn", InputSpec(1, 28, 28, 10), dropout=0.5)
     norm = Normalizer.fit(pool.images)
-    scores = predict(model, pool.images[test[:70]], norm, CPU, batch_size=32,
-                     embeddings=True, mc_passes=4)
+    scores = Predictor(model, norm, CPU, batch_size=32)(pool.images[test[:70]],
+                                                        embeddings=True, mc_passes=4)
     assert scores.probs.shape == (70, 10)
     assert np.allclose(scores.probs.sum(axis=1), 1, atol=1e-5)
     assert scores.embeddings is not None and scores.embeddings.shape == (70, 128)
@@ -101,3 +94,14 @@ def test_checkpoint_round_trip(subset, tmp_path):
     a = predict(model, pool.images[test[:50]], norm, CPU).probs
     b = predict(fresh, pool.images[test[:50]], norm2, CPU).probs
     assert np.allclose(a, b, atol=1e-6)
+
+
+def test_fast_inference_matches_the_eager_model(subset):
+    pool, train, test = subset
+    model, norm, _ = _fit(pool, train[:64], epochs=1, min_steps=4)
+    images = pool.images[test[:37]]  # not a multiple of the batch size
+    fast = Predictor(model, norm, CPU, batch_size=16)(images, embeddings=True)
+    with torch.no_grad():
+        model.eval()
+        eager = torch.softmax(model(norm(images, CPU)), dim=1).numpy()
+    assert np.allclose(fast.probs, eager, atol=1e-5)
