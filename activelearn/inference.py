@@ -86,7 +86,7 @@ class Predictor:
 
     def _run(self, images, embeddings, mc_passes, progress, desc) -> Scores:
         model, norm, device, batch_size = self.model, self.norm, self.device, self.batch_size
-        features = self._features
+        features = self._features or self.model.features
         probs, embs, mcs = [], [], []
         bar = tqdm(total=len(images), desc=desc, unit="img", unit_scale=True, leave=False,
                    disable=not progress)

@@ -93,8 +93,8 @@ def resnet18(spec: InputSpec, dropout: float) -> SplitModel:
     """torchvision ResNet-18 adapted to small images: 3x3 stem, stride 1, no stem max-pool."""
     net = torchvision.models.resnet18(weights=None)
     net.conv1 = nn.Conv2d(spec.channels, 64, 3, stride=1, padding=1, bias=False)
-    net.maxpool = nn.Identity()  # type: ignore[assignment]
-    net.fc = nn.Identity()  # type: ignore[assignment]
+    net.maxpool = nn.Identity()
+    net.fc = nn.Identity()
     return SplitModel(net, 512, spec.classes, dropout)
 
 
@@ -128,7 +128,8 @@ def fuse_for_inference(module: nn.Module) -> nn.Module:
     for parent in list(fused.modules()):
         if not isinstance(parent, nn.Sequential):
             continue
-        mods, out, i = list(parent), [], 0
+        mods, i = list(parent), 0
+        out: list[nn.Module] = []
         while i < len(mods):
             here, after = mods[i], mods[i + 1] if i + 1 < len(mods) else None
             if isinstance(here, nn.Conv2d) and isinstance(after, nn.BatchNorm2d):

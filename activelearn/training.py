@@ -58,7 +58,8 @@ def _schedule(optimizer: torch.optim.Optimizer, kind: str, total: int):
 
 
 def _l1_penalty(model: torch.nn.Module) -> torch.Tensor:
-    return sum(p.abs().sum() for n, p in model.named_parameters() if n.endswith("weight"))
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    return torch.stack([w.abs().sum() for w in weights]).sum()
 
 
 def augment(x: torch.Tensor, recipe: TrainingConfig, gen: torch.Generator) -> torch.Tensor:

@@ -84,3 +84,29 @@ def test_corrupt_images_are_skipped_not_fatal(project_file, tmp_path):
                                     "--no-progress", "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     assert "skipped 2 unusable images" in res.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_keeps_finished_rounds(project_file, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    path = project_file(loop={"initial": 40, "batch": 40, "budget": 400})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "activelearn.cli", "simulate", "--config", str(path),
+         "--strategy", "entropy", "--no-baseline", "--no-progress", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "round  1" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(seen) + rest
+    assert "interrupted: results of the finished rounds are in" in rest
+    rows = list(csv.DictReader((out / "rounds.csv").open()))
+    assert 2 <= len(rows) < 10 and rows[0]["labels"] == "40"
+    assert (out / "accuracy.png").exists()
