@@ -42,8 +42,18 @@ class TrainResult:
 
 def epochs_for(labeled: int, recipe: TrainingConfig) -> int:
     """Enough passes for recipe.epochs, and for at least recipe.min_steps SGD steps."""
-    steps_per_epoch = max(1, math.ceil(labeled / recipe.batch_size))
+    steps_per_epoch = len(batch_bounds(labeled, recipe.batch_size))
     return max(recipe.epochs, math.ceil(recipe.min_steps / steps_per_epoch))
+
+
+def batch_bounds(items: int, batch_size: int) -> list[tuple[int, int]]:
+    """[start, end) of each mini-batch in an epoch. A remainder under half a batch joins
+    the last batch: a batch of a few images gives batch norm noisy statistics and the
+    step a noisy gradient (it cost ~1% test accuracy at 2,500 labels with batches of 64)."""
+    starts = list(range(0, items, batch_size))
+    if len(starts) > 1 and items - starts[-1] < batch_size / 2:
+        starts.pop()
+    return [(lo, min(items, hi)) for lo, hi in zip(starts, [*starts[1:], items])]
 
 
 def _schedule(optimizer: torch.optim.Optimizer, kind: str, total: int):
@@ -98,7 +108,8 @@ def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
     model.to(device).to(memory_format=torch.channels_last).train()
     y_all = torch.as_tensor(labels, dtype=torch.long)
     epochs = epochs_for(len(labels), recipe)
-    steps_per_epoch = math.ceil(len(labels) / recipe.batch_size)
+    bounds = batch_bounds(len(labels), recipe.batch_size)
+    steps_per_epoch = len(bounds)
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                           weight_decay=recipe.weight_decay)
     sched = _schedule(opt, recipe.schedule, epochs * steps_per_epoch)
@@ -108,8 +119,8 @@ def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
     for _ in range(epochs):
         order = torch.randperm(len(labels), generator=gen)
         total = 0.0
-        for start_i in range(0, len(order), recipe.batch_size):
-            idx = order[start_i:start_i + recipe.batch_size]
+        for lo, hi in bounds:
+            idx = order[lo:hi]
             x = norm(images[idx], device)
             x = augment(x, recipe, gen)
             loss = F.cross_entropy(model(x), y_all[idx].to(device))

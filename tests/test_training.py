@@ -10,7 +10,13 @@ from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
 from activelearn.inference import Normalizer, Predictor, evaluate, predict
 from activelearn.models import InputSpec, build_model
 from activelearn.sources import load_source
-from activelearn.training import epochs_for, load_checkpoint, save_checkpoint, train_model
+from activelearn.training import (
+    batch_bounds,
+    epochs_for,
+    load_checkpoint,
+    save_checkpoint,
+    train_model,
+)
 
 CPU = torch.device("cpu")
 
@@ -62,6 +68,13 @@ def test_training_is_deterministic_under_a_seed(subset):
     assert ra.epoch_losses == pytest.approx(rb.epoch_losses, rel=1e-5)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.allclose(pa, pb, atol=1e-5)
+
+
+def test_a_tiny_last_batch_joins_the_one_before():
+    assert batch_bounds(2500, 64)[-2:] == [(2368, 2432), (2432, 2500)]
+    assert batch_bounds(130, 64) == [(0, 64), (64, 130)]
+    assert batch_bounds(100, 64) == [(0, 64), (64, 100)]  # 36 >= 32: its own batch
+    assert batch_bounds(10, 64) == [(0, 10)]
 
 
 def test_epochs_grow_for_small_labeled_sets():
