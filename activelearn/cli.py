@@ -62,8 +62,8 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="Project YAML file [default: configs/fashion_mnist.yaml].")
 @click.option("--strategy", "strategies", multiple=True, metavar="NAME",
-              help="Query strategy; repeat for several. 'random' is always added as the "
-                   "baseline. [default: the config's strategy]")
+              help="Query strategy; repeat for several. 'random' is added as the baseline "
+                   "unless --no-baseline. [default: the config's strategy]")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Number of seeds per strategy (seed, seed+1, ... from project.seed).")
 @click.option("--initial", type=click.IntRange(min=1), help="Random labels to start with.")
