@@ -7,6 +7,7 @@ Every problem is reported as one line naming the file and the key path, e.g.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -126,6 +127,37 @@ class SplitsConfig:
 
 
 @dataclass(frozen=True)
+class LabelStudioConfig:
+    """The Label Studio server the real loop sends tasks to (`label_studio:`).
+
+    url: the server, e.g. http://127.0.0.1:8080 (default: $ACTIVELEARN_LS_URL). The API
+        token is never read from this file: it comes from $LABEL_STUDIO_API_KEY or from
+        the file named by $LABEL_STUDIO_API_KEY_FILE.
+    project_title: the Label Studio project's title (default: project.name)
+    instructions: the annotation rules shown to annotators before they label
+    image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
+        small images) | local-files (a /data/local-files URL; the server must serve
+        document_root) | url-template (url_template filled with {item_id} and {path})
+    document_root: for local-files, the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
+    url_template: for url-template, e.g. "https://bucket.example.com/images/{path}"
+    import_chunk: tasks per import request
+    parallel_requests: task-list requests in flight at once while pulling; more than 1
+        helps only a server with several worker processes (one per request at most)
+    holdout: random items pushed (and never trained on) before the first query batch
+    """
+
+    url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
+    project_title: str = ""
+    instructions: str = ""
+    image_mode: Literal["data-uri", "local-files", "url-template"] = "data-uri"
+    document_root: str = ""
+    url_template: str = ""
+    import_chunk: int = 1000
+    parallel_requests: int = 1
+    holdout: int = 200
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectConfig
     data: DataConfig
@@ -135,6 +167,7 @@ class Config:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
+    label_studio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
     path: str = ""  # the file it came from (not a YAML key)
 
     @property
@@ -283,6 +316,18 @@ def _check_semantics(cfg: Config, source: str) -> None:
         problems.append(f"loop.budget: {cfg.loop.budget} is below loop.initial {cfg.loop.initial}")
     if cfg.data.channels not in (None, 1, 3):
         problems.append(f"data.channels: must be 1 or 3, got {cfg.data.channels}")
+    ls = cfg.label_studio
+    if ls.import_chunk <= 0:
+        problems.append(f"label_studio.import_chunk: must be positive, got {ls.import_chunk}")
+    if ls.parallel_requests <= 0:
+        problems.append(
+            f"label_studio.parallel_requests: must be positive, got {ls.parallel_requests}")
+    if ls.holdout < 0:
+        problems.append(f"label_studio.holdout: must be 0 or more, got {ls.holdout}")
+    if ls.image_mode == "url-template" and not ls.url_template:
+        problems.append("label_studio.url_template: needed when image_mode is url-template")
+    if ls.image_mode == "local-files" and not ls.document_root:
+        problems.append("label_studio.document_root: needed when image_mode is local-files")
     if problems:
         raise ConfigError(f"{source}: {problems[0]}")
 

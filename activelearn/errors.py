@@ -40,3 +40,15 @@ class PoolExhaustedError(ActiveLearnError):
 
 class StateError(ActiveLearnError):
     """The state store is unreadable or belongs to a different project."""
+
+
+class BackendError(ActiveLearnError):
+    """The annotation backend (Label Studio) refused a request or answered nonsense."""
+
+
+class BackendUnavailableError(BackendError):
+    """The annotation backend did not answer (down, unreachable, timed out)."""
+
+
+class BackendAuthError(BackendError):
+    """The annotation backend refused the API token, or no token was given."""

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets up activelearn on a fresh machine: a virtual environment in .venv with the
 # package and its test tools, and Fashion-MNIST from the Debian package when missing.
+#   --label-studio   also Label Studio in its own environment (.venv-ls) and its
+#                    migrated data-dir template (the tests start real servers)
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +26,9 @@ if ! .venv/bin/python -c "import activelearn, pytest" 2>/dev/null; then
     .venv/bin/python -m pip install -q --upgrade pip
     # torch/torchvision are pinned to the builds these machines keep on local disk
     .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e '.[test]'
+fi
+if [ "${1:-}" = "--label-studio" ]; then
+    bash scripts/label_studio.sh install
+    bash scripts/label_studio.sh template
 fi
 echo "setup: done"

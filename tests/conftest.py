@@ -9,6 +9,9 @@ import yaml
 
 from activelearn.config import FASHION_MNIST_CLASSES
 
+# The `label_studio` fixture: a real Label Studio server (scripts/label_studio.sh).
+pytest_plugins = ["ls_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def fmnist_root(tmp_path_factory) -> Path:
