@@ -32,7 +32,12 @@ class Metrics:
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:
     """y_true, y_pred: [items] class indices -> [classes, classes] counts."""
-    flat = np.asarray(y_true, dtype=np.int64) * classes + np.asarray(y_pred, dtype=np.int64)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if len(values) and (values.min() < 0 or values.max() >= classes):
+            raise ValueError(f"{name} holds class indices outside 0..{classes - 1}")
+    flat = y_true * classes + y_pred
     return np.bincount(flat, minlength=classes * classes).reshape(classes, classes)
 
 

@@ -128,17 +128,33 @@ class Store:
                    annotator: str | None = None) -> int:
         """Record labels; a changed label keeps the old one in history. Returns rows written."""
         now = time.time()
-        current = self.labels()
-        changed = [(i, lab) for i, lab in labels if current.get(i) != lab]
+        labels = list(labels)
+        current = self._current_labels([i for i, _ in labels])
+        changed = []  # (item_id, label, previous), in order, so a repeat sees the one before
+        for item_id, label in labels:
+            if current.get(item_id) != label:
+                changed.append((item_id, label, current.get(item_id)))
+                current[item_id] = label
         with self.db:
             self.db.executemany(
                 "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?)",
-                [(i, lab, source, round_, annotator, now) for i, lab in changed])
+                [(i, lab, source, round_, annotator, now) for i, lab, _ in changed])
             self.db.executemany(
                 "INSERT INTO label_history (item_id, label, previous, source, round, annotator,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(i, lab, current.get(i), source, round_, annotator, now) for i, lab in changed])
+                [(i, lab, prev, source, round_, annotator, now) for i, lab, prev in changed])
         return len(changed)
+
+    def _current_labels(self, item_ids: list[str]) -> dict[str, int]:
+        """Current labels of just these items (in chunks: SQLite caps bound parameters)."""
+        found: dict[str, int] = {}
+        unique = list(dict.fromkeys(item_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found.update(self.db.execute(
+                f"SELECT item_id, label FROM labels WHERE item_id IN ({marks})", chunk))
+        return found
 
     def labels(self, split: str | None = None) -> dict[str, int]:
         """item_id -> current label, optionally only items of one split."""

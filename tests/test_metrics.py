@@ -85,3 +85,14 @@ def test_to_dict_is_plain_json_types() -> None:
     assert json.loads(json.dumps(d)) == d
     assert d["confusion"][0] == [2, 1, 1]
     assert set(d) >= {"accuracy", "macro_f1", "precision", "recall", "f1", "support"}
+
+
+def test_labels_outside_the_classes_are_refused() -> None:
+    import pytest
+
+    from activelearn.metrics import confusion_matrix
+
+    with pytest.raises(ValueError, match="y_true holds class indices outside 0..2"):
+        confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
+    with pytest.raises(ValueError, match="y_pred"):
+        confusion_matrix(np.array([0, 1]), np.array([-1, 1]), 3)

@@ -204,3 +204,11 @@ def test_schema_version_mismatch(path: Path) -> None:
     with pytest.raises(StateError, match=r"state schema \d+, this activelearn reads") as info:
         Store(path)
     assert "new work_dir" in str(info.value)
+
+
+def test_the_same_item_twice_in_one_call_keeps_both_in_history(tmp_path):
+    store = Store(tmp_path / "s.sqlite")
+    store.add_items([("a", 0, None, "train")])
+    assert store.set_labels([("a", 1), ("a", 2), ("a", 2)], "oracle", 0) == 2
+    assert store.labels() == {"a": 2}
+    assert [(lab, prev) for lab, prev, _, _ in store.label_history("a")] == [(1, None), (2, 1)]

@@ -62,7 +62,9 @@ class Strategy:
             raise PoolExhaustedError(available=inp.size, requested=n)
         sel = self._select(inp, n, np.random.default_rng(seed))
         positions = np.asarray(sel.positions, dtype=np.int64)
-        assert len(positions) == n and len(np.unique(positions)) == n, "strategy broke contract"
+        if len(positions) != n or len(np.unique(positions)) != n:
+            raise RuntimeError(f"strategy {self.name} returned {len(positions)} positions "
+                               f"({len(np.unique(positions))} distinct) for a batch of {n}")
         return Selection(positions=positions, scores=np.asarray(sel.scores, dtype=np.float64))
 
     def _select(self, inp: SelectionInput, n: int, rng: np.random.Generator) -> Selection:
