@@ -115,5 +115,39 @@ def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limi
                f"{out_dir / 'accuracy.png'}")
 
 
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@_handle_errors
+def init(config) -> None:
+    """Create (or find) the project's Label Studio project and link it to the state.
+
+    The project is found by the id stored in WORK_DIR/state.sqlite, else by its title
+    (label_studio.project_title, default project.name), else created: a Choices
+    interface over the classes, the annotation rules (label_studio.instructions),
+    uncertainty sampling and a Data Manager tab listing the least confident tasks first.
+    The server is label_studio.url (or $ACTIVELEARN_LS_URL); the API token comes only
+    from $LABEL_STUDIO_API_KEY or the file named by $LABEL_STUDIO_API_KEY_FILE.
+    """
+    from activelearn.annotation.label_studio import LabelStudioBackend
+    from activelearn.project import init_project
+    from activelearn.state import Store
+
+    cfg = _load(config)
+    ls = cfg.label_studio
+    if not ls.url:
+        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
+                          "file or ACTIVELEARN_LS_URL")
+    backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+    store = Store(cfg.work_dir / "state.sqlite")
+    try:
+        linked = init_project(backend, store, ls.project_title or cfg.project.name,
+                              list(cfg.classes), ls.instructions)
+    finally:
+        store.close()
+    click.echo(f"Label Studio project {linked.project_id} ({linked.how}): "
+               f"{backend.url}/projects/{linked.project_id}")
+
+
 if __name__ == "__main__":
     main()

@@ -127,6 +127,21 @@ class LabelStudioBackend:
         log.info("created Label Studio project %d %r", project.id, title)
         return project.id
 
+    def project_exists(self, project_id: int) -> bool:
+        """Whether a project with this id is still on the server."""
+        try:
+            with self._answering("reading the project"):
+                self.client.projects.get(id=project_id)
+        except BackendError as exc:
+            if "HTTP 404" in str(exc):
+                return False
+            raise
+        return True
+
+    def check_classes(self, project_id: int, class_names: list[str]) -> None:
+        """Refuse a project whose Choices differ from the project file's classes."""
+        self._check_classes(project_id, class_names)
+
     def _check_classes(self, project_id: int, class_names: list[str]) -> None:
         with self._answering("reading the project"):
             config = self.client.projects.get(id=project_id).label_config or ""

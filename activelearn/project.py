@@ -1,0 +1,33 @@
+"""Linking a project's state to its Label Studio project (`activelearn init`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from activelearn.annotation.label_studio import LabelStudioBackend
+from activelearn.state import Store
+
+PROJECT_ID_KEY = "label_studio_project_id"
+URL_KEY = "label_studio_url"
+
+
+@dataclass
+class LinkedProject:
+    project_id: int
+    how: str  # "found by stored id" | "found by title" | "created"
+
+
+def init_project(backend: LabelStudioBackend, store: Store, title: str, classes: list[str],
+                 instructions: str) -> LinkedProject:
+    """Find the Label Studio project by the id stored in state, else by title, else create
+    it; record its id and the server URL in state. Running it again changes nothing."""
+    stored = store.get_meta(PROJECT_ID_KEY)
+    if stored is not None and store.get_meta(URL_KEY) == backend.url \
+            and backend.project_exists(int(stored)):
+        backend.check_classes(int(stored), classes)
+        return LinkedProject(int(stored), "found by stored id")
+    existed = backend.find_project(title) is not None
+    project_id = backend.ensure_project(title, classes, instructions)
+    store.set_meta(PROJECT_ID_KEY, str(project_id))
+    store.set_meta(URL_KEY, backend.url)
+    return LinkedProject(project_id, "found by title" if existed else "created")
