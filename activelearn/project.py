@@ -26,8 +26,13 @@ def init_project(backend: LabelStudioBackend, store: Store, title: str, classes:
             and backend.project_exists(int(stored)):
         backend.check_classes(int(stored), classes)
         return LinkedProject(int(stored), "found by stored id")
-    existed = backend.find_project(title) is not None
-    project_id = backend.ensure_project(title, classes, instructions)
-    store.set_meta(PROJECT_ID_KEY, str(project_id))
+    # ensure_project finds by title itself; asking first only tells the user which it was
+    existing = backend.find_project(title)
+    if existing is not None:
+        backend.check_classes(existing, classes)
+        linked = LinkedProject(existing, "found by title")
+    else:
+        linked = LinkedProject(backend.ensure_project(title, classes, instructions), "created")
+    store.set_meta(PROJECT_ID_KEY, str(linked.project_id))
     store.set_meta(URL_KEY, backend.url)
-    return LinkedProject(project_id, "found by title" if existed else "created")
+    return linked
