@@ -107,11 +107,20 @@ class StrategyConfig:
 @dataclass(frozen=True)
 class LoopConfig:
     """initial: random labels to start with; batch: labels added per round;
-    budget: stop once this many labels are in the training set."""
+    budget: stop once this many labels are in the training set (holdout not counted).
+
+    For `activelearn cycle` (Label Studio):
+    min_new_labels: train a new model once this many new or changed labels arrived
+        (the first model: once this many, or once the initial batch is all labelled)
+    min_queued: when not training, top the queue up with a batch from the latest model
+        if fewer tasks than this wait unlabelled in Label Studio (0 = never)
+    """
 
     initial: int = 500
     batch: int = 500
     budget: int = 4000
+    min_new_labels: int = 100
+    min_queued: int = 100
 
 
 @dataclass(frozen=True)
@@ -303,6 +312,7 @@ def _check_semantics(cfg: Config, source: str) -> None:
         ("loop.initial", cfg.loop.initial), ("loop.batch", cfg.loop.batch),
         ("loop.budget", cfg.loop.budget), ("training.batch_size", cfg.training.batch_size),
         ("training.epochs", cfg.training.epochs), ("strategy.mc_passes", cfg.strategy.mc_passes),
+        ("loop.min_new_labels", cfg.loop.min_new_labels),
     ]:
         if value <= 0:
             problems.append(f"{key}: must be positive, got {value}")
@@ -314,6 +324,8 @@ def _check_semantics(cfg: Config, source: str) -> None:
             problems.append(f"{key}: must be in [0, 1), got {frac}")
     if cfg.loop.budget < cfg.loop.initial:
         problems.append(f"loop.budget: {cfg.loop.budget} is below loop.initial {cfg.loop.initial}")
+    if cfg.loop.min_queued < 0:
+        problems.append(f"loop.min_queued: must be 0 or more, got {cfg.loop.min_queued}")
     if cfg.data.channels not in (None, 1, 3):
         problems.append(f"data.channels: must be 1 or 3, got {cfg.data.channels}")
     ls = cfg.label_studio

@@ -83,9 +83,13 @@ class RejectedAnnotation:
 
 @dataclass
 class PullResult:
-    """What one pull found. cursor: pass it to the next pull to get only newer changes."""
+    """What one pull found. cursor: pass it to the next pull to get only newer changes.
+    seen: task id -> item id of every activelearn task listed; the annotations found
+    are all the valid ones those tasks have now (a missing one was cancelled, deleted
+    or made invalid since the last pull)."""
 
     annotations: list[PulledAnnotation] = field(default_factory=list)
+    seen: dict[int, str] = field(default_factory=dict)
     rejected: list[RejectedAnnotation] = field(default_factory=list)
     cancelled: int = 0
     tasks_seen: int = 0
@@ -200,6 +204,7 @@ def parse_task(task: dict[str, Any], class_names: list[str], result: PullResult)
             result.rejected.append(RejectedAnnotation(
                 task_id, None, None, "task has no item_id in its data (not made by activelearn)"))
         return
+    result.seen[task_id] = item_id
     for ann in annotations:
         if ann.get("was_cancelled"):
             result.cancelled += 1

@@ -1,9 +1,9 @@
-"""The embedded SQLite store: the only module that speaks SQL.
+"""The embedded SQLite store: with pulls.py and locks.py, the only code that speaks SQL.
 
 Holds items and their split, labels with history, rounds and their phases,
-batches with provenance (strategy, seed, model version, each item's score) and
-metrics. Every write is committed at once, so a crash loses at most the phase
-that was running.
+batches with provenance (strategy, seed, model version, each item's score and the
+model's suggestion), metrics, Label Studio tasks and annotations, and the cycle lock.
+Every write is committed at once, so a crash loses at most the phase that was running.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from enum import Enum
 from pathlib import Path
 
 from activelearn.errors import StateError
+from activelearn.state.locks import LockRecords
+from activelearn.state.pulls import NO_LABEL, PullRecords
 
 SCHEMA_VERSION = 1
 
@@ -47,6 +49,26 @@ CREATE INDEX IF NOT EXISTS batch_items_item ON batch_items(item_id);
 CREATE TABLE IF NOT EXISTS metrics (
     round INTEGER NOT NULL, split TEXT NOT NULL, model_version TEXT, payload TEXT NOT NULL,
     PRIMARY KEY (round, split));
+CREATE TABLE IF NOT EXISTS suggestions (
+    batch_id INTEGER NOT NULL, item_id TEXT NOT NULL, label INTEGER NOT NULL,
+    confidence REAL NOT NULL, PRIMARY KEY (batch_id, item_id));
+CREATE TABLE IF NOT EXISTS tasks (
+    item_id TEXT PRIMARY KEY, task_id INTEGER NOT NULL, batch_id INTEGER NOT NULL,
+    round INTEGER NOT NULL, pushed_at REAL NOT NULL, deleted_at REAL);
+CREATE TABLE IF NOT EXISTS annotations (
+    annotation_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL, item_id TEXT NOT NULL,
+    label INTEGER NOT NULL, annotator TEXT, lead_time REAL, updated_at TEXT NOT NULL,
+    round INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS annotations_item ON annotations(item_id);
+CREATE TABLE IF NOT EXISTS disagreements (
+    item_id TEXT PRIMARY KEY, votes TEXT NOT NULL, label INTEGER, round INTEGER NOT NULL,
+    at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (
+    task_id INTEGER NOT NULL, item_id TEXT, annotation_id INTEGER NOT NULL, reason TEXT NOT NULL,
+    round INTEGER NOT NULL, at REAL NOT NULL, PRIMARY KEY (task_id, annotation_id, reason));
+CREATE TABLE IF NOT EXISTS locks (
+    name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    acquired_at REAL NOT NULL, heartbeat REAL NOT NULL);
 """
 
 
@@ -54,6 +76,7 @@ class Split(str, Enum):
     TRAIN = "train"  # the pool: candidates for labelling, labeled ones are trained on
     VALIDATION = "validation"
     TEST = "test"
+    HOLDOUT = "holdout"  # pool items labelled by people for evaluation only, never trained on
 
 
 class RoundStatus(str, Enum):
@@ -63,8 +86,9 @@ class RoundStatus(str, Enum):
 
 
 class BatchKind(str, Enum):
-    INITIAL = "initial"
-    QUERY = "query"
+    HOLDOUT = "holdout"  # random, human-labelled, evaluation only
+    INITIAL = "initial"  # random, the first training labels
+    QUERY = "query"  # chosen by the strategy
 
 
 @dataclass
@@ -76,7 +100,7 @@ class RoundRow:
     labels: int | None
 
 
-class Store:
+class Store(PullRecords, LockRecords):
     """A project's state in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -123,27 +147,40 @@ class Store:
         """item_id -> split for every item."""
         return dict(self.db.execute("SELECT item_id, split FROM items"))
 
+
     # -- labels -------------------------------------------------------------
     def set_labels(self, labels: Iterable[tuple[str, int]], source: str, round_: int,
                    annotator: str | None = None) -> int:
         """Record labels; a changed label keeps the old one in history. Returns rows written."""
-        now = time.time()
-        labels = list(labels)
-        current = self._current_labels([i for i, _ in labels])
-        changed = []  # (item_id, label, previous), in order, so a repeat sees the one before
-        for item_id, label in labels:
-            if current.get(item_id) != label:
-                changed.append((item_id, label, current.get(item_id)))
-                current[item_id] = label
+        rows = [(item_id, label, annotator) for item_id, label in labels]
         with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?)",
-                [(i, lab, source, round_, annotator, now) for i, lab, _ in changed])
-            self.db.executemany(
-                "INSERT INTO label_history (item_id, label, previous, source, round, annotator,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(i, lab, prev, source, round_, annotator, now) for i, lab, prev in changed])
-        return len(changed)
+            return len(self._write_labels(rows, source, round_))
+
+    def _write_labels(self, rows: list[tuple[str, int, str | None]], source: str,
+                      round_: int) -> list[tuple[str, int, int | None]]:
+        """(item_id, label or NO_LABEL, annotator) rows inside the caller's transaction:
+        only changes are written, each with a history row; NO_LABEL removes the label.
+        Returns the changes as (item_id, label, previous label or None)."""
+        now = time.time()
+        current = self._current_labels([i for i, _, _ in rows])
+        # (item_id, label, previous, annotator), in order: a repeat sees the one before
+        changed = []
+        for item_id, label, annotator in rows:
+            previous = current.get(item_id, NO_LABEL)
+            if previous != label:
+                changed.append((item_id, label, None if previous == NO_LABEL else previous,
+                                annotator))
+                current[item_id] = label
+        self.db.executemany(
+            "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?)",
+            [(i, lab, source, round_, who, now) for i, lab, _, who in changed if lab != NO_LABEL])
+        self.db.executemany("DELETE FROM labels WHERE item_id=?",
+                            [(i,) for i, lab, _, _ in changed if lab == NO_LABEL])
+        self.db.executemany(
+            "INSERT INTO label_history (item_id, label, previous, source, round, annotator,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(i, lab, prev, source, round_, who, now) for i, lab, prev, who in changed])
+        return [(i, lab, prev) for i, lab, prev, _ in changed]
 
     def _current_labels(self, item_ids: list[str]) -> dict[str, int]:
         """Current labels of just these items (in chunks: SQLite caps bound parameters)."""
@@ -169,6 +206,12 @@ class Store:
         return list(self.db.execute(
             "SELECT label, previous, source, round FROM label_history WHERE item_id=?"
             " ORDER BY id", (item_id,)))
+
+    def labels_changed_since(self, round_: int, split: Split) -> int:
+        """Items of a split whose label was set or changed after round round_."""
+        return self.db.execute(
+            "SELECT COUNT(DISTINCT h.item_id) FROM label_history h JOIN items i USING (item_id)"
+            " WHERE h.round > ? AND i.split=?", (round_, split.value)).fetchone()[0]
 
     def queued_ids(self) -> set[str]:
         """Items in a batch that have no label yet."""
@@ -199,14 +242,29 @@ class Store:
                 " WHERE round=?",
                 (status.value, model_version, labels, time.time(), error, round_))
 
+    def fail_round(self, round_: int, error: str) -> None:
+        """Note why the round stopped; it stays running, so the next run resumes it."""
+        with self.db:
+            self.db.execute("UPDATE rounds SET error=? WHERE round=?", (error, round_))
+
+    def phases_done(self, round_: int) -> dict[str, str]:
+        """phase -> detail of the phases of a round that finished ('done')."""
+        return dict(self.db.execute(
+            "SELECT phase, detail FROM phases WHERE round=? AND status='done' ORDER BY at",
+            (round_,)))
+
     def rounds(self) -> list[RoundRow]:
         return [RoundRow(*r) for r in self.db.execute(
             "SELECT round, status, phase, model_version, labels FROM rounds ORDER BY round")]
 
     # -- batches ------------------------------------------------------------
     def add_batch(self, round_: int, kind: BatchKind, strategy: str, seed: int | None,
-                  model_version: str | None, items: list[tuple[str, float]]) -> int:
-        """Record a selected batch: items as (item_id, score), best first. Returns its id."""
+                  model_version: str | None, items: list[tuple[str, float]],
+                  suggestions: list[tuple[str, int, float]] | None = None,
+                  move_to: Split | None = None) -> int:
+        """Record a selected batch in one transaction: items as (item_id, score), best
+        first; the model's suggestions as (item_id, label, confidence); move_to: give
+        the items this split (a holdout batch). Returns the batch id."""
         with self.db:
             cur = self.db.execute(
                 "INSERT INTO batches (round, kind, strategy, seed, model_version, created_at)"
@@ -215,15 +273,32 @@ class Store:
             batch_id = int(cur.lastrowid or 0)
             self.db.executemany("INSERT INTO batch_items VALUES (?, ?, ?, ?)",
                                 [(batch_id, i, rank, s) for rank, (i, s) in enumerate(items)])
+            self.db.executemany("INSERT INTO suggestions VALUES (?, ?, ?, ?)",
+                                [(batch_id, i, lab, c) for i, lab, c in suggestions or []])
+            if move_to is not None:
+                self.db.executemany("UPDATE items SET split=? WHERE item_id=?",
+                                    [(move_to.value, i) for i, _ in items])
         return batch_id
+
+    def batched_ids(self) -> set[str]:
+        """Items in any batch (selected once: never selected again)."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT item_id FROM batch_items")}
 
     def batch_items(self, batch_id: int) -> list[tuple[str, float]]:
         return list(self.db.execute(
             "SELECT item_id, score FROM batch_items WHERE batch_id=? ORDER BY rank", (batch_id,)))
 
-    def batches(self) -> list[dict]:
+    def suggestions(self, batch_id: int) -> dict[str, tuple[int, float]]:
+        """item_id -> (label, confidence) of a batch's suggestions."""
+        return {i: (lab, conf) for i, lab, conf in self.db.execute(
+            "SELECT item_id, label, confidence FROM suggestions WHERE batch_id=?", (batch_id,))}
+
+    def batches(self, round_: int | None = None) -> list[dict]:
+        """Batches as dicts (batch_id, round, kind, ...), of one round or all, oldest first."""
         cols = ["batch_id", "round", "kind", "strategy", "seed", "model_version"]
-        rows = self.db.execute(f"SELECT {', '.join(cols)} FROM batches ORDER BY batch_id")
+        where, args = ("WHERE round=?", (round_,)) if round_ is not None else ("", ())
+        rows = self.db.execute(
+            f"SELECT {', '.join(cols)} FROM batches {where} ORDER BY batch_id", args)
         return [dict(zip(cols, r)) for r in rows]
 
     # -- metrics ------------------------------------------------------------

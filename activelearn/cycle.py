@@ -1,0 +1,379 @@
+"""`activelearn cycle`: one cron-safe round of the real loop against Label Studio.
+
+A cycle pulls the annotations finished since the last pull, then decides what the
+round needs (see `decide`):
+
+- bootstrap: the first round: a random holdout batch (labelled by people, used only for
+  evaluation) and a random initial batch, pushed to Label Studio;
+- train: enough new labels came back: train, evaluate on the holdout, score the pool,
+  select a batch with the strategy, push it with the model's suggestions;
+- topup: too few tasks wait unlabelled: select a batch with the latest model and push;
+- nothing: only the pull.
+
+Every phase is recorded in state before and after it runs and reads what earlier
+phases left in state or on disk (the batch, the checkpoint), so a rerun after a crash
+resumes the unfinished round at its first unfinished phase. Pushing is idempotent
+(Label Studio is asked which items already have tasks), a pull is recorded with its
+cursor in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import torch
+
+from activelearn import loop
+from activelearn.annotation.label_studio import LabelStudioBackend
+from activelearn.annotation.ls_tasks import Suggestion, TaskSpec, image_reference
+from activelearn.config import Config
+from activelearn.errors import ActiveLearnError
+from activelearn.failpoints import failpoint
+from activelearn.inference import Normalizer, Predictor
+from activelearn.lock import CycleLock
+from activelearn.models import build_model
+from activelearn.project import init_project
+from activelearn.pull import pull_annotations
+from activelearn.sources.base import UNKNOWN_LABEL, Pool
+from activelearn.splits import assign_splits
+from activelearn.state import BatchKind, RoundStatus, Split, Store
+from activelearn.strategies import get_strategy
+from activelearn.training import load_checkpoint, resolve_device, save_checkpoint, train_model
+
+log = logging.getLogger("activelearn.cycle")
+
+
+class Plan(str, Enum):
+    BOOTSTRAP = "bootstrap"
+    TRAIN = "train"
+    TOPUP = "topup"
+
+
+PHASES = {
+    Plan.BOOTSTRAP: ["holdout", "initial", "push"],
+    Plan.TRAIN: ["train", "evaluate", "select", "push"],
+    Plan.TOPUP: ["select", "push"],
+}
+
+
+@dataclass
+class Decision:
+    plan: Plan | None
+    why: str
+
+
+class Cycle:
+    """One cycle of a project: the collaborators are passed in (see run_cycle)."""
+
+    def __init__(self, cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
+                 lock: CycleLock, echo: Callable[[str], None], progress: bool = True) -> None:
+        self.cfg, self.store, self.backend, self.pool = cfg, store, backend, pool
+        self.lock, self.echo, self.progress = lock, echo, progress
+        self.position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
+        self.device = resolve_device(cfg.training.device)
+        self.project_id = 0
+        self._predictors: dict[str, Predictor] = {}
+
+    # -- the cycle ----------------------------------------------------------------
+    def run(self) -> None:
+        linked = init_project(self.backend, self.store, self._title(), list(self.cfg.classes),
+                              self.cfg.label_studio.instructions)
+        self.project_id = linked.project_id
+        self._ensure_items()
+        running = next((r.round for r in self.store.rounds()
+                        if r.status == RoundStatus.RUNNING.value), None)
+        round_ = running if running is not None else self._next_round()
+        with self._phase(round_, "pull"):
+            pull_annotations(self.backend, self.store, self.project_id, self.cfg.classes,
+                             round_, self.position, self.echo)
+        if running is not None:
+            plan = Plan(self.store.phases_done(running)["plan"])
+            self.echo(f"round {running}: resuming the unfinished {plan.value} round")
+        else:
+            decision = self.decide()
+            if decision.plan is None:
+                self.echo(f"nothing to do: {decision.why}")
+                return
+            self.echo(f"round {round_}: {decision.plan.value} ({decision.why})")
+            plan = decision.plan
+        self._run_round(round_, plan)
+
+    def decide(self) -> Decision:
+        """What this cycle's round does, and why."""
+        store, cfg = self.store, self.cfg.loop
+        if not store.batches():
+            return Decision(Plan.BOOTSTRAP, "first round: holdout and initial batch")
+        train_labels = len(store.labels(Split.TRAIN.value))
+        waiting = store.waiting_tasks(Split.TRAIN.value)
+        latest = self._latest_model()
+        if latest is None:
+            if train_labels and (train_labels >= cfg.min_new_labels or waiting == 0):
+                return Decision(Plan.TRAIN, f"first model, {train_labels} labels")
+            new, since = train_labels, "so far"
+        else:
+            new = store.labels_changed_since(latest[0], Split.TRAIN)
+            since = f"since model {latest[1]}"
+            if new >= cfg.min_new_labels:
+                return Decision(Plan.TRAIN, f"{new} new labels {since}")
+        room = cfg.budget - train_labels - waiting
+        if room > 0 and waiting < cfg.min_queued:
+            return Decision(Plan.TOPUP, f"only {waiting} tasks wait (min_queued "
+                                        f"{cfg.min_queued})")
+        budget = "; labelling budget reached" if room <= 0 else ""
+        return Decision(None, f"{new} new labels {since} (retrain at {cfg.min_new_labels}), "
+                              f"{waiting} tasks waiting in Label Studio{budget}")
+
+    def _run_round(self, round_: int, plan: Plan) -> None:
+        start = time.perf_counter()
+        self.store.start_round(round_)
+        done = self.store.phases_done(round_)
+        if "plan" not in done:
+            self.store.record_phase(round_, "plan", "done", plan.value)
+        for name in PHASES[plan]:
+            if name not in done:
+                with self._phase(round_, name):
+                    getattr(self, f"_{name}")(round_)
+        version = self._version(round_) if plan is Plan.TRAIN else None
+        self.store.finish_round(round_, version, len(self.store.labels(Split.TRAIN.value)))
+        self.echo(f"round {round_} done in {time.perf_counter() - start:.1f} s")
+
+    @contextmanager
+    def _phase(self, round_: int, name: str) -> Iterator[None]:
+        """Record the phase before and after it runs; a failure is recorded with its reason
+        and leaves the round running, so the next cycle resumes it."""
+        if self.lock.lost:
+            raise ActiveLearnError("another cycle took over the lock (this one stalled for "
+                                   "minutes); stopping without further changes")
+        self.store.record_phase(round_, name, "started")
+        try:
+            yield
+        except BaseException as exc:
+            reason = str(exc) or type(exc).__name__
+            self.store.record_phase(round_, name, "failed", reason)
+            self.store.fail_round(round_, f"{name}: {reason}")
+            raise
+        self.store.record_phase(round_, name, "done")
+
+    # -- phases -------------------------------------------------------------------
+    def _holdout(self, round_: int) -> None:
+        n = min(self.cfg.label_studio.holdout, len(self._candidates()))
+        self._random_batch(round_, n, BatchKind.HOLDOUT)
+
+    def _initial(self, round_: int) -> None:
+        self._random_batch(round_, min(self.cfg.loop.initial, self.cfg.loop.budget),
+                           BatchKind.INITIAL)
+
+    def _train(self, round_: int) -> None:
+        labels = self.store.labels(Split.TRAIN.value)
+        ids = [i for i in labels if i in self.position]
+        positions = np.array([self.position[i] for i in ids], dtype=np.int64)
+        y = np.array([labels[i] for i in ids], dtype=np.int64)
+        model = build_model(self.cfg.model.name, loop.input_spec(self.pool),
+                            self.cfg.model.dropout)
+        norm = Normalizer.fit(self.pool.images[torch.from_numpy(self._split_positions(
+            Split.TRAIN, Split.HOLDOUT))])
+        seed = self.cfg.project.seed + round_
+        torch.manual_seed(seed)
+        result = train_model(model, self.pool.images[torch.from_numpy(positions)], y,
+                             self.cfg.training, norm, seed, self.device, self.progress)
+        version = self._version(round_)
+        save_checkpoint(self._checkpoint(version), model, norm,
+                        {"model_version": version, "round": round_, "labels": len(ids),
+                         "model": self.cfg.model.name})
+        self.echo(f"  trained {version} on {len(ids)} labels in {result.seconds:.1f} s "
+                  f"({result.epochs} epochs)")
+
+    def _evaluate(self, round_: int) -> None:
+        version = self._version(round_)
+        predictor = self._predictor(version)
+        holdout = self.store.labels(Split.HOLDOUT.value)
+        for split, labels in (("holdout", holdout), ("test", self._known_test_labels())):
+            ids = [i for i in labels if i in self.position]
+            if not ids:
+                continue
+            positions = torch.tensor([self.position[i] for i in ids])
+            metrics = predictor.evaluate(self.pool.images[positions],
+                                         np.array([labels[i] for i in ids]))
+            self.store.record_metrics(round_, split, version, metrics.to_dict())
+            self.echo(f"  {split} accuracy {metrics.accuracy:.4f}, macro-F1 "
+                      f"{metrics.macro_f1:.4f} ({len(ids)} items)")
+        if not holdout:
+            self.echo("  no holdout labels yet: nothing to evaluate on")
+
+    def _select(self, round_: int) -> None:
+        room = self.cfg.loop.budget - len(self.store.labels(Split.TRAIN.value)) \
+            - self.store.waiting_tasks(Split.TRAIN.value)
+        n = min(self.cfg.loop.batch, room, len(self._candidates()))
+        if n <= 0:
+            self.echo("  no batch: the labelling budget is reached or the pool is used up")
+            return
+        latest = self._latest_model(including=round_)
+        if latest is None:  # a top-up before any model: random, like the initial batch
+            self._random_batch(round_, n, BatchKind.QUERY)
+            return
+        self._query_batch(round_, n, latest[1])
+
+    def _push(self, round_: int) -> None:
+        tasked = self.store.tasks(include_deleted=True)
+        for batch in self.store.batches(round_):
+            items = [(i, s) for i, s in self.store.batch_items(batch["batch_id"])
+                     if i not in tasked]
+            if not items:
+                continue
+            specs = self._task_specs(round_, batch, items)
+            failpoint("push:before-import")
+            task_ids = self.backend.push(self.project_id, specs, self.cfg.label_studio.import_chunk)
+            failpoint("push:imported")  # the crash between import and bookkeeping
+            self.store.record_tasks(batch["batch_id"], round_, task_ids)
+            if batch["model_version"] and batch["kind"] == BatchKind.QUERY.value:
+                self.backend.set_model_version(self.project_id, batch["model_version"])
+            self.echo(f"  pushed {len(task_ids)} {batch['kind']} tasks: "
+                      f"{self.backend.url}/projects/{self.project_id}/data")
+
+    # -- batches ------------------------------------------------------------------
+    def _random_batch(self, round_: int, n: int, kind: BatchKind) -> None:
+        candidates = self._candidates()
+        rng = np.random.default_rng([self.cfg.project.seed, round_, len(candidates)])
+        chosen = rng.choice(candidates, size=min(n, len(candidates)), replace=False)
+        items = [(self.pool.item_ids[i], 0.0) for i in chosen]
+        self.store.add_batch(round_, kind, "random", self.cfg.project.seed, None, items,
+                             move_to=Split.HOLDOUT if kind is BatchKind.HOLDOUT else None)
+
+    def _query_batch(self, round_: int, n: int, version: str) -> None:
+        strategy = get_strategy(self.cfg.strategy.name)
+        seed = self.cfg.project.seed * 1000 + round_
+        candidates = loop.candidate_positions(self._candidates(), self.cfg.strategy.candidates,
+                                              seed)
+        labeled = self._split_positions(Split.TRAIN, labeled=True)
+        predictor = self._predictor(version)
+        inp = loop.score_for(strategy, predictor, self.pool, candidates, labeled,
+                             self.cfg.strategy.mc_passes, self.progress)
+        chosen, sel = loop.select(strategy, inp, candidates, n, seed)
+        probs = inp.probs[sel.positions]
+        ids = [self.pool.item_ids[i] for i in chosen]
+        suggestions = [(i, int(p.argmax()), float(p.max())) for i, p in zip(ids, probs)]
+        self.store.add_batch(round_, BatchKind.QUERY, strategy.name, seed, version,
+                             list(zip(ids, sel.scores.tolist())), suggestions)
+        self.echo(f"  selected {len(ids)} of {len(candidates)} candidates with "
+                  f"{strategy.name} (model {version})")
+
+    def _task_specs(self, round_: int, batch: dict, items: list[tuple[str, float]]
+                    ) -> list[TaskSpec]:
+        suggested = self.store.suggestions(batch["batch_id"])
+        ls, classes, specs = self.cfg.label_studio, self.cfg.classes, []
+        for item_id, score in items:
+            pos = self.position[item_id]
+            image = image_reference(
+                ls.image_mode, item_id, path=self.pool.paths[pos] if self.pool.paths else "",
+                image=self.pool.images[pos].numpy() if ls.image_mode == "data-uri" else None,
+                document_root=ls.document_root, url_template=ls.url_template)
+            guess = suggested.get(item_id)
+            specs.append(TaskSpec(
+                item_id=item_id, image=image, round=round_, strategy=batch["strategy"],
+                score=score if batch["kind"] == BatchKind.QUERY.value else None,
+                kind=batch["kind"],
+                suggestion=Suggestion(classes[guess[0]], guess[1], batch["model_version"])
+                if guess else None))
+        return specs
+
+    # -- state helpers --------------------------------------------------------------
+    def _ensure_items(self) -> None:
+        """Record the pool's items with their split once; later cycles add new items."""
+        pool = self.pool
+        if self.store.item_count() == 0:
+            splits = assign_splits(pool.labels, pool.is_test, self.cfg.splits,
+                                   self.cfg.project.seed)
+        else:
+            splits = np.full(len(pool), Split.TRAIN.value, dtype=object)
+        self.store.add_items((item_id, i, pool.paths[i] if pool.paths else None, str(splits[i]))
+                             for i, item_id in enumerate(pool.item_ids))
+
+    def _candidates(self) -> np.ndarray:
+        """Pool positions that may still be selected: train split, never batched."""
+        taken = self.store.batched_ids() | set(self.store.labels()) | \
+            set(self.store.tasks(include_deleted=True))
+        splits = self.store.splits()
+        return np.array([i for i, item_id in enumerate(self.pool.item_ids)
+                         if splits.get(item_id) == Split.TRAIN.value and item_id not in taken],
+                        dtype=np.int64)
+
+    def _split_positions(self, *splits: Split, labeled: bool = False) -> np.ndarray:
+        wanted = {s.value for s in splits}
+        labels = self.store.labels() if labeled else None
+        return np.array([self.position[i] for i, s in self.store.splits().items()
+                         if s in wanted and i in self.position
+                         and (labels is None or i in labels)], dtype=np.int64)
+
+    def _known_test_labels(self) -> dict[str, int]:
+        """The source's own labels of its test split (e.g. Fashion-MNIST t10k), if known."""
+        return {i: int(self.pool.labels[self.position[i]])
+                for i, s in self.store.splits().items()
+                if s == Split.TEST.value and i in self.position
+                and self.pool.labels[self.position[i]] != UNKNOWN_LABEL}
+
+    def _latest_model(self, including: int | None = None) -> tuple[int, str] | None:
+        """(round, model version) of the newest trained model (a done round, or the round
+        `including` if it trained already)."""
+        found = None
+        for r in self.store.rounds():
+            trained = r.status == RoundStatus.DONE.value or r.round == including
+            if trained and self._checkpoint(self._version(r.round)).exists():
+                found = (r.round, self._version(r.round))
+        return found
+
+    def _predictor(self, version: str) -> Predictor:
+        if version not in self._predictors:
+            model = build_model(self.cfg.model.name, loop.input_spec(self.pool),
+                                self.cfg.model.dropout)
+            norm, _ = load_checkpoint(self._checkpoint(version), model)
+            self._predictors[version] = Predictor(model, norm, self.device,
+                                                  self.cfg.strategy.score_batch_size)
+        return self._predictors[version]
+
+    def _next_round(self) -> int:
+        rounds = self.store.rounds()
+        return rounds[-1].round + 1 if rounds else 0
+
+    def _version(self, round_: int) -> str:
+        return f"{self.cfg.project.name}-r{round_}"
+
+    def _checkpoint(self, version: str):
+        return self.cfg.work_dir / "models" / f"{version}.pt"
+
+    def _title(self) -> str:
+        return self.cfg.label_studio.project_title or self.cfg.project.name
+
+
+def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True) -> bool:
+    """Run one cycle under the project's lock. Returns False (and does nothing) when
+    another cycle holds the lock."""
+    from activelearn.sources import load_source
+
+    state_path = cfg.work_dir / "state.sqlite"
+    with CycleLock(state_path) as lock:
+        if lock.holder is not None:
+            h = lock.holder
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.acquired_at))
+            echo(f"another cycle is running (pid {h.pid} on {h.host}, since {since}); "
+                 "nothing done")
+            return False
+        if lock.took_over is not None:
+            echo(f"took over the lock of a cycle that is gone (pid {lock.took_over.pid} on "
+                 f"{lock.took_over.host}); resuming its round")
+        ls = cfg.label_studio
+        backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+        if cfg.training.threads > 0:
+            torch.set_num_threads(cfg.training.threads)
+        pool = load_source(cfg.data, cfg.classes)
+        store = Store(state_path)
+        try:
+            Cycle(cfg, store, backend, pool, lock, echo, progress).run()
+        finally:
+            store.close()
+    return True

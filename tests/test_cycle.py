@@ -1,0 +1,315 @@
+"""`activelearn cycle` against a real Label Studio server: the loop over several rounds,
+uncertainty order, crashes (a real kill -9), bad annotations, outages and concurrency."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from activelearn.annotation.label_studio import LabelStudioBackend
+from activelearn.annotation.ls_tasks import choice_result
+from activelearn.cli import main
+from activelearn.config import load_config
+from activelearn.failpoints import ENV as FAILPOINT_ENV
+from activelearn.lock import CYCLE_LOCK
+from activelearn.sources import load_source
+from activelearn.state import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def ls_env(label_studio, monkeypatch):
+    """The server's URL and token in the environment, as a user would set them."""
+    monkeypatch.setenv("ACTIVELEARN_LS_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    return label_studio
+
+
+@pytest.fixture
+def project(project_file, ls_env, ls_project_title):
+    """A small Fashion-MNIST project linked to its own Label Studio project."""
+    return project_file(
+        loop={"initial": 40, "batch": 40, "budget": 400, "min_new_labels": 20,
+              "min_queued": 10},
+        label_studio={"project_title": ls_project_title, "holdout": 60})
+
+
+class Project:
+    """What a test needs to look at a project: its config, state, truth and server."""
+
+    def __init__(self, path: Path, server) -> None:
+        self.path = path
+        self.cfg = load_config(path)
+        self.backend = LabelStudioBackend.connect(server.url, server.token)
+        pool = load_source(self.cfg.data, self.cfg.classes)
+        self.truth = dict(zip(pool.item_ids, pool.labels.tolist()))
+
+    @property
+    def project_id(self) -> int:
+        with self.store() as store:
+            return int(store.get_meta("label_studio_project_id") or 0)
+
+    def store(self):
+        return _Closing(Store(self.cfg.work_dir / "state.sqlite"))
+
+    def tasks(self) -> list:
+        return list(self.backend.client.tasks.list(project=self.project_id, fields="all"))
+
+    def annotate(self, label_of=None, limit: int | None = None) -> int:
+        """Annotate every task without an annotation (ground truth unless label_of says)."""
+        done = 0
+        for task in self.tasks():
+            if task.total_annotations or (limit is not None and done >= limit):
+                continue
+            item = task.data["item_id"]
+            label = label_of(item) if label_of else self.cfg.classes[self.truth[item]]
+            self.backend.client.annotations.create(id=task.id, result=choice_result(label))
+            done += 1
+        return done
+
+
+class _Closing:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __enter__(self) -> Store:
+        return self.store
+
+    def __exit__(self, *exc) -> None:
+        self.store.close()
+
+
+def cycle(path: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["cycle", "--config", str(path), "--no-progress"])
+    return result.exit_code, result.output
+
+
+def cycle_process(path: Path, failpoint: str | None = None, **popen) -> subprocess.Popen:
+    env = dict(os.environ)
+    if failpoint:
+        env[FAILPOINT_ENV] = failpoint
+    return subprocess.Popen(
+        [sys.executable, "-m", "activelearn.cli", "cycle", "--config", str(path),
+         "--no-progress"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, **popen)
+
+
+def run_cycle_process(path: Path, failpoint: str | None = None) -> tuple[int, str]:
+    proc = cycle_process(path, failpoint)
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, out + err
+
+
+def test_three_rounds_with_annotations(project, ls_env):
+    p = Project(project, ls_env)
+    code, out = cycle(project)
+    assert code == 0, out
+    assert "bootstrap" in out and "pushed 60 holdout tasks" in out and "pushed 40 initial" in out
+    accuracy = []
+    for round_ in (1, 2, 3):
+        annotated = p.annotate()
+        code, out = cycle(project)
+        assert code == 0, out
+        assert f"round {round_}: train" in out and "pushed 40 query tasks" in out, out
+        with p.store() as store:
+            accuracy.append(store.metrics("holdout")[round_]["accuracy"])
+            assert store.annotation_count() == 100 + 40 * (round_ - 1)
+        assert annotated == (100 if round_ == 1 else 40)
+    assert accuracy[-1] > accuracy[0], accuracy
+    tasks = p.tasks()
+    with p.store() as store:
+        assert len(tasks) == len(store.tasks()) == len(store.batched_ids()) == 100 + 3 * 40
+        assert len({t.data["item_id"] for t in tasks}) == len(tasks)
+        assert len(store.labels("holdout")) == 60
+        assert len(store.labels("train")) == 40 + 2 * 40
+        assert [b["kind"] for b in store.batches()] == ["holdout", "initial", "query", "query",
+                                                        "query"]
+    # nothing new: the next cycle only pulls
+    code, out = cycle(project)
+    assert code == 0 and "nothing to do" in out and "40 tasks waiting" in out, out
+
+
+def test_label_studio_serves_the_least_confident_task_first(project, ls_env):
+    p = Project(project, ls_env)
+    cycle(project)
+    p.annotate()
+    code, out = cycle(project)
+    assert code == 0, out
+    nxt = httpx.get(f"{ls_env.url}/api/projects/{p.project_id}/next",
+                    headers={"Authorization": f"Token {ls_env.token}"}, timeout=30).json()
+    with p.store() as store:
+        query = [b for b in store.batches() if b["kind"] == "query"][0]
+        confidence = store.suggestions(query["batch_id"])
+    least = min(confidence, key=lambda item: confidence[item][1])
+    assert nxt["data"]["item_id"] == least
+    assert nxt["predictions"][0]["model_version"] == f"{p.cfg.project.name}-r1"
+    assert nxt["predictions"][0]["score"] == pytest.approx(confidence[least][1])
+
+
+def test_kill_between_import_and_bookkeeping_creates_no_duplicate(project, ls_env):
+    p = Project(project, ls_env)
+    code, out = run_cycle_process(project, failpoint="push:imported")
+    assert code == -signal.SIGKILL, out
+    assert len(p.tasks()) == 60  # the holdout batch reached Label Studio, state missed it
+    with p.store() as store:
+        assert store.tasks() == {}
+    code, out = cycle(project)
+    assert code == 0 and "resuming the unfinished bootstrap round" in out, out
+    tasks = p.tasks()
+    with p.store() as store:
+        assert len(tasks) == len(store.tasks()) == 100
+        assert {t.id for t in tasks} == set(store.tasks().values())
+
+
+def test_kill_between_pull_and_commit_loses_and_doubles_nothing(project, ls_env):
+    p = Project(project, ls_env)
+    cycle(project)
+    annotated = p.annotate(limit=30)
+    code, out = run_cycle_process(project, failpoint="pull:fetched")
+    assert code == -signal.SIGKILL, out
+    with p.store() as store:
+        assert store.labels() == {} and store.annotation_count() == 0
+    code, out = cycle(project)
+    assert code == 0 and "30 new labels" in out, out
+    code, out = cycle(project)
+    assert "0 new labels" in out, out
+    with p.store() as store:
+        labels = store.labels()
+        assert len(labels) == annotated == store.annotation_count() == 30
+        assert all(labels[i] == p.truth[i] for i in labels)
+
+
+def test_bad_annotations_are_reported_and_never_become_labels(project, ls_env):
+    p = Project(project, ls_env)
+    cycle(project)
+    tasks = {t.data["item_id"]: t for t in p.tasks()}
+    items = sorted(tasks)
+    client, cls = p.backend.client, p.cfg.classes
+    unknown, cancelled, relabelled, tie, majority, deleted = items[:6]
+
+    def truth(i):
+        return cls[p.truth[i]]
+
+    def other(i):
+        return cls[(p.truth[i] + 1) % len(cls)]
+
+    client.annotations.create(id=tasks[unknown].id, result=choice_result("Cat"))
+    client.annotations.create(id=tasks[cancelled].id, result=choice_result(truth(cancelled)),
+                              was_cancelled=True)
+    first = client.annotations.create(id=tasks[relabelled].id,
+                                      result=choice_result(other(relabelled)))
+    client.annotations.create(id=tasks[tie].id, result=choice_result(truth(tie)))
+    client.annotations.create(id=tasks[tie].id, result=choice_result(other(tie)))
+    for label in (truth(majority), other(majority), truth(majority)):
+        client.annotations.create(id=tasks[majority].id, result=choice_result(label))
+    client.annotations.create(id=tasks[deleted].id, result=choice_result(truth(deleted)))
+    code, out = cycle(project)
+    assert code == 0, out
+    assert f"task {tasks[unknown].id} (item {unknown}): label 'Cat' is not one of" in out
+    assert "1 cancelled or skipped" in out and f"tie on item {tie}" in out, out
+    with p.store() as store:
+        labels = store.labels()
+        assert unknown not in labels and cancelled not in labels and tie not in labels
+        assert labels[relabelled] == (p.truth[relabelled] + 1) % len(cls)
+        assert labels[majority] == p.truth[majority]
+        votes, resolved = store.disagreements()[majority]
+        assert resolved == p.truth[majority] and sum(votes.values()) == 3
+        assert store.disagreements()[tie][1] is None
+    # the annotator fixes a label, an admin deletes a task
+    client.annotations.update(id=first.id, result=choice_result(truth(relabelled)))
+    client.tasks.delete(id=tasks[deleted].id)
+    code, out = cycle(project)
+    assert code == 0, out
+    assert "1 relabelled" in out, out
+    assert f"task {tasks[deleted].id} (item {deleted}): task deleted in Label Studio" in out
+    assert "'Cat'" not in out  # reported once, not on every pull
+    with p.store() as store:
+        assert store.labels()[relabelled] == p.truth[relabelled]
+        history = store.label_history(relabelled)
+        assert [h[0] for h in history] == [(p.truth[relabelled] + 1) % len(cls),
+                                           p.truth[relabelled]]
+        assert deleted not in store.tasks() and deleted in store.tasks(include_deleted=True)
+
+
+def test_server_down_is_one_line_exit_1_and_state_untouched(project, ls_env, monkeypatch):
+    p = Project(project, ls_env)
+    cycle(project)
+    p.annotate(limit=10)
+    state = p.cfg.work_dir / "state.sqlite"
+    before = _dump(state)
+    monkeypatch.setenv("ACTIVELEARN_LS_URL", "http://127.0.0.1:9")  # nothing listens there
+    result = CliRunner().invoke(main, ["cycle", "--config", str(project)])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("error: Label Studio at http://127.0.0.1:9 did not "
+                                     "answer: connection refused")
+    assert _dump(state) == before
+
+
+def test_wrong_token_is_one_line_exit_1(project, ls_env, monkeypatch):
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "not-the-token")
+    result = CliRunner().invoke(main, ["cycle", "--config", str(project)])
+    assert result.exit_code == 1
+    assert "refused the API token (HTTP 401)" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_second_cycle_while_one_runs_exits_0(project, ls_env):
+    p = Project(project, ls_env)
+    with p.store() as store:  # a live holder: this test's own process
+        assert store.try_lock(CYCLE_LOCK, "someone", os.getpid(), os.uname().nodename,
+                              lambda h: False) is None
+    code, out = cycle(project)
+    assert code == 0 and "another cycle is running" in out, out
+    with p.store() as store:
+        assert store.batches() == []
+        store.release_lock(CYCLE_LOCK, "someone")
+
+
+def test_concurrent_cycles_do_the_round_once(project, ls_env):
+    p = Project(project, ls_env)
+    procs = [cycle_process(project) for _ in range(2)]
+    outs = [proc.communicate(timeout=600) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outs
+    texts = [o + e for o, e in outs]
+    assert sum("another cycle is running" in t for t in texts) == 1, texts
+    assert sum("round 0 done" in t for t in texts) == 1, texts
+    assert len(p.tasks()) == 100
+
+
+def test_a_stale_lock_of_a_killed_cycle_is_taken_over(project, ls_env):
+    p = Project(project, ls_env)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    with p.store() as store:
+        store.try_lock(CYCLE_LOCK, "gone", dead.pid, os.uname().nodename, lambda h: False)
+    code, out = cycle(project)
+    assert code == 0 and "took over the lock" in out and "round 0 done" in out, out
+    with p.store() as store:
+        assert store.lock_holder(CYCLE_LOCK) is None
+
+
+def test_no_url_is_a_config_error(project_file, monkeypatch):
+    monkeypatch.delenv("ACTIVELEARN_LS_URL", raising=False)
+    result = CliRunner().invoke(main, ["cycle", "--config", str(project_file())])
+    assert result.exit_code == 2
+    assert "label_studio.url: not set" in result.output
+
+
+def _dump(path: Path) -> list:
+    """Every row of the tables that carry the project's work (not the lock)."""
+    db = sqlite3.connect(path)
+    try:
+        return [db.execute(f"SELECT * FROM {t} ORDER BY 1").fetchall()
+                for t in ("items", "labels", "label_history", "rounds", "phases", "batches",
+                          "tasks", "annotations", "meta")]
+    finally:
+        db.close()
