@@ -149,5 +149,37 @@ def init(config) -> None:
                f"{backend.url}/projects/{linked.project_id}")
 
 
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@_handle_errors
+def cycle(config, no_progress) -> None:
+    """Run one round of the real loop against Label Studio; safe to run from cron.
+
+    \b
+    1. pull the annotations finished since the last pull (relabels replace labels,
+       several annotations per task are resolved by majority, problems are reported);
+    2. the first round pushes a random holdout batch (label_studio.holdout: labelled
+       by people, used only to evaluate) and a random initial batch (loop.initial);
+    3. once loop.min_new_labels new labels arrived: train, evaluate on the holdout,
+       score the pool, select loop.batch items with the strategy and push them with
+       the model's suggestions, least confident served first;
+    4. otherwise, if fewer than loop.min_queued tasks wait, top the queue up.
+
+    \b
+    Exit codes: 0 done or nothing to do (also when another cycle holds the lock),
+    1 failed (one line says why; the next run resumes the round), 2 config error.
+    The project must be reachable as for `activelearn init`, which this runs first.
+    """
+    from activelearn.cycle import run_cycle
+
+    cfg = _load(config)
+    if not cfg.label_studio.url:
+        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
+                          "file or ACTIVELEARN_LS_URL")
+    run_cycle(cfg, click.echo, progress=not no_progress)
+
+
 if __name__ == "__main__":
     main()

@@ -152,6 +152,11 @@ class LabelStudioBackend:
                 f"project file has {class_names}; use another label_studio.project_title "
                 "or fix the classes")
 
+    def task_count(self, project_id: int) -> int:
+        """How many tasks the project has (one cheap request: no task listing)."""
+        with self._answering("reading the project"):
+            return self.client.projects.get(id=project_id).task_number or 0
+
     def set_model_version(self, project_id: int, version: str) -> None:
         """Make uncertainty sampling rank tasks by the predictions of this model version.
         Label Studio accepts only a version some prediction already carries: push first."""
