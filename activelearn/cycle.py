@@ -159,6 +159,7 @@ class Cycle:
             self.store.fail_round(round_, f"{name}: {reason}")
             raise
         self.store.record_phase(round_, name, "done")
+        failpoint(f"after:{name}")
 
     # -- phases -------------------------------------------------------------------
     def _holdout(self, round_: int) -> None:

@@ -170,6 +170,24 @@ def test_kill_between_import_and_bookkeeping_creates_no_duplicate(project, ls_en
         assert {t.id for t in tasks} == set(store.tasks().values())
 
 
+@pytest.mark.parametrize("phase", ["train", "select"])
+def test_kill_after_a_phase_resumes_the_round_without_redoing_it(project, ls_env, phase):
+    p = Project(project, ls_env)
+    cycle(project)
+    p.annotate()
+    code, out = run_cycle_process(project, failpoint=f"after:{phase}")
+    assert code == -signal.SIGKILL, out
+    code, out = cycle(project)
+    assert code == 0 and "resuming the unfinished train round" in out, out
+    assert "trained" not in out  # the checkpoint of the killed run is used
+    assert ("selected" in out) == (phase == "train"), out
+    assert "pushed 40 query tasks" in out and "round 1 done" in out, out
+    with p.store() as store:
+        assert [r.status for r in store.rounds()] == ["done", "done"]
+        assert len(store.batches(1)) == 1 and len(store.tasks()) == 140
+    assert len(p.tasks()) == 140
+
+
 def test_kill_between_pull_and_commit_loses_and_doubles_nothing(project, ls_env):
     p = Project(project, ls_env)
     cycle(project)
