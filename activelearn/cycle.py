@@ -20,6 +20,7 @@ cursor in one transaction.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +34,7 @@ from activelearn import loop
 from activelearn.annotation.label_studio import LabelStudioBackend
 from activelearn.annotation.ls_tasks import Suggestion, TaskSpec, image_reference
 from activelearn.config import Config
-from activelearn.errors import ActiveLearnError
+from activelearn.errors import ActiveLearnError, ConfigError
 from activelearn.failpoints import failpoint
 from activelearn.inference import Normalizer, Predictor
 from activelearn.lock import CycleLock
@@ -82,6 +83,7 @@ class Cycle:
 
     # -- the cycle ----------------------------------------------------------------
     def run(self) -> None:
+        self._check_image_mode()
         linked = init_project(self.backend, self.store, self._title(), list(self.cfg.classes),
                               self.cfg.label_studio.instructions)
         self.project_id = linked.project_id
@@ -221,6 +223,11 @@ class Cycle:
         self._query_batch(round_, n, latest[1])
 
     def _push(self, round_: int) -> None:
+        ls = self.cfg.label_studio
+        if ls.image_mode == "local-files" and self.pool.paths:
+            folder = os.path.commonpath([os.path.dirname(os.path.abspath(p))
+                                         for p in self.pool.paths])
+            self.backend.ensure_local_storage(self.project_id, folder)
         tasked = self.store.tasks(include_deleted=True)
         for batch in self.store.batches(round_):
             items = [(i, s) for i, s in self.store.batch_items(batch["batch_id"])
@@ -282,6 +289,22 @@ class Cycle:
                 suggestion=Suggestion(classes[guess[0]], guess[1], batch["model_version"])
                 if guess else None))
         return specs
+
+    def _check_image_mode(self) -> None:
+        ls = self.cfg.label_studio
+        if ls.image_mode == "data-uri":
+            return
+        if not self.pool.paths:
+            raise ConfigError(f"{self.cfg.path}: label_studio.image_mode: {ls.image_mode} "
+                              f"needs image files, and the {self.cfg.data.source} source has "
+                              "none; use data-uri")
+        if ls.image_mode == "local-files":
+            root = os.path.abspath(ls.document_root)
+            outside = [p for p in self.pool.paths[:1000]
+                       if not os.path.abspath(p).startswith(root + os.sep)]
+            if outside:
+                raise ConfigError(f"{self.cfg.path}: label_studio.document_root: {outside[0]} "
+                                  f"is not inside {root}")
 
     # -- state helpers --------------------------------------------------------------
     def _ensure_items(self) -> None:

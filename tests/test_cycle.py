@@ -331,3 +331,49 @@ def _dump(path: Path) -> list:
                           "tasks", "annotations", "meta")]
     finally:
         db.close()
+
+
+def test_local_files_tasks_point_at_images_the_server_serves(project_file, ls_env,
+                                                            ls_project_title):
+    """image_mode local-files: tasks carry /data/local-files URLs, not pixels. The test
+    server serves the repository folder (scripts/label_studio.sh), so the images go
+    under .cache there."""
+    from PIL import Image
+
+    folder = ROOT / ".cache" / f"test-images-{ls_project_title}"
+    folder.mkdir(parents=True)
+    try:
+        for i in range(12):
+            Image.new("RGB", (8, 8), (20 * i, 0, 0)).save(folder / f"img{i:02d}.png")
+        path = project_file(
+            data={"source": "imagefolder", "root": str(folder), "image_size": [8, 8],
+                  "channels": 3},
+            classes=["red", "dark"], loop={"initial": 4, "batch": 2, "budget": 8},
+            label_studio={"project_title": ls_project_title, "holdout": 3,
+                          "image_mode": "local-files", "document_root": str(ROOT)})
+        code, out = cycle(path)
+        assert code == 0, out
+        p = Project(path, ls_env)
+        tasks = p.tasks()
+        assert len(tasks) == 7
+        image = tasks[0].data["image"]
+        assert image.startswith("/data/local-files/?d=.cache/test-images-")
+        served = httpx.get(ls_env.url + image, timeout=30,
+                           headers={"Authorization": f"Token {ls_env.token}"})
+        assert served.status_code == 200 and served.content[:4] == b"\x89PNG"
+    finally:
+        for file in folder.iterdir():
+            file.unlink()
+        folder.rmdir()
+
+
+def test_local_files_without_image_files_is_a_config_error(project_file, ls_env,
+                                                          ls_project_title, tmp_path):
+    path = project_file(label_studio={"project_title": ls_project_title,
+                                      "image_mode": "local-files",
+                                      "document_root": str(tmp_path)})
+    result = CliRunner().invoke(main, ["cycle", "--config", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip().endswith(
+        "label_studio.image_mode: local-files needs image files, and the fashion-mnist "
+        "source has none; use data-uri")

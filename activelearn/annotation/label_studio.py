@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -151,6 +152,20 @@ class LabelStudioBackend:
                 f"Label Studio project {project_id} offers the classes {found} but the "
                 f"project file has {class_names}; use another label_studio.project_title "
                 "or fix the classes")
+
+    def ensure_local_storage(self, project_id: int, folder: str) -> None:
+        """Connect a Local Files storage for folder (never synced: activelearn imports the
+        tasks itself). Label Studio serves /data/local-files/ URLs only for files under a
+        storage of the project, and only inside its LOCAL_FILES_DOCUMENT_ROOT."""
+        with self._answering("listing the project's local storages"):
+            storages = list(self.client.import_storage.local.list(project=project_id))
+        if any(os.path.normpath(s.path or "") == os.path.normpath(folder) for s in storages):
+            return
+        with self._answering(f"connecting the local folder {folder} (it must lie inside "
+                             "the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)"):
+            self.client.import_storage.local.create(
+                project=project_id, path=folder, title="activelearn images",
+                use_blob_urls=True)
 
     def task_count(self, project_id: int) -> int:
         """How many tasks the project has (one cheap request: no task listing)."""
