@@ -178,7 +178,91 @@ def cycle(config, no_progress) -> None:
     if not cfg.label_studio.url:
         raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
                           "file or ACTIVELEARN_LS_URL")
-    run_cycle(cfg, click.echo, progress=not no_progress)
+    try:
+        run_cycle(cfg, click.echo, progress=not no_progress)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: the next cycle resumes the unfinished round", err=True)
+        sys.exit(130)
+
+
+def _linked_project_id(backend, cfg: Config) -> int:
+    """The project `activelearn init` linked (the id in WORK_DIR/state.sqlite, for this
+    server), else the one with the project's title; a BackendError when there is none."""
+    from activelearn.errors import BackendError
+    from activelearn.project import PROJECT_ID_KEY, URL_KEY
+    from activelearn.state import Store
+
+    state = cfg.work_dir / "state.sqlite"
+    if state.exists():  # never create a state just to look into it
+        store = Store(state)
+        try:
+            stored, url = store.get_meta(PROJECT_ID_KEY), store.get_meta(URL_KEY)
+        finally:
+            store.close()
+        if stored is not None and url == backend.url and backend.project_exists(int(stored)):
+            return int(stored)
+    title = cfg.label_studio.project_title or cfg.project.name
+    found = backend.find_project(title)
+    if found is None:
+        raise BackendError(f"no Label Studio project {title!r} at {backend.url}; "
+                           "run activelearn init")
+    return found
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@click.option("--accuracy", "accuracies", type=click.FloatRange(0, 1), multiple=True,
+              metavar="P", help="One simulated annotator that is right with probability P; "
+                                "repeat for several (bot-1, bot-2, ...). [default: 1.0]")
+@click.option("--noise", type=click.FloatRange(0, 1), metavar="P",
+              help="Shorthand for one annotator with --accuracy 1-P.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Annotate at most N tasks per annotator in this run.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the wrong answers [default: project.seed].")
+@_handle_errors
+def bot(config, accuracies, noise, limit, seed) -> None:
+    """Annotate the open tasks of the project's Label Studio project with the dataset's
+    ground truth, so the loop can run unattended (demos, tests, experiments).
+
+    Each annotator is its own Label Studio user (bot-1@activelearn.invalid, ...) and
+    annotates every task it has not annotated yet: the true class with probability
+    --accuracy, else another class at random (the same choice on every rerun). Tasks of
+    items without a ground-truth label are skipped. Running it again annotates only the
+    tasks pushed since. The project is found as `activelearn init` links it; the API
+    token comes from $LABEL_STUDIO_API_KEY or $LABEL_STUDIO_API_KEY_FILE.
+
+    \b
+    Examples:
+      activelearn bot --config p.yaml                  one perfect annotator
+      activelearn bot --config p.yaml --noise 0.1      one annotator, 10% wrong
+      activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7
+    """
+    from activelearn.annotation.bot import annotate_open_tasks
+    from activelearn.annotation.label_studio import LabelStudioBackend
+    from activelearn.sources import UNKNOWN_LABEL, load_source
+
+    if noise is not None and accuracies:
+        raise click.UsageError("give --noise or --accuracy, not both")
+    cfg = _load(config)
+    ls = cfg.label_studio
+    if not ls.url:
+        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
+                          "file or ACTIVELEARN_LS_URL")
+    # the server and the project first: a wrong URL or title fails before a long load
+    backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+    project_id = _linked_project_id(backend, cfg)
+    backend.check_classes(project_id, list(cfg.classes))
+    pool = load_source(cfg.data, cfg.classes)
+    truth = {item_id: int(label) for item_id, label in zip(pool.item_ids, pool.labels)
+             if label != UNKNOWN_LABEL}
+    chosen = [1.0 - noise] if noise is not None else list(accuracies) or [1.0]
+    report = annotate_open_tasks(backend, project_id, truth, list(cfg.classes), chosen,
+                                 seed=cfg.project.seed if seed is None else seed, limit=limit)
+    click.echo(f"Label Studio project {project_id}: {report.tasks} tasks")
+    for annotator in report.annotators:
+        click.echo(annotator.summary())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,136 @@
+"""The bot annotator: labels a Label Studio project's open tasks with the dataset's ground
+truth, so the real loop can run unattended against a real server.
+
+Each simulated annotator is its own Label Studio user (bot-1, bot-2, ...) with its own
+accuracy: with probability 1 - accuracy it picks another class, uniformly at random. The
+choice depends only on (seed, annotator, item id), so a rerun makes the same choices, and
+a task an annotator has annotated is never annotated by it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from activelearn.errors import ConfigError
+
+if TYPE_CHECKING:  # the type only: the SDK stays out of this module
+    from activelearn.annotation.label_studio import LabelStudioBackend, TaskAnnotators
+
+log = logging.getLogger(__name__)
+
+EMAIL_DOMAIN = "activelearn.invalid"  # a reserved domain: no mail ever reaches it
+
+
+@dataclass
+class AnnotatorReport:
+    """What one simulated annotator did in one run.
+
+    annotated: new annotations, of which `wrong` name a class other than the truth on
+    purpose; already: tasks it had annotated before; no_truth: tasks whose item has no
+    ground truth (skipped); left: open tasks it did not reach because of the limit.
+    """
+
+    name: str
+    user_id: int
+    accuracy: float
+    annotated: int = 0
+    wrong: int = 0
+    already: int = 0
+    no_truth: int = 0
+    left: int = 0
+
+    def summary(self) -> str:
+        """One line for the command line."""
+        return (f"{self.name} (user {self.user_id}, accuracy {self.accuracy:g}): annotated "
+                f"{self.annotated} ({self.wrong} wrong on purpose), {self.already} already "
+                f"done, {self.no_truth} without ground truth, {self.left} left by the limit")
+
+
+@dataclass
+class BotReport:
+    """A run of the bot: the project's task count and each annotator's report."""
+
+    tasks: int
+    annotators: list[AnnotatorReport] = field(default_factory=list)
+
+
+def annotator_name(k: int) -> str:
+    """The name of the k-th simulated annotator (k from 1); its email is name@EMAIL_DOMAIN."""
+    return f"bot-{k}"
+
+
+def bot_label(truth: int, n_classes: int, accuracy: float, seed: int, annotator: int,
+              item_id: str) -> int:
+    """The class index annotator `annotator` gives the item: the truth with probability
+    `accuracy`, else another class uniformly. Deterministic in (seed, annotator, item_id)."""
+    # a string seed is hashed (sha512) by random.Random: stable across runs and machines
+    rng = random.Random(f"{seed}/{annotator}/{item_id}")
+    if rng.random() < accuracy:
+        return truth
+    return rng.choice([c for c in range(n_classes) if c != truth])
+
+
+def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dict[str, int],
+                        class_names: list[str], accuracies: Sequence[float], seed: int = 0,
+                        limit: int | None = None) -> BotReport:
+    """Let one simulated annotator per accuracy annotate every task of the project it has
+    not annotated yet and whose item is in `truth` (item_id -> class index), at most
+    `limit` new tasks each, in task id order. Running it again annotates nothing new.
+    """
+    _check(accuracies, class_names, limit)
+    tasks = backend.task_annotators(project_id)
+    report = BotReport(tasks=len(tasks))
+    work: list[tuple[int, str, int]] = []
+    for k, accuracy in enumerate(accuracies, start=1):
+        name = annotator_name(k)
+        user_id = backend.ensure_annotator(f"{name}@{EMAIL_DOMAIN}", name)
+        mine = AnnotatorReport(name, user_id, accuracy)
+        for task_id, label in _plan(tasks, truth, class_names, seed, k, mine, limit):
+            work.append((task_id, class_names[label], user_id))
+        report.annotators.append(mine)
+    backend.annotate_many(work)
+    for mine in report.annotators:
+        log.info("project %d: %s", project_id, mine.summary())
+    return report
+
+
+def _plan(tasks: Sequence[TaskAnnotators], truth: dict[str, int], class_names: list[str],
+          seed: int, k: int, mine: AnnotatorReport,
+          limit: int | None) -> list[tuple[int, int]]:
+    """(task id, class index) of the tasks annotator k annotates now; counts in `mine`."""
+    planned: list[tuple[int, int]] = []
+    for task in tasks:
+        if mine.user_id in task.annotators:
+            mine.already += 1
+        elif task.item_id not in truth:
+            mine.no_truth += 1
+        elif limit is not None and len(planned) >= limit:
+            mine.left += 1
+        else:
+            true = truth[task.item_id]
+            if not 0 <= true < len(class_names):
+                raise ValueError(f"item {task.item_id}: ground truth {true} is not a class "
+                                 f"index (0..{len(class_names) - 1})")
+            label = bot_label(true, len(class_names), mine.accuracy, seed, k, task.item_id)
+            if label != true:
+                mine.wrong += 1
+            planned.append((task.task_id, label))
+    mine.annotated = len(planned)
+    return planned
+
+
+def _check(accuracies: Sequence[float], class_names: list[str], limit: int | None) -> None:
+    if not accuracies:
+        raise ConfigError("the bot needs at least one annotator accuracy")
+    bad = [a for a in accuracies if not 0.0 <= a <= 1.0]
+    if bad:
+        raise ConfigError(f"annotator accuracy {bad[0]:g} is not between 0 and 1")
+    if min(accuracies) < 1.0 and len(class_names) < 2:
+        raise ConfigError(f"an annotator with accuracy {min(accuracies):g} needs another "
+                          f"class to pick, but there is only {class_names}")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}: give at least 1 task per annotator")

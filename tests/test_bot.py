@@ -1,0 +1,167 @@
+"""The bot annotator against a real Label Studio server (the `label_studio` fixture)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from activelearn.annotation.bot import annotate_open_tasks, bot_label
+from activelearn.annotation.label_studio import LabelStudioBackend
+from activelearn.annotation.ls_tasks import TaskSpec, choice_result, image_data_uri
+from activelearn.cli import main
+from activelearn.config import FASHION_MNIST_CLASSES, load_config
+from activelearn.errors import ConfigError
+from activelearn.project import init_project
+from activelearn.sources import load_source
+from activelearn.state import Store
+
+CLASSES = ["cat", "dog", "bird"]
+IMAGE = image_data_uri(np.zeros((1, 4, 4), dtype=np.uint8))
+
+
+@pytest.fixture
+def backend(label_studio) -> LabelStudioBackend:
+    return LabelStudioBackend.connect(label_studio.url, label_studio.token)
+
+
+@pytest.fixture
+def project(backend, ls_project_title) -> int:
+    return backend.ensure_project(ls_project_title, CLASSES)
+
+
+def push(backend, project_id: int, item_ids: list[str]) -> dict[str, int]:
+    return backend.push(project_id, [TaskSpec(item_id=i, image=IMAGE, round=0,
+                                              strategy="random") for i in item_ids])
+
+
+def truth_of(n: int) -> dict[str, int]:
+    return {f"item-{i}": i % len(CLASSES) for i in range(n)}
+
+
+def pulled(backend, project_id: int, classes=CLASSES) -> dict[tuple[str, str], int]:
+    """(annotator, item id) -> label of every annotation of the project."""
+    result = backend.pull(project_id, classes)
+    out = {(a.annotator, a.item_id): a.label for a in result.annotations}
+    assert len(out) == len(result.annotations), "an annotator annotated a task twice"
+    return out
+
+
+def test_a_perfect_bot_annotates_every_open_task_once(backend, project):
+    truth = truth_of(12)
+    ids = push(backend, project, list(truth))
+    # a person's annotation neither stops the bot nor counts as the bot's
+    backend.client.annotations.create(id=ids["item-0"], result=choice_result("dog"))
+
+    first = annotate_open_tasks(backend, project, truth, CLASSES, [1.0], seed=3)
+    (bot,) = first.annotators
+    assert (first.tasks, bot.annotated, bot.wrong, bot.already) == (12, 12, 0, 0)
+    labels = pulled(backend, project)
+    assert {item: label for (who, item), label in labels.items()
+            if who == str(bot.user_id)} == truth
+    assert len(labels) == 13
+
+    again = annotate_open_tasks(backend, project, truth, CLASSES, [1.0], seed=3)
+    assert (again.annotators[0].annotated, again.annotators[0].already) == (0, 12)
+    assert again.annotators[0].user_id == bot.user_id
+    assert len(pulled(backend, project)) == 13
+
+
+def test_two_annotators_are_distinct_users_with_their_own_accuracy(backend, project):
+    truth = truth_of(100)
+    push(backend, project, list(truth))
+    report = annotate_open_tasks(backend, project, truth, CLASSES, [1.0, 0.5], seed=7)
+    good, noisy = report.annotators
+    assert good.user_id != noisy.user_id
+    assert backend.client.users.whoami().id not in (good.user_id, noisy.user_id)
+    assert (good.annotated, good.wrong, noisy.annotated) == (100, 0, 100)
+    assert 30 <= noisy.wrong <= 70  # binomial(100, 0.5): 50 +- 5
+
+    labels = pulled(backend, project)
+    by_user = Counter(who for who, _ in labels)
+    assert by_user == {str(good.user_id): 100, str(noisy.user_id): 100}
+    wrong = {who: sum(labels[(who, item)] != label for item, label in truth.items())
+             for who in by_user}
+    assert wrong == {str(good.user_id): 0, str(noisy.user_id): noisy.wrong}
+
+
+def test_tasks_without_ground_truth_are_skipped_and_the_limit_holds(backend, project):
+    truth = truth_of(5)
+    push(backend, project, [*truth, "stray-1", "stray-2"])
+    first = annotate_open_tasks(backend, project, truth, CLASSES, [0.8], limit=3).annotators[0]
+    assert (first.annotated, first.no_truth, first.left) == (3, 2, 2)
+    rest = annotate_open_tasks(backend, project, truth, CLASSES, [0.8]).annotators[0]
+    assert (rest.annotated, rest.already, rest.no_truth, rest.left) == (2, 3, 2, 0)
+    assert {item for _, item in pulled(backend, project)} == set(truth)
+
+
+def test_wrong_answers_are_seeded_and_never_the_truth():
+    items = [f"i{k}" for k in range(3000)]
+    labels = [bot_label(4, 10, 0.7, seed=1, annotator=2, item_id=i) for i in items]
+    assert labels == [bot_label(4, 10, 0.7, seed=1, annotator=2, item_id=i) for i in items]
+    wrong = [label for label in labels if label != 4]
+    assert 0.26 < len(wrong) / len(items) < 0.34
+    assert set(wrong) == set(range(10)) - {4}  # every other class, uniformly
+    other_seed = [bot_label(4, 10, 0.7, seed=2, annotator=2, item_id=i) for i in items]
+    assert other_seed != labels
+
+
+@pytest.mark.parametrize("accuracies, classes, match", [
+    ([], CLASSES, "at least one"),
+    ([1.2], CLASSES, "accuracy 1.2 is not between 0 and 1"),
+    ([0.9], ["only"], "needs another class"),
+])
+def test_bad_annotator_settings_are_config_errors(accuracies, classes, match):
+    with pytest.raises(ConfigError, match=match):
+        annotate_open_tasks(None, 1, {}, classes, accuracies)  # type: ignore[arg-type]
+
+
+def _bot(path, *args: str):
+    return CliRunner().invoke(main, ["bot", "--config", str(path), *args])
+
+
+def test_bot_command_annotates_a_linked_fashion_mnist_project(
+        label_studio, backend, ls_project_title, project_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    path = project_file(label_studio={"url": label_studio.url,
+                                      "project_title": ls_project_title})
+    cfg = load_config(path)
+    store = Store(tmp_path / "work" / "state.sqlite")
+    linked = init_project(backend, store, ls_project_title, list(FASHION_MNIST_CLASSES), "")
+    store.close()
+    pool = load_source(cfg.data, cfg.classes)
+    push(backend, linked.project_id, [*pool.item_ids[:6], "not-in-the-pool"])
+
+    first = _bot(path, "--noise", "0")
+    assert first.exit_code == 0, first.output
+    assert f"Label Studio project {linked.project_id}: 7 tasks" in first.output
+    assert ": annotated 6 (0 wrong on purpose), 0 already done, 1 without ground truth" \
+        in first.output
+    labels = {item: label for (_, item), label
+              in pulled(backend, linked.project_id, FASHION_MNIST_CLASSES).items()}
+    assert labels == {i: int(label) for i, label in zip(pool.item_ids[:6], pool.labels[:6])}
+
+    again = _bot(path)
+    assert again.exit_code == 0 and ": annotated 0 (0 wrong on purpose), 6 already done" \
+        in again.output
+
+
+def test_bot_command_without_a_project_says_run_init(label_studio, backend, ls_project_title,
+                                                    project_file, monkeypatch):
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    path = project_file(label_studio={"url": label_studio.url,
+                                      "project_title": ls_project_title})
+    res = _bot(path)
+    assert res.exit_code == 1
+    assert res.output.strip() == (f"error: no Label Studio project {ls_project_title!r} at "
+                                  f"{label_studio.url}; run activelearn init")
+    both = _bot(path, "--noise", "0.1", "--accuracy", "0.9")
+    assert both.exit_code == 2 and "give --noise or --accuracy, not both" in both.output
+
+    # no state linking a project: the project with the title is the one
+    project_id = backend.ensure_project(ls_project_title, list(FASHION_MNIST_CLASSES))
+    found = _bot(path)
+    assert found.exit_code == 0, found.output
+    assert f"Label Studio project {project_id}: 0 tasks" in found.output
