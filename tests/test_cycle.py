@@ -109,21 +109,29 @@ def run_cycle_process(path: Path, failpoint: str | None = None) -> tuple[int, st
     return proc.returncode, out + err
 
 
-def test_three_rounds_with_annotations(project, ls_env):
+def bot(path: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["bot", "--config", str(path), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_init_then_three_rounds_with_the_bot(project, ls_env):
+    result = CliRunner().invoke(main, ["init", "--config", str(project)])
+    assert result.exit_code == 0 and "(created)" in result.output, result.output
     p = Project(project, ls_env)
     code, out = cycle(project)
     assert code == 0, out
     assert "bootstrap" in out and "pushed 60 holdout tasks" in out and "pushed 40 initial" in out
-    accuracy = []
+    accuracy, annotated = [], 0
     for round_ in (1, 2, 3):
-        annotated = p.annotate()
+        out = bot(project)
+        annotated += int(out.split("annotated ")[1].split()[0])
         code, out = cycle(project)
         assert code == 0, out
         assert f"round {round_}: train" in out and "pushed 40 query tasks" in out, out
         with p.store() as store:
             accuracy.append(store.metrics("holdout")[round_]["accuracy"])
-            assert store.annotation_count() == 100 + 40 * (round_ - 1)
-        assert annotated == (100 if round_ == 1 else 40)
+            assert store.annotation_count() == annotated == 100 + 40 * (round_ - 1)
     assert accuracy[-1] > accuracy[0], accuracy
     tasks = p.tasks()
     with p.store() as store:
@@ -131,11 +139,36 @@ def test_three_rounds_with_annotations(project, ls_env):
         assert len({t.data["item_id"] for t in tasks}) == len(tasks)
         assert len(store.labels("holdout")) == 60
         assert len(store.labels("train")) == 40 + 2 * 40
+        assert all(label == p.truth[i] for i, label in store.labels().items())
         assert [b["kind"] for b in store.batches()] == ["holdout", "initial", "query", "query",
                                                         "query"]
     # nothing new: the next cycle only pulls
     code, out = cycle(project)
     assert code == 0 and "nothing to do" in out and "40 tasks waiting" in out, out
+
+
+def test_two_annotators_disagree_then_a_third_decides(project, ls_env):
+    p = Project(project, ls_env)
+    cycle(project)
+    bot(project, "--accuracy", "1", "--accuracy", "0", "--limit", "10")  # always disagree
+    code, out = cycle(project)
+    assert code == 0 and "10 with disagreement" in out and "10 tied" in out, out
+    with p.store() as store:
+        assert store.labels() == {}
+        ties = store.disagreements()
+        assert len(ties) == 10 and all(resolved is None for _, resolved in ties.values())
+        annotators = {a for i in ties for _, _, a in store.annotations(i)}
+        assert len(annotators) == 2
+    # bot-3 annotates the 10 tied tasks; bot-1 and bot-2 go on to the next 10 (new ties)
+    bot(project, "--accuracy", "1", "--accuracy", "0", "--accuracy", "1", "--limit", "10")
+    code, out = cycle(project)
+    assert code == 0 and "10 new labels" in out and "10 tied" in out, out
+    with p.store() as store:
+        labels = store.labels()
+        assert set(labels) == set(ties) and all(labels[i] == p.truth[i] for i in labels)
+        decided = {i: d for i, d in store.disagreements().items() if i in ties}
+        assert all(resolved == p.truth[i] and sum(votes.values()) == 3
+                   for i, (votes, resolved) in decided.items())
 
 
 def test_label_studio_serves_the_least_confident_task_first(project, ls_env):
