@@ -44,6 +44,15 @@ def _load(config: str | None) -> Config:
     return load_config(config)
 
 
+def _load_for_label_studio(config: str | None) -> Config:
+    """The project file of a command that talks to Label Studio: it needs the server URL."""
+    cfg = _load(config)
+    if not cfg.label_studio.url:
+        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
+                          "file or ACTIVELEARN_LS_URL")
+    return cfg
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
@@ -133,11 +142,8 @@ def init(config) -> None:
     from activelearn.project import init_project
     from activelearn.state import Store
 
-    cfg = _load(config)
+    cfg = _load_for_label_studio(config)
     ls = cfg.label_studio
-    if not ls.url:
-        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
-                          "file or ACTIVELEARN_LS_URL")
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
     store = Store(cfg.work_dir / "state.sqlite")
     try:
@@ -174,10 +180,7 @@ def cycle(config, no_progress) -> None:
     """
     from activelearn.cycle import run_cycle
 
-    cfg = _load(config)
-    if not cfg.label_studio.url:
-        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
-                          "file or ACTIVELEARN_LS_URL")
+    cfg = _load_for_label_studio(config)
     try:
         run_cycle(cfg, click.echo, progress=not no_progress)
     except KeyboardInterrupt:
@@ -245,11 +248,8 @@ def bot(config, accuracies, noise, limit, seed) -> None:
 
     if noise is not None and accuracies:
         raise click.UsageError("give --noise or --accuracy, not both")
-    cfg = _load(config)
+    cfg = _load_for_label_studio(config)
     ls = cfg.label_studio
-    if not ls.url:
-        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
-                          "file or ACTIVELEARN_LS_URL")
     # the server and the project first: a wrong URL or title fails before a long load
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
     project_id = _linked_project_id(backend, cfg)
