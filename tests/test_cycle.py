@@ -115,36 +115,44 @@ def bot(path: Path, *args: str) -> str:
     return result.output
 
 
-def test_init_then_three_rounds_with_the_bot(project, ls_env):
+def test_init_then_three_rounds_with_the_bot(project_file, ls_env, ls_project_title):
+    # long enough training and holdout for "accuracy rises" to hold on every run:
+    # 40 -> 200 labels, evaluated on 100 human-labelled holdout items
+    project = project_file(
+        training={"min_steps": 200},
+        loop={"initial": 40, "batch": 80, "budget": 1000, "min_new_labels": 20,
+              "min_queued": 10},
+        label_studio={"project_title": ls_project_title, "holdout": 100})
     result = CliRunner().invoke(main, ["init", "--config", str(project)])
     assert result.exit_code == 0 and "(created)" in result.output, result.output
     p = Project(project, ls_env)
     code, out = cycle(project)
     assert code == 0, out
-    assert "bootstrap" in out and "pushed 60 holdout tasks" in out and "pushed 40 initial" in out
+    assert "bootstrap" in out and "pushed 100 holdout tasks" in out and "pushed 40 initial" in out
     accuracy, annotated = [], 0
     for round_ in (1, 2, 3):
         out = bot(project)
         annotated += int(out.split("annotated ")[1].split()[0])
         code, out = cycle(project)
         assert code == 0, out
-        assert f"round {round_}: train" in out and "pushed 40 query tasks" in out, out
+        assert f"round {round_}: train" in out and "pushed 80 query tasks" in out, out
         with p.store() as store:
             accuracy.append(store.metrics("holdout")[round_]["accuracy"])
-            assert store.annotation_count() == annotated == 100 + 40 * (round_ - 1)
+            assert store.annotation_count() == annotated == 140 + 80 * (round_ - 1)
+    print("holdout accuracy per round:", accuracy)
     assert accuracy[-1] > accuracy[0], accuracy
     tasks = p.tasks()
     with p.store() as store:
-        assert len(tasks) == len(store.tasks()) == len(store.batched_ids()) == 100 + 3 * 40
+        assert len(tasks) == len(store.tasks()) == len(store.batched_ids()) == 140 + 3 * 80
         assert len({t.data["item_id"] for t in tasks}) == len(tasks)
-        assert len(store.labels("holdout")) == 60
-        assert len(store.labels("train")) == 40 + 2 * 40
+        assert len(store.labels("holdout")) == 100
+        assert len(store.labels("train")) == 40 + 2 * 80
         assert all(label == p.truth[i] for i, label in store.labels().items())
         assert [b["kind"] for b in store.batches()] == ["holdout", "initial", "query", "query",
                                                         "query"]
     # nothing new: the next cycle only pulls
     code, out = cycle(project)
-    assert code == 0 and "nothing to do" in out and "40 tasks waiting" in out, out
+    assert code == 0 and "nothing to do" in out and "80 tasks waiting" in out, out
 
 
 def test_two_annotators_disagree_then_a_third_decides(project, ls_env):
