@@ -188,6 +188,94 @@ def cycle(config, no_progress) -> None:
         sys.exit(130)
 
 
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file: the Redis URL and queue names [default: "
+                   "configs/fashion_mnist.yaml].")
+@click.option("--queue", "queues", multiple=True, metavar="NAME",
+              help="Queue to take jobs from; repeat for several. [default: the config's "
+                   "jobs.gpu_queue and jobs.cpu_queue]")
+@click.option("--device", default="auto", show_default=True,
+              help="auto | cpu | cuda | cuda:N: where this worker trains and scores.")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="torch CPU threads (0 = torch's default).")
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--name", default=None, help="Worker name [default: RQ's, host.pid].")
+@_handle_errors
+def worker(config, queues, device, threads, burst, name) -> None:
+    """Run an RQ worker for training, scoring and selection jobs.
+
+    Jobs run inside the worker process (no fork per job): CUDA is safe to use and the
+    pool and the latest model stay loaded between jobs. Start one per GPU (see
+    workers/gpu_worker.sh, which pins the GPU through CUDA_VISIBLE_DEVICES) or a few
+    with one thread each on CPU. Run it from the directory the controller runs in (or
+    use absolute paths in the project file): jobs find the project's files there.
+    The Redis URL is jobs.redis_url or $ACTIVELEARN_REDIS_URL.
+    """
+    from activelearn.jobs.executor import RQExecutor
+    from activelearn.jobs.worker import run_worker
+
+    cfg = _load_for_redis(config)
+    RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
+    names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
+    try:
+        run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat, name)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@click.option("--queues", "only_queues", is_flag=True, help="Only the RQ queues and workers.")
+@_handle_errors
+def status(config, only_queues) -> None:
+    """Where the project stands: rounds, labels, tasks waiting, and the RQ queues
+    (queued, running and failed jobs, workers) when jobs.redis_url is set."""
+    from activelearn.jobs.executor import queue_report
+
+    cfg = _load(config)
+    if not only_queues:
+        for line in _state_report(cfg):
+            click.echo(line)
+    if cfg.jobs.redis_url:
+        for line in queue_report(cfg.jobs):
+            click.echo(line)
+    elif only_queues:
+        raise ConfigError(f"{cfg.path}: jobs.redis_url: not set, so jobs run inline and "
+                          "there are no queues; set it or ACTIVELEARN_REDIS_URL")
+
+
+def _state_report(cfg: Config) -> list[str]:
+    from activelearn.state import Split, Store
+
+    path = cfg.work_dir / "state.sqlite"
+    if not path.exists():
+        return [f"no state yet in {path}: run activelearn cycle"]
+    store = Store(path)
+    try:
+        rounds = store.rounds()
+        last = rounds[-1] if rounds else None
+        lines = [f"state {path}"]
+        if last is not None:
+            lines.append(f"round {last.round}: {last.status}, phase {last.phase}, model "
+                         f"{last.model_version or '-'}")
+        lines.append(f"labels: {len(store.labels(Split.TRAIN.value))} train, "
+                     f"{len(store.labels(Split.HOLDOUT.value))} holdout; tasks waiting: "
+                     f"{store.waiting_tasks(Split.TRAIN.value)} train, "
+                     f"{store.waiting_tasks(Split.HOLDOUT.value)} holdout")
+    finally:
+        store.close()
+    return lines
+
+
+def _load_for_redis(config: str | None) -> Config:
+    cfg = _load(config)
+    if not cfg.jobs.redis_url:
+        raise ConfigError(f"{cfg.path}: jobs.redis_url: not set; set it in the project file "
+                          "or ACTIVELEARN_REDIS_URL")
+    return cfg
+
 def _linked_project_id(backend, cfg: Config) -> int:
     """The project `activelearn init` linked (the id in WORK_DIR/state.sqlite, for this
     server), else the one with the project's title; a BackendError when there is none."""

@@ -167,6 +167,35 @@ class LabelStudioConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    """Where training and scoring run (`jobs:`).
+
+    redis_url: RQ on this Redis, e.g. redis://127.0.0.1:6379/0 (default:
+        $ACTIVELEARN_REDIS_URL); empty = run every job inline in the calling process
+    gpu_queue: the queue of training and scoring jobs (workers with a GPU, or CPU ones)
+    cpu_queue: the queue of light jobs (selecting the batch from the merged scores)
+    shard_size: pool items per scoring job
+    train_timeout, score_timeout, select_timeout: seconds a job may run before RQ stops it
+    retries: how often a failed or abandoned (worker killed) scoring job is run again
+    wait_for_worker: seconds a job may wait in its queue for a worker before the round
+        fails (and resumes on the next run)
+    heartbeat: seconds between a worker's heartbeats while it runs a job; a killed worker's
+        job counts as abandoned about 3 heartbeats after its last one
+    """
+
+    redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
+    gpu_queue: str = "activelearn-gpu"
+    cpu_queue: str = "activelearn-cpu"
+    shard_size: int = 10000
+    train_timeout: int = 7200
+    score_timeout: int = 1800
+    select_timeout: int = 600
+    retries: int = 2
+    wait_for_worker: int = 600
+    heartbeat: int = 5
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectConfig
     data: DataConfig
@@ -177,6 +206,7 @@ class Config:
     loop: LoopConfig = field(default_factory=LoopConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)
     label_studio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     path: str = ""  # the file it came from (not a YAML key)
 
     @property
@@ -340,6 +370,19 @@ def _check_semantics(cfg: Config, source: str) -> None:
         problems.append("label_studio.url_template: needed when image_mode is url-template")
     if ls.image_mode == "local-files" and not ls.document_root:
         problems.append("label_studio.document_root: needed when image_mode is local-files")
+    jobs = cfg.jobs
+    for key, value in [("jobs.shard_size", jobs.shard_size),
+                       ("jobs.train_timeout", jobs.train_timeout),
+                       ("jobs.score_timeout", jobs.score_timeout),
+                       ("jobs.select_timeout", jobs.select_timeout),
+                       ("jobs.wait_for_worker", jobs.wait_for_worker),
+                       ("jobs.heartbeat", jobs.heartbeat)]:
+        if value <= 0:
+            problems.append(f"{key}: must be positive, got {value}")
+    if jobs.retries < 0:
+        problems.append(f"jobs.retries: must be 0 or more, got {jobs.retries}")
+    if jobs.gpu_queue == "" or jobs.cpu_queue == "":
+        problems.append("jobs.gpu_queue / jobs.cpu_queue: a queue needs a name")
     if problems:
         raise ConfigError(f"{source}: {problems[0]}")
 

@@ -19,6 +19,7 @@ cursor in one transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -34,18 +35,17 @@ from activelearn import loop
 from activelearn.annotation.label_studio import LabelStudioBackend
 from activelearn.annotation.ls_tasks import Suggestion, TaskSpec, image_reference
 from activelearn.config import Config
-from activelearn.errors import ActiveLearnError, ConfigError
+from activelearn.errors import ActiveLearnError, ConfigError, StateError
 from activelearn.failpoints import failpoint
-from activelearn.inference import Normalizer, Predictor
+from activelearn.jobs import steps
+from activelearn.jobs.executor import Executor, make_executor
+from activelearn.jobs.tasks import checkpoint_path
 from activelearn.lock import CycleLock
-from activelearn.models import build_model
 from activelearn.project import init_project
 from activelearn.pull import pull_annotations
-from activelearn.sources.base import UNKNOWN_LABEL, Pool
+from activelearn.sources.base import Pool
 from activelearn.splits import assign_splits
 from activelearn.state import BatchKind, RoundStatus, Split, Store
-from activelearn.strategies import get_strategy
-from activelearn.training import load_checkpoint, resolve_device, save_checkpoint, train_model
 
 log = logging.getLogger("activelearn.cycle")
 
@@ -73,13 +73,12 @@ class Cycle:
     """One cycle of a project: the collaborators are passed in (see run_cycle)."""
 
     def __init__(self, cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
-                 lock: CycleLock, echo: Callable[[str], None], progress: bool = True) -> None:
+                 executor: Executor, lock: CycleLock, echo: Callable[[str], None],
+                 progress: bool = True) -> None:
         self.cfg, self.store, self.backend, self.pool = cfg, store, backend, pool
-        self.lock, self.echo, self.progress = lock, echo, progress
+        self.executor, self.lock, self.echo, self.progress = executor, lock, echo, progress
         self.position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
-        self.device = resolve_device(cfg.training.device)
         self.project_id = 0
-        self._predictors: dict[str, Predictor] = {}
 
     # -- the cycle ----------------------------------------------------------------
     def run(self) -> None:
@@ -173,40 +172,25 @@ class Cycle:
                            BatchKind.INITIAL)
 
     def _train(self, round_: int) -> None:
-        labels = self.store.labels(Split.TRAIN.value)
-        ids = [i for i in labels if i in self.position]
-        positions = np.array([self.position[i] for i in ids], dtype=np.int64)
-        y = np.array([labels[i] for i in ids], dtype=np.int64)
-        model = build_model(self.cfg.model.name, loop.input_spec(self.pool),
-                            self.cfg.model.dropout)
-        norm = Normalizer.fit(self.pool.images[torch.from_numpy(self._split_positions(
-            Split.TRAIN, Split.HOLDOUT))])
-        seed = self.cfg.project.seed + round_
-        torch.manual_seed(seed)
-        result = train_model(model, self.pool.images[torch.from_numpy(positions)], y,
-                             self.cfg.training, norm, seed, self.device, self.progress)
-        version = self._version(round_)
-        save_checkpoint(self._checkpoint(version), model, norm,
-                        {"model_version": version, "round": round_, "labels": len(ids),
-                         "model": self.cfg.model.name})
-        self.echo(f"  trained {version} on {len(ids)} labels in {result.seconds:.1f} s "
-                  f"({result.epochs} epochs)")
+        result = steps.train(self.executor, self.cfg, round_, self._version(round_),
+                             self.progress)
+        self.echo(f"  trained {result['version']} on {result['labels']} labels in "
+                  f"{result['seconds']:.1f} s ({result['epochs']} epochs, {result['device']})")
 
     def _evaluate(self, round_: int) -> None:
+        """Record the metrics the train job measured (written next to the checkpoint)."""
         version = self._version(round_)
-        predictor = self._predictor(version)
-        holdout = self.store.labels(Split.HOLDOUT.value)
-        for split, labels in (("holdout", holdout), ("test", self._known_test_labels())):
-            ids = [i for i in labels if i in self.position]
-            if not ids:
-                continue
-            positions = torch.tensor([self.position[i] for i in ids])
-            metrics = predictor.evaluate(self.pool.images[positions],
-                                         np.array([labels[i] for i in ids]))
-            self.store.record_metrics(round_, split, version, metrics.to_dict())
-            self.echo(f"  {split} accuracy {metrics.accuracy:.4f}, macro-F1 "
-                      f"{metrics.macro_f1:.4f} ({len(ids)} items)")
-        if not holdout:
+        path = checkpoint_path(self.cfg, version).with_suffix(".json")
+        try:
+            metrics = json.loads(path.read_text())["metrics"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise StateError(f"{path}: the metrics of {version} are unreadable ({exc}); "
+                             "delete the checkpoint to train the round again") from None
+        for split, found in metrics.items():
+            self.store.record_metrics(round_, split, version, found)
+            self.echo(f"  {split} accuracy {found['accuracy']:.4f}, macro-F1 "
+                      f"{found['macro_f1']:.4f} ({found['items']} items)")
+        if "holdout" not in metrics:
             self.echo("  no holdout labels yet: nothing to evaluate on")
 
     def _select(self, round_: int) -> None:
@@ -254,22 +238,18 @@ class Cycle:
                              move_to=Split.HOLDOUT if kind is BatchKind.HOLDOUT else None)
 
     def _query_batch(self, round_: int, n: int, version: str) -> None:
-        strategy = get_strategy(self.cfg.strategy.name)
         seed = self.cfg.project.seed * 1000 + round_
         candidates = loop.candidate_positions(self._candidates(), self.cfg.strategy.candidates,
                                               seed)
         labeled = self._split_positions(Split.TRAIN, labeled=True)
-        predictor = self._predictor(version)
-        inp = loop.score_for(strategy, predictor, self.pool, candidates, labeled,
-                             self.cfg.strategy.mc_passes, self.progress)
-        chosen, sel = loop.select(strategy, inp, candidates, n, seed)
-        probs = inp.probs[sel.positions]
-        ids = [self.pool.item_ids[i] for i in chosen]
-        suggestions = [(i, int(p.argmax()), float(p.max())) for i, p in zip(ids, probs)]
-        self.store.add_batch(round_, BatchKind.QUERY, strategy.name, seed, version,
-                             list(zip(ids, sel.scores.tolist())), suggestions)
+        chosen = steps.score_and_select(self.executor, self.cfg, version, candidates, labeled,
+                                        n, seed, self.progress)
+        ids = [self.pool.item_ids[i] for i in chosen["positions"]]
+        suggestions = list(zip(ids, chosen["labels"], chosen["confidence"]))
+        self.store.add_batch(round_, BatchKind.QUERY, self.cfg.strategy.name, seed, version,
+                             list(zip(ids, chosen["scores"])), suggestions)
         self.echo(f"  selected {len(ids)} of {len(candidates)} candidates with "
-                  f"{strategy.name} (model {version})")
+                  f"{self.cfg.strategy.name} (model {version}, jobs {self.executor.name})")
 
     def _task_specs(self, round_: int, batch: dict, items: list[tuple[str, float]]
                     ) -> list[TaskSpec]:
@@ -334,31 +314,15 @@ class Cycle:
                          if s in wanted and i in self.position
                          and (labels is None or i in labels)], dtype=np.int64)
 
-    def _known_test_labels(self) -> dict[str, int]:
-        """The source's own labels of its test split (e.g. Fashion-MNIST t10k), if known."""
-        return {i: int(self.pool.labels[self.position[i]])
-                for i, s in self.store.splits().items()
-                if s == Split.TEST.value and i in self.position
-                and self.pool.labels[self.position[i]] != UNKNOWN_LABEL}
-
     def _latest_model(self, including: int | None = None) -> tuple[int, str] | None:
         """(round, model version) of the newest trained model (a done round, or the round
         `including` if it trained already)."""
         found = None
         for r in self.store.rounds():
             trained = r.status == RoundStatus.DONE.value or r.round == including
-            if trained and self._checkpoint(self._version(r.round)).exists():
+            if trained and checkpoint_path(self.cfg, self._version(r.round)).exists():
                 found = (r.round, self._version(r.round))
         return found
-
-    def _predictor(self, version: str) -> Predictor:
-        if version not in self._predictors:
-            model = build_model(self.cfg.model.name, loop.input_spec(self.pool),
-                                self.cfg.model.dropout)
-            norm, _ = load_checkpoint(self._checkpoint(version), model)
-            self._predictors[version] = Predictor(model, norm, self.device,
-                                                  self.cfg.strategy.score_batch_size)
-        return self._predictors[version]
 
     def _next_round(self) -> int:
         rounds = self.store.rounds()
@@ -366,9 +330,6 @@ class Cycle:
 
     def _version(self, round_: int) -> str:
         return f"{self.cfg.project.name}-r{round_}"
-
-    def _checkpoint(self, version: str):
-        return self.cfg.work_dir / "models" / f"{version}.pt"
 
     def _title(self) -> str:
         return self.cfg.label_studio.project_title or self.cfg.project.name
@@ -391,13 +352,14 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True) -
             echo(f"took over the lock of a cycle that is gone (pid {lock.took_over.pid} on "
                  f"{lock.took_over.host}); resuming its round")
         ls = cfg.label_studio
+        executor = make_executor(cfg.jobs)  # Redis first: an outage fails before any change
         backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
         if cfg.training.threads > 0:
             torch.set_num_threads(cfg.training.threads)
         pool = load_source(cfg.data, cfg.classes)
         store = Store(state_path)
         try:
-            Cycle(cfg, store, backend, pool, lock, echo, progress).run()
+            Cycle(cfg, store, backend, pool, executor, lock, echo, progress).run()
         finally:
             store.close()
     return True

@@ -1,0 +1,228 @@
+"""Running jobs: inline in this process (the embedded default) or as RQ jobs on Redis.
+
+The controller hands an executor a kind ("train", "score", "select") and JSON payloads
+and gets the jobs' JSON results back in order, whichever executor it is. With RQ, jobs
+go to the gpu queue (train, score) or the cpu queue (select), use RQ's JSON serializer,
+and are waited for with a progress bar fed from job meta. A job that fails, times out or
+is abandoned by a killed worker is retried (score and select, `jobs.retries` times) or
+fails the round with one line naming the job; nothing waits forever.
+
+With tasks.py and worker.py, the only code that imports rq and redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from tqdm import tqdm
+
+from activelearn.config import JobsConfig
+from activelearn.errors import ActiveLearnError
+from activelearn.failpoints import failpoint
+from activelearn.jobs import tasks
+
+log = logging.getLogger("activelearn.jobs")
+
+PERFORM = "activelearn.jobs.executor.perform"  # what RQ calls: perform(kind, payload)
+POLL = 0.05  # seconds between status checks while waiting
+CLEANUP_EVERY = 5.0  # seconds between checks for abandoned jobs
+META_EVERY = 0.5  # seconds between progress updates a worker writes to job meta
+
+
+class JobError(ActiveLearnError):
+    """A job failed, timed out, or found no worker."""
+
+
+class Executor:
+    """Runs jobs; subclasses decide where."""
+
+    name = "inline"
+
+    def run(self, kind: str, payloads: Sequence[dict[str, Any]], total: int = 0,
+            desc: str = "", progress: bool = False) -> list[dict[str, Any]]:
+        """Results of the jobs in payload order. total: units of progress of all jobs."""
+        raise NotImplementedError
+
+
+class InlineExecutor(Executor):
+    """Every job in this process, one after the other, through the same job functions."""
+
+    def run(self, kind, payloads, total=0, desc="", progress=False):
+        bar = tqdm(total=total or None, desc=desc or kind, leave=False, disable=not progress)
+        results = []
+        try:
+            for payload in payloads:
+                before = bar.n
+
+                def report(done: int, base: int = before) -> None:
+                    bar.update(base + done - bar.n)
+
+                results.append(tasks.JOBS[kind](dict(payload), report))
+        finally:
+            bar.close()
+        return results
+
+
+def perform(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The function RQ workers run: the job function, with progress written to job meta."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    last, latest = 0.0, 0
+
+    def report(done: int) -> None:
+        nonlocal last, latest
+        latest = done
+        if job is not None and time.monotonic() - last >= META_EVERY:
+            last = time.monotonic()
+            job.meta["done"] = done
+            job.save_meta()
+
+    failpoint(f"job:{kind}")  # tests: a worker killed with -9 while it holds a job
+    result = tasks.JOBS[kind](payload, report)
+    if job is not None:
+        job.meta["done"] = latest
+        job.save_meta()
+    return result
+
+
+class RQExecutor(Executor):
+    """Jobs on RQ queues; see the module docstring."""
+
+    name = "rq"
+
+    def __init__(self, cfg: JobsConfig) -> None:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        self.cfg = cfg
+        self.redis = Redis.from_url(cfg.redis_url, socket_connect_timeout=5,
+                                    health_check_interval=30)
+        try:
+            self.redis.ping()
+        except (RedisError, OSError) as exc:
+            raise JobError(f"Redis at {cfg.redis_url} did not answer: {_first_line(exc)}; "
+                           "start it, or unset jobs.redis_url / ACTIVELEARN_REDIS_URL to run "
+                           "jobs inline") from None
+        except ValueError as exc:  # a malformed URL
+            raise JobError(f"jobs.redis_url {cfg.redis_url!r}: {exc}") from None
+
+    def queue(self, kind: str):
+        from rq import Queue
+        from rq.serializers import JSONSerializer
+
+        name = self.cfg.cpu_queue if kind == "select" else self.cfg.gpu_queue
+        return Queue(name, connection=self.redis, serializer=JSONSerializer)
+
+    def run(self, kind, payloads, total=0, desc="", progress=False):
+        from rq import Retry
+
+        queue = self.queue(kind)
+        timeout = {"train": self.cfg.train_timeout, "score": self.cfg.score_timeout,
+                   "select": self.cfg.select_timeout}[kind]
+        retries = 0 if kind == "train" else self.cfg.retries
+        jobs = [queue.enqueue(PERFORM, kind, dict(p), job_timeout=timeout,
+                              retry=Retry(max=retries) if retries else None,
+                              result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+                              description=_describe(kind, p)) for p in payloads]
+        log.info("enqueued %d %s jobs on %s", len(jobs), kind, queue.name)
+        return self._wait(queue, jobs, total, desc or kind, progress)
+
+    def _wait(self, queue, jobs: list, total: int, desc: str, progress: bool) -> list[dict]:
+        from rq.job import JobStatus
+
+        bar = tqdm(total=total or None, desc=f"{desc} ({queue.name})", leave=False,
+                   disable=not progress)
+        waiting_since = {job.id: time.monotonic() for job in jobs}
+        last_cleanup = time.monotonic()
+        pending = {job.id: job for job in jobs}
+        try:
+            while pending:
+                done = 0
+                for job_id, job in list(pending.items()):
+                    job.refresh()
+                    status = job.get_status(refresh=False)
+                    if status == JobStatus.FINISHED:
+                        del pending[job_id]
+                    elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                        raise JobError(self._failure(job))
+                    elif status == JobStatus.STARTED:
+                        waiting_since[job_id] = time.monotonic()
+                    elif time.monotonic() - waiting_since[job_id] > self.cfg.wait_for_worker:
+                        raise JobError(
+                            f"no worker took job {job_id} ({job.description}) from queue "
+                            f"{queue.name} in {self.cfg.wait_for_worker} s; start one with "
+                            f"`activelearn worker --queue {queue.name}`; the next run resumes")
+                    done += int(job.meta.get("done", 0))
+                bar.update(max(0, done - bar.n))
+                if time.monotonic() - last_cleanup > CLEANUP_EVERY:
+                    # a killed worker's job: retried or failed once its heartbeat expired
+                    queue.started_job_registry.cleanup()
+                    last_cleanup = time.monotonic()
+                if pending:
+                    time.sleep(POLL)
+        finally:
+            bar.close()
+        return [job.return_value(refresh=True) for job in jobs]
+
+    def _failure(self, job) -> str:
+        result = job.latest_result()
+        reason = _last_line(result.exc_string) if result and result.exc_string else "no reason"
+        worker = f" on worker {job.worker_name}" if job.worker_name else ""
+        return f"job {job.id} ({job.description}) failed{worker}: {reason}"
+
+
+def make_executor(cfg: JobsConfig) -> Executor:
+    """RQ when a Redis URL is configured, else inline."""
+    return RQExecutor(cfg) if cfg.redis_url else InlineExecutor()
+
+
+def _describe(kind: str, payload: dict[str, Any]) -> str:
+    if kind == "score":
+        return f"score {payload['version']} items {payload['start']}-{payload['stop']}"
+    if kind == "train":
+        return f"train {payload['version']}"
+    return f"select {payload['n']} with {payload['strategy']}"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no reason"
+
+
+def queue_report(cfg: JobsConfig) -> list[str]:
+    """Lines about the RQ queues: depth, running and failed jobs, and the workers."""
+    from rq import Worker
+
+    executor = RQExecutor(cfg)
+    lines = []
+    for kind in ("train", "select"):
+        queue = executor.queue(kind)
+        running = queue.started_job_registry.get_job_ids()
+        failed = queue.failed_job_registry.get_job_ids()
+        lines.append(f"queue {queue.name}: {len(queue)} queued, {len(running)} running, "
+                     f"{len(failed)} failed")
+        for job in _fetch(queue, running):
+            lines.append(f"  running {job.id}: {job.description} on {job.worker_name}")
+        for job in _fetch(queue, failed[-5:]):
+            result = job.latest_result()
+            reason = _last_line(result.exc_string) if result and result.exc_string else "?"
+            lines.append(f"  failed {job.id}: {job.description}: {reason}")
+    for worker in Worker.all(connection=executor.redis):
+        lines.append(f"worker {worker.name}: {worker.get_state()}, queues "
+                     f"{', '.join(worker.queue_names())}")
+    return lines
+
+
+def _fetch(queue, job_ids: list[str]) -> list:
+    from rq.job import Job
+
+    return [job for job in Job.fetch_many(job_ids, connection=queue.connection,
+                                          serializer=queue.serializer) if job is not None]

@@ -1,0 +1,77 @@
+"""The controller's side of a round's jobs: building payloads, sharding, merging.
+
+Whatever the executor, the same payloads run the same job functions, so a round through
+RQ workers selects exactly the batch it selects inline (same seed, same shards).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from activelearn.config import Config
+from activelearn.jobs.executor import Executor
+from activelearn.strategies import get_strategy
+
+
+def base_payload(cfg: Config) -> dict[str, Any]:
+    """What every job needs to find the project: the config file, and the directory its
+    relative paths (data.root, project.work_dir) are relative to."""
+    return {"config": str(Path(cfg.path).resolve()), "cwd": os.getcwd()}
+
+
+def train(executor: Executor, cfg: Config, round_: int, version: str,
+          progress: bool) -> dict[str, Any]:
+    """Train and evaluate one model version; returns the train job's result."""
+    payload = {**base_payload(cfg), "round": round_, "version": version}
+    return executor.run("train", [payload], desc="train", progress=progress)[0]
+
+
+def score_and_select(executor: Executor, cfg: Config, version: str, candidates: np.ndarray,
+                     labeled: np.ndarray, n: int, seed: int, progress: bool) -> dict[str, Any]:
+    """Score the candidate pool positions in shards of jobs.shard_size, then select n.
+
+    candidates, labeled: [items] pool positions. Shards are files named by a digest of
+    what they score, so a rerun after a crash reuses the shards already written.
+    Returns the select job's result (positions best first, scores, suggestions).
+    """
+    strategy = get_strategy(cfg.strategy.name)
+    mc = cfg.strategy.mc_passes if strategy.needs_mc_dropout else 0
+    folder = cfg.work_dir / "scores" / version
+    base = {**base_payload(cfg), "version": version, "seed": seed}
+    shards = _shards(folder, candidates, cfg.jobs.shard_size,
+                     {**base, "embeddings": strategy.needs_embeddings, "mc_passes": mc})
+    labeled_shards = []
+    if strategy.needs_labeled_embeddings:
+        labeled_shards = _shards(folder, labeled, cfg.jobs.shard_size,
+                                 {**base, "embeddings": True, "mc_passes": 0})
+    jobs = shards + labeled_shards
+    executor.run("score", jobs, total=len(candidates) + len(labeled_shards and labeled),
+                 desc="score", progress=progress)
+    payload = {**base_payload(cfg), "strategy": strategy.name, "n": n, "seed": seed,
+               "candidates": shards[0]["positions"] if shards else "",
+               "shards": [s["out"] for s in shards],
+               "labeled_shards": [s["out"] for s in labeled_shards]}
+    return executor.run("select", [payload], desc="select", progress=progress)[0]
+
+
+def _shards(folder: Path, positions: np.ndarray, size: int, base: dict[str, Any]
+            ) -> list[dict[str, Any]]:
+    """Score payloads over positions (saved once as .npy) in ranges of `size`."""
+    digest = hashlib.sha1(positions.astype(np.int64).tobytes())
+    digest.update(f"{base['embeddings']}/{base['mc_passes']}/{base['seed']}".encode())
+    key = digest.hexdigest()[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"positions-{key}.npy"
+    if not path.exists():
+        tmp = folder / f"positions-{key}.{os.getpid()}.tmp.npy"
+        np.save(tmp, positions.astype(np.int64))
+        tmp.replace(path)
+    return [{**base, "positions": str(path), "start": start,
+             "stop": min(start + size, len(positions)),
+             "out": str(folder / f"shard-{key}-{start}.npz")}
+            for start in range(0, len(positions), size)]

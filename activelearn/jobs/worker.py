@@ -1,0 +1,86 @@
+"""The RQ worker that runs activelearn jobs: `activelearn worker` (launchers in workers/).
+
+Worker class: ResidentWorker, an RQ SimpleWorker that runs each job in the worker process
+itself. RQ's default Worker forks a child per job, and CUDA initialised in a parent does
+not survive a fork (even torch.cuda.is_available() initialises it); SpawnWorker is
+CUDA-safe but starts a new interpreter per job (torch import, pool load: seconds each).
+Running jobs in-process needs no fork at all, so CUDA is safe, and the pool and the
+latest model stay loaded between jobs (see tasks.py's caches).
+
+What SimpleWorker lacks is a heartbeat during a job: it announces job timeout + 60 s
+once, so a killed worker's job would look alive for up to hours. ResidentWorker beats
+from a thread every `jobs.heartbeat` seconds with a short time to live instead, so the
+controller finds the job abandoned within seconds and retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from rq import Queue, SimpleWorker
+from rq.serializers import JSONSerializer
+from rq.worker import WorkerStatus
+
+from activelearn.jobs.tasks import DEVICE_ENV
+
+log = logging.getLogger("activelearn.worker")
+
+
+class ResidentWorker(SimpleWorker):
+    """SimpleWorker with heartbeats from a thread while a job runs (see the module)."""
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        return 3 * int(self.job_monitoring_interval) + 5
+
+    def execute_job(self, job, queue) -> None:
+        execution = self.prepare_execution(job)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.job_monitoring_interval):
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except Exception:  # a missed beat is not fatal; Redis may be back next time
+                    log.exception("heartbeat failed")
+
+        beating = threading.Thread(target=beat, daemon=True, name="rq-heartbeat")
+        beating.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            stop.set()
+            beating.join()
+        self.set_state(WorkerStatus.IDLE)
+
+
+def describe_device(device: str) -> str:
+    """The device a worker uses, in words; initialises CUDA (fine: no fork follows)."""
+    import torch
+
+    from activelearn.training import resolve_device
+
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        index = resolved.index if resolved.index is not None else torch.cuda.current_device()
+        return f"{resolved} ({torch.cuda.get_device_name(index)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def run_worker(redis_url: str, queues: list[str], device: str, threads: int, burst: bool,
+               heartbeat: int, name: str | None = None) -> bool:
+    """Work on the queues until stopped (or, with burst, until they are empty)."""
+    import torch
+    from redis import Redis
+
+    os.environ[DEVICE_ENV] = device  # the job functions use it instead of training.device
+    if threads > 0:
+        torch.set_num_threads(threads)
+    connection = Redis.from_url(redis_url)
+    worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
+                             for q in queues], connection=connection, name=name,
+                            serializer=JSONSerializer, job_monitoring_interval=heartbeat)
+    log.warning("worker %s on %s, queues %s, device %s", worker.name, redis_url,
+                ", ".join(queues), describe_device(device))
+    return worker.work(burst=burst, logging_level="WARNING")

@@ -1,0 +1,266 @@
+"""Jobs inline and on RQ: a real Redis (its own database, flushed) and real worker
+processes started by the tests (`activelearn worker`), killed by pid at the end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from redis import Redis
+
+from activelearn.cli import main
+from activelearn.config import load_config
+from activelearn.failpoints import ENV as FAILPOINT_ENV
+from activelearn.jobs import steps
+from activelearn.jobs.executor import InlineExecutor, JobError, RQExecutor
+from activelearn.sources import load_source
+from activelearn.state import Split, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+# a database of its own on the machine's Redis (.ci/run starts one when none answers)
+REDIS_URL = os.environ.get("ACTIVELEARN_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    client = Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the same to us
+        pytest.fail(f"no Redis at {REDIS_URL} ({exc}); start redis-server (CI does)",
+                    pytrace=False)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+
+
+class Workers:
+    """`activelearn worker` processes of a test; stopped by pid at the end."""
+
+    def __init__(self, config: Path) -> None:
+        self.config = config
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, failpoint: str | None = None, name: str | None = None, threads: int = 1
+              ) -> subprocess.Popen:
+        env = dict(os.environ)
+        env.pop(FAILPOINT_ENV, None)
+        if failpoint:
+            env[FAILPOINT_ENV] = failpoint
+        name = name or f"test-{len(self.procs)}-{os.getpid()}"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "activelearn.cli", "worker", "--config", str(self.config),
+             "--threads", str(threads), "--device", "cpu", "--name", name],
+            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.procs.append(proc)
+        self._wait_registered(name, proc)
+        return proc
+
+    def _wait_registered(self, name: str, proc: subprocess.Popen) -> None:
+        from rq import Worker
+
+        cfg = load_config(self.config)
+        client = Redis.from_url(cfg.jobs.redis_url)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any(w.name == name for w in Worker.all(connection=client)):
+                return
+            if proc.poll() is not None:
+                pytest.fail(f"worker exited: {proc.stdout.read() if proc.stdout else ''}")
+            time.sleep(0.1)
+        pytest.fail("worker did not register in 60 s")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def rq_project(project_file, redis_url, monkeypatch):
+    monkeypatch.setenv("ACTIVELEARN_REDIS_URL", redis_url)
+    return project_file(jobs={"shard_size": 100, "heartbeat": 1, "wait_for_worker": 60})
+
+
+@pytest.fixture
+def workers(rq_project) -> Iterator[Workers]:
+    started = Workers(rq_project)
+    yield started
+    started.stop()
+
+
+def trained(path: Path):
+    """A project with 40 train labels and a model version t-r1, trained inline."""
+    cfg = load_config(path)
+    pool = load_source(cfg.data, cfg.classes)
+    store = Store(cfg.work_dir / "state.sqlite")
+    try:
+        store.add_items((item, i, None, Split.TRAIN.value) for i, item in enumerate(pool.item_ids))
+        store.set_labels(zip(pool.item_ids[:40], pool.labels[:40].tolist()), "test", 0)
+    finally:
+        store.close()
+    steps.train(InlineExecutor(), cfg, 1, "t-r1", progress=False)
+    return cfg, pool
+
+
+def test_sharded_scoring_on_two_workers_covers_every_item_once(rq_project, workers):
+    cfg, pool = trained(rq_project)
+    workers.start()
+    workers.start()
+    candidates = np.arange(40, len(pool))
+    labeled = np.arange(40)
+    rq = steps.score_and_select(RQExecutor(cfg.jobs), cfg, "t-r1", candidates, labeled, 30,
+                                seed=7, progress=False)
+    shards = sorted((cfg.work_dir / "scores" / "t-r1").glob("shard-*.npz"))
+    assert len(shards) == -(-len(candidates) // 100)
+    rows = [np.load(s)["probs"].shape[0] for s in shards]
+    assert sum(rows) == len(candidates)
+    redis = Redis.from_url(cfg.jobs.redis_url)
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    queue = Queue(cfg.jobs.gpu_queue, connection=redis, serializer=JSONSerializer)
+    finished = queue.finished_job_registry.get_job_ids()
+    jobs = [queue.fetch_job(j) for j in finished]
+    ranges = sorted((j.args[1]["start"], j.args[1]["stop"]) for j in jobs)
+    assert ranges == [(s, min(s + 100, len(candidates))) for s in range(0, len(candidates), 100)]
+    assert all(j.timeout == cfg.jobs.score_timeout for j in jobs)
+    assert len({j.worker_name for j in jobs}) == 2  # both workers took shards
+    # the same round inline: scores are recomputed (new files) and select the same batch
+    for shard in shards:
+        shard.unlink()
+    inline = steps.score_and_select(InlineExecutor(), cfg, "t-r1", candidates, labeled, 30,
+                                    seed=7, progress=False)
+    assert inline == rq
+    assert len(set(rq["positions"])) == 30 and not set(rq["positions"]) & set(labeled)
+
+
+def test_a_worker_killed_during_a_score_job_is_retried_by_another(rq_project, workers):
+    cfg, pool = trained(rq_project)
+    doomed = workers.start(failpoint="job:score")
+    candidates = np.arange(40, 240)
+    result: dict = {}
+
+    def run() -> None:
+        result["out"] = steps.score_and_select(RQExecutor(cfg.jobs), cfg, "t-r1", candidates,
+                                               np.arange(40), 10, seed=1, progress=False)
+
+    controller = threading.Thread(target=run)
+    controller.start()
+    assert doomed.wait(timeout=60) == -signal.SIGKILL  # it took a shard and died holding it
+    workers.start()
+    controller.join(timeout=120)
+    assert not controller.is_alive() and len(result["out"]["positions"]) == 10
+    shards = sorted((cfg.work_dir / "scores" / "t-r1").glob("shard-*.npz"))
+    assert sum(np.load(s)["probs"].shape[0] for s in shards) == len(candidates)
+
+
+def test_no_worker_fails_with_one_line_then_the_rerun_completes(rq_project, workers):
+    cfg, pool = trained(rq_project)
+    import dataclasses
+
+    impatient = dataclasses.replace(cfg.jobs, wait_for_worker=2)
+    with pytest.raises(JobError, match=r"no worker took job \S+ \(score t-r1 items 0-100\) "
+                                       r"from queue activelearn-gpu in 2 s; start one"):
+        steps.score_and_select(RQExecutor(impatient), cfg, "t-r1", np.arange(40, 140),
+                               np.arange(40), 5, seed=1, progress=False)
+    workers.start()
+    out = steps.score_and_select(RQExecutor(cfg.jobs), cfg, "t-r1", np.arange(40, 140),
+                                 np.arange(40), 5, seed=1, progress=False)
+    assert len(out["positions"]) == 5
+
+
+def test_a_failing_job_is_reported_with_its_id(rq_project, workers):
+    cfg, _ = trained(rq_project)
+    workers.start()
+    import dataclasses
+
+    executor = RQExecutor(dataclasses.replace(cfg.jobs, retries=0))
+    payload = {**steps.base_payload(cfg), "version": "t-r1", "seed": 0, "embeddings": False,
+               "mc_passes": 0, "positions": str(cfg.work_dir / "missing.npy"), "start": 0,
+               "stop": 10, "out": str(cfg.work_dir / "out.npz")}
+    with pytest.raises(JobError) as err:
+        executor.run("score", [payload])
+    assert str(err.value).startswith("job ")
+    assert "(score t-r1 items 0-10) failed on worker test-0-" in str(err.value)
+    assert "FileNotFoundError" in str(err.value) and "missing.npy" in str(err.value)
+    result = CliRunner().invoke(main, ["status", "--config", str(rq_project), "--queues"])
+    assert result.exit_code == 0, result.output
+    assert "queue activelearn-gpu: 0 queued, 0 running, 1 failed" in result.output
+    assert "FileNotFoundError" in result.output and "worker test-0-" in result.output
+
+
+def test_unreachable_redis_is_one_line_exit_1(project_file, monkeypatch):
+    monkeypatch.setenv("ACTIVELEARN_REDIS_URL", "redis://127.0.0.1:1/0")
+    monkeypatch.setenv("ACTIVELEARN_LS_URL", "http://127.0.0.1:9")
+    path = project_file()
+    result = CliRunner().invoke(main, ["cycle", "--config", str(path)])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: Redis at redis://127.0.0.1:1/0 did not answer: ")
+    assert len(result.output.strip().splitlines()) == 1
+    store = Store(load_config(path).work_dir / "state.sqlite")
+    try:
+        assert store.rounds() == [] and store.item_count() == 0 and store.labels() == {}
+    finally:
+        store.close()
+    result = CliRunner().invoke(main, ["worker", "--config", str(path)])
+    assert result.exit_code == 1 and "Redis at redis://127.0.0.1:1/0 did not answer" in \
+        result.output
+
+
+def test_worker_without_redis_url_is_a_config_error(project_file, monkeypatch):
+    monkeypatch.delenv("ACTIVELEARN_REDIS_URL", raising=False)
+    result = CliRunner().invoke(main, ["worker", "--config", str(project_file())])
+    assert result.exit_code == 2 and "jobs.redis_url: not set" in result.output
+
+
+def test_inline_and_rq_cycles_push_the_same_batch(project_file, redis_url, label_studio,
+                                                  monkeypatch, tmp_path):
+    """The whole round, through Label Studio, once inline and once on an RQ worker."""
+    monkeypatch.setenv("ACTIVELEARN_LS_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    batches = {}
+    for mode in ("inline", "rq"):
+        path = project_file(
+            project={"name": "t", "work_dir": str(tmp_path / mode), "seed": 0},
+            loop={"initial": 40, "batch": 40, "budget": 400, "min_new_labels": 20},
+            label_studio={"project_title": f"jobs-{mode}-{os.getpid()}", "holdout": 30},
+            jobs={"redis_url": redis_url if mode == "rq" else "", "shard_size": 128,
+                  "heartbeat": 1})
+        started = Workers(path)
+        if mode == "rq":
+            # as many threads as the inline run (training.threads): floating-point sums,
+            # and so the model, depend on how the work is split between threads
+            started.start(threads=2)
+        try:
+            for _ in range(2):
+                result = CliRunner().invoke(main, ["cycle", "--config", str(path),
+                                                   "--no-progress"])
+                assert result.exit_code == 0, result.output
+                result = CliRunner().invoke(main, ["bot", "--config", str(path)])
+                assert result.exit_code == 0, result.output
+        finally:
+            started.stop()
+        store = Store(tmp_path / mode / "state.sqlite")
+        try:
+            (query,) = [b for b in store.batches() if b["kind"] == "query"]
+            batches[mode] = store.batch_items(query["batch_id"])
+        finally:
+            store.close()
+    assert batches["rq"] == batches["inline"]
+    assert len(batches["rq"]) == 40
