@@ -219,7 +219,8 @@ def worker(config, queues, device, threads, burst, name) -> None:
     RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
     names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
     try:
-        run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat, name)
+        run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat, name,
+                   announce=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
         sys.exit(130)
 

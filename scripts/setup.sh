@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Sets up activelearn on a fresh machine: a virtual environment in .venv with the
 # package and its test tools, and Fashion-MNIST from the Debian package when missing.
-#   --label-studio   also Label Studio in its own environment (.venv-ls) and its
-#                    migrated data-dir template (the tests start real servers)
+#   --test           what the tests need besides: Label Studio in its own environment
+#                    (.venv-ls) with its migrated data-dir template (the tests start
+#                    real servers), and a Redis server answering on 127.0.0.1:6379
+#                    (started when none answers; scripts/redis.sh)
+#   --label-studio   only the Label Studio part of --test
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +30,11 @@ if ! .venv/bin/python -c "import activelearn, pytest" 2>/dev/null; then
     # torch/torchvision are pinned to the builds these machines keep on local disk
     .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e '.[test]'
 fi
-if [ "${1:-}" = "--label-studio" ]; then
+if [ "${1:-}" = "--label-studio" ] || [ "${1:-}" = "--test" ]; then
     bash scripts/label_studio.sh install
     bash scripts/label_studio.sh template
+fi
+if [ "${1:-}" = "--test" ]; then
+    bash scripts/redis.sh ensure >/dev/null
 fi
 echo "setup: done"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
@@ -65,12 +66,15 @@ def describe_device(device: str) -> str:
     if resolved.type == "cuda":
         index = resolved.index if resolved.index is not None else torch.cuda.current_device()
         return f"{resolved} ({torch.cuda.get_device_name(index)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def run_worker(redis_url: str, queues: list[str], device: str, threads: int, burst: bool,
-               heartbeat: int, name: str | None = None) -> bool:
-    """Work on the queues until stopped (or, with burst, until they are empty)."""
+               heartbeat: int, name: str | None = None,
+               announce: Callable[[str], None] = log.info) -> bool:
+    """Work on the queues until stopped (or, with burst, until they are empty); announce
+    gets one line naming the worker, its queues and its device."""
     import torch
     from redis import Redis
 
@@ -81,6 +85,6 @@ def run_worker(redis_url: str, queues: list[str], device: str, threads: int, bur
     worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
                              for q in queues], connection=connection, name=name,
                             serializer=JSONSerializer, job_monitoring_interval=heartbeat)
-    log.warning("worker %s on %s, queues %s, device %s", worker.name, redis_url,
-                ", ".join(queues), describe_device(device))
+    announce(f"worker {worker.name} on {redis_url}, queues {', '.join(queues)}, device "
+             f"{describe_device(device)}")
     return worker.work(burst=burst, logging_level="WARNING")
