@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from redis import Redis
 
@@ -50,8 +51,8 @@ class Workers:
         self.config = config
         self.procs: list[subprocess.Popen] = []
 
-    def start(self, failpoint: str | None = None, name: str | None = None, threads: int = 1
-              ) -> subprocess.Popen:
+    def start(self, failpoint: str | None = None, name: str | None = None, threads: int = 1,
+              device: str = "cpu") -> subprocess.Popen:
         env = dict(os.environ)
         env.pop(FAILPOINT_ENV, None)
         if failpoint:
@@ -59,7 +60,7 @@ class Workers:
         name = name or f"test-{len(self.procs)}-{os.getpid()}"
         proc = subprocess.Popen(
             [sys.executable, "-m", "activelearn.cli", "worker", "--config", str(self.config),
-             "--threads", str(threads), "--device", "cpu", "--name", name],
+             "--threads", str(threads), "--device", device, "--name", name],
             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.procs.append(proc)
         self._wait_registered(name, proc)
@@ -264,3 +265,25 @@ def test_inline_and_rq_cycles_push_the_same_batch(project_file, redis_url, label
             store.close()
     assert batches["rq"] == batches["inline"]
     assert len(batches["rq"]) == 40
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_gpu_worker_scores_like_the_cpu(rq_project, workers):
+    cfg, pool = trained(rq_project)
+    workers.start(device="cuda:0")
+    candidates = np.arange(40, len(pool))
+    folder = cfg.work_dir / "scores" / "t-r1"
+
+    def probs(executor) -> np.ndarray:
+        steps.score_and_select(executor, cfg, "t-r1", candidates, np.arange(40), 20, seed=3,
+                               progress=False)
+        shards = sorted(folder.glob("shard-*.npz"), key=lambda p: int(p.stem.split("-")[-1]))
+        out = np.concatenate([np.load(s)["probs"] for s in shards])
+        for shard in shards:
+            shard.unlink()
+        return out
+
+    gpu = probs(RQExecutor(cfg.jobs))
+    cpu = probs(InlineExecutor())
+    assert gpu.shape == (len(candidates), 10) and np.allclose(gpu, cpu, atol=1e-4)
