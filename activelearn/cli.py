@@ -44,12 +44,12 @@ def _load(config: str | None) -> Config:
     return load_config(config)
 
 
-def _load_for_label_studio(config: str | None) -> Config:
-    """The project file of a command that talks to Label Studio: it needs the server URL."""
+def _load_needing(config: str | None, key: str, env: str) -> Config:
+    """The project file of a command that needs a URL (key, e.g. "jobs.redis_url") set."""
     cfg = _load(config)
-    if not cfg.label_studio.url:
-        raise ConfigError(f"{cfg.path}: label_studio.url: not set; set it in the project "
-                          "file or ACTIVELEARN_LS_URL")
+    section, name = key.split(".")
+    if not getattr(getattr(cfg, section), name):
+        raise ConfigError(f"{cfg.path}: {key}: not set; set it in the project file or {env}")
     return cfg
 
 
@@ -142,7 +142,7 @@ def init(config) -> None:
     from activelearn.project import init_project
     from activelearn.state import Store
 
-    cfg = _load_for_label_studio(config)
+    cfg = _load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
     ls = cfg.label_studio
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
     store = Store(cfg.work_dir / "state.sqlite")
@@ -180,7 +180,7 @@ def cycle(config, no_progress) -> None:
     """
     from activelearn.cycle import run_cycle
 
-    cfg = _load_for_label_studio(config)
+    cfg = _load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
     try:
         run_cycle(cfg, click.echo, progress=not no_progress)
     except KeyboardInterrupt:
@@ -215,7 +215,7 @@ def worker(config, queues, device, threads, burst, name) -> None:
     from activelearn.jobs.executor import RQExecutor
     from activelearn.jobs.worker import run_worker
 
-    cfg = _load_for_redis(config)
+    cfg = _load_needing(config, "jobs.redis_url", "ACTIVELEARN_REDIS_URL")
     RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
     names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
     try:
@@ -269,13 +269,6 @@ def _state_report(cfg: Config) -> list[str]:
         store.close()
     return lines
 
-
-def _load_for_redis(config: str | None) -> Config:
-    cfg = _load(config)
-    if not cfg.jobs.redis_url:
-        raise ConfigError(f"{cfg.path}: jobs.redis_url: not set; set it in the project file "
-                          "or ACTIVELEARN_REDIS_URL")
-    return cfg
 
 def _linked_project_id(backend, cfg: Config) -> int:
     """The project `activelearn init` linked (the id in WORK_DIR/state.sqlite, for this
@@ -337,7 +330,7 @@ def bot(config, accuracies, noise, limit, seed) -> None:
 
     if noise is not None and accuracies:
         raise click.UsageError("give --noise or --accuracy, not both")
-    cfg = _load_for_label_studio(config)
+    cfg = _load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
     ls = cfg.label_studio
     # the server and the project first: a wrong URL or title fails before a long load
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
