@@ -228,46 +228,38 @@ def worker(config, queues, device, threads, burst, name) -> None:
 @main.command()
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
 @click.option("--queues", "only_queues", is_flag=True, help="Only the RQ queues and workers.")
 @_handle_errors
-def status(config, only_queues) -> None:
-    """Where the project stands: rounds, labels, tasks waiting, and the RQ queues
-    (queued, running and failed jobs, workers) when jobs.redis_url is set."""
-    from activelearn.jobs.executor import queue_report
+def status(config, as_json, only_queues) -> None:
+    """Where the project stands: current round and phase, model version, labels (train /
+    holdout), tasks waiting in Label Studio, annotations pulled since the last training,
+    the last error, and the RQ queues (queued, running and failed jobs, workers) when
+    jobs.redis_url is set. Reads the state only: it answers while Label Studio is down.
+    Exits 1 when the configured Redis does not answer.
+    """
+    import json
+
+    from activelearn.status import project_status
 
     cfg = _load(config)
-    if not only_queues:
-        for line in _state_report(cfg):
-            click.echo(line)
-    if cfg.jobs.redis_url:
-        for line in queue_report(cfg.jobs):
-            click.echo(line)
-    elif only_queues:
+    if only_queues and not cfg.jobs.redis_url:
         raise ConfigError(f"{cfg.path}: jobs.redis_url: not set, so jobs run inline and "
                           "there are no queues; set it or ACTIVELEARN_REDIS_URL")
+    found = project_status(cfg)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        for line in _state_report(found, only_queues):
+            click.echo(line)
+    if found["queues"] and "error" in found["queues"]:
+        sys.exit(1)
 
 
-def _state_report(cfg: Config) -> list[str]:
-    from activelearn.state import Split, Store
+def _state_report(found: dict, only_queues: bool = False) -> list[str]:
+    from activelearn.status import format_queues, format_status
 
-    path = cfg.work_dir / "state.sqlite"
-    if not path.exists():
-        return [f"no state yet in {path}: run activelearn cycle"]
-    store = Store(path)
-    try:
-        rounds = store.rounds()
-        last = rounds[-1] if rounds else None
-        lines = [f"state {path}"]
-        if last is not None:
-            lines.append(f"round {last.round}: {last.status}, phase {last.phase}, model "
-                         f"{last.model_version or '-'}")
-        lines.append(f"labels: {len(store.labels(Split.TRAIN.value))} train, "
-                     f"{len(store.labels(Split.HOLDOUT.value))} holdout; tasks waiting: "
-                     f"{store.waiting_tasks(Split.TRAIN.value)} train, "
-                     f"{store.waiting_tasks(Split.HOLDOUT.value)} holdout")
-    finally:
-        store.close()
-    return lines
+    return format_queues(found["queues"]) if only_queues else format_status(found)
 
 
 def _linked_project_id(backend, cfg: Config) -> int:

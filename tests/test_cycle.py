@@ -3,6 +3,7 @@ uncertainty order, crashes (a real kill -9), bad annotations, outages and concur
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -153,6 +154,18 @@ def test_init_then_three_rounds_with_the_bot(project_file, ls_env, ls_project_ti
     # nothing new: the next cycle only pulls
     code, out = cycle(project)
     assert code == 0 and "nothing to do" in out and "80 tasks waiting" in out, out
+    result = CliRunner().invoke(main, ["status", "--config", str(project), "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert status["round"]["round"] == 3 and status["round"]["status"] == "done"
+    assert status["model_version"] == "t-r3"
+    assert status["labels"] == {"train": 200, "holdout": 100}
+    assert status["tasks_waiting"] == {"train": 80, "holdout": 0}
+    assert status["annotations_since_training"] == 0
+    assert status["holdout"]["accuracy"] == accuracy[-1] and status["holdout"]["round"] == 3
+    assert status["last_pull"] and status["last_error"] is None and status["queues"] is None
+    result = CliRunner().invoke(main, ["status", "--config", str(project)])
+    assert "round 3: done" in result.output and "model: t-r3" in result.output
 
 
 def test_two_annotators_disagree_then_a_third_decides(project, ls_env):

@@ -169,8 +169,7 @@ class RQExecutor(Executor):
         return [job.return_value(refresh=True) for job in jobs]
 
     def _failure(self, job) -> str:
-        result = job.latest_result()
-        reason = _last_line(result.exc_string) if result and result.exc_string else "no reason"
+        reason = _job_error(job)
         worker = f" on worker {job.worker_name}" if job.worker_name else ""
         return f"job {job.id} ({job.description}) failed{worker}: {reason}"
 
@@ -197,28 +196,31 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else "no reason"
 
 
-def queue_report(cfg: JobsConfig) -> list[str]:
-    """Lines about the RQ queues: depth, running and failed jobs, and the workers."""
+def queue_status(cfg: JobsConfig) -> dict[str, Any]:
+    """The RQ queues as data: per queue its depth, running jobs and failures (the last 5
+    with their reason), and the registered workers."""
     from rq import Worker
 
     executor = RQExecutor(cfg)
-    lines = []
+    queues = []
     for kind in ("train", "select"):
         queue = executor.queue(kind)
         running = queue.started_job_registry.get_job_ids()
         failed = queue.failed_job_registry.get_job_ids()
-        lines.append(f"queue {queue.name}: {len(queue)} queued, {len(running)} running, "
-                     f"{len(failed)} failed")
-        for job in _fetch(queue, running):
-            lines.append(f"  running {job.id}: {job.description} on {job.worker_name}")
-        for job in _fetch(queue, failed[-5:]):
-            result = job.latest_result()
-            reason = _last_line(result.exc_string) if result and result.exc_string else "?"
-            lines.append(f"  failed {job.id}: {job.description}: {reason}")
-    for worker in Worker.all(connection=executor.redis):
-        lines.append(f"worker {worker.name}: {worker.get_state()}, queues "
-                     f"{', '.join(worker.queue_names())}")
-    return lines
+        queues.append({
+            "name": queue.name, "queued": len(queue), "failed": len(failed),
+            "running": [{"id": j.id, "description": j.description, "worker": j.worker_name}
+                        for j in _fetch(queue, running)],
+            "recent_failures": [{"id": j.id, "description": j.description,
+                                 "error": _job_error(j)} for j in _fetch(queue, failed[-5:])]})
+    workers = [{"name": w.name, "state": str(w.get_state()), "queues": w.queue_names()}
+               for w in Worker.all(connection=executor.redis)]
+    return {"redis_url": cfg.redis_url, "queues": queues, "workers": workers}
+
+
+def _job_error(job) -> str:
+    result = job.latest_result()
+    return _last_line(result.exc_string) if result and result.exc_string else "no reason"
 
 
 def _fetch(queue, job_ids: list[str]) -> list:

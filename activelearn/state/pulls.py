@@ -182,8 +182,12 @@ class PullRecords:
             "SELECT annotation_id, label, annotator FROM annotations WHERE item_id=?"
             " ORDER BY annotation_id", (item_id,)))
 
-    def annotation_count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM annotations").fetchone()[0]
+    def annotation_count(self, after_round: int | None = None) -> int:
+        """Annotations in state (pulled in rounds after after_round, if given)."""
+        if after_round is None:
+            return self.db.execute("SELECT COUNT(*) FROM annotations").fetchone()[0]
+        return self.db.execute("SELECT COUNT(*) FROM annotations WHERE round > ?",
+                               (after_round,)).fetchone()[0]
 
     def disagreements(self) -> dict[str, tuple[dict[int, int], int | None]]:
         """item_id -> (votes per label, resolved label or None for an unresolved tie)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from activelearn.errors import StateError
 from activelearn.state.locks import LockRecords
 from activelearn.state.pulls import NO_LABEL, PullRecords
+from activelearn.state.reports import ReportRecords
 
 SCHEMA_VERSION = 1
 
@@ -100,7 +101,7 @@ class RoundRow:
     labels: int | None
 
 
-class Store(PullRecords, LockRecords):
+class Store(PullRecords, LockRecords, ReportRecords):
     """A project's state in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -252,6 +253,25 @@ class Store(PullRecords, LockRecords):
         return dict(self.db.execute(
             "SELECT phase, detail FROM phases WHERE round=? AND status='done' ORDER BY at",
             (round_,)))
+
+    def last_round(self) -> dict | None:
+        """The newest round with all its columns, or None before the first."""
+        cols = ["round", "status", "phase", "model_version", "labels", "started_at",
+                "finished_at", "error"]
+        row = self.db.execute(
+            f"SELECT {', '.join(cols)} FROM rounds ORDER BY round DESC LIMIT 1").fetchone()
+        return dict(zip(cols, row)) if row else None
+
+    def last_phase(self, phase: str, status: str = "done") -> float | None:
+        """When a phase last reached this status (a unix time), or None."""
+        return self.db.execute("SELECT MAX(at) FROM phases WHERE phase=? AND status=?",
+                               (phase, status)).fetchone()[0]
+
+    def last_failure(self) -> dict | None:
+        """The newest failed phase: round, phase, detail (the error) and at."""
+        row = self.db.execute("SELECT round, phase, detail, at FROM phases WHERE status="
+                              "'failed' ORDER BY at DESC LIMIT 1").fetchone()
+        return dict(zip(["round", "phase", "error", "at"], row)) if row else None
 
     def rounds(self) -> list[RoundRow]:
         return [RoundRow(*r) for r in self.db.execute(
