@@ -190,6 +190,62 @@ def cycle(config, no_progress) -> None:
 
 @main.command()
 @click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Base project file [default: configs/fashion_mnist.yaml].")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Rounds of bot labelling + cycle after the first push.")
+@click.option("--small", is_flag=True, envvar="ACTIVELEARN_DEMO_SMALL",
+              help="A 3,000-image pool and batches of 50: about a minute "
+                   "[env ACTIVELEARN_DEMO_SMALL=1].")
+@click.option("--noise", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of the bot's labels that are wrong on purpose.")
+@click.option("--work-dir", type=click.Path(file_okay=False), default="runs/demo",
+              show_default=True, help="Where the demo's state, models, report and Label "
+                                      "Studio data go.")
+@click.option("--stop-server", is_flag=True,
+              help="Stop the demo's Label Studio at the end [default: leave it running].")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.pass_context
+@_handle_errors
+def demo(ctx, config, rounds, small, noise, work_dir, stop_server, no_progress) -> None:
+    """Watch the whole loop run unattended: a local Label Studio, the bot annotator
+    labelling, a few `cycle` rounds, and a report at the end.
+
+    Starts a Label Studio server of its own (data in WORK_DIR/label-studio; a later demo
+    reuses it), writes the demo's project file to WORK_DIR/demo.yaml (use it with
+    `status`, `cycle`, `bot`, `report`), pushes a holdout and an initial batch, then
+    `--rounds` times lets the bot label every open task with the dataset's ground truth
+    and runs a cycle (pull, train, evaluate on the holdout, select, push). Running it
+    again continues the same project with more rounds.
+    """
+    from activelearn.demo import demo_config, local_label_studio, run_demo, use_token_file
+
+    base = _load(config)
+    folder = Path(work_dir)
+    server = local_label_studio(folder / "label-studio", click.echo)
+    try:
+        use_token_file(server)
+        cfg = demo_config(base, folder, server.url, small)
+        curve = run_demo(cfg, rounds, noise, click.echo, not no_progress)
+        if "report" in main.commands:
+            click.echo("\n== report")
+            ctx.invoke(main.commands["report"], config=cfg.path)
+    finally:
+        if stop_server and server.started:
+            server.stop()
+    click.echo("\nholdout accuracy by round (labels trained on):")
+    for round_, labels, accuracy in curve:
+        click.echo(f"  round {round_:>2}  {labels:>6} labels  accuracy {accuracy:.4f}")
+    login = server.data_dir / "admin_username"
+    user = login.read_text().strip() if login.exists() else "admin@example.com"
+    click.echo(f"\nproject file: {cfg.path}")
+    if not stop_server:
+        click.echo(f"Label Studio: {server.url} (log in as {user}, password in "
+                   f"{server.data_dir / 'admin_password'}); stop it with "
+                   f"`bash scripts/label_studio.sh stop {server.pid}`")
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
               help="Project YAML file: the Redis URL and queue names [default: "
                    "configs/fashion_mnist.yaml].")
 @click.option("--queue", "queues", multiple=True, metavar="NAME",
@@ -260,6 +316,46 @@ def _state_report(found: dict, only_queues: bool = False) -> list[str]:
     from activelearn.status import format_queues, format_status
 
     return format_queues(found["queues"]) if only_queues else format_status(found)
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the page, plots and CSV files [default: WORK_DIR/report].")
+@click.option("--simulate", "simulate_dir", type=click.Path(exists=True), default=None,
+              help="A simulate output folder (or its rounds.json) to compare strategies "
+                   "from [default: WORK_DIR/simulate when it holds a rounds.json].")
+@_handle_errors
+def report(config, out, simulate_dir) -> None:
+    """Write an HTML report with PNG plots and CSV files: where the project stands and
+    whether active learning pays off. Reads the state only; Label Studio is not asked.
+
+    \b
+    - accuracy and macro-F1 on the holdout (and test) split against train labels;
+    - simulate runs: every strategy with its spread over seeds, label efficiency
+      against random;
+    - the latest model's per-class F1 and confusion matrix;
+    - annotation throughput: annotations per hour, median lead time per annotator;
+    - agreement on items that several annotators labelled.
+
+    A section without data says so. Open OUT/index.html in a browser; the folder can be
+    copied elsewhere as a whole.
+    """
+    from activelearn.report import read_simulate, write_report
+
+    cfg = _load(config)
+    out_dir = Path(out) if out else cfg.work_dir / "report"
+    sim_path = Path(simulate_dir) if simulate_dir else cfg.work_dir / "simulate"
+    records = None
+    if simulate_dir or (sim_path / "rounds.json").exists():
+        records = read_simulate(sim_path)
+    written = write_report(out_dir, cfg.project.name, cfg.classes,
+                           cfg.work_dir / "state.sqlite", records, str(sim_path))
+    click.echo(f"wrote {written.page} with {len(written.images)} plots and "
+               f"{len(written.files)} CSV files")
+    if written.empty:
+        click.echo(f"no data yet for: {'; '.join(written.empty)}")
 
 
 def _linked_project_id(backend, cfg: Config) -> int:
@@ -337,6 +433,44 @@ def bot(config, accuracies, noise, limit, seed) -> None:
     click.echo(f"Label Studio project {project_id}: {report.tasks} tasks")
     for annotator in report.annotators:
         click.echo(annotator.summary())
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "imagefolder"]),
+              required=True, help="labels.csv, labels.jsonl, or image folders per split "
+                                  "and class (with labels.csv).")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder to write to; must be empty or new unless --force.")
+@click.option("--force", is_flag=True,
+              help="Write into a non-empty --out, replacing an earlier export there "
+                   "(labels.*, classes.txt, split folders); other files are kept.")
+@_handle_errors
+def export(config, fmt, out, force) -> None:
+    """Export the labelled items of WORK_DIR/state.sqlite: each item's split (train or
+    holdout), label (name and index), annotators, number of annotations, round, source
+    and path. classes.txt lists the class names, one per line, in label-index order.
+
+    \b
+    csv          OUT/labels.csv
+    jsonl        OUT/labels.jsonl (annotators as a list, no path as null)
+    imagefolder  OUT/SPLIT/CLASS/ITEM.png (a copy of the item's file when it has one),
+                 readable by torchvision.datasets.ImageFolder(OUT/SPLIT); OUT/labels.csv
+                 names each item's file. Class folders are the class names with '/' as '_'.
+    """
+    from activelearn import export as exporting
+    from activelearn.sources import load_source
+
+    cfg = _load(config)
+    classes = list(cfg.classes)
+    items = exporting.read_labelled(cfg.work_dir / "state.sqlite")
+    exporting.check_labels(items, classes, cfg.path)
+    out_dir = Path(out)
+    exporting.prepare_out(out_dir, force)
+    result = exporting.write_export(items, classes, fmt, out_dir,
+                                    lambda: load_source(cfg.data, classes))
+    click.echo(result.summary())
 
 
 if __name__ == "__main__":

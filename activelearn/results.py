@@ -278,15 +278,21 @@ def format_summary(rows: Sequence[SummaryRow]) -> str:
     """A plain aligned table for the terminal, then a line naming the target accuracy."""
     if not rows:
         return "no results"
-    base = rows[0].baseline
-    header = ["strategy", "seeds", "labels", "final acc ± std", "macro-F1", "AUC",
-              f"labels to {base} acc", "efficiency"]
-    table = [header] + [_format_row(row) for row in rows]
+    table = summary_table(rows)
+    header = table[0]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     lines = ["  ".join(_align(line[i], w, i) for i, w in enumerate(widths)) for line in table]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    lines.append(_target_line(rows))
+    lines.append(target_line(rows))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def summary_table(rows: Sequence[SummaryRow]) -> list[list[str]]:
+    """The summary as text cells: a header row, then one row per strategy (rows: not empty)."""
+    base = rows[0].baseline
+    header = ["strategy", "seeds", "labels", "final acc ± std", "macro-F1", "AUC",
+              f"labels to {base} acc", "efficiency"]
+    return [header] + [_format_row(row) for row in rows]
 
 
 def _format_row(row: SummaryRow) -> list[str]:
@@ -313,7 +319,8 @@ def _align(cell: str, width: int, column: int) -> str:
     return cell.ljust(width) if column == 0 else cell.rjust(width)
 
 
-def _target_line(rows: Sequence[SummaryRow]) -> str:
+def target_line(rows: Sequence[SummaryRow]) -> str:
+    """What the efficiency column is measured against (rows: not empty)."""
     base = rows[0].baseline
     target = rows[0].target_accuracy
     if target is None:

@@ -36,5 +36,11 @@ if [ "${1:-}" = "--label-studio" ] || [ "${1:-}" = "--test" ]; then
 fi
 if [ "${1:-}" = "--test" ]; then
     bash scripts/redis.sh ensure >/dev/null
+    # the report test renders the page in headless Chromium
+    if ! command -v chromium >/dev/null; then
+        echo "setup: installing the Debian package chromium (for the report test)"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    fi
 fi
 echo "setup: done"

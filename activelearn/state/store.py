@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 
 from activelearn.errors import StateError
+from activelearn.state.exports import ExportRecords
 from activelearn.state.locks import LockRecords
 from activelearn.state.pulls import NO_LABEL, PullRecords
 from activelearn.state.reports import ReportRecords
@@ -101,19 +102,37 @@ class RoundRow:
     labels: int | None
 
 
-class Store(PullRecords, LockRecords, ReportRecords):
+class Store(PullRecords, LockRecords, ReportRecords, ExportRecords):
     """A project's state in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.db = sqlite3.connect(self.path, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"{self.path}: not a usable state database ({exc})") from None
+        self.db = self._open()
         self._check_version()
+
+    def _open(self, wait: float = 30.0) -> sqlite3.Connection:
+        """Connect, switch to WAL and create the tables. Switching the journal mode takes
+        the database exclusively and SQLite does not always wait for that (no busy
+        handler), so processes opening a new state at once retry instead of failing."""
+        deadline = time.monotonic() + wait
+        while True:
+            db = sqlite3.connect(self.path, timeout=wait)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(SCHEMA)
+                return db
+            except sqlite3.OperationalError as exc:
+                db.close()
+                # "database is locked", "schema has changed": another process is creating
+                # it right now; a corrupt file is a DatabaseError, not an OperationalError
+                if time.monotonic() > deadline:
+                    raise StateError(f"{self.path}: not a usable state database ({exc})"
+                                     ) from None
+                time.sleep(0.05)
+            except sqlite3.DatabaseError as exc:
+                db.close()
+                raise StateError(f"{self.path}: not a usable state database ({exc})") from None
 
     def close(self) -> None:
         self.db.close()
