@@ -358,6 +358,38 @@ def report(config, out, simulate_dir) -> None:
         click.echo(f"no data yet for: {'; '.join(written.empty)}")
 
 
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file [default: configs/fashion_mnist.yaml].")
+@_handle_errors
+def clean(config) -> None:
+    """Find exact and near-duplicate images in the pool and between the pool and the
+    holdout/validation/test splits (leakage), and record them as groups in the state:
+    only a group's representative is ever selected, and pool items that duplicate an
+    evaluation image never are. `cycle` runs this itself when new items appear.
+
+    Writes WORK_DIR/clean/duplicates.csv (a row per group member) and skipped.csv (the
+    images the source could not use). cleaning.near_threshold sets how alike two images
+    must be.
+    """
+    from activelearn.clean import record_items, run_clean
+    from activelearn.sources import load_source
+    from activelearn.state import Store
+
+    cfg = _load(config)
+    pool = load_source(cfg.data, cfg.classes)
+    store = Store(cfg.work_dir / "state.sqlite")
+    try:
+        record_items(store, pool, cfg.splits, cfg.project.seed)
+        out_dir = cfg.work_dir / "clean"
+        summary = run_clean(pool, store, cfg.cleaning, out_dir)
+    finally:
+        store.close()
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"wrote {out_dir / 'duplicates.csv'} and {out_dir / 'skipped.csv'}")
+
+
 def _linked_project_id(backend, cfg: Config) -> int:
     """The project `activelearn init` linked (the id in WORK_DIR/state.sqlite, for this
     server), else the one with the project's title; a BackendError when there is none."""

@@ -153,6 +153,12 @@ class LabelStudioConfig:
     parallel_requests: task-list requests in flight at once while pulling; more than 1
         helps only a server with several worker processes (one per request at most)
     holdout: random items pushed (and never trained on) before the first query batch
+    overlap: annotations wanted per task: Label Studio serves a task to this many
+        distinct annotators (the project's maximum_annotations) and activelearn takes the
+        majority label
+    overlap_fraction: the share of each pushed initial or query batch that gets
+        `overlap` annotators (its most uncertain items first); the rest get one
+    holdout_overlap: annotations wanted per holdout task
     """
 
     url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
@@ -164,6 +170,24 @@ class LabelStudioConfig:
     import_chunk: int = 1000
     parallel_requests: int = 1
     holdout: int = 200
+    overlap: int = 1
+    overlap_fraction: float = 1.0
+    holdout_overlap: int = 1
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Gold items for scoring annotators (`quality:`).
+
+    gold_file: CSV (header item_id,label) or JSON lines ({"item_id": ..., "label": ...})
+        of pool items with trusted labels; a label is a class name or a class index
+    gold_rate: the share of each query batch made of gold items (0 = none). Gold tasks
+        look like the others to annotators; their annotations score the annotators and
+        never change the trusted label, which is the label they are trained on.
+    """
+
+    gold_file: str = ""
+    gold_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +220,22 @@ class JobsConfig:
 
 
 @dataclass(frozen=True)
+class CleaningConfig:
+    """Duplicate and leakage detection (`activelearn clean`, also run by `cycle` when new
+    items appear; `cleaning:`).
+
+    near_threshold: the least correlation (0..1, after allowing a shift of up to 2 pixels
+        and ignoring brightness and contrast) at which two images count as near-duplicates;
+        higher finds fewer, 1.0 keeps only exact copies
+    propagate_labels: a label on a group's representative is copied to the other pool
+        items of its group (label source "duplicate-of:<id>")
+    """
+
+    near_threshold: float = 0.985
+    propagate_labels: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     project: ProjectConfig
     data: DataConfig
@@ -207,6 +247,8 @@ class Config:
     splits: SplitsConfig = field(default_factory=SplitsConfig)
     label_studio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
     path: str = ""  # the file it came from (not a YAML key)
 
     @property
@@ -366,6 +408,16 @@ def _check_semantics(cfg: Config, source: str) -> None:
             f"label_studio.parallel_requests: must be positive, got {ls.parallel_requests}")
     if ls.holdout < 0:
         problems.append(f"label_studio.holdout: must be 0 or more, got {ls.holdout}")
+    if ls.overlap < 1 or ls.holdout_overlap < 1:
+        problems.append(f"label_studio.overlap / holdout_overlap: must be 1 or more, got "
+                        f"{ls.overlap} / {ls.holdout_overlap}")
+    if not 0 <= ls.overlap_fraction <= 1:
+        problems.append(f"label_studio.overlap_fraction: must be in [0, 1], got "
+                        f"{ls.overlap_fraction}")
+    if not 0 <= cfg.quality.gold_rate < 1:
+        problems.append(f"quality.gold_rate: must be in [0, 1), got {cfg.quality.gold_rate}")
+    if cfg.quality.gold_rate > 0 and not cfg.quality.gold_file:
+        problems.append("quality.gold_file: needed when quality.gold_rate is above 0")
     if ls.image_mode == "url-template" and not ls.url_template:
         problems.append("label_studio.url_template: needed when image_mode is url-template")
     if ls.image_mode == "local-files" and not ls.document_root:
@@ -383,6 +435,9 @@ def _check_semantics(cfg: Config, source: str) -> None:
         problems.append(f"jobs.retries: must be 0 or more, got {jobs.retries}")
     if jobs.gpu_queue == "" or jobs.cpu_queue == "":
         problems.append("jobs.gpu_queue / jobs.cpu_queue: a queue needs a name")
+    if not 0 < cfg.cleaning.near_threshold <= 1:
+        problems.append("cleaning.near_threshold: must be in (0, 1], got "
+                        f"{cfg.cleaning.near_threshold}")
     if problems:
         raise ConfigError(f"{source}: {problems[0]}")
 

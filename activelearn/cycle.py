@@ -34,6 +34,7 @@ import torch
 from activelearn import loop
 from activelearn.annotation.label_studio import LabelStudioBackend
 from activelearn.annotation.ls_tasks import Suggestion, TaskSpec, image_reference
+from activelearn.clean import needs_clean, propagate_labels, run_clean, selectable_positions
 from activelearn.config import Config
 from activelearn.errors import ActiveLearnError, ConfigError, StateError
 from activelearn.failpoints import failpoint
@@ -48,6 +49,9 @@ from activelearn.splits import assign_splits
 from activelearn.state import BatchKind, RoundStatus, Split, Store
 
 log = logging.getLogger("activelearn.cycle")
+
+
+QUERY_KINDS = (BatchKind.QUERY.value, BatchKind.GOLD.value)
 
 
 class Plan(str, Enum):
@@ -86,13 +90,20 @@ class Cycle:
         linked = init_project(self.backend, self.store, self._title(), list(self.cfg.classes),
                               self.cfg.label_studio.instructions)
         self.project_id = linked.project_id
+        ls = self.cfg.label_studio
+        self.backend.ensure_overlap(self.project_id, max(ls.overlap, ls.holdout_overlap))
         self._ensure_items()
+        self._ensure_gold()
         running = next((r.round for r in self.store.rounds()
                         if r.status == RoundStatus.RUNNING.value), None)
         round_ = running if running is not None else self._next_round()
         with self._phase(round_, "pull"):
             pull_annotations(self.backend, self.store, self.project_id, self.cfg.classes,
                              round_, self.position, self.echo)
+            if self.cfg.cleaning.propagate_labels:
+                copied = propagate_labels(self.store, round_)
+                if copied:
+                    self.echo(f"  copied {copied} labels to duplicates of labelled items")
         if running is not None:
             plan = Plan(self.store.phases_done(running)["plan"])
             self.echo(f"round {running}: resuming the unfinished {plan.value} round")
@@ -200,11 +211,14 @@ class Cycle:
         if n <= 0:
             self.echo("  no batch: the labelling budget is reached or the pool is used up")
             return
+        gold = self._gold_share(n)
         latest = self._latest_model(including=round_)
         if latest is None:  # a top-up before any model: random, like the initial batch
-            self._random_batch(round_, n, BatchKind.QUERY)
-            return
-        self._query_batch(round_, n, latest[1])
+            self._random_batch(round_, n - len(gold), BatchKind.QUERY)
+        else:
+            self._query_batch(round_, n - len(gold), latest[1])
+        if gold:
+            self._gold_batch(round_, gold)
 
     def _push(self, round_: int) -> None:
         ls = self.cfg.label_studio
@@ -223,6 +237,7 @@ class Cycle:
             task_ids = self.backend.push(self.project_id, specs, self.cfg.label_studio.import_chunk)
             failpoint("push:imported")  # the crash between import and bookkeeping
             self.store.record_tasks(batch["batch_id"], round_, task_ids)
+            self._set_overlap(batch, task_ids)
             if batch["model_version"] and batch["kind"] == BatchKind.QUERY.value:
                 self.backend.set_model_version(self.project_id, batch["model_version"])
             self.echo(f"  pushed {len(task_ids)} {batch['kind']} tasks: "
@@ -264,8 +279,9 @@ class Cycle:
             guess = suggested.get(item_id)
             specs.append(TaskSpec(
                 item_id=item_id, image=image, round=round_, strategy=batch["strategy"],
-                score=score if batch["kind"] == BatchKind.QUERY.value else None,
-                kind=batch["kind"],
+                score=score if batch["kind"] in QUERY_KINDS else None,
+                # a gold task must look like the query tasks around it
+                kind=BatchKind.QUERY.value if batch["kind"] in QUERY_KINDS else batch["kind"],
                 suggestion=Suggestion(classes[guess[0]], guess[1], batch["model_version"])
                 if guess else None))
         return specs
@@ -286,6 +302,51 @@ class Cycle:
                 raise ConfigError(f"{self.cfg.path}: label_studio.document_root: {outside[0]} "
                                   f"is not inside {root}")
 
+    # -- quality: overlap and gold ---------------------------------------------------
+    def _set_overlap(self, batch: dict, task_ids: dict[str, int]) -> None:
+        """Lower the overlap of the batch's tasks that want fewer annotations than the
+        project's maximum (Label Studio imports every task with the maximum)."""
+        ls = self.cfg.label_studio
+        ranks = {item_id: rank for rank, (item_id, _) in
+                 enumerate(self.store.batch_items(batch["batch_id"]))}
+        wanted: dict[int, list[int]] = {}
+        for item_id, task_id in task_ids.items():
+            n = task_overlap(batch["kind"], ranks.get(item_id, 0), len(ranks), ls.overlap,
+                             ls.overlap_fraction, ls.holdout_overlap)
+            if n != max(ls.overlap, ls.holdout_overlap):
+                wanted.setdefault(n, []).append(task_id)
+        for n, tasks in wanted.items():
+            self.backend.set_task_overlap(tasks, n)
+
+    def _ensure_gold(self) -> None:
+        """Record the gold file's items and trusted labels (again each cycle: the file
+        may have grown or changed)."""
+        from activelearn.gold import read_gold_file
+
+        if self.cfg.quality.gold_file:
+            self.store.add_gold(read_gold_file(self.cfg.quality.gold_file, self.cfg.classes,
+                                               self.position).items())
+
+    def _gold_share(self, n: int) -> list[str]:
+        """The gold items that take quality.gold_rate of a batch of n (never all of it)."""
+        rate = self.cfg.quality.gold_rate
+        unused = self.store.unbatched_gold() if rate > 0 else []
+        count = min(int(round(n * rate)), len(unused), n - 1)
+        if count <= 0:
+            return []
+        rng = np.random.default_rng([self.cfg.project.seed, n, len(unused)])
+        return [unused[i] for i in sorted(rng.choice(len(unused), size=count, replace=False))]
+
+    def _gold_batch(self, round_: int, gold: list[str]) -> None:
+        """A gold batch whose scores are drawn from the round's query batch, so the gold
+        tasks sort among the others."""
+        scores = [s for b in self.store.batches(round_) if b["kind"] == BatchKind.QUERY.value
+                  for _, s in self.store.batch_items(b["batch_id"])] or [0.0]
+        rng = np.random.default_rng([self.cfg.project.seed, round_])
+        items = [(item_id, float(rng.choice(scores))) for item_id in gold]
+        self.store.add_batch(round_, BatchKind.GOLD, "gold", self.cfg.project.seed, None, items)
+        self.echo(f"  mixed {len(gold)} gold items into the batch")
+
     # -- state helpers --------------------------------------------------------------
     def _ensure_items(self) -> None:
         """Record the pool's items with their split once; later cycles add new items."""
@@ -297,15 +358,18 @@ class Cycle:
             splits = np.full(len(pool), Split.TRAIN.value, dtype=object)
         self.store.add_items((item_id, i, pool.paths[i] if pool.paths else None, str(splits[i]))
                              for i, item_id in enumerate(pool.item_ids))
+        if needs_clean(self.store, pool):  # the first ingest, or new items appeared
+            summary = run_clean(pool, self.store, self.cfg.cleaning,
+                                self.cfg.work_dir / "clean")
+            self.echo(f"  clean: {summary.groups} duplicate groups ({summary.grouped_items} "
+                      f"items), {summary.leakage_pairs} leakage pairs, in "
+                      f"{summary.seconds:.1f} s")
 
     def _candidates(self) -> np.ndarray:
-        """Pool positions that may still be selected: train split, never batched."""
-        taken = self.store.batched_ids() | set(self.store.labels()) | \
-            set(self.store.tasks(include_deleted=True))
-        splits = self.store.splits()
-        return np.array([i for i, item_id in enumerate(self.pool.item_ids)
-                         if splits.get(item_id) == Split.TRAIN.value and item_id not in taken],
-                        dtype=np.int64)
+        """Pool positions that may still be selected: train split, never batched, not
+        gold, and only a duplicate group's representative (see clean.selectable_positions)."""
+        return selectable_positions(self.store, self.pool.item_ids,
+                                    also_taken=set(self.store.gold_labels()))
 
     def _split_positions(self, *splits: Split, labeled: bool = False) -> np.ndarray:
         wanted = {s.value for s in splits}
@@ -333,6 +397,18 @@ class Cycle:
 
     def _title(self) -> str:
         return self.cfg.label_studio.project_title or self.cfg.project.name
+
+
+def task_overlap(kind: str, rank: int, size: int, overlap: int, fraction: float,
+                 holdout_overlap: int) -> int:
+    """Annotations wanted for the task of the item at `rank` in a batch of `size`:
+    holdout tasks get holdout_overlap, gold tasks overlap, and initial and query batches
+    overlap for their first round(fraction * size) items (the most uncertain), 1 after."""
+    if kind == BatchKind.HOLDOUT.value:
+        return holdout_overlap
+    if kind == BatchKind.GOLD.value:
+        return overlap
+    return overlap if rank < int(round(fraction * size)) else 1
 
 
 def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True) -> bool:

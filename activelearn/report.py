@@ -35,6 +35,7 @@ class StateData:
     evaluations: list[Evaluation] = field(default_factory=list)
     events: list[AnnotationEvent] = field(default_factory=list)
     votes: dict[str, list[tuple[str | None, int]]] = field(default_factory=dict)
+    gold: list[tuple[str | None, int, int]] = field(default_factory=list)  # see gold_votes
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def read_state(path: Path) -> StateData:
     store = Store(path)
     try:
         return StateData(store.rounds(), store.evaluations(), store.annotation_events(),
-                         store.multi_annotated())
+                         store.multi_annotated(), store.gold_votes())
     finally:
         store.close()
 
@@ -89,7 +90,8 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
         simulate_section(simulate, simulate_source, out_dir),
         latest_model_section(data.evaluations, classes, out_dir),
         throughput_section(data.events, out_dir),
-        agreement_section(data.votes, out_dir),
+        agreement_section(data.votes, out_dir, data.gold),
+        duplicates_section(state_path, out_dir),
     ]
     page = out_dir / "index.html"
     page.write_text(render_page(f"activelearn report: {project}",
@@ -290,13 +292,21 @@ def _busiest(work: stats.Throughput) -> str:
     return f"{n} at {hour:%Y-%m-%d %H:00}"
 
 
-def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: Path) -> Section:
-    """(e) how often annotators agree on items several of them annotated."""
+def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: Path,
+                      gold: list[tuple[str | None, int, int]] | None = None) -> Section:
+    """(e) how often annotators agree on items several of them annotated, the kappas,
+    and each annotator's accuracy on gold items."""
     section = Section("agreement", "Agreement between annotators")
     found = stats.agreement(votes)
+    if gold:
+        section.table([["annotator", "gold items annotated", "correct", "gold accuracy"],
+                       *[[g.annotator, g.items, g.correct, _fmt(g.accuracy, ".3f")]
+                         for g in stats.gold_accuracy(gold)]],
+                      "annotations of gold items (trusted labels from quality.gold_file)")
     if found is None:
-        section.no_data("no item has been annotated more than once (the Label Studio "
-                        "project's overlap setting decides how many annotators see a task).")
+        if not gold:
+            section.no_data("no item has been annotated more than once (label_studio."
+                            "overlap decides how many annotators see a task).")
         return section
     if any(p.votes for p in found.annotators):
         report_plots.agreement_bars(found, out_dir / "agreement.png")
@@ -311,8 +321,62 @@ def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: P
              for p in found.annotators]
     section.table(rows, "each annotation is compared with the majority label of the item's "
                         "other annotations; where those tie it is not compared")
+    _kappa_tables(section, votes)
     section.files.append(_write_csv(out_dir / "agreement.csv", [
         ["annotator", "items", "compared", "agreed", "share"],
         *[[p.annotator, p.items, p.votes, p.agreed, "" if p.share is None else p.share]
           for p in found.annotators]]))
+    return section
+
+
+def _kappa_tables(section: Section, votes: dict[str, list[tuple[str | None, int]]]) -> None:
+    """Cohen's kappa per pair of annotators and Fleiss' kappa over all of them."""
+    pairs = stats.pairwise_kappa(votes)
+    if pairs:
+        section.table([["annotators", "items both annotated", "agreed", "Cohen's kappa"],
+                       *[[f"{p.first} / {p.second}", p.items, _fmt(p.observed, ".3f"),
+                          _fmt(p.kappa, ".3f")] for p in pairs]],
+                      "kappa: agreement corrected for what the two would reach by chance")
+    found = stats.fleiss(votes)
+    if found is not None:
+        section.table([["annotations per item", "items", "left out", "Fleiss' kappa"],
+                       [found.raters, found.items, found.excluded, _fmt(found.kappa, ".3f")]],
+                      "Fleiss' kappa needs the same number of annotations on every item: "
+                      "items with another count are left out")
+
+
+def duplicates_section(state_path: Path, out_dir: Path) -> Section:
+    """Duplicate groups and leakage as `activelearn clean` recorded them."""
+    from activelearn.clean import CLEANED_META, write_reports
+
+    section = Section("duplicates", "Duplicates and leakage")
+    if not state_path.exists():
+        section.no_data("no state yet: run activelearn clean or activelearn cycle.")
+        return section
+    store = Store(state_path)
+    try:
+        groups = store.duplicate_groups()
+        counts = store.duplicate_pair_counts()
+        skipped = len(store.skipped_items())
+        cleaned = store.get_meta(CLEANED_META) is not None
+        if cleaned:
+            section.files += [p.name for p in write_reports(store, out_dir)]
+    finally:
+        store.close()
+    if not cleaned:
+        section.no_data("the pool has not been checked for duplicates yet (activelearn "
+                        "clean; cycle runs it when new items appear).")
+        return section
+    section.table([
+        ["groups", "items in groups", "exact pairs", "near pairs", "leakage pairs",
+         "groups with leakage", "skipped images"],
+        [len(groups), sum(len(g.members) for g in groups), counts.get("exact", 0),
+         counts.get("near", 0), counts["leakage"], sum(g.leaks for g in groups), skipped]],
+        "only a group's representative is selected; pool items of a group that holds a "
+        "holdout/validation/test item never are")
+    rows: list[list[object]] = [["group", "kind", "representative", "members", "splits"]]
+    rows += [[g.group_id, g.kind, g.representative, len(g.members),
+              ", ".join(sorted({s for _, _, s in g.members}))] for g in groups[:50]]
+    section.table(rows, f"the first {min(len(groups), 50)} of {len(groups)} groups; all "
+                        "are in duplicates.csv")
     return section

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from activelearn.annotation import stats
 from activelearn.config import Config
 from activelearn.errors import ActiveLearnError
 from activelearn.state import Split, Store
@@ -22,7 +23,8 @@ def project_status(cfg: Config) -> dict[str, Any]:
                            "model_version": None, "labels": {"train": 0, "holdout": 0},
                            "tasks_waiting": {"train": 0, "holdout": 0},
                            "annotations_since_training": 0, "holdout": None,
-                           "last_pull": None, "last_error": None, "queues": None}
+                           "last_pull": None, "last_error": None, "queues": None,
+                           "agreement": None}
     if path.exists():
         store = Store(path)
         try:
@@ -51,6 +53,11 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
                           "macro_f1": holdout[last]["macro_f1"],
                           "items": holdout[last].get("items")}
     out["last_pull"] = _iso(store.last_phase("pull"))
+    counts = {who or stats.UNKNOWN_ANNOTATOR: n
+              for who, n in store.annotations_per_annotator().items()}
+    if counts:
+        out["agreement"] = stats.quality_summary(counts, store.multi_annotated(),
+                                                 store.gold_votes())
     failure = store.last_failure()
     if failure is not None:
         failure["at"] = _iso(failure["at"])
@@ -86,10 +93,35 @@ def format_status(status: dict[str, Any]) -> list[str]:
                  f"{status['last_pull'] or 'never'})")
     lines.append(f"annotations pulled since the last training: "
                  f"{status['annotations_since_training']}")
+    lines += format_agreement(status.get("agreement"))
     if status["last_error"]:
         e = status["last_error"]
         lines.append(f"last error: round {e['round']}, {e['phase']}, {e['at']}: {e['error']}")
     lines += format_queues(status["queues"])
+    return lines
+
+
+def format_agreement(agreement: dict[str, Any] | None) -> list[str]:
+    """Per annotator: annotations, agreement with the others, gold accuracy; the kappas."""
+    if not agreement:
+        return []
+    lines = []
+    for a in agreement["annotators"]:
+        agreed = "-" if a["agreement"] is None else f"{a['agreement']:.3f}"
+        gold = "-" if a["gold_accuracy"] is None else \
+            f"{a['gold_accuracy']:.3f} on {a['gold_items']}"
+        lines.append(f"annotator {a['annotator']}: {a['annotations']} annotations, agrees "
+                     f"with the others {agreed} ({a['compared']} compared), gold accuracy "
+                     f"{gold}")
+    for p in agreement["pairwise_kappa"]:
+        kappa = "-" if p["kappa"] is None else f"{p['kappa']:.3f}"
+        lines.append(f"Cohen's kappa {p['annotators'][0]} / {p['annotators'][1]}: {kappa} "
+                     f"({p['items']} items)")
+    f = agreement["fleiss_kappa"]
+    if f is not None:
+        kappa = "-" if f["kappa"] is None else f"{f['kappa']:.3f}"
+        lines.append(f"Fleiss' kappa: {kappa} ({f['items']} items with {f['raters']} "
+                     f"annotations; {f['excluded']} with another count left out)")
     return lines
 
 

@@ -25,7 +25,8 @@ CLASSES = list(FASHION_MNIST_CLASSES)
 PLOTS = {"learning_curve.png", "simulate_accuracy.png", "simulate_macro_f1.png",
          "per_class_f1.png", "confusion_holdout.png", "confusion_test.png",
          "annotations_per_hour.png", "agreement.png"}
-SECTIONS = ["learning-curve", "simulate", "latest-model", "throughput", "agreement"]
+SECTIONS = ["learning-curve", "simulate", "latest-model", "throughput", "agreement",
+            "duplicates"]
 
 
 def _payload(rng: np.random.Generator, accuracy: float, items: int) -> dict:
@@ -57,6 +58,10 @@ def build_state(path: Path) -> None:
             rows.append(AnnotationRow(2 * i + 2, 100 + i, f"img{i}", label, "bob", 10.0,
                                       when.replace("Z", "+00:00")))
     store.apply_pull(2, seen, rows, [], "cursor", "c")
+    # a clean found img20 and img21 to be copies of each other
+    store.replace_duplicates([("img20", "img21", "exact", 1.0)],
+                             [("img20", "exact", ["img20", "img21"])], [])
+    store.set_meta("cleaned_items", "30")
     store.close()
 
 

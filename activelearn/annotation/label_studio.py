@@ -150,6 +150,39 @@ class LabelStudioBackend:
         log.info("created Label Studio project %d %r", project.id, title)
         return project.id
 
+    def ensure_overlap(self, project_id: int, maximum: int) -> None:
+        """Let Label Studio serve a task to up to `maximum` distinct annotators.
+
+        Label Studio 1.23 gives every imported task overlap = the project's
+        maximum_annotations (tasks/serializers.py, add_tasks; a task's own "overlap" in
+        the import is ignored), and with overlap_cohort_percentage below 100 it re-deals
+        the overlap of *all* tasks after each import (projects/models.py,
+        _rearrange_overlap_cohort). So the cohort stays at 100 and tasks that want
+        fewer annotations are lowered one by one after the import (set_task_overlap).
+        Changing maximum_annotations later raises the tasks whose overlap was above 1."""
+        with self._answering("reading the project"):
+            project = self.client.projects.get(id=project_id)
+        if project.maximum_annotations == maximum and project.overlap_cohort_percentage == 100:
+            return
+        with self._answering("setting the project's overlap"):
+            self.client.projects.update(id=project_id, maximum_annotations=maximum,
+                                        overlap_cohort_percentage=100)
+        log.info("project %d: up to %d annotations per task", project_id, maximum)
+
+    def set_task_overlap(self, task_ids: Sequence[int], overlap: int) -> None:
+        """Set how many distinct annotators Label Studio serves these tasks to."""
+        def one(task_id: int) -> None:
+            with self._answering(f"setting the overlap of task {task_id}"):
+                self.client.tasks.update(id=str(task_id), overlap=overlap)
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            list(pool.map(one, task_ids))
+
+    def task_overlap(self, task_id: int) -> int:
+        """How many distinct annotators Label Studio serves this task to."""
+        with self._answering(f"reading task {task_id}"):
+            return int(getattr(self.client.tasks.get(id=str(task_id)), "overlap", None) or 1)
+
     def project_exists(self, project_id: int) -> bool:
         """Whether a project with this id is still on the server."""
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 # or every annotation of it cancelled or rejected): it is not trained on until resolved.
 NO_LABEL = -1
 LABEL_STUDIO = "label-studio"  # the `source` of labels that came from annotations
+GOLD = "gold"  # the annotator recorded with a gold item's trusted label
 
 
 @dataclass(frozen=True)
@@ -148,11 +149,16 @@ class PullRecords:
                     "SELECT item_id, label, annotator FROM annotations WHERE item_id IN "
                     f"({', '.join('?' * len(chunk))}) ORDER BY annotation_id", chunk):
                 votes[item_id].append((label, annotator))
+        # a gold item keeps its trusted label whatever its annotators chose (their
+        # annotations are kept: they score the annotators, see QualityRecords)
+        gold = dict(self.db.execute("SELECT item_id, label FROM gold"))
         rows: list[tuple[str, int, str | None]] = []
         for item_id in item_ids:
             labels = [label for label, _ in votes[item_id]]
             winner = majority(labels)
             who = ",".join(sorted({a for lab, a in votes[item_id] if lab == winner})) or None
+            if item_id in gold:
+                winner, who = gold[item_id], GOLD
             rows.append((item_id, winner, who))
             self._record_disagreement(item_id, labels, winner, round_, changes)
         for _, label, previous in self._write_labels(rows, LABEL_STUDIO, round_):

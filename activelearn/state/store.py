@@ -17,9 +17,11 @@ from enum import Enum
 from pathlib import Path
 
 from activelearn.errors import StateError
+from activelearn.state.duplicates import DuplicateRecords
 from activelearn.state.exports import ExportRecords
 from activelearn.state.locks import LockRecords
 from activelearn.state.pulls import NO_LABEL, PullRecords
+from activelearn.state.quality import QUALITY_SCHEMA, QualityRecords
 from activelearn.state.reports import ReportRecords
 
 SCHEMA_VERSION = 1
@@ -71,6 +73,16 @@ CREATE TABLE IF NOT EXISTS problems (
 CREATE TABLE IF NOT EXISTS locks (
     name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
     acquired_at REAL NOT NULL, heartbeat REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS duplicate_pairs (
+    first TEXT NOT NULL, second TEXT NOT NULL, kind TEXT NOT NULL, similarity REAL NOT NULL,
+    PRIMARY KEY (first, second));
+CREATE TABLE IF NOT EXISTS duplicate_groups (
+    group_id INTEGER PRIMARY KEY, representative TEXT NOT NULL, kind TEXT NOT NULL,
+    found_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS duplicate_members (
+    item_id TEXT PRIMARY KEY, group_id INTEGER NOT NULL REFERENCES duplicate_groups(group_id));
+CREATE TABLE IF NOT EXISTS skipped_items (
+    item_id TEXT PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL);
 """
 
 
@@ -91,6 +103,7 @@ class BatchKind(str, Enum):
     HOLDOUT = "holdout"  # random, human-labelled, evaluation only
     INITIAL = "initial"  # random, the first training labels
     QUERY = "query"  # chosen by the strategy
+    GOLD = "gold"  # gold items mixed into a query round (quality.gold_rate); pushed as query
 
 
 @dataclass
@@ -102,7 +115,8 @@ class RoundRow:
     labels: int | None
 
 
-class Store(PullRecords, LockRecords, ReportRecords, ExportRecords):
+class Store(PullRecords, LockRecords, ReportRecords, ExportRecords, QualityRecords,
+            DuplicateRecords):
     """A project's state in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -120,7 +134,7 @@ class Store(PullRecords, LockRecords, ReportRecords, ExportRecords):
             db = sqlite3.connect(self.path, timeout=wait)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA)
+                db.executescript(SCHEMA + QUALITY_SCHEMA)
                 return db
             except sqlite3.OperationalError as exc:
                 db.close()
