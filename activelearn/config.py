@@ -184,10 +184,27 @@ class QualityConfig:
     gold_rate: the share of each query batch made of gold items (0 = none). Gold tasks
         look like the others to annotators; their annotations score the annotators and
         never change the trusted label, which is the label they are trained on.
+    relabel_fraction: the share of each selected batch (0 = none) spent on asking for one
+        more annotation of items whose annotators disagreed, ties first, then the
+        closest majorities, instead of new items: the task's overlap in Label Studio is
+        raised by one, and the next pull resolves the majority with the new vote
+    relabel_max_annotations: an item with this many annotations is not asked again
+    review_per_round: label-error review (0 = off): after each training, this many
+        labelled train items whose label the model contradicts most confidently (judged
+        by out-of-fold models, never by one trained on them) go back to Label Studio as
+        review tasks; the reviewer's answer replaces the label, with history
+    review_folds: out-of-fold models trained for the review (one job each)
+    review_min_confidence: an item goes to review only when the out-of-fold model gives
+        its own class at least this probability
     """
 
     gold_file: str = ""
     gold_rate: float = 0.0
+    relabel_fraction: float = 0.0
+    relabel_max_annotations: int = 5
+    review_per_round: int = 0
+    review_folds: int = 3
+    review_min_confidence: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -416,6 +433,21 @@ def _check_semantics(cfg: Config, source: str) -> None:
                         f"{ls.overlap_fraction}")
     if not 0 <= cfg.quality.gold_rate < 1:
         problems.append(f"quality.gold_rate: must be in [0, 1), got {cfg.quality.gold_rate}")
+    if not 0 <= cfg.quality.relabel_fraction < 1:
+        problems.append("quality.relabel_fraction: must be in [0, 1), got "
+                        f"{cfg.quality.relabel_fraction}")
+    if cfg.quality.relabel_max_annotations < 2:
+        problems.append("quality.relabel_max_annotations: must be 2 or more, got "
+                        f"{cfg.quality.relabel_max_annotations}")
+    if cfg.quality.review_per_round < 0:
+        problems.append("quality.review_per_round: must be 0 (off) or more, got "
+                        f"{cfg.quality.review_per_round}")
+    if cfg.quality.review_folds < 2:
+        problems.append(f"quality.review_folds: must be 2 or more, got "
+                        f"{cfg.quality.review_folds}")
+    if not 0 <= cfg.quality.review_min_confidence <= 1:
+        problems.append("quality.review_min_confidence: must be in [0, 1], got "
+                        f"{cfg.quality.review_min_confidence}")
     if cfg.quality.gold_rate > 0 and not cfg.quality.gold_file:
         problems.append("quality.gold_file: needed when quality.gold_rate is above 0")
     if ls.image_mode == "url-template" and not ls.url_template:

@@ -44,6 +44,8 @@ from activelearn.jobs.tasks import checkpoint_path
 from activelearn.lock import CycleLock
 from activelearn.project import init_project
 from activelearn.pull import pull_annotations
+from activelearn.relabel import apply_relabels, request_relabels
+from activelearn.review import push_reviews, review_specs, select_reviews
 from activelearn.sources.base import Pool
 from activelearn.splits import assign_splits
 from activelearn.state import BatchKind, RoundStatus, Split, Store
@@ -62,7 +64,7 @@ class Plan(str, Enum):
 
 PHASES = {
     Plan.BOOTSTRAP: ["holdout", "initial", "push"],
-    Plan.TRAIN: ["train", "evaluate", "select", "push"],
+    Plan.TRAIN: ["train", "evaluate", "review", "select", "push"],
     Plan.TOPUP: ["select", "push"],
 }
 
@@ -204,6 +206,30 @@ class Cycle:
         if "holdout" not in metrics:
             self.echo("  no holdout labels yet: nothing to evaluate on")
 
+    def _review(self, round_: int) -> None:
+        """Send the labels the out-of-fold models contradict most to review in Label
+        Studio (quality.review_per_round; 0 = off); see review.py."""
+        if self.cfg.quality.review_per_round <= 0:
+            return
+        version = self._version(round_)
+        found = select_reviews(self.executor, self.cfg, self.store, round_, version,
+                               self.progress)
+        specs = review_specs(self.store.reviews(round_), self.cfg.classes, version,
+                             self._image_of)
+        ls = self.cfg.label_studio
+        pushed = push_reviews(self.backend, self.project_id, self.store, round_, specs,
+                              ls.import_chunk, max(ls.overlap, ls.holdout_overlap))
+        self.echo(f"  label review: {found} labels the out-of-fold models contradict "
+                  f"(folds {self.cfg.quality.review_folds}), {pushed} review tasks pushed")
+
+    def _image_of(self, item_id: str) -> str:
+        """The task image reference of an item (label_studio.image_mode)."""
+        ls, pos = self.cfg.label_studio, self.position[item_id]
+        return image_reference(
+            ls.image_mode, item_id, path=self.pool.paths[pos] if self.pool.paths else "",
+            image=self.pool.images[pos].numpy() if ls.image_mode == "data-uri" else None,
+            document_root=ls.document_root, url_template=ls.url_template)
+
     def _select(self, round_: int) -> None:
         room = self.cfg.loop.budget - len(self.store.labels(Split.TRAIN.value)) \
             - self.store.waiting_tasks(Split.TRAIN.value)
@@ -212,11 +238,14 @@ class Cycle:
             self.echo("  no batch: the labelling budget is reached or the pool is used up")
             return
         gold = self._gold_share(n)
+        asked = request_relabels(self.store, self.cfg.quality, round_, n - len(gold))
+        if asked:
+            self.echo(f"  asked for another annotation of {asked} disputed items")
         latest = self._latest_model(including=round_)
         if latest is None:  # a top-up before any model: random, like the initial batch
-            self._random_batch(round_, n - len(gold), BatchKind.QUERY)
+            self._random_batch(round_, n - len(gold) - asked, BatchKind.QUERY)
         else:
-            self._query_batch(round_, n - len(gold), latest[1])
+            self._query_batch(round_, n - len(gold) - asked, latest[1])
         if gold:
             self._gold_batch(round_, gold)
 
@@ -242,6 +271,9 @@ class Cycle:
                 self.backend.set_model_version(self.project_id, batch["model_version"])
             self.echo(f"  pushed {len(task_ids)} {batch['kind']} tasks: "
                       f"{self.backend.url}/projects/{self.project_id}/data")
+        reopened = apply_relabels(self.store, self.backend, round_)
+        if reopened:
+            self.echo(f"  raised the overlap of {reopened} disputed tasks by one")
 
     # -- batches ------------------------------------------------------------------
     def _random_batch(self, round_: int, n: int, kind: BatchKind) -> None:

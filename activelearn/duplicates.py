@@ -10,6 +10,13 @@ Near-duplicates are found in two steps, both vectorised with torch:
 2. verification: each candidate pair is compared at full resolution (grayscale) as
    the best Pearson correlation over small shifts of one image against the other.
    Correlation ignores brightness and contrast; the shifts absorb small translations.
+   A pair above the threshold must also match everywhere: at its best shift, after
+   fitting brightness and contrast, no 3x3 patch may differ by more than RESIDUAL_MAX
+   (in standard deviations of the image; saturated white pixels, which a brightened
+   copy clips, are left out). Re-encoding and small shifts leave
+   fine-grained noise that averages out over a patch; two different pictures of
+   look-alike products (Fashion-MNIST has thousands of plain T-shirts correlating
+   above 0.985) differ in one place, a strap or a logo, and are dropped.
 
 The result is a list of pairs; `groups` joins them into connected components.
 """
@@ -29,6 +36,8 @@ COARSE = 8  # the candidate signature is COARSE x COARSE
 NEIGHBOURS = 16  # candidates per image
 COARSE_MIN = 0.95  # a candidate pair's least coarse similarity
 CHUNK = 4096  # images per block
+RESIDUAL_MAX = 0.22  # the largest 3x3 mean difference of a near-duplicate, in std units
+WHITE = 250 / 255  # pixels this bright may be clipped: left out of the residual
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ def find_pairs(images: torch.Tensor, threshold: float) -> list[Pair]:
     candidates = candidate_pairs(signatures(canon))
     sims = shifted_correlation(canon, candidates)
     keep = sims >= threshold
+    keep[keep.clone()] = local_residual(canon, candidates[keep]) <= RESIDUAL_MAX
     near = [Pair(int(unique[a]), int(unique[b]), "near", float(s))
             for (a, b), s in zip(candidates[keep].tolist(), sims[keep].tolist())]
     return exact + near
@@ -165,6 +175,42 @@ def shifted_correlation(canon: torch.Tensor, pairs: torch.Tensor, batch: int = 4
         corr = torch.where(norm > 1e-6, cov / norm.clamp_min(1e-6), torch.zeros_like(cov))
         best[start:start + n] = corr.flatten(1).max(dim=1).values
     return best
+
+
+def local_residual(canon: torch.Tensor, pairs: torch.Tensor, batch: int = 4096
+                   ) -> torch.Tensor:
+    """[pairs] the largest mean difference (in absolute value) over a 3x3 patch between
+    the centre of the first image and the second at the shift where they correlate
+    best, after a least-squares fit of brightness and contrast, in standard deviations
+    of the second: noise cancels within a patch, a real difference does not.
+    canon: [items, h, w]; pairs: [pairs, 2]."""
+    _, h, w = canon.shape
+    ih, iw = h - 2 * SHIFT, w - 2 * SHIFT
+    side = 2 * SHIFT + 1
+    out = torch.zeros(len(pairs))
+    for start in range(0, len(pairs), batch):
+        p = pairs[start:start + batch]
+        first, second = canon[p[:, 0], SHIFT:SHIFT + ih, SHIFT:SHIFT + iw], canon[p[:, 1]]
+        a = first - first.mean(dim=(1, 2), keepdim=True)
+        corr = torch.empty(len(p), side * side)
+        for k in range(side * side):
+            b = second[:, k // side:k // side + ih, k % side:k % side + iw]
+            b = b - b.mean(dim=(1, 2), keepdim=True)
+            corr[:, k] = (a * b).sum(dim=(1, 2)) / (a.norm(dim=(1, 2))
+                                                     * b.norm(dim=(1, 2))).clamp_min(1e-6)
+        best = corr.argmax(dim=1)
+        rows = torch.arange(ih)[None, :, None] + (best // side)[:, None, None]
+        cols = torch.arange(iw)[None, None, :] + (best % side)[:, None, None]
+        window = second[torch.arange(len(p))[:, None, None], rows, cols]
+        # a brightened copy saturates: its white pixels say nothing about the fit
+        clipped = (first >= WHITE) | (window >= WHITE)
+        b = window - window.mean(dim=(1, 2), keepdim=True)
+        scale = (a * b).sum(dim=(1, 2)) / (a * a).sum(dim=(1, 2)).clamp_min(1e-6)
+        rest = (b - scale[:, None, None] * a) / b.std(dim=(1, 2)).clamp_min(1e-6)[:, None, None]
+        rest = rest.masked_fill(clipped, 0)
+        patch = F.avg_pool2d(rest[:, None], 3, stride=1).abs().flatten(1)
+        out[start:start + len(p)] = patch.max(dim=1).values
+    return out
 
 
 def _standardise(x: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from activelearn.annotation.label_studio import LabelStudioBackend
 from activelearn.failpoints import failpoint
 from activelearn.state import AnnotationRow, Problem, PullChanges, Store
+from activelearn.state.pulls import PulledReviews
 
 CURSOR_KEY = "label_studio_pull_cursor"
 SHOW_PROBLEMS = 20  # problems listed one per line; more are counted
@@ -37,7 +38,15 @@ def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
     problems += [Problem(r.task_id, r.item_id, r.annotation_id or 0, r.reason)
                  for r in result.rejected]
     seen = {task: item for task, item in result.seen.items() if item in known}
-    changes = store.apply_pull(round_, seen, rows, problems, CURSOR_KEY, result.cursor)
+    # review tasks (kind "review" in Label Studio, or recorded as such) are applied on
+    # their own: never voted with the item's labelling task (see state/review.py)
+    review_rounds = {**store.review_task_rounds(), **result.reviews}
+    reviews = PulledReviews({t: (seen[t], r) for t, r in review_rounds.items() if t in seen},
+                            [a for a in rows if a.task_id in review_rounds])
+    rows = [a for a in rows if a.task_id not in review_rounds]
+    seen = {task: item for task, item in seen.items() if task not in review_rounds}
+    changes = store.apply_pull(round_, seen, rows, problems, CURSOR_KEY, result.cursor,
+                               reviews)
     problems_deleted = check_deleted_tasks(backend, store, project_id)
     _report(changes, result.cancelled, len(result.seen), problems_deleted, class_names, echo)
     return changes
@@ -49,7 +58,8 @@ def check_deleted_tasks(backend: LabelStudioBackend, store: Store, project_id: i
     items are not pushed again; labels already pulled stay) and returned as problems.
     One cheap request when nothing was deleted (the project's task count)."""
     live = store.tasks()
-    if not live or backend.task_count(project_id) >= len(live):
+    reviews = len(store.review_task_rounds())  # a labelled item's second tasks
+    if not live or backend.task_count(project_id) >= len(live) + reviews:
         return []
     present = backend.existing_item_ids(project_id)
     gone = {item: task for item, task in live.items() if present.get(item) != task}
@@ -63,6 +73,8 @@ def _report(changes: PullChanges, cancelled: int, tasks: int, deleted: list[Prob
     parts = [f"{changes.new_labels} new labels"]
     for count, what in ((changes.relabels, "relabelled"), (cancelled, "cancelled or skipped"),
                         (len(changes.disagreements), "with disagreement"),
+                        (changes.reviewed, "review answers"),
+                        (changes.review_relabels, "labels corrected by review"),
                         (len(changes.ties), "tied (left unlabelled)"),
                         (changes.withdrawn, "labels withdrawn")):
         if count:

@@ -25,7 +25,7 @@ import torch
 from PIL import Image, ImageEnhance
 
 from activelearn import duplicates
-from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
+from activelearn.config import FASHION_MNIST_CLASSES, CleaningConfig, DataConfig
 from activelearn.sources import load_source
 
 
@@ -56,7 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", default="data")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--threshold", type=float, default=0.95)
+    parser.add_argument("--threshold", type=float,
+                        default=CleaningConfig().near_threshold)
     parser.add_argument("--fraction", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

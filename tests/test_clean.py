@@ -166,3 +166,16 @@ def test_clean_command_rejects_a_bad_config(tmp_path, clean_project):
     result = CliRunner().invoke(main, ["clean", "--config", str(bad)])
     assert result.exit_code == 2
     assert "cleaning.near_threshold: must be in (0, 1], got 1.5" in result.output
+
+
+def test_a_look_alike_with_one_local_difference_is_not_a_near_duplicate():
+    # the same picture with a small extra mark in a corner (a logo, a strap) correlates
+    # above the threshold, but differs in one place: two products, not one image
+    base = _blobs(1, seed=3)[0]
+    yy, xx = np.mgrid[:28, :28]
+    mark = 90 * np.exp(-((yy - 4) ** 2 + (xx - 24) ** 2) / 1.5**2)
+    other = np.clip(base + mark, 0, 255).astype(np.uint8)
+    images = torch.from_numpy(np.stack([base, other, _jpeg_brighter(base)])[:, None])
+    canon = duplicates.canonical(images)
+    assert duplicates.shifted_correlation(canon, torch.tensor([[0, 1]]))[0] > 0.985
+    assert _pairs(duplicates.find_pairs(images, 0.985)) == {(0, 2): "near"}

@@ -120,6 +120,54 @@ def test_gold_items_score_the_annotators_and_keep_their_label(project_file, ls_e
     assert good["gold_accuracy"] - poor["gold_accuracy"] >= 0.2
 
 
+def test_relabel_fraction_asks_for_another_annotation_of_ties(project_file, ls_env,
+                                                               ls_project_title):
+    path = project_file(
+        loop={"initial": 20, "batch": 20, "budget": 200, "min_new_labels": 1000,
+              "min_queued": 1000},  # every cycle a top-up: no training needed
+        training=QUICK_TRAINING,
+        label_studio={"project_title": ls_project_title, "holdout": 0, "overlap": 2},
+        quality={"relabel_fraction": 0.5})
+    cfg = load_config(path)
+    pool = load_source(cfg.data, cfg.classes)
+    truth = dict(zip(pool.item_ids, pool.labels.tolist()))
+    run("cycle", "--config", str(path), "--no-progress")  # bootstrap: 20 initial tasks
+    # an always-right and an always-wrong annotator: every task both do is a tie
+    run("bot", "--config", str(path), "--accuracy", "1", "--accuracy", "0", "--limit", "6")
+    out = run("cycle", "--config", str(path), "--no-progress")
+    assert "asked for another annotation of 6 disputed items" in out, out
+    assert "raised the overlap of 6 disputed tasks by one" in out, out
+    backend = LabelStudioBackend.connect(ls_env.url, ls_env.token)
+    with _open(cfg) as store:
+        tasks = store.tasks()
+        tied = [i for i, (votes, label) in store.disagreements().items() if label is None]
+        assert len(tied) == 6 and not set(tied) & set(store.labels())
+        asked = store.relabel_requests()
+        assert sorted(i for i, *_ in asked) == sorted(tied)
+        assert len(store.batch_items(store.batches()[-1]["batch_id"])) == 20 - 6
+    for item_id in tied:
+        task = backend.client.tasks.get(id=str(tasks[item_id]))
+        assert task.overlap == 3 and not task.is_labeled  # served again by Label Studio
+    untouched = next(i for i in tasks if i not in tied)
+    assert backend.task_overlap(tasks[untouched]) == 2
+
+    out = run("cycle", "--config", str(path), "--no-progress")  # no new annotation yet
+    assert "disputed" not in out, out
+    with _open(cfg) as store:
+        assert len(store.relabel_requests()) == 6
+
+    # a third annotator (right) takes the tied tasks: bot-1 and bot-2 go on to 6 others
+    run("bot", "--config", str(path), "--accuracy", "1", "--accuracy", "0",
+        "--accuracy", "1", "--limit", "6")
+    run("cycle", "--config", str(path), "--no-progress")
+    with _open(cfg) as store:
+        labels, disputes = store.labels(), store.disagreements()
+        for item_id in tied:
+            assert len(store.annotations(item_id)) == 3
+            assert labels[item_id] == truth[item_id]
+            assert sorted(disputes[item_id][0].values()) == [1, 2]
+
+
 def bot_users(backend: LabelStudioBackend) -> list[str]:
     """The Label Studio user ids of bot-1 and bot-2, as annotations record them."""
     return [str(backend.ensure_annotator(f"bot-{k}@activelearn.invalid")) for k in (1, 2)]

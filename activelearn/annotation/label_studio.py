@@ -27,9 +27,11 @@ from activelearn.annotation.ls_tasks import (
     choice_result,
     config_classes,
     label_config,
+    listed_task_key,
     parse_task,
     task_item_id,
     task_json,
+    task_review_round,
     to_cursor,
 )
 from activelearn.errors import BackendAuthError, BackendError, BackendUnavailableError
@@ -169,11 +171,20 @@ class LabelStudioBackend:
                                         overlap_cohort_percentage=100)
         log.info("project %d: up to %d annotations per task", project_id, maximum)
 
-    def set_task_overlap(self, task_ids: Sequence[int], overlap: int) -> None:
-        """Set how many distinct annotators Label Studio serves these tasks to."""
+    def set_task_overlap(self, task_ids: Sequence[int], overlap: int,
+                         reopen: bool = False) -> None:
+        """Set how many distinct annotators Label Studio serves these tasks to.
+
+        reopen: also mark them unfinished, for a raised overlap: Label Studio 1.23 keeps
+        is_labeled as it was when a task's overlap is changed through the API (only a new
+        or deleted annotation recomputes it), and a finished task is served to nobody."""
         def one(task_id: int) -> None:
             with self._answering(f"setting the overlap of task {task_id}"):
-                self.client.tasks.update(id=str(task_id), overlap=overlap)
+                if reopen:
+                    self.client.tasks.update(id=str(task_id), overlap=overlap,
+                                             is_labeled=False)
+                else:
+                    self.client.tasks.update(id=str(task_id), overlap=overlap)
 
         with ThreadPoolExecutor(self.workers) as pool:
             list(pool.map(one, task_ids))
@@ -235,12 +246,22 @@ class LabelStudioBackend:
 
     # -- push -----------------------------------------------------------------
     def existing_item_ids(self, project_id: int) -> dict[str, int]:
-        """item_id -> task id of every task of the project that has an item id."""
+        """item_id -> task id of every labelling task of the project (review tasks, a
+        labelled item's second task, are left out)."""
         found: dict[str, int] = {}
         for task in self._tasks(project_id, [], fields="task_only"):
             item_id = task_item_id(task)
-            if item_id is not None:
+            if item_id is not None and task_review_round(task) is None:
                 found.setdefault(item_id, task["id"])
+        return found
+
+    def existing_keys(self, project_id: int) -> dict[str, int]:
+        """TaskSpec.key -> task id of every task of the project that has an item id."""
+        found: dict[str, int] = {}
+        for task in self._tasks(project_id, [], fields="task_only"):
+            key = listed_task_key(task)
+            if key is not None:
+                found.setdefault(key, task["id"])
         return found
 
     def push(self, project_id: int, tasks: Sequence[TaskSpec],
@@ -249,12 +270,13 @@ class LabelStudioBackend:
 
         Idempotent: the project's tasks are listed first and items already there are
         skipped, so a push repeated after a crash between the import and its bookkeeping
-        creates nothing twice. Returns item_id -> task id for every item of `tasks`.
+        creates nothing twice. Returns TaskSpec.key (the item id, for all but review
+        tasks) -> task id for every task of `tasks`.
         """
-        existing = self.existing_item_ids(project_id)
-        wanted = {t.item_id: t for t in tasks}  # a repeated item is sent once
-        new = [t for item_id, t in wanted.items() if item_id not in existing]
-        out = {item_id: existing[item_id] for item_id in wanted if item_id in existing}
+        existing = self.existing_keys(project_id)
+        wanted = {t.key: t for t in tasks}  # a repeated item is sent once
+        new = [t for key, t in wanted.items() if key not in existing]
+        out = {key: existing[key] for key in wanted if key in existing}
         for start in range(0, len(new), chunk):
             part = new[start:start + chunk]
             with self._answering(f"importing {len(part)} tasks"):
@@ -267,7 +289,7 @@ class LabelStudioBackend:
             if len(task_ids) != len(part):
                 raise BackendError(f"Label Studio at {self.url} created {len(task_ids)} tasks "
                                    f"for {len(part)} items; rerun to reconcile")
-            out.update(zip((t.item_id for t in part), task_ids))
+            out.update(zip((t.key for t in part), task_ids))
         log.info("pushed %d tasks to project %d (%d already there)", len(new), project_id,
                  len(wanted) - len(new))
         return out

@@ -42,11 +42,29 @@ class Suggestion:
     model_version: str
 
 
+REVIEW_KIND = "review"  # task data/meta `kind` of a label-error review task
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    """What a review task shows besides the image: the item's current label and the
+    class the out-of-fold model suggests (class names), and the model's p of it."""
+
+    current_label: str
+    suggested_label: str
+    confidence: float
+
+
+def review_key(item_id: str, round_: int) -> str:
+    return f"{item_id}#review-r{round_}"
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One item to be labelled. image: a data URI or a URL (see image_reference);
     score: the strategy's score of the item (None for random batches);
-    kind: the batch kind (holdout, initial, query)."""
+    kind: the batch kind (holdout, initial, query), or "review" for a review task of an
+    item already labelled (see REVIEW_KIND); review: its current and suggested class."""
 
     item_id: str
     image: str
@@ -55,6 +73,13 @@ class TaskSpec:
     score: float | None = None
     kind: str = "query"
     suggestion: Suggestion | None = None
+    review: ReviewNote | None = None
+
+    @property
+    def key(self) -> str:
+        """What makes a task unique in a project: the item id, or for a review task the
+        item id and the round that asked (an item has one labelling task)."""
+        return review_key(self.item_id, self.round) if self.kind == REVIEW_KIND else self.item_id
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,7 @@ class PullResult:
     annotations: list[PulledAnnotation] = field(default_factory=list)
     seen: dict[int, str] = field(default_factory=dict)
     rejected: list[RejectedAnnotation] = field(default_factory=list)
+    reviews: dict[int, int] = field(default_factory=dict)  # review task id -> its round
     cancelled: int = 0
     tasks_seen: int = 0
     cursor: str = ""
@@ -186,6 +212,12 @@ def task_json(task: TaskSpec) -> dict[str, Any]:
             "strategy": task.strategy, "score": task.score, "kind": task.kind}
     # the id again in meta: listings can then leave out the data (and its image)
     out: dict[str, Any] = {"data": data, "meta": {"item_id": task.item_id}}
+    if task.review is not None:
+        data.update(current_label=task.review.current_label,
+                    suggested_label=task.review.suggested_label,
+                    suggested_confidence=round(float(task.review.confidence), 4))
+    if task.kind == REVIEW_KIND:
+        out["meta"].update(kind=REVIEW_KIND, round=task.round)
     if task.suggestion is not None:
         s = task.suggestion
         out["predictions"] = [{"model_version": s.model_version, "score": float(s.confidence),
@@ -205,6 +237,9 @@ def parse_task(task: dict[str, Any], class_names: list[str], result: PullResult)
                 task_id, None, None, "task has no item_id in its data (not made by activelearn)"))
         return
     result.seen[task_id] = item_id
+    review_round = task_review_round(task)
+    if review_round is not None:
+        result.reviews[task_id] = review_round
     for ann in annotations:
         if ann.get("was_cancelled"):
             result.cancelled += 1
@@ -230,6 +265,25 @@ def task_item_id(task: dict[str, Any]) -> str | None:
         if isinstance(item_id, str) and item_id:
             return item_id
     return None
+
+
+def task_review_round(task: dict[str, Any]) -> int | None:
+    """The round that asked for a listed review task (meta, else data), None if the task
+    is not a review task."""
+    for where in ("meta", "data"):
+        found = task.get(where) or {}
+        if found.get("kind") == REVIEW_KIND:
+            return int(found.get("round") or 0)
+    return None
+
+
+def listed_task_key(task: dict[str, Any]) -> str | None:
+    """TaskSpec.key of a task listed by the server; None if it has no item id."""
+    item_id = task_item_id(task)
+    review_round = task_review_round(task)
+    if item_id is None or review_round is None:
+        return item_id
+    return review_key(item_id, review_round)
 
 
 def _choice(result: Any) -> tuple[str | None, str | None]:

@@ -31,6 +31,19 @@ def train(executor: Executor, cfg: Config, round_: int, version: str,
     return executor.run("train", [payload], desc="train", progress=progress)[0]
 
 
+def out_of_fold(executor: Executor, cfg: Config, round_: int, version: str, folds: int,
+                progress: bool) -> list[str]:
+    """Out-of-fold predictions of the labelled train items, one job per fold (on the
+    training queue); returns the fold files (.npz: item_ids, labels, probs). A fold file
+    already written is reused, so a rerun after a crash trains only the missing folds."""
+    folder = cfg.work_dir / "review" / version
+    payloads = [{**base_payload(cfg), "round": round_, "version": version, "fold": k,
+                 "folds": folds, "out": str(folder / f"fold-{k}-of-{folds}.npz")}
+                for k in range(folds)]
+    results = executor.run("oof", payloads, total=folds, desc="out-of-fold", progress=progress)
+    return [r["out"] for r in results]
+
+
 def score_and_select(executor: Executor, cfg: Config, version: str, candidates: np.ndarray,
                      labeled: np.ndarray, n: int, seed: int, progress: bool) -> dict[str, Any]:
     """Score the candidate pool positions in shards of jobs.shard_size, then select n.

@@ -21,6 +21,7 @@ from activelearn import loop
 from activelearn.config import Config, load_config
 from activelearn.errors import DataError
 from activelearn.inference import Normalizer, Predictor
+from activelearn.label_errors import assign_folds
 from activelearn.models import build_model
 from activelearn.sources import load_source
 from activelearn.sources.base import UNKNOWN_LABEL, Pool
@@ -123,6 +124,54 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return out
 
 
+# -- out-of-fold predictions (label-error review) -------------------------------------------
+def out_of_fold(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """payload: config, round, version, fold, folds, out. Trains a model with the train
+    job's recipe on the labelled train items outside `fold` (see
+    label_errors.assign_folds) and writes their labels and its probs [items, classes]
+    for the items inside it to `out` (.npz with item_ids, labels, probs). A fold already
+    written is not trained again."""
+    out = Path(payload["out"])
+    if out.exists():
+        progress(1)
+        return {"out": str(out), "cached": True}
+    cfg, pool = load(payload)
+    if cfg.training.threads > 0 and not os.environ.get(DEVICE_ENV):
+        torch.set_num_threads(cfg.training.threads)
+    position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
+    store = Store(cfg.work_dir / "state.sqlite")
+    try:
+        labels = store.labels(Split.TRAIN.value)
+        splits = store.splits()
+    finally:
+        store.close()
+    ids = sorted(i for i in labels if i in position)
+    folds = assign_folds(ids, int(payload["folds"]), cfg.project.seed + int(payload["round"]))
+    inside = folds == int(payload["fold"])
+    fit_on = [position[i] for i, s in splits.items()
+              if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
+    norm = Normalizer.fit(pool.images[torch.tensor(fit_on, dtype=torch.long)])
+    seed = cfg.project.seed + int(payload["round"]) * 100 + int(payload["fold"]) + 1
+    torch.manual_seed(seed)
+    model = build_model(cfg.model.name, loop.input_spec(pool), cfg.model.dropout)
+    device = device_for(cfg)
+    given = np.array([labels[i] for i in ids], dtype=np.int64)
+    train_on = torch.tensor([position[i] for i, k in zip(ids, inside) if not k],
+                            dtype=torch.long)
+    train_model(model, pool.images[train_on], given[~inside], cfg.training, norm, seed,
+                device, progress=False)
+    judged = torch.tensor([position[i] for i, k in zip(ids, inside) if k], dtype=torch.long)
+    probs = Predictor(model, norm, device, cfg.strategy.score_batch_size)(
+        pool.images[judged]).probs
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, item_ids=np.array([i for i, k in zip(ids, inside) if k], dtype=str),
+             labels=given[inside], probs=probs)
+    tmp.replace(out)  # a fold file is complete or absent
+    progress(1)
+    return {"out": str(out), "cached": False, "items": int(inside.sum())}
+
+
 def _evaluate(predictor: Predictor, pool: Pool, position: dict[str, int],
               labels: dict[str, int]) -> dict[str, Any]:
     ids = sorted(labels)
@@ -202,4 +251,4 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 JOBS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
-    "train": train, "score": score, "select": select}
+    "train": train, "score": score, "select": select, "oof": out_of_fold}

@@ -11,6 +11,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 # label_history.label of an item whose label was taken away (a tie between annotators,
 # or every annotation of it cancelled or rejected): it is not trained on until resolved.
@@ -42,6 +43,15 @@ class Problem:
     reason: str
 
 
+@dataclass(frozen=True)
+class PulledReviews:
+    """The review tasks one pull listed (task id -> (item id, round)) and their valid
+    annotations; see review.py (ReviewRecords)."""
+
+    seen: dict[int, tuple[str, int]]
+    annotations: list[AnnotationRow]
+
+
 @dataclass
 class PullChanges:
     """What applying one pull changed in state."""
@@ -51,6 +61,8 @@ class PullChanges:
     withdrawn: int = 0  # labels taken away: a tie, or no valid annotation left
     disagreements: dict[str, dict[int, int]] = field(default_factory=dict)  # item -> votes
     ties: list[str] = field(default_factory=list)
+    reviewed: int = 0  # review tasks answered (see review.py)
+    review_relabels: int = 0  # of them, answers that changed the label
     new_problems: list[Problem] = field(default_factory=list)
 
 
@@ -76,6 +88,12 @@ class PullRecords:
     def _write_labels(self, rows: list[tuple[str, int, str | None]], source: str,
                       round_: int) -> list[tuple[str, int, int | None]]:
         raise NotImplementedError  # Store's
+
+    if TYPE_CHECKING:  # ReviewRecords' (review.py), later in Store's bases
+        def _apply_reviews(self, pulled: PulledReviews, round_: int,
+                           changes: PullChanges) -> None: ...
+
+        def review_answers(self) -> dict[str, int]: ...
 
     # -- tasks ----------------------------------------------------------------
     def record_tasks(self, batch_id: int, round_: int, task_ids: dict[str, int]) -> None:
@@ -106,14 +124,16 @@ class PullRecords:
 
     # -- annotations ----------------------------------------------------------
     def apply_pull(self, round_: int, seen: dict[int, str], annotations: list[AnnotationRow],
-                   problems: list[Problem], cursor_key: str, cursor: str) -> PullChanges:
+                   problems: list[Problem], cursor_key: str, cursor: str,
+                   reviews: PulledReviews | None = None) -> PullChanges:
         """Record one pull in a single transaction: all of it or (after a crash) none.
 
         seen: task id -> item id of every task the pull listed; their valid annotations
         replace the ones stored before, so a relabel, a cancellation or a deletion in
         Label Studio takes effect. Each affected item gets the majority label of its
         annotations (a tie takes the label away and is reported). The cursor is saved
-        with the rest, so the next pull starts after this one.
+        with the rest, so the next pull starts after this one. reviews: the review tasks
+        listed (not in seen), whose answers replace their items' labels.
         """
         changes = PullChanges()
         with self.db:
@@ -127,6 +147,8 @@ class PullRecords:
                   a.updated_at, round_) for a in annotations])
             changes.new_problems = self._add_problems(problems, round_)
             self._resolve(sorted(set(seen.values())), round_, changes)
+            if reviews is not None:
+                self._apply_reviews(reviews, round_, changes)
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (cursor_key, cursor))
         return changes
 
@@ -152,8 +174,11 @@ class PullRecords:
         # a gold item keeps its trusted label whatever its annotators chose (their
         # annotations are kept: they score the annotators, see QualityRecords)
         gold = dict(self.db.execute("SELECT item_id, label FROM gold"))
+        reviewed = self.review_answers()
         rows: list[tuple[str, int, str | None]] = []
         for item_id in item_ids:
+            if item_id in reviewed and item_id not in gold:
+                continue  # a reviewer's answer replaced the annotators' label (review.py)
             labels = [label for label, _ in votes[item_id]]
             winner = majority(labels)
             who = ",".join(sorted({a for lab, a in votes[item_id] if lab == winner})) or None

@@ -22,7 +22,9 @@ from activelearn.state.exports import ExportRecords
 from activelearn.state.locks import LockRecords
 from activelearn.state.pulls import NO_LABEL, PullRecords
 from activelearn.state.quality import QUALITY_SCHEMA, QualityRecords
+from activelearn.state.relabels import RELABEL_SCHEMA, RelabelRecords
 from activelearn.state.reports import ReportRecords
+from activelearn.state.review import REVIEW_SCHEMA, ReviewRecords
 
 SCHEMA_VERSION = 1
 
@@ -116,7 +118,7 @@ class RoundRow:
 
 
 class Store(PullRecords, LockRecords, ReportRecords, ExportRecords, QualityRecords,
-            DuplicateRecords):
+            DuplicateRecords, RelabelRecords, ReviewRecords):
     """A project's state in one SQLite file."""
 
     def __init__(self, path: Path | str) -> None:
@@ -134,7 +136,7 @@ class Store(PullRecords, LockRecords, ReportRecords, ExportRecords, QualityRecor
             db = sqlite3.connect(self.path, timeout=wait)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(SCHEMA + QUALITY_SCHEMA)
+                db.executescript(SCHEMA + QUALITY_SCHEMA + RELABEL_SCHEMA + REVIEW_SCHEMA)
                 return db
             except sqlite3.OperationalError as exc:
                 db.close()
