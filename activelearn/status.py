@@ -24,7 +24,7 @@ def project_status(cfg: Config) -> dict[str, Any]:
                            "tasks_waiting": {"train": 0, "holdout": 0},
                            "annotations_since_training": 0, "holdout": None,
                            "last_pull": None, "last_error": None, "queues": None,
-                           "agreement": None}
+                           "agreement": None, "review": None, "relabel": None}
     if path.exists():
         store = Store(path)
         try:
@@ -58,10 +58,27 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
     if counts:
         out["agreement"] = stats.quality_summary(counts, store.multi_annotated(),
                                                  store.gold_votes())
+    _quality_work(store, out)
     failure = store.last_failure()
     if failure is not None:
         failure["at"] = _iso(failure["at"])
         out["last_error"] = failure
+
+
+def _quality_work(store: Store, out: dict[str, Any]) -> None:
+    """Label-error reviews by state (and how many answers changed the label), and the
+    requests for another annotation of disputed items (raised in Label Studio or not)."""
+    reviews = store.reviews()
+    if reviews:
+        out["review"] = {"tasks": len(reviews),
+                         **{state: sum(r["state"] == state for r in reviews)
+                            for state in ("selected", "pushed", "done")},
+                         "changed": sum(r["answer"] is not None and r["answer"] != r["label"]
+                                        for r in reviews)}
+    requests = store.relabel_requests()
+    if requests:
+        out["relabel"] = {"requests": len(requests),
+                          "raised": sum(applied for *_, applied in requests)}
 
 
 def _queues(cfg: Config) -> dict[str, Any]:
@@ -94,6 +111,14 @@ def format_status(status: dict[str, Any]) -> list[str]:
     lines.append(f"annotations pulled since the last training: "
                  f"{status['annotations_since_training']}")
     lines += format_agreement(status.get("agreement"))
+    if status.get("review"):
+        r = status["review"]
+        lines.append(f"label-error review: {r['tasks']} items sent ({r['pushed']} waiting, "
+                     f"{r['done']} answered, {r['changed']} labels changed)")
+    if status.get("relabel"):
+        r = status["relabel"]
+        lines.append(f"another annotation asked for {r['requests']} disputed items "
+                     f"({r['raised']} raised in Label Studio)")
     if status["last_error"]:
         e = status["last_error"]
         lines.append(f"last error: round {e['round']}, {e['phase']}, {e['at']}: {e['error']}")
