@@ -25,10 +25,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
+from cycle_rounds import command  # the same runner (benchmarks/ is on sys.path as a script)
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
 from activelearn.sources import load_source
@@ -68,18 +68,6 @@ def project_file(folder: Path, args: argparse.Namespace) -> Path:
     path = folder / "project.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
-
-
-def command(*argv: str, env: dict[str, str]) -> tuple[float, str]:
-    """Run an activelearn command; returns its wall time and output (fails loudly)."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "activelearn.cli", *argv], env=env,
-                          capture_output=True, text=True, cwd=ROOT)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"activelearn {' '.join(argv)} failed ({done.returncode}):\n"
-                         f"{done.stdout}{done.stderr}")
-    return wall, done.stdout
 
 
 def run(url: str, token: str, folder: Path, args: argparse.Namespace) -> bool:

@@ -79,11 +79,10 @@ def predictor_for(cfg: Config, pool: Pool, version: str) -> Predictor:
     return _predictors[key]
 
 
-# -- train ------------------------------------------------------------------------------
-def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """payload: config, round, version. Trains on the train labels in state, saves the
-    checkpoint and evaluates on the holdout (and the source's test labels when known).
-    Returns (and writes next to the checkpoint) the metrics as JSON."""
+def _training_inputs(payload: dict[str, Any]):
+    """What the train and out-of-fold jobs share: config, pool, item positions, the train
+    and holdout labels and splits from state, and the normaliser fitted on the train and
+    holdout images (never the test images)."""
     cfg, pool = load(payload)
     if cfg.training.threads > 0 and not os.environ.get(DEVICE_ENV):
         torch.set_num_threads(cfg.training.threads)
@@ -95,11 +94,20 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
         splits = store.splits()
     finally:
         store.close()
-    ids = sorted(i for i in labels if i in position)
-    positions = torch.tensor([position[i] for i in ids], dtype=torch.long)
     fit_on = [position[i] for i, s in splits.items()
               if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
     norm = Normalizer.fit(pool.images[torch.tensor(fit_on, dtype=torch.long)])
+    return cfg, pool, position, labels, holdout, splits, norm
+
+
+# -- train ------------------------------------------------------------------------------
+def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """payload: config, round, version. Trains on the train labels in state, saves the
+    checkpoint and evaluates on the holdout (and the source's test labels when known).
+    Returns (and writes next to the checkpoint) the metrics as JSON."""
+    cfg, pool, position, labels, holdout, splits, norm = _training_inputs(payload)
+    ids = sorted(i for i in labels if i in position)
+    positions = torch.tensor([position[i] for i in ids], dtype=torch.long)
     seed = cfg.project.seed + int(payload["round"])
     torch.manual_seed(seed)
     model = build_model(cfg.model.name, loop.input_spec(pool), cfg.model.dropout)
@@ -135,22 +143,10 @@ def out_of_fold(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     if out.exists():
         progress(1)
         return {"out": str(out), "cached": True}
-    cfg, pool = load(payload)
-    if cfg.training.threads > 0 and not os.environ.get(DEVICE_ENV):
-        torch.set_num_threads(cfg.training.threads)
-    position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
-    store = Store(cfg.work_dir / "state.sqlite")
-    try:
-        labels = store.labels(Split.TRAIN.value)
-        splits = store.splits()
-    finally:
-        store.close()
+    cfg, pool, position, labels, _, splits, norm = _training_inputs(payload)
     ids = sorted(i for i in labels if i in position)
     folds = assign_folds(ids, int(payload["folds"]), cfg.project.seed + int(payload["round"]))
     inside = folds == int(payload["fold"])
-    fit_on = [position[i] for i, s in splits.items()
-              if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
-    norm = Normalizer.fit(pool.images[torch.tensor(fit_on, dtype=torch.long)])
     seed = cfg.project.seed + int(payload["round"]) * 100 + int(payload["fold"]) + 1
     torch.manual_seed(seed)
     model = build_model(cfg.model.name, loop.input_spec(pool), cfg.model.dropout)
