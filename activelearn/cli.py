@@ -426,13 +426,18 @@ def _linked_project_id(backend, cfg: Config) -> int:
               help="Annotate at most N tasks per annotator in this run.")
 @click.option("--seed", type=int, default=None,
               help="Seed of the wrong answers [default: project.seed].")
+@click.option("--follow-overlap", is_flag=True,
+              help="Act as one team: each task gets only the annotations its overlap still "
+                   "asks for, from the annotators in turn (default: every annotator "
+                   "annotates every task).")
 @_handle_errors
-def bot(config, accuracies, noise, limit, seed) -> None:
+def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     """Annotate the open tasks of the project's Label Studio project with the dataset's
     ground truth, so the loop can run unattended (demos, tests, experiments).
 
     Each annotator is its own Label Studio user (bot-1@activelearn.invalid, ...) and
-    annotates every task it has not annotated yet: the true class with probability
+    annotates every task it has not annotated yet (with --follow-overlap: only as many
+    as the task's overlap asks for, in turn): the true class with probability
     --accuracy, else another class at random (the same choice on every rerun). Tasks of
     items without a ground-truth label are skipped. Running it again annotates only the
     tasks pushed since. The project is found as `activelearn init` links it; the API
@@ -443,6 +448,7 @@ def bot(config, accuracies, noise, limit, seed) -> None:
       activelearn bot --config p.yaml                  one perfect annotator
       activelearn bot --config p.yaml --noise 0.1      one annotator, 10% wrong
       activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7
+      activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7 --follow-overlap
     """
     from activelearn.annotation.bot import annotate_open_tasks
     from activelearn.annotation.label_studio import LabelStudioBackend
@@ -461,7 +467,8 @@ def bot(config, accuracies, noise, limit, seed) -> None:
              if label != UNKNOWN_LABEL}
     chosen = [1.0 - noise] if noise is not None else list(accuracies) or [1.0]
     report = annotate_open_tasks(backend, project_id, truth, list(cfg.classes), chosen,
-                                 seed=cfg.project.seed if seed is None else seed, limit=limit)
+                                 seed=cfg.project.seed if seed is None else seed, limit=limit,
+                                 follow_overlap=follow_overlap)
     click.echo(f"Label Studio project {project_id}: {report.tasks} tasks")
     for annotator in report.annotators:
         click.echo(annotator.summary())

@@ -46,7 +46,7 @@ def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
     rows = [a for a in rows if a.task_id not in review_rounds]
     seen = {task: item for task, item in seen.items() if task not in review_rounds}
     changes = store.apply_pull(round_, seen, rows, problems, CURSOR_KEY, result.cursor,
-                               reviews)
+                               reviews, {t: o for t, o in result.open_tasks.items() if t in seen})
     problems_deleted = check_deleted_tasks(backend, store, project_id)
     _report(changes, result.cancelled, len(result.seen), problems_deleted, class_names, echo)
     return changes

@@ -3,13 +3,13 @@ one HTML page with PNG plots and the numbers behind them as CSV files, in one fo
 
 Sections: the learning curve on the holdout (and test) split, round by round; the
 `simulate` comparison of strategies; per-class scores and the confusion matrix of the
-latest model; annotation throughput; agreement between annotators. A section without
-data says so. Nothing here writes to the state.
+latest model; annotation throughput; then the annotation-quality sections of
+report_quality.py (agreement, duplicates, label-error review). A section without data
+says so. Nothing here writes to the state.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import time
@@ -20,7 +20,8 @@ from pathlib import Path
 from activelearn import report_plots, results
 from activelearn.annotation import stats
 from activelearn.errors import ActiveLearnError, ConfigError
-from activelearn.report_page import Section, render_page
+from activelearn.report_page import Section, fmt, render_page, write_csv
+from activelearn.report_quality import agreement_section, duplicates_section, review_section
 from activelearn.state import RoundRow, Store
 from activelearn.state.reports import AnnotationEvent, Evaluation
 
@@ -92,6 +93,7 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
         throughput_section(data.events, out_dir),
         agreement_section(data.votes, out_dir, data.gold),
         duplicates_section(state_path, out_dir),
+        review_section(state_path, out_dir),
     ]
     page = out_dir / "index.html"
     page.write_text(render_page(f"activelearn report: {project}",
@@ -112,17 +114,6 @@ def _about(project: str, state_path: Path, data: StateData) -> list[str]:
     lines.append(f"{len(data.rounds)} rounds; round {last.round} is {last.status} "
                  f"(phase {last.phase or '-'}); latest model {models[-1] if models else '-'}.")
     return lines
-
-
-def _write_csv(path: Path, rows: Sequence[Sequence[object]]) -> str:
-    """rows: the header first. Returns the file name (for the page's links)."""
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    return path.name
-
-
-def _fmt(value: float | None, spec: str = ".4f") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 # -------------------------------------------------------------------------- sections
@@ -160,11 +151,11 @@ def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Sect
                              first.model_version or "-"]
         for s in splits:
             got = found.get(s)
-            row += ([_fmt(got.payload["accuracy"]), _fmt(got.payload["macro_f1"]),
+            row += ([fmt(got.payload["accuracy"]), fmt(got.payload["macro_f1"]),
                      got.payload.get("items", "-")] if got else ["-", "-", "-"])
         rows.append(row)
     section.table(rows)
-    section.files.append(_write_csv(out_dir / "learning_curve.csv", [
+    section.files.append(write_csv(out_dir / "learning_curve.csv", [
         ["round", "split", "model_version", "train_labels", "accuracy", "macro_f1", "items"],
         *[[e.round, e.split, e.model_version or "", "" if e.labels is None else e.labels,
            e.payload["accuracy"], e.payload["macro_f1"], e.payload.get("items", "")]
@@ -192,10 +183,10 @@ def simulate_section(records: list[dict] | None, source: str, out_dir: Path) -> 
     section.text(f"From {source}. Lines: mean over seeds; bands: min–max over seeds.")
     section.table(results.summary_table(rows))
     section.text(results.target_line(rows))
-    section.files.append(_write_csv(out_dir / "simulate_summary.csv", [
+    section.files.append(write_csv(out_dir / "simulate_summary.csv", [
         list(asdict(rows[0])), *[list(asdict(r).values()) for r in rows]]))
     columns = results.csv_columns(records)
-    section.files.append(_write_csv(out_dir / "simulate_rounds.csv", [
+    section.files.append(write_csv(out_dir / "simulate_rounds.csv", [
         columns, *[[r.get(c, "") for c in columns] for r in records]]))
     return section
 
@@ -225,13 +216,13 @@ def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
         row: list[object] = [name]
         for e in found:
             p = e.payload
-            row += [_fmt(p["precision"][k]), _fmt(p["recall"][k]), _fmt(p["f1"][k]),
+            row += [fmt(p["precision"][k]), fmt(p["recall"][k]), fmt(p["f1"][k]),
                     p["support"][k]]
             csv_rows.append([e.split, name, p["precision"][k], p["recall"][k], p["f1"][k],
                              p["support"][k]])
         rows.append(row)
     section.table(rows)
-    section.files.append(_write_csv(out_dir / "per_class.csv", csv_rows))
+    section.files.append(write_csv(out_dir / "per_class.csv", csv_rows))
     for e in found:
         slug = re.sub(r"[^A-Za-z0-9_-]", "_", e.split)
         report_plots.confusion(names, e.payload["confusion"],
@@ -239,7 +230,7 @@ def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
                                out_dir / f"confusion_{slug}.png")
         section.image(f"confusion_{slug}.png", f"confusion matrix on {e.split}",
                       half=len(found) > 1)
-        section.files.append(_write_csv(out_dir / f"confusion_{slug}.csv", [
+        section.files.append(write_csv(out_dir / f"confusion_{slug}.csv", [
             ["true \\ predicted", *names],
             *[[name, *counts] for name, counts in zip(names, e.payload["confusion"])]]))
     return section
@@ -268,16 +259,16 @@ def throughput_section(events: list[AnnotationEvent], out_dir: Path) -> Section:
         ["annotations", "first hour (UTC)", "last hour (UTC)", "per hour",
          "per active hour", "busiest hour"],
         [work.total, f"{first:%Y-%m-%d %H:00}", f"{last:%Y-%m-%d %H:00}",
-         _fmt(work.per_hour, ".1f"), _fmt(work.per_active_hour, ".1f"), _busiest(work)],
+         fmt(work.per_hour, ".1f"), fmt(work.per_active_hour, ".1f"), _busiest(work)],
     ], "per hour: over every hour from the first to the last; per active hour: over the "
        "hours in which annotations were saved")
     section.table([["annotator", "annotations", "median lead time (s)"],
-                   *[[a.annotator, a.annotations, _fmt(a.median_lead_time, ".1f")]
+                   *[[a.annotator, a.annotations, fmt(a.median_lead_time, ".1f")]
                      for a in work.annotators]])
-    section.files.append(_write_csv(out_dir / "annotations_per_hour.csv", [
+    section.files.append(write_csv(out_dir / "annotations_per_hour.csv", [
         ["hour_utc", "annotator", "annotations"],
         *[[f"{h:%Y-%m-%dT%H:00Z}", who, n] for (h, who), n in sorted(work.hourly.items())]]))
-    section.files.append(_write_csv(out_dir / "annotators.csv", [
+    section.files.append(write_csv(out_dir / "annotators.csv", [
         ["annotator", "annotations", "median_lead_time_s"],
         *[[a.annotator, a.annotations, "" if a.median_lead_time is None
            else a.median_lead_time] for a in work.annotators]]))
@@ -290,93 +281,3 @@ def _busiest(work: stats.Throughput) -> str:
         per_hour[hour] = per_hour.get(hour, 0) + n
     hour, n = max(per_hour.items(), key=lambda kv: (kv[1], kv[0]))
     return f"{n} at {hour:%Y-%m-%d %H:00}"
-
-
-def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: Path,
-                      gold: list[tuple[str | None, int, int]] | None = None) -> Section:
-    """(e) how often annotators agree on items several of them annotated, the kappas,
-    and each annotator's accuracy on gold items."""
-    section = Section("agreement", "Agreement between annotators")
-    found = stats.agreement(votes)
-    if gold:
-        section.table([["annotator", "gold items annotated", "correct", "gold accuracy"],
-                       *[[g.annotator, g.items, g.correct, _fmt(g.accuracy, ".3f")]
-                         for g in stats.gold_accuracy(gold)]],
-                      "annotations of gold items (trusted labels from quality.gold_file)")
-    if found is None:
-        if not gold:
-            section.no_data("no item has been annotated more than once (label_studio."
-                            "overlap decides how many annotators see a task).")
-        return section
-    if any(p.votes for p in found.annotators):
-        report_plots.agreement_bars(found, out_dir / "agreement.png")
-        section.image("agreement.png", "each annotator's agreement with the others")
-    section.table([
-        ["multi-annotated items", "all annotators agree", "share", "ties (left unlabelled)"],
-        [found.items, found.unanimous, _fmt(found.unanimous_share, ".3f"), found.ties],
-    ])
-    rows: list[list[object]] = [["annotator", "multi-annotated items", "compared",
-                                 "agreed with the others", "share"]]
-    rows += [[p.annotator, p.items, p.votes, p.agreed, _fmt(p.share, ".3f")]
-             for p in found.annotators]
-    section.table(rows, "each annotation is compared with the majority label of the item's "
-                        "other annotations; where those tie it is not compared")
-    _kappa_tables(section, votes)
-    section.files.append(_write_csv(out_dir / "agreement.csv", [
-        ["annotator", "items", "compared", "agreed", "share"],
-        *[[p.annotator, p.items, p.votes, p.agreed, "" if p.share is None else p.share]
-          for p in found.annotators]]))
-    return section
-
-
-def _kappa_tables(section: Section, votes: dict[str, list[tuple[str | None, int]]]) -> None:
-    """Cohen's kappa per pair of annotators and Fleiss' kappa over all of them."""
-    pairs = stats.pairwise_kappa(votes)
-    if pairs:
-        section.table([["annotators", "items both annotated", "agreed", "Cohen's kappa"],
-                       *[[f"{p.first} / {p.second}", p.items, _fmt(p.observed, ".3f"),
-                          _fmt(p.kappa, ".3f")] for p in pairs]],
-                      "kappa: agreement corrected for what the two would reach by chance")
-    found = stats.fleiss(votes)
-    if found is not None:
-        section.table([["annotations per item", "items", "left out", "Fleiss' kappa"],
-                       [found.raters, found.items, found.excluded, _fmt(found.kappa, ".3f")]],
-                      "Fleiss' kappa needs the same number of annotations on every item: "
-                      "items with another count are left out")
-
-
-def duplicates_section(state_path: Path, out_dir: Path) -> Section:
-    """Duplicate groups and leakage as `activelearn clean` recorded them."""
-    from activelearn.clean import CLEANED_META, write_reports
-
-    section = Section("duplicates", "Duplicates and leakage")
-    if not state_path.exists():
-        section.no_data("no state yet: run activelearn clean or activelearn cycle.")
-        return section
-    store = Store(state_path)
-    try:
-        groups = store.duplicate_groups()
-        counts = store.duplicate_pair_counts()
-        skipped = len(store.skipped_items())
-        cleaned = store.get_meta(CLEANED_META) is not None
-        if cleaned:
-            section.files += [p.name for p in write_reports(store, out_dir)]
-    finally:
-        store.close()
-    if not cleaned:
-        section.no_data("the pool has not been checked for duplicates yet (activelearn "
-                        "clean; cycle runs it when new items appear).")
-        return section
-    section.table([
-        ["groups", "items in groups", "exact pairs", "near pairs", "leakage pairs",
-         "groups with leakage", "skipped images"],
-        [len(groups), sum(len(g.members) for g in groups), counts.get("exact", 0),
-         counts.get("near", 0), counts["leakage"], sum(g.leaks for g in groups), skipped]],
-        "only a group's representative is selected; pool items of a group that holds a "
-        "holdout/validation/test item never are")
-    rows: list[list[object]] = [["group", "kind", "representative", "members", "splits"]]
-    rows += [[g.group_id, g.kind, g.representative, len(g.members),
-              ", ".join(sorted({s for _, _, s in g.members}))] for g in groups[:50]]
-    section.table(rows, f"the first {min(len(groups), 50)} of {len(groups)} groups; all "
-                        "are in duplicates.csv")
-    return section

@@ -1,7 +1,7 @@
 """Label-error review on Fashion-MNIST with a noisy bot (issue 6, item 4).
 
     .venv/bin/python benchmarks/label_review.py [--root data] [--labeled 3000] [--folds 3]
-        [--rounds 3] [--per-round 150] [--noise 0.1] [--threads 2]
+        [--rounds 3] [--per-round 150] [--noise 0.1] [--threads 2] [--seeds 1]
 
 Runs without Label Studio: it drives the same pieces the cycle's review phase uses
 (the out-of-fold job's recipe: jobs/tasks.py out_of_fold, training.train_model with the
@@ -14,7 +14,8 @@ Prints:
   catch (the issue's target: >= 70%), and the precision of its top ranks;
 - holdout accuracy (the source's test split) over rounds, with review (each round the
   top `per-round` not yet reviewed get the true label, then a model is retrained) and
-  without (the same noisy labels, the same seeds): both curves.
+  without (the same noisy labels, the same seeds): both curves, and with --seeds N
+  their means and the paired gain per round with its standard error.
 """
 
 from __future__ import annotations
@@ -73,17 +74,63 @@ def accuracy(predictor: Predictor, pool: Pool, holdout: np.ndarray) -> float:
                               pool.labels[holdout]).accuracy
 
 
+def review_rounds(pool: Pool, positions: np.ndarray, holdout: np.ndarray,
+                  norm: Normalizer, recipe: TrainingConfig, args: argparse.Namespace,
+                  seed: int) -> tuple[list[float], list[float]]:
+    """One seed: the bot's noisy labels, then `rounds` review rounds. Returns the holdout
+    accuracy by round with review and without (round 0: before any review, shared)."""
+    truth = pool.labels[positions]
+    noisy = np.array([bot_label(int(t), len(pool.class_names), 1 - args.noise, seed, 1,
+                                pool.item_ids[p]) for t, p in zip(truth, positions)])
+    print(f"seed {seed}: {int((noisy != truth).sum())} wrong labels "
+          f"({(noisy != truth).mean():.1%})")
+    labels, reviewed = noisy.copy(), np.zeros(len(positions), dtype=bool)
+    with_review, without = [], []
+    for round_ in range(args.rounds + 1):
+        train_seed = seed * 1000 + round_
+        without.append(accuracy(fit(pool, positions, noisy, norm, recipe, train_seed), pool,
+                                holdout))
+        with_review.append(accuracy(fit(pool, positions, labels, norm, recipe, train_seed),
+                                    pool, holdout) if round_ else without[0])
+        if round_ == args.rounds:
+            break
+        probs = out_of_fold_probs(pool, positions, labels, norm, recipe, args.folds,
+                                  train_seed)
+        ranking = rank_label_errors(probs, labels)
+        still_wrong = labels != truth
+        if round_ == 0:
+            n = int(still_wrong.sum())
+            print(f"  round 0 ranking: {len(ranking.index)} contradicted labels; of the {n} "
+                  f"wrong labels, the top 2x{n}={2 * n} hold "
+                  f"{recall_in_top(ranking, still_wrong, 2 * n):.1%} (target >= 70%), the "
+                  f"top {n} {recall_in_top(ranking, still_wrong, n):.1%}; precision of the "
+                  f"top {n}: {share_wrong_in_top(ranking, still_wrong, n):.1%}, of the top "
+                  f"{args.per_round}: "
+                  f"{share_wrong_in_top(ranking, still_wrong, args.per_round):.1%}")
+        chosen = [i for i in ranking.index if not reviewed[i]][:args.per_round]
+        hits = int(still_wrong[chosen].sum())
+        labels[chosen], reviewed[chosen] = truth[chosen], True
+        print(f"  round {round_ + 1}: reviewed {len(chosen)}, {hits} were wrong; wrong "
+              f"labels left {int((labels != truth).sum())}")
+    print("  with review:    " + " ".join(f"{a:.4f}" for a in with_review))
+    print("  without review: " + " ".join(f"{a:.4f}" for a in without))
+    return with_review, without
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--root", default="data")
     parser.add_argument("--labeled", type=int, default=3000)
-    parser.add_argument("--holdout", type=int, default=2000)
+    parser.add_argument("--holdout", type=int, default=10000,
+                        help="test items to measure on (the whole test split by default)")
     parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-round", type=int, default=150)
     parser.add_argument("--noise", type=float, default=0.1)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="independent repeats (noise, folds and training seeds)")
     parser.add_argument("--epochs", type=int, default=TrainingConfig.epochs)
     parser.add_argument("--min-steps", type=int, default=TrainingConfig.min_steps)
     args = parser.parse_args()
@@ -94,44 +141,24 @@ def main() -> None:
                        list(FASHION_MNIST_CLASSES))
     positions = np.flatnonzero(~pool.is_test)[:args.labeled]
     holdout = np.flatnonzero(pool.is_test)
-    truth = pool.labels[positions]
-    noisy = np.array([bot_label(int(t), len(pool.class_names), 1 - args.noise, args.seed, 1,
-                                pool.item_ids[p]) for t, p in zip(truth, positions)])
-    wrong = noisy != truth
-    print(f"{len(positions)} labelled items, {int(wrong.sum())} wrong ({wrong.mean():.1%}); "
-          f"holdout {len(holdout)} test items; {args.folds} folds")
+    print(f"{len(positions)} labelled items, holdout {len(holdout)} test items; "
+          f"{args.folds} folds, {args.seeds} seed(s)")
     norm = Normalizer.fit(pool.images[torch.from_numpy(positions)])
     recipe = TrainingConfig(epochs=args.epochs, min_steps=args.min_steps)
-    labels, reviewed = noisy.copy(), np.zeros(len(positions), dtype=bool)
-    with_review, without = [], []
-    for round_ in range(args.rounds + 1):
-        seed = args.seed + round_
-        without.append(accuracy(fit(pool, positions, noisy, norm, recipe, seed), pool,
-                                holdout))
-        with_review.append(accuracy(fit(pool, positions, labels, norm, recipe, seed), pool,
-                                    holdout) if round_ else without[0])
-        if round_ == args.rounds:
-            break
-        probs = out_of_fold_probs(pool, positions, labels, norm, recipe, args.folds, seed)
-        ranking = rank_label_errors(probs, labels)
-        still_wrong = labels != truth
-        if round_ == 0:
-            n = int(still_wrong.sum())
-            print(f"round 0 ranking: {len(ranking.index)} contradicted labels; of the {n} "
-                  f"wrong labels, the top 2x{n}={2 * n} hold "
-                  f"{recall_in_top(ranking, still_wrong, 2 * n):.1%} (target >= 70%), the top "
-                  f"{n} {recall_in_top(ranking, still_wrong, n):.1%}; precision of the top "
-                  f"{n}: {share_wrong_in_top(ranking, still_wrong, n):.1%}, of the top "
-                  f"{args.per_round}: "
-                  f"{share_wrong_in_top(ranking, still_wrong, args.per_round):.1%}")
-        chosen = [i for i in ranking.index if not reviewed[i]][:args.per_round]
-        hits = int(still_wrong[chosen].sum())
-        labels[chosen], reviewed[chosen] = truth[chosen], True
-        print(f"round {round_ + 1}: reviewed {len(chosen)}, {hits} were wrong; wrong labels "
-              f"left {int((labels != truth).sum())}")
-    print("holdout accuracy by round (0 = before any review):")
-    print("  with review:    " + " ".join(f"{a:.4f}" for a in with_review))
-    print("  without review: " + " ".join(f"{a:.4f}" for a in without))
+    curves = [review_rounds(pool, positions, holdout, norm, recipe, args, seed)
+              for seed in range(args.seed, args.seed + args.seeds)]
+    with_review = np.array([c[0] for c in curves])
+    without = np.array([c[1] for c in curves])
+    gain = with_review - without  # [seeds, rounds + 1], paired by seed and round
+    print(f"holdout accuracy by round (0 = before any review), mean of {args.seeds} seed(s):")
+    print("  with review:    " + " ".join(f"{a:.4f}" for a in with_review.mean(0)))
+    print("  without review: " + " ".join(f"{a:.4f}" for a in without.mean(0)))
+    for round_ in range(1, args.rounds + 1):
+        g = gain[:, round_]
+        spread = (f" +- {g.std(ddof=1) / np.sqrt(len(g)):.4f} (standard error)"
+                  if len(g) > 1 else "")
+        print(f"  round {round_}: gain {g.mean():+.4f}{spread}; higher with review in "
+              f"{int((g > 0).sum())} of {len(g)} seeds")
     print(f"done in {time.perf_counter() - start:.0f} s")
 
 

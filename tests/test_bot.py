@@ -97,6 +97,42 @@ def test_tasks_without_ground_truth_are_skipped_and_the_limit_holds(backend, pro
     assert {item for _, item in pulled(backend, project)} == set(truth)
 
 
+def test_following_overlap_the_bots_share_the_tasks_as_label_studio_asks(backend, project):
+    truth = truth_of(12)
+    ids = push(backend, project, list(truth))
+    doubled = [ids[f"item-{i}"] for i in range(4)]
+    backend.set_task_overlap(doubled, 2)
+    # a person already annotated one of the doubled tasks: one bot annotation is missing
+    backend.client.annotations.create(id=ids["item-0"], result=choice_result("cat"))
+
+    report = annotate_open_tasks(backend, project, truth, CLASSES, [1.0, 1.0],
+                                 follow_overlap=True)
+    first, second = report.annotators
+    # 8 tasks of overlap 1 + 3 of overlap 2 + 1 of overlap 2 already half done = 15
+    assert first.annotated + second.annotated == 15
+    assert abs(first.annotated - second.annotated) <= 1
+    assert first.others + second.others == 2 * 12 - 15  # the slots left to the other bot
+    per_task = Counter(item for _, item in pulled(backend, project))
+    assert per_task == {item: 2 if int(item.split("-")[1]) < 4 else 1 for item in truth}
+    result = backend.pull(project, CLASSES)
+    assert result.open_tasks == {task: False for task in ids.values()}
+
+    again = annotate_open_tasks(backend, project, truth, CLASSES, [1.0, 1.0],
+                                follow_overlap=True)
+    assert sum(a.annotated for a in again.annotators) == 0
+
+
+def test_a_pull_tells_which_tasks_label_studio_still_serves(backend, project):
+    truth = truth_of(3)
+    ids = push(backend, project, list(truth))
+    backend.set_task_overlap([ids["item-1"]], 2)
+    backend.client.annotations.create(id=ids["item-0"], result=choice_result("cat"))
+    backend.client.annotations.create(id=ids["item-1"], result=choice_result("dog"))
+    result = backend.pull(project, CLASSES)
+    assert result.open_tasks == {ids["item-0"]: False, ids["item-1"]: True,
+                                 ids["item-2"]: True}
+
+
 def test_wrong_answers_are_seeded_and_never_the_truth():
     items = [f"i{k}" for k in range(3000)]
     labels = [bot_label(4, 10, 0.7, seed=1, annotator=2, item_id=i) for i in items]

@@ -206,6 +206,38 @@ def test_a_failing_job_is_reported_with_its_id(rq_project, workers):
     assert "FileNotFoundError" in result.output and "worker test-0-" in result.output
 
 
+def test_out_of_fold_jobs_on_two_workers_predict_every_label_once_like_inline(rq_project,
+                                                                            workers):
+    """The label-error review's fold models, trained by workers as the cycle asks."""
+    cfg, _ = trained(rq_project)
+    for _ in range(2):
+        workers.start(threads=cfg.training.threads)  # as inline: the same float sums
+    files = steps.out_of_fold(RQExecutor(cfg.jobs), cfg, 1, "t-r1", 2, progress=False)
+    folds = [np.load(f) for f in files]
+    predicted = [str(i) for fold in folds for i in fold["item_ids"]]
+    store = Store(cfg.work_dir / "state.sqlite")
+    labels = store.labels()
+    store.close()
+    assert sorted(predicted) == sorted(labels)  # every labelled item once, by one fold
+    assert all(fold["probs"].shape == (len(fold["item_ids"]), 10) for fold in folds)
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    queue = Queue(cfg.jobs.gpu_queue, connection=Redis.from_url(cfg.jobs.redis_url),
+                  serializer=JSONSerializer)
+    jobs = [queue.fetch_job(j) for j in queue.finished_job_registry.get_job_ids()]
+    assert sorted(j.args[1]["fold"] for j in jobs) == [0, 1]
+    assert all(j.timeout == cfg.jobs.train_timeout for j in jobs)
+    rq = {str(i): p for fold in folds for i, p in zip(fold["item_ids"], fold["probs"])}
+    for f in files:
+        Path(f).unlink()
+    inline = steps.out_of_fold(InlineExecutor(), cfg, 1, "t-r1", 2, progress=False)
+    assert inline == files
+    again = {str(i): p for f in inline for i, p in zip(np.load(f)["item_ids"],
+                                                         np.load(f)["probs"])}
+    assert all(np.allclose(rq[i], again[i], atol=1e-5) for i in labels)
+
+
 def test_unreachable_redis_is_one_line_exit_1(project_file, monkeypatch):
     monkeypatch.setenv("ACTIVELEARN_REDIS_URL", "redis://127.0.0.1:1/0")
     monkeypatch.setenv("ACTIVELEARN_LS_URL", "http://127.0.0.1:9")

@@ -20,13 +20,14 @@ from activelearn.config import FASHION_MNIST_CLASSES
 from activelearn.metrics import compute_metrics
 from activelearn.report import write_report
 from activelearn.state import AnnotationRow, RoundStatus, Split, Store
+from activelearn.state.pulls import PulledReviews
 
 CLASSES = list(FASHION_MNIST_CLASSES)
 PLOTS = {"learning_curve.png", "simulate_accuracy.png", "simulate_macro_f1.png",
          "per_class_f1.png", "confusion_holdout.png", "confusion_test.png",
          "annotations_per_hour.png", "agreement.png"}
 SECTIONS = ["learning-curve", "simulate", "latest-model", "throughput", "agreement",
-            "duplicates"]
+            "duplicates", "review"]
 
 
 def _payload(rng: np.random.Generator, accuracy: float, items: int) -> dict:
@@ -62,6 +63,17 @@ def build_state(path: Path) -> None:
     store.replace_duplicates([("img20", "img21", "exact", 1.0)],
                              [("img20", "exact", ["img20", "img21"])], [])
     store.set_meta("cleaned_items", "30")
+    # round 2 sent img20-22 to review: img20's reviewer changed the label to the model's
+    # suggestion, img21's kept it, img22's task waits; img1's dispute asked a third vote
+    store.add_review_candidates(2, [("img20", 1, 2, 0.9, 0.95), ("img21", 3, 4, 0.8, 0.9),
+                                    ("img22", 5, 6, 0.7, 0.85)])
+    store.record_review_tasks(2, {"img20": 200, "img21": 201, "img22": 202})
+    store.apply_pull(2, {}, [], [], "cursor", "d", PulledReviews(
+        {200: ("img20", 2), 201: ("img21", 2), 202: ("img22", 2)},
+        [AnnotationRow(300, 200, "img20", 2, "carol", 3.0, "2026-11-28T12:00:00Z"),
+         AnnotationRow(301, 201, "img21", 3, "carol", 3.0, "2026-11-28T12:01:00Z")]))
+    store.add_relabel_requests(2, [("img1", 101, 2, 3)])
+    store.mark_relabels_applied(2, ["img1"])
     store.close()
 
 
@@ -185,8 +197,17 @@ def test_report_numbers(project, tmp_path) -> None:
     assert [r["strategy"] for r in summary] == ["random", "margin"]
     assert float(summary[1]["label_efficiency"]) > 1.0
     assert len(read_csv(out / "simulate_rounds.csv")) == 12
+    reviews = {r["item_id"]: r for r in read_csv(out / "reviews.csv")}
+    assert {i: (r["state"], r["label"], r["answer"]) for i, r in reviews.items()} == {
+        "img20": ("done", "1", "2"), "img21": ("done", "3", "3"), "img22": ("pushed", "5", "")}
+    assert read_csv(out / "relabel_requests.csv") == [
+        {"item_id": "img1", "round": "2", "annotations_when_asked": "2", "overlap_asked": "3",
+         "raised": "1"}]
     html = (out / "index.html").read_text()
     assert "0.700" in html  # unanimous share 7/10 in the agreement table
+    # round 2: 3 sent, 1 waiting, 2 answered, 1 changed (to the suggestion), share 0.500
+    assert "<td>2</td><td>3</td><td>1</td><td>2</td><td>1</td><td>1</td><td>0.500</td>" \
+        in html.replace("\n", "")
 
 
 def test_empty_project_renders_with_no_data_sections(project_file, tmp_path) -> None:

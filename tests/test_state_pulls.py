@@ -90,6 +90,34 @@ def test_tasks_waiting_and_deleted(store: Store) -> None:
     assert store.tasks()["img0"] == 10
 
 
+def test_a_labelled_task_waits_while_label_studio_wants_more_annotations(store: Store) -> None:
+    store.record_tasks(1, 0, {"img0": 10, "img1": 11})
+    # img0 has one of its two annotations: labelled, but Label Studio still serves it
+    store.apply_pull(1, {10: "img0", 11: "img1"}, [ann(1, 10, "img0", 3), ann(2, 11, "img1", 4)],
+                     [], "cursor", "c", open_tasks={10: True, 11: False})
+    assert store.labels() == {"img0": 3, "img1": 4}
+    assert store.waiting_tasks(Split.TRAIN.value) == 1
+    store.apply_pull(1, {10: "img0"}, [ann(1, 10, "img0", 3), ann(3, 10, "img0", 3, "2")],
+                     [], "cursor", "d", open_tasks={10: False})
+    assert store.waiting_tasks(Split.TRAIN.value) == 0
+
+
+def test_a_state_made_before_the_open_flag_gets_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE tasks DROP COLUMN is_open")
+    db.execute("INSERT INTO items VALUES ('img0', 0, NULL, 'train')")
+    db.execute("INSERT INTO tasks VALUES ('img0', 10, 1, 1, 0.0, NULL)")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.waiting_tasks(Split.TRAIN.value) == 1  # never listed, no label: waiting
+    store.close()
+
+
 def test_lock_is_exclusive_until_released_or_stale(store: Store) -> None:
     assert store.try_lock("cycle", "a", 1, "h", lambda h: False) is None
     holder = store.try_lock("cycle", "b", 2, "h", lambda h: False)

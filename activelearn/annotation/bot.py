@@ -5,6 +5,11 @@ Each simulated annotator is its own Label Studio user (bot-1, bot-2, ...) with i
 accuracy: with probability 1 - accuracy it picks another class, uniformly at random. The
 choice depends only on (seed, annotator, item id), so a rerun makes the same choices, and
 a task an annotator has annotated is never annotated by it again.
+
+By default every annotator annotates every task. With follow_overlap the bots act as a
+team that Label Studio serves: a task gets only as many annotations as its overlap asks
+(those already there count), from annotators taken in turn, so with two bots and overlap
+1 each annotates half of the tasks and a task with overlap 2 gets both.
 """
 
 from __future__ import annotations
@@ -42,12 +47,14 @@ class AnnotatorReport:
     already: int = 0
     no_truth: int = 0
     left: int = 0
+    others: int = 0  # open tasks whose overlap the other annotators fill (follow_overlap)
 
     def summary(self) -> str:
         """One line for the command line."""
         return (f"{self.name} (user {self.user_id}, accuracy {self.accuracy:g}): annotated "
                 f"{self.annotated} ({self.wrong} wrong on purpose), {self.already} already "
-                f"done, {self.no_truth} without ground truth, {self.left} left by the limit")
+                f"done, {self.no_truth} without ground truth, {self.left} left by the limit"
+                + (f", {self.others} served to others" if self.others else ""))
 
 
 @dataclass
@@ -76,26 +83,43 @@ def bot_label(truth: int, n_classes: int, accuracy: float, seed: int, annotator:
 
 def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dict[str, int],
                         class_names: list[str], accuracies: Sequence[float], seed: int = 0,
-                        limit: int | None = None) -> BotReport:
+                        limit: int | None = None, follow_overlap: bool = False) -> BotReport:
     """Let one simulated annotator per accuracy annotate every task of the project it has
     not annotated yet and whose item is in `truth` (item_id -> class index), at most
     `limit` new tasks each, in task id order. Running it again annotates nothing new.
+    follow_overlap: only the annotations each task's overlap still asks for (see above).
     """
     _check(accuracies, class_names, limit)
     tasks = backend.task_annotators(project_id)
     report = BotReport(tasks=len(tasks))
-    work: list[tuple[int, str, int]] = []
     for k, accuracy in enumerate(accuracies, start=1):
         name = annotator_name(k)
         user_id = backend.ensure_annotator(f"{name}@{EMAIL_DOMAIN}", name)
-        mine = AnnotatorReport(name, user_id, accuracy)
-        for task_id, label in _plan(tasks, truth, class_names, seed, k, mine, limit):
-            work.append((task_id, class_names[label], user_id))
-        report.annotators.append(mine)
+        report.annotators.append(AnnotatorReport(name, user_id, accuracy))
+    users = [a.user_id for a in report.annotators]
+    turns = [_turn(task, n, users) for n, task in enumerate(tasks)] if follow_overlap else None
+    work: list[tuple[int, str, int]] = []
+    for k, mine in enumerate(report.annotators, start=1):
+        mine_tasks = tasks
+        if turns is not None:
+            mine_tasks = [t for t, turn in zip(tasks, turns) if mine.user_id in turn]
+            mine.others = sum(mine.user_id not in turn and mine.user_id not in t.annotators
+                              for t, turn in zip(tasks, turns))
+        for task_id, label in _plan(mine_tasks, truth, class_names, seed, k, mine, limit):
+            work.append((task_id, class_names[label], mine.user_id))
     backend.annotate_many(work)
     for mine in report.annotators:
         log.info("project %d: %s", project_id, mine.summary())
     return report
+
+
+def _turn(task: TaskAnnotators, position: int, users: list[int]) -> set[int]:
+    """The bot users who annotate this task now: as many as its overlap still asks for,
+    taken in turn from the one after the previous task's first."""
+    need = task.overlap - len(task.annotators)
+    start = position % len(users)
+    order = users[start:] + users[:start]
+    return set([u for u in order if u not in task.annotators][:max(need, 0)])
 
 
 def _plan(tasks: Sequence[TaskAnnotators], truth: dict[str, int], class_names: list[str],

@@ -45,7 +45,7 @@ PAGE_SIZE = 1000
 # The fields a listing asks for (`include`, Label Studio's sparse field set; dotted names
 # reach into the annotations): every other column, the data with its image included, costs
 # the server time per task.
-_TASK_FIELDS = ("id", "meta", "updated_at")
+_TASK_FIELDS = ("id", "meta", "updated_at", "is_labeled", "overlap")
 _ANNOTATION_FIELDS = ("id", "result", "was_cancelled", "completed_by", "lead_time",
                       "updated_at", "created_at")
 _INCLUDE = {
@@ -64,11 +64,13 @@ ANNOTATE_WORKERS = 4
 @dataclass(frozen=True)
 class TaskAnnotators:
     """An activelearn task of a project and the ids of the users who annotated it
-    (cancelled annotations included: that user has seen the task)."""
+    (cancelled annotations included: that user has seen the task), with how many
+    annotations Label Studio wants for it (its overlap)."""
 
     task_id: int
     item_id: str
     annotators: frozenset[int]
+    overlap: int = 1
 
 
 class LabelStudioBackend:
@@ -346,6 +348,8 @@ class LabelStudioBackend:
             for page in pages:
                 for task in page:
                     yield {"id": task.id, "meta": task.meta, "updated_at": task.updated_at,
+                           "is_labeled": getattr(task, "is_labeled", None),
+                           "overlap": getattr(task, "overlap", None),
                            "annotations": getattr(task, "annotations", None) or []}
 
     def _page(self, project_id: int, filters: list[dict[str, Any]], ordering: str,
@@ -393,7 +397,8 @@ class LabelStudioBackend:
             if item_id is not None:
                 users = frozenset(int(a["completed_by"]) for a in task["annotations"]
                                   if a.get("completed_by") is not None)
-                out.append(TaskAnnotators(task["id"], item_id, users))
+                out.append(TaskAnnotators(task["id"], item_id, users,
+                                          int(task.get("overlap") or 1)))
         return out
 
     def annotate(self, task_id: int, label_name: str, user_id: int) -> int:

@@ -117,6 +117,9 @@ class PullResult:
     seen: dict[int, str] = field(default_factory=dict)
     rejected: list[RejectedAnnotation] = field(default_factory=list)
     reviews: dict[int, int] = field(default_factory=dict)  # review task id -> its round
+    # task id -> whether Label Studio still serves it to annotators (not is_labeled: it
+    # has fewer annotations than its overlap); tasks whose listing lacked the flag are left out
+    open_tasks: dict[int, bool] = field(default_factory=dict)
     cancelled: int = 0
     tasks_seen: int = 0
     cursor: str = ""
@@ -237,6 +240,8 @@ def parse_task(task: dict[str, Any], class_names: list[str], result: PullResult)
                 task_id, None, None, "task has no item_id in its data (not made by activelearn)"))
         return
     result.seen[task_id] = item_id
+    if task.get("is_labeled") is not None:
+        result.open_tasks[task_id] = not task["is_labeled"]
     review_round = task_review_round(task)
     if review_round is not None:
         result.reviews[task_id] = review_round

@@ -116,16 +116,19 @@ class PullRecords:
                                 [(time.time(), i) for i in item_ids])
 
     def waiting_tasks(self, split: str) -> int:
-        """Live tasks of items of this split that have no label yet."""
+        """Live tasks of items of this split that Label Studio still serves: fewer
+        annotations than the task's overlap, as of the last pull that listed the task (a
+        task never listed since its push waits when its item has no label)."""
         return self.db.execute(
             "SELECT COUNT(*) FROM tasks t JOIN items i USING (item_id) LEFT JOIN labels l"
-            " USING (item_id) WHERE t.deleted_at IS NULL AND l.item_id IS NULL AND i.split=?",
-            (split,)).fetchone()[0]
+            " USING (item_id) WHERE t.deleted_at IS NULL AND i.split=? AND (t.is_open = 1"
+            " OR (t.is_open IS NULL AND l.item_id IS NULL))", (split,)).fetchone()[0]
 
     # -- annotations ----------------------------------------------------------
     def apply_pull(self, round_: int, seen: dict[int, str], annotations: list[AnnotationRow],
                    problems: list[Problem], cursor_key: str, cursor: str,
-                   reviews: PulledReviews | None = None) -> PullChanges:
+                   reviews: PulledReviews | None = None,
+                   open_tasks: dict[int, bool] | None = None) -> PullChanges:
         """Record one pull in a single transaction: all of it or (after a crash) none.
 
         seen: task id -> item id of every task the pull listed; their valid annotations
@@ -133,7 +136,8 @@ class PullRecords:
         Label Studio takes effect. Each affected item gets the majority label of its
         annotations (a tie takes the label away and is reported). The cursor is saved
         with the rest, so the next pull starts after this one. reviews: the review tasks
-        listed (not in seen), whose answers replace their items' labels.
+        listed (not in seen), whose answers replace their items' labels. open_tasks: task
+        id -> whether Label Studio still serves the task (for "tasks waiting").
         """
         changes = PullChanges()
         with self.db:
@@ -149,6 +153,8 @@ class PullRecords:
             self._resolve(sorted(set(seen.values())), round_, changes)
             if reviews is not None:
                 self._apply_reviews(reviews, round_, changes)
+            self.db.executemany("UPDATE tasks SET is_open=? WHERE task_id=?",
+                                [(int(o), t) for t, o in (open_tasks or {}).items()])
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (cursor_key, cursor))
         return changes
 

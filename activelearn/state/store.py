@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS suggestions (
     confidence REAL NOT NULL, PRIMARY KEY (batch_id, item_id));
 CREATE TABLE IF NOT EXISTS tasks (
     item_id TEXT PRIMARY KEY, task_id INTEGER NOT NULL, batch_id INTEGER NOT NULL,
-    round INTEGER NOT NULL, pushed_at REAL NOT NULL, deleted_at REAL);
+    round INTEGER NOT NULL, pushed_at REAL NOT NULL, deleted_at REAL, is_open INTEGER);
 CREATE TABLE IF NOT EXISTS annotations (
     annotation_id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL, item_id TEXT NOT NULL,
     label INTEGER NOT NULL, annotator TEXT, lead_time REAL, updated_at TEXT NOT NULL,
@@ -86,6 +86,21 @@ CREATE TABLE IF NOT EXISTS duplicate_members (
 CREATE TABLE IF NOT EXISTS skipped_items (
     item_id TEXT PRIMARY KEY, path TEXT NOT NULL, reason TEXT NOT NULL);
 """
+
+
+# Columns added after a table was first released: (table, column, type). A state made
+# before gets them on open (ALTER TABLE ... ADD COLUMN, NULL in the existing rows).
+ADDED_COLUMNS = [
+    ("tasks", "is_open", "INTEGER"),  # 1/0: Label Studio serves it still (NULL: not known)
+]
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    for table, column, kind in ADDED_COLUMNS:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            with db:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class Split(str, Enum):
@@ -137,6 +152,7 @@ class Store(PullRecords, LockRecords, ReportRecords, ExportRecords, QualityRecor
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SCHEMA + QUALITY_SCHEMA + RELABEL_SCHEMA + REVIEW_SCHEMA)
+                _add_columns(db)
                 return db
             except sqlite3.OperationalError as exc:
                 db.close()
