@@ -1,0 +1,95 @@
+"""The command line's shared parts: the `activelearn` group, the --config option, loading
+the project file, and the one place that turns errors into messages and exit codes.
+
+Exit codes: 0 success, 1 runtime failure, 2 usage or config error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+
+import click
+
+from activelearn.config import DEFAULT_CONFIG, Config, load_config
+from activelearn.errors import ActiveLearnError, ConfigError
+
+
+def handle_errors(fn):
+    """Run a command; an ActiveLearnError becomes one line on stderr and its exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except ActiveLearnError as exc:
+            if ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def load(config: str | None) -> Config:
+    if config is None:
+        if not DEFAULT_CONFIG.exists():
+            raise ConfigError("no --config given and the default configs/fashion_mnist.yaml "
+                              "is not here; pass --config FILE")
+        config = str(DEFAULT_CONFIG)
+    return load_config(config)
+
+
+def load_needing(config: str | None, key: str, env: str) -> Config:
+    """The project file of a command that needs a URL (key, e.g. "jobs.redis_url") set."""
+    cfg = load(config)
+    section, name = key.split(".")
+    if not getattr(getattr(cfg, section), name):
+        raise ConfigError(f"{cfg.path}: {key}: not set; set it in the project file or {env}")
+    return cfg
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+@click.version_option(package_name="activelearn")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
+    """activelearn: train a CNN on the labels so far, ask for the most informative images
+    next, and measure how much accuracy each label buys."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+# the --config option of most commands
+config_option = click.option(
+    "--config", "config", type=click.Path(dir_okay=False), default=None,
+    help="Project YAML file [default: configs/fashion_mnist.yaml].")
+
+
+def linked_project_id(backend, cfg: Config) -> int:
+    """The project `activelearn init` linked (the id in WORK_DIR/state.sqlite, for this
+    server), else the one with the project's title; a BackendError when there is none."""
+    from activelearn.errors import BackendError
+    from activelearn.project import PROJECT_ID_KEY, URL_KEY
+    from activelearn.state import Store
+
+    state = cfg.work_dir / "state.sqlite"
+    if state.exists():  # never create a state just to look into it
+        store = Store(state)
+        try:
+            stored, url = store.get_meta(PROJECT_ID_KEY), store.get_meta(URL_KEY)
+        finally:
+            store.close()
+        if stored is not None and url == backend.url and backend.project_exists(int(stored)):
+            return int(stored)
+    title = cfg.label_studio.project_title or cfg.project.name
+    found = backend.find_project(title)
+    if found is None:
+        raise BackendError(f"no Label Studio project {title!r} at {backend.url}; "
+                           "run activelearn init")
+    return found
+

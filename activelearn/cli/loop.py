@@ -1,0 +1,253 @@
+"""The labelling loop's commands: simulate, init, cycle, demo and the bot annotator."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from activelearn.cli.base import (
+    config_option,
+    handle_errors,
+    linked_project_id,
+    load,
+    load_needing,
+    main,
+)
+from activelearn.config import with_overrides
+
+
+@main.command()
+@config_option
+@click.option("--strategy", "strategies", multiple=True, metavar="NAME",
+              help="Query strategy; repeat for several. 'random' is added as the baseline "
+                   "unless --no-baseline. [default: the config's strategy]")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Number of seeds per strategy (seed, seed+1, ... from project.seed).")
+@click.option("--initial", type=click.IntRange(min=1), help="Random labels to start with.")
+@click.option("--batch", type=click.IntRange(min=1), help="Labels added per round.")
+@click.option("--budget", type=click.IntRange(min=1), help="Stop at this many labels.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Use only this many pool items (stratified), for quick runs.")
+@click.option("--test-limit", type=click.IntRange(min=1),
+              help="Use only this many test-set items (stratified), for quick runs.")
+@click.option("--no-baseline", is_flag=True, help="Do not add the random baseline.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Output directory [default: WORK_DIR/simulate].")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@handle_errors
+def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limit,
+             no_baseline, out, no_progress) -> None:
+    """Run an active-learning experiment with a simulated annotator (the dataset's
+    ground truth) and compare strategies against random sampling.
+
+    Writes rounds.csv, rounds.json and accuracy.png to --out and prints a summary:
+    final accuracy, area under the curve and label efficiency against random.
+    """
+    from activelearn import results
+    from activelearn.simulate import simulate as run
+    from activelearn.sources import load_source
+
+    cfg = load(config)
+    cfg = with_overrides(cfg, "loop", initial=initial, batch=batch, budget=budget)
+    cfg = with_overrides(cfg, "data", limit=limit, test_limit=test_limit)
+    names = list(dict.fromkeys(strategies or [cfg.strategy.name]))
+    if not no_baseline and "random" not in names:
+        names.insert(0, "random")
+    out_dir = Path(out) if out else cfg.work_dir / "simulate"
+    pool = load_source(cfg.data, cfg.classes)
+    if pool.skipped:
+        click.echo(f"skipped {len(pool.skipped)} unusable images (see the warnings above)",
+                   err=True)
+    click.echo(f"pool: {len(pool)} items; strategies: {', '.join(names)}; "
+               f"seeds: {seeds}; results in {out_dir}")
+    seed_list = [cfg.project.seed + k for k in range(seeds)]
+    try:
+        records = run(cfg, pool, names, seed_list, out_dir, click.echo, not no_progress)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted: results of the finished rounds are in {out_dir}", err=True)
+        sys.exit(130)
+    click.echo("")
+    click.echo(results.format_summary(results.summarize(records)))
+    click.echo(f"\nwrote {out_dir / 'rounds.csv'}, {out_dir / 'rounds.json'}, "
+               f"{out_dir / 'accuracy.png'}")
+
+
+@main.command()
+@config_option
+@handle_errors
+def init(config) -> None:
+    """Create (or find) the project's Label Studio project and link it to the state.
+
+    The project is found by the id stored in WORK_DIR/state.sqlite, else by its title
+    (label_studio.project_title, default project.name), else created: a Choices
+    interface over the classes, the annotation rules (label_studio.instructions),
+    uncertainty sampling and a Data Manager tab listing the least confident tasks first.
+    The server is label_studio.url (or $ACTIVELEARN_LS_URL); the API token comes only
+    from $LABEL_STUDIO_API_KEY or the file named by $LABEL_STUDIO_API_KEY_FILE.
+    """
+    from activelearn.annotation.label_studio import LabelStudioBackend
+    from activelearn.project import init_project
+    from activelearn.state import Store
+
+    cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
+    ls = cfg.label_studio
+    backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+    store = Store(cfg.work_dir / "state.sqlite")
+    try:
+        linked = init_project(backend, store, ls.project_title or cfg.project.name,
+                              list(cfg.classes), ls.instructions)
+    finally:
+        store.close()
+    click.echo(f"Label Studio project {linked.project_id} ({linked.how}): "
+               f"{backend.url}/projects/{linked.project_id}")
+
+
+@main.command()
+@config_option
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@handle_errors
+def cycle(config, no_progress) -> None:
+    """Run one round of the real loop against Label Studio; safe to run from cron.
+
+    \b
+    1. pull the annotations finished since the last pull (relabels replace labels,
+       several annotations per task are resolved by majority, problems are reported);
+    2. the first round pushes a random holdout batch (label_studio.holdout: labelled
+       by people, used only to evaluate) and a random initial batch (loop.initial);
+    3. once loop.min_new_labels new labels arrived: train, evaluate on the holdout,
+       score the pool, select loop.batch items with the strategy and push them with
+       the model's suggestions, least confident served first;
+    4. otherwise, if fewer than loop.min_queued tasks wait, top the queue up.
+
+    \b
+    Exit codes: 0 done or nothing to do (also when another cycle holds the lock),
+    1 failed (one line says why; the next run resumes the round), 2 config error.
+    The project must be reachable as for `activelearn init`, which this runs first.
+    """
+    from activelearn.cycle import run_cycle
+
+    cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
+    try:
+        run_cycle(cfg, click.echo, progress=not no_progress)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: the next cycle resumes the unfinished round", err=True)
+        sys.exit(130)
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Base project file [default: configs/fashion_mnist.yaml].")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Rounds of bot labelling + cycle after the first push.")
+@click.option("--small", is_flag=True, envvar="ACTIVELEARN_DEMO_SMALL",
+              help="A 3,000-image pool and batches of 50: about a minute "
+                   "[env ACTIVELEARN_DEMO_SMALL=1].")
+@click.option("--noise", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of the bot's labels that are wrong on purpose.")
+@click.option("--work-dir", type=click.Path(file_okay=False), default="runs/demo",
+              show_default=True, help="Where the demo's state, models, report and Label "
+                                      "Studio data go.")
+@click.option("--stop-server", is_flag=True,
+              help="Stop the demo's Label Studio at the end [default: leave it running].")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.pass_context
+@handle_errors
+def demo(ctx, config, rounds, small, noise, work_dir, stop_server, no_progress) -> None:
+    """Watch the whole loop run unattended: a local Label Studio, the bot annotator
+    labelling, a few `cycle` rounds, and a report at the end.
+
+    Starts a Label Studio server of its own (data in WORK_DIR/label-studio; a later demo
+    reuses it), writes the demo's project file to WORK_DIR/demo.yaml (use it with
+    `status`, `cycle`, `bot`, `report`), pushes a holdout and an initial batch, then
+    `--rounds` times lets the bot label every open task with the dataset's ground truth
+    and runs a cycle (pull, train, evaluate on the holdout, select, push). Running it
+    again continues the same project with more rounds.
+    """
+    from activelearn.demo import demo_config, local_label_studio, run_demo, use_token_file
+
+    base = load(config)
+    folder = Path(work_dir)
+    server = local_label_studio(folder / "label-studio", click.echo)
+    try:
+        use_token_file(server)
+        cfg = demo_config(base, folder, server.url, small)
+        curve = run_demo(cfg, rounds, noise, click.echo, not no_progress)
+        if "report" in main.commands:
+            click.echo("\n== report")
+            ctx.invoke(main.commands["report"], config=cfg.path)
+    finally:
+        if stop_server and server.started:
+            server.stop()
+    click.echo("\nholdout accuracy by round (labels trained on):")
+    for round_, labels, accuracy in curve:
+        click.echo(f"  round {round_:>2}  {labels:>6} labels  accuracy {accuracy:.4f}")
+    login = server.data_dir / "admin_username"
+    user = login.read_text().strip() if login.exists() else "admin@example.com"
+    click.echo(f"\nproject file: {cfg.path}")
+    if not stop_server:
+        click.echo(f"Label Studio: {server.url} (log in as {user}, password in "
+                   f"{server.data_dir / 'admin_password'}); stop it with "
+                   f"`bash scripts/label_studio.sh stop {server.pid}`")
+
+
+@main.command()
+@config_option
+@click.option("--accuracy", "accuracies", type=click.FloatRange(0, 1), multiple=True,
+              metavar="P", help="One simulated annotator that is right with probability P; "
+                                "repeat for several (bot-1, bot-2, ...). [default: 1.0]")
+@click.option("--noise", type=click.FloatRange(0, 1), metavar="P",
+              help="Shorthand for one annotator with --accuracy 1-P.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Annotate at most N tasks per annotator in this run.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the wrong answers [default: project.seed].")
+@click.option("--follow-overlap", is_flag=True,
+              help="Act as one team: each task gets only the annotations its overlap still "
+                   "asks for, from the annotators in turn (default: every annotator "
+                   "annotates every task).")
+@handle_errors
+def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
+    """Annotate the open tasks of the project's Label Studio project with the dataset's
+    ground truth, so the loop can run unattended (demos, tests, experiments).
+
+    Each annotator is its own Label Studio user (bot-1@activelearn.invalid, ...) and
+    annotates every task it has not annotated yet (with --follow-overlap: only as many
+    as the task's overlap asks for, in turn): the true class with probability
+    --accuracy, else another class at random (the same choice on every rerun). Tasks of
+    items without a ground-truth label are skipped. Running it again annotates only the
+    tasks pushed since. The project is found as `activelearn init` links it; the API
+    token comes from $LABEL_STUDIO_API_KEY or $LABEL_STUDIO_API_KEY_FILE.
+
+    \b
+    Examples:
+      activelearn bot --config p.yaml                  one perfect annotator
+      activelearn bot --config p.yaml --noise 0.1      one annotator, 10% wrong
+      activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7
+      activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7 --follow-overlap
+    """
+    from activelearn.annotation.bot import annotate_open_tasks
+    from activelearn.annotation.label_studio import LabelStudioBackend
+    from activelearn.sources import UNKNOWN_LABEL, load_source
+
+    if noise is not None and accuracies:
+        raise click.UsageError("give --noise or --accuracy, not both")
+    cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
+    ls = cfg.label_studio
+    # the server and the project first: a wrong URL or title fails before a long load
+    backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+    project_id = linked_project_id(backend, cfg)
+    backend.check_classes(project_id, list(cfg.classes))
+    pool = load_source(cfg.data, cfg.classes)
+    truth = {item_id: int(label) for item_id, label in zip(pool.item_ids, pool.labels)
+             if label != UNKNOWN_LABEL}
+    chosen = [1.0 - noise] if noise is not None else list(accuracies) or [1.0]
+    report = annotate_open_tasks(backend, project_id, truth, list(cfg.classes), chosen,
+                                 seed=cfg.project.seed if seed is None else seed, limit=limit,
+                                 follow_overlap=follow_overlap)
+    click.echo(f"Label Studio project {project_id}: {report.tasks} tasks")
+    for annotator in report.annotators:
+        click.echo(annotator.summary())
+
+

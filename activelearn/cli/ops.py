@@ -1,0 +1,191 @@
+"""Operating commands: the RQ worker, status, report, clean and export."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from activelearn.cli.base import config_option, handle_errors, load, load_needing, main
+from activelearn.errors import ConfigError
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Project YAML file: the Redis URL and queue names [default: "
+                   "configs/fashion_mnist.yaml].")
+@click.option("--queue", "queues", multiple=True, metavar="NAME",
+              help="Queue to take jobs from; repeat for several. [default: the config's "
+                   "jobs.gpu_queue and jobs.cpu_queue]")
+@click.option("--device", default="auto", show_default=True,
+              help="auto | cpu | cuda | cuda:N: where this worker trains and scores.")
+@click.option("--threads", type=click.IntRange(min=0), default=0,
+              help="torch CPU threads (0 = torch's default).")
+@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@click.option("--name", default=None, help="Worker name [default: RQ's, host.pid].")
+@handle_errors
+def worker(config, queues, device, threads, burst, name) -> None:
+    """Run an RQ worker for training, scoring and selection jobs.
+
+    Jobs run inside the worker process (no fork per job): CUDA is safe to use and the
+    pool and the latest model stay loaded between jobs. Start one per GPU (see
+    workers/gpu_worker.sh, which pins the GPU through CUDA_VISIBLE_DEVICES) or a few
+    with one thread each on CPU. Run it from the directory the controller runs in (or
+    use absolute paths in the project file): jobs find the project's files there.
+    The Redis URL is jobs.redis_url or $ACTIVELEARN_REDIS_URL.
+    """
+    from activelearn.jobs.executor import RQExecutor
+    from activelearn.jobs.worker import run_worker
+
+    cfg = load_needing(config, "jobs.redis_url", "ACTIVELEARN_REDIS_URL")
+    RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
+    names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
+    try:
+        run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat, name,
+                   announce=lambda line: click.echo(line, err=True))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
+@click.option("--queues", "only_queues", is_flag=True, help="Only the RQ queues and workers.")
+@handle_errors
+def status(config, as_json, only_queues) -> None:
+    """Where the project stands: current round and phase, model version, labels (train /
+    holdout), tasks waiting in Label Studio, annotations pulled since the last training,
+    the last error, and the RQ queues (queued, running and failed jobs, workers) when
+    jobs.redis_url is set. Reads the state only: it answers while Label Studio is down.
+    Exits 1 when the configured Redis does not answer.
+    """
+    import json
+
+    from activelearn.status import project_status
+
+    cfg = load(config)
+    if only_queues and not cfg.jobs.redis_url:
+        raise ConfigError(f"{cfg.path}: jobs.redis_url: not set, so jobs run inline and "
+                          "there are no queues; set it or ACTIVELEARN_REDIS_URL")
+    found = project_status(cfg)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    else:
+        for line in _state_report(found, only_queues):
+            click.echo(line)
+    if found["queues"] and "error" in found["queues"]:
+        sys.exit(1)
+
+
+def _state_report(found: dict, only_queues: bool = False) -> list[str]:
+    from activelearn.status import format_queues, format_status
+
+    return format_queues(found["queues"]) if only_queues else format_status(found)
+
+
+@main.command()
+@config_option
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the page, plots and CSV files [default: WORK_DIR/report].")
+@click.option("--simulate", "simulate_dir", type=click.Path(exists=True), default=None,
+              help="A simulate output folder (or its rounds.json) to compare strategies "
+                   "from [default: WORK_DIR/simulate when it holds a rounds.json].")
+@handle_errors
+def report(config, out, simulate_dir) -> None:
+    """Write an HTML report with PNG plots and CSV files: where the project stands and
+    whether active learning pays off. Reads the state only; Label Studio is not asked.
+
+    \b
+    - accuracy and macro-F1 on the holdout (and test) split against train labels;
+    - simulate runs: every strategy with its spread over seeds, label efficiency
+      against random;
+    - the latest model's per-class F1 and confusion matrix;
+    - annotation throughput: annotations per hour, median lead time per annotator;
+    - agreement on items that several annotators labelled.
+
+    A section without data says so. Open OUT/index.html in a browser; the folder can be
+    copied elsewhere as a whole.
+    """
+    from activelearn.report import read_simulate, write_report
+
+    cfg = load(config)
+    out_dir = Path(out) if out else cfg.work_dir / "report"
+    sim_path = Path(simulate_dir) if simulate_dir else cfg.work_dir / "simulate"
+    records = None
+    if simulate_dir or (sim_path / "rounds.json").exists():
+        records = read_simulate(sim_path)
+    written = write_report(out_dir, cfg.project.name, cfg.classes,
+                           cfg.work_dir / "state.sqlite", records, str(sim_path))
+    click.echo(f"wrote {written.page} with {len(written.images)} plots and "
+               f"{len(written.files)} CSV files")
+    if written.empty:
+        click.echo(f"no data yet for: {'; '.join(written.empty)}")
+
+
+@main.command()
+@config_option
+@handle_errors
+def clean(config) -> None:
+    """Find exact and near-duplicate images in the pool and between the pool and the
+    holdout/validation/test splits (leakage), and record them as groups in the state:
+    only a group's representative is ever selected, and pool items that duplicate an
+    evaluation image never are. `cycle` runs this itself when new items appear.
+
+    Writes WORK_DIR/clean/duplicates.csv (a row per group member) and skipped.csv (the
+    images the source could not use). cleaning.near_threshold sets how alike two images
+    must be.
+    """
+    from activelearn.clean import record_items, run_clean
+    from activelearn.sources import load_source
+    from activelearn.state import Store
+
+    cfg = load(config)
+    pool = load_source(cfg.data, cfg.classes)
+    store = Store(cfg.work_dir / "state.sqlite")
+    try:
+        record_items(store, pool, cfg.splits, cfg.project.seed)
+        out_dir = cfg.work_dir / "clean"
+        summary = run_clean(pool, store, cfg.cleaning, out_dir)
+    finally:
+        store.close()
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"wrote {out_dir / 'duplicates.csv'} and {out_dir / 'skipped.csv'}")
+
+
+@main.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "imagefolder"]),
+              required=True, help="labels.csv, labels.jsonl, or image folders per split "
+                                  "and class (with labels.csv).")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="Folder to write to; must be empty or new unless --force.")
+@click.option("--force", is_flag=True,
+              help="Write into a non-empty --out, replacing an earlier export there "
+                   "(labels.*, classes.txt, split folders); other files are kept.")
+@handle_errors
+def export(config, fmt, out, force) -> None:
+    """Export the labelled items of WORK_DIR/state.sqlite: each item's split (train or
+    holdout), label (name and index), annotators, number of annotations, round, source
+    and path. classes.txt lists the class names, one per line, in label-index order.
+
+    \b
+    csv          OUT/labels.csv
+    jsonl        OUT/labels.jsonl (annotators as a list, no path as null)
+    imagefolder  OUT/SPLIT/CLASS/ITEM.png (a copy of the item's file when it has one),
+                 readable by torchvision.datasets.ImageFolder(OUT/SPLIT); OUT/labels.csv
+                 names each item's file. Class folders are the class names with '/' as '_'.
+    """
+    from activelearn import export as exporting
+    from activelearn.sources import load_source
+
+    cfg = load(config)
+    classes = list(cfg.classes)
+    items = exporting.read_labelled(cfg.work_dir / "state.sqlite")
+    exporting.check_labels(items, classes, cfg.path)
+    out_dir = Path(out)
+    exporting.prepare_out(out_dir, force)
+    result = exporting.write_export(items, classes, fmt, out_dir,
+                                    lambda: load_source(cfg.data, classes))
+    click.echo(result.summary())
