@@ -37,6 +37,7 @@ class StateData:
     events: list[AnnotationEvent] = field(default_factory=list)
     votes: dict[str, list[tuple[str | None, int]]] = field(default_factory=dict)
     gold: list[tuple[str | None, int, int]] = field(default_factory=list)  # see gold_votes
+    model: list[tuple[str | None, int, int]] = field(default_factory=list)  # see model_votes
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def read_state(path: Path) -> StateData:
     store = Store(path)
     try:
         return StateData(store.rounds(), store.evaluations(), store.annotation_events(),
-                         store.multi_annotated(), store.gold_votes())
+                         store.multi_annotated(), store.gold_votes(), store.model_votes())
     finally:
         store.close()
 
@@ -91,7 +92,7 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
         simulate_section(simulate, simulate_source, out_dir),
         latest_model_section(data.evaluations, classes, out_dir),
         throughput_section(data.events, out_dir),
-        agreement_section(data.votes, out_dir, data.gold),
+        agreement_section(data.votes, out_dir, data.gold, data.model),
         duplicates_section(state_path, out_dir),
         review_section(state_path, out_dir),
     ]

@@ -15,9 +15,11 @@ from activelearn.state import Store
 
 
 def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: Path,
-                      gold: list[tuple[str | None, int, int]] | None = None) -> Section:
+                      gold: list[tuple[str | None, int, int]] | None = None,
+                      model: list[tuple[str | None, int, int]] | None = None) -> Section:
     """(e) how often annotators agree on items several of them annotated, the kappas,
-    and each annotator's accuracy on gold items."""
+    each annotator's accuracy on gold items and agreement with the model's suggestions
+    (see Store.gold_votes and model_votes)."""
     section = Section("agreement", "Agreement between annotators")
     found = stats.agreement(votes)
     if gold:
@@ -25,8 +27,21 @@ def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: P
                        *[[g.annotator, g.items, g.correct, fmt(g.accuracy, ".3f")]
                          for g in stats.gold_accuracy(gold)]],
                       "annotations of gold items (trusted labels from quality.gold_file)")
+    if model:
+        scores = stats.gold_accuracy(model)
+        section.table([["annotator", "annotations with a suggestion", "chose it",
+                        "agreement with the model"],
+                       *[[g.annotator, g.items, g.correct, fmt(g.accuracy, ".3f")]
+                         for g in scores]],
+                      "each annotation compared with the class the model suggested when it "
+                      "pushed the task, before anyone labelled it: the model is an "
+                      "independent third opinion, so unlike agreement between two "
+                      "annotators this tells which of them errs more")
+        section.files.append(write_csv(out_dir / "model_agreement.csv", [
+            ["annotator", "items", "chose_suggestion", "share"],
+            *[[g.annotator, g.items, g.correct, g.accuracy] for g in scores]]))
     if found is None:
-        if not gold:
+        if not gold and not model:
             section.no_data("no item has been annotated more than once (label_studio."
                             "overlap decides how many annotators see a task).")
         return section

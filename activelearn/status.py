@@ -57,7 +57,7 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
               for who, n in store.annotations_per_annotator().items()}
     if counts:
         out["agreement"] = stats.quality_summary(counts, store.multi_annotated(),
-                                                 store.gold_votes())
+                                                 store.gold_votes(), store.model_votes())
     _quality_work(store, out)
     failure = store.last_failure()
     if failure is not None:
@@ -135,9 +135,11 @@ def format_agreement(agreement: dict[str, Any] | None) -> list[str]:
         agreed = "-" if a["agreement"] is None else f"{a['agreement']:.3f}"
         gold = "-" if a["gold_accuracy"] is None else \
             f"{a['gold_accuracy']:.3f} on {a['gold_items']}"
+        model = "-" if a.get("model_agreement") is None else \
+            f"{a['model_agreement']:.3f} on {a['model_items']}"
         lines.append(f"annotator {a['annotator']}: {a['annotations']} annotations, agrees "
                      f"with the others {agreed} ({a['compared']} compared), gold accuracy "
-                     f"{gold}")
+                     f"{gold}, agrees with the model {model}")
     for p in agreement["pairwise_kappa"]:
         kappa = "-" if p["kappa"] is None else f"{p['kappa']:.3f}"
         lines.append(f"Cohen's kappa {p['annotators'][0]} / {p['annotators'][1]}: {kappa} "

@@ -9,10 +9,11 @@ annotators label the same items) and a gold file of trusted labels mixed into th
 batches, then runs `activelearn cycle` (bootstrap) and `rounds` times `activelearn bot
 --accuracy 0.95 --accuracy 0.7` + `activelearn cycle`, and finally `activelearn
 status --json` and `activelearn report`, all as the commands a user runs. Prints each
-annotator's agreement with the other, gold accuracy, the pairwise Cohen's kappa and
-Fleiss' kappa as status and the report show them, and whether the gap is large: gold
-accuracy and agreement differ by at least GAP, and each annotator's gold accuracy is
-within a binomial 95% interval of its true accuracy.
+annotator's agreement with the other, gold accuracy, agreement with the model's
+suggestions, the pairwise Cohen's kappa and Fleiss' kappa as status and the report show
+them, and whether the gap is large: gold accuracy differs by at least GAP, each
+annotator's gold accuracy is within a binomial 95% interval of its true accuracy, and
+the better annotator agrees with the model more often.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def verdict(agreement: dict, report_dir: Path) -> bool:
         print(f"annotator {person['annotator']} (bot accuracy {accuracy:.2f}): "
               f"{person['annotations']} annotations, agreement with the other "
               f"{person['agreement']:.3f} on {person['compared']} votes, gold accuracy "
-              f"{person['gold_accuracy']:.3f} on {person['gold_items']} gold items")
+              f"{person['gold_accuracy']:.3f} on {person['gold_items']} gold items, "
+              f"agreement with the model {person['model_agreement']:.3f} on "
+              f"{person['model_items']} suggestions")
     for pair in agreement["pairwise_kappa"]:
         print(f"Cohen's kappa {' / '.join(pair['annotators'])}: {pair['kappa']:.3f} on "
               f"{pair['items']} items (observed agreement {pair['observed']:.3f})")
@@ -123,6 +126,13 @@ def verdict(agreement: dict, report_dir: Path) -> bool:
     print(f"gold accuracy gap {gold_gap:.3f} (needs >= {GAP}); agreement "
           f"{good['agreement']:.3f} / {poor['agreement']:.3f} (expected about "
           f"{ACCURACIES[0] * ACCURACIES[1]:.3f} for two independent annotators)")
+    # the model is a third opinion: agreeing with it is about accuracy x the model's own
+    # accuracy on those items, so the ratio, not the gap, estimates accuracy_1 / accuracy_2
+    model_ratio = good["model_agreement"] / max(poor["model_agreement"], 1e-9)
+    ok = ok and model_ratio > 1.0
+    print(f"agreement with the model {good['model_agreement']:.3f} / "
+          f"{poor['model_agreement']:.3f}: ratio {model_ratio:.2f} (true accuracy ratio "
+          f"{ACCURACIES[0] / ACCURACIES[1]:.2f})")
     print("separated clearly" if ok else "NOT SEPARATED CLEARLY")
     return ok
 

@@ -119,10 +119,33 @@ def test_gold_accuracy_and_the_summary_per_annotator() -> None:
         ("(unknown)", 1, 1), ("bad", 2, 1), ("good", 2, 2)]
     votes: dict[str, list[tuple[str | None, int]]] = {
         "1": [("good", 0), ("bad", 1)], "2": [("good", 1), ("bad", 1)]}
-    summary = quality_summary({"good": 5, "bad": 4}, votes, [("good", 1, 1), ("bad", 1, 0)])
+    summary = quality_summary({"good": 5, "bad": 4}, votes, [("good", 1, 1), ("bad", 1, 0)],
+                              [("good", 3, 3), ("good", 4, 4), ("bad", 3, 3), ("bad", 4, 5)])
     people = {p["annotator"]: p for p in summary["annotators"]}
     assert people["good"] == {"annotator": "good", "annotations": 5, "compared": 2,
-                              "agreement": 0.5, "gold_items": 1, "gold_accuracy": 1.0}
+                              "agreement": 0.5, "gold_items": 1, "gold_accuracy": 1.0,
+                              "model_items": 2, "model_agreement": 1.0}
     assert people["bad"]["gold_accuracy"] == 0.0
+    assert people["bad"]["model_agreement"] == 0.5
     assert summary["pairwise_kappa"][0]["annotators"] == ["bad", "good"]
     assert summary["fleiss_kappa"]["raters"] == 2 and summary["fleiss_kappa"]["items"] == 2
+
+
+def test_model_votes_compare_each_annotation_with_the_suggestion_it_was_pushed_with(
+        tmp_path) -> None:
+    from activelearn.state import AnnotationRow, BatchKind, Split, Store
+
+    store = Store(tmp_path / "state.sqlite")
+    store.add_items([(f"img{i}", i, None, Split.TRAIN.value) for i in range(3)])
+    initial = store.add_batch(0, BatchKind.INITIAL, "random", 0, None, [("img0", 0.0)])
+    query = store.add_batch(1, BatchKind.QUERY, "margin", 0, "m1",
+                            [("img1", 0.9), ("img2", 0.8)], [("img1", 4, 0.6), ("img2", 5, 0.7)])
+    store.record_tasks(initial, 0, {"img0": 10})
+    store.record_tasks(query, 1, {"img1": 11, "img2": 12})
+    store.apply_pull(1, {10: "img0", 11: "img1", 12: "img2"}, [
+        AnnotationRow(1, 10, "img0", 3, "a", 1.0, "2026-11-28T10:00:00Z"),  # no suggestion
+        AnnotationRow(2, 11, "img1", 4, "a", 1.0, "2026-11-28T10:00:00Z"),
+        AnnotationRow(3, 12, "img2", 6, "a", 1.0, "2026-11-28T10:00:00Z"),
+        AnnotationRow(4, 12, "img2", 5, "b", 1.0, "2026-11-28T10:00:00Z")], [], "c", "c")
+    assert store.model_votes() == [("a", 4, 4), ("a", 5, 6), ("b", 5, 5)]
+    store.close()

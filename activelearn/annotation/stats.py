@@ -225,7 +225,8 @@ def fleiss(votes: dict[str, list[tuple[str | None, int]]]) -> FleissKappa | None
 
 @dataclass(frozen=True)
 class GoldScore:
-    """An annotator's annotations of gold items and how many chose the trusted label."""
+    """An annotator's annotations compared with a reference label (the trusted label of
+    gold items, or the model's suggestion) and how many chose it."""
 
     annotator: str
     items: int
@@ -237,8 +238,9 @@ class GoldScore:
 
 
 def gold_accuracy(rows: Sequence[tuple[str | None, int, int]]) -> list[GoldScore]:
-    """rows: (annotator, trusted label, annotated label) per annotation of a gold item;
-    each annotator's accuracy on them, in name order."""
+    """rows: (annotator, reference label, annotated label) per annotation, the reference
+    being a gold item's trusted label (or the model's suggestion, see model_votes); each
+    annotator's share of annotations that match it, in name order."""
     items: Counter[str] = Counter()
     correct: Counter[str] = Counter()
     for who, trusted, label in rows:
@@ -250,20 +252,29 @@ def gold_accuracy(rows: Sequence[tuple[str | None, int, int]]) -> list[GoldScore
 
 def quality_summary(annotations: Counter[str] | dict[str, int],
                     votes: dict[str, list[tuple[str | None, int]]],
-                    gold_rows: Sequence[tuple[str | None, int, int]]) -> dict:
+                    gold_rows: Sequence[tuple[str | None, int, int]],
+                    model_rows: Sequence[tuple[str | None, int, int]] = ()) -> dict:
     """The agreement numbers as plain data (status --json "agreement"): per annotator
-    their annotation count, agreement with the others' majority and gold accuracy; the
-    pairwise Cohen's kappas; Fleiss' kappa. annotations: annotator -> annotations."""
+    their annotation count, agreement with the others' majority, gold accuracy and
+    agreement with the model's suggestions; the pairwise Cohen's kappas; Fleiss' kappa.
+    annotations: annotator -> annotations.
+
+    With two annotators their agreement with each other is one number for both: it
+    shows that one errs, not which. Gold items and the model (a third opinion that had
+    not seen the label) tell which."""
     agreed = {p.annotator: p for p in (agreement(votes) or Agreement(0, 0, 0, [])).annotators}
     gold = {g.annotator: g for g in gold_accuracy(gold_rows)}
-    names = sorted(set(annotations) | set(agreed) | set(gold))
+    model = {g.annotator: g for g in gold_accuracy(model_rows)}
+    names = sorted(set(annotations) | set(agreed) | set(gold) | set(model))
     people = []
     for name in names:
-        a, g = agreed.get(name), gold.get(name)
+        a, g, m = agreed.get(name), gold.get(name), model.get(name)
         people.append({"annotator": name, "annotations": int(annotations.get(name, 0)),
                        "compared": a.votes if a else 0, "agreement": a.share if a else None,
                        "gold_items": g.items if g else 0,
-                       "gold_accuracy": g.accuracy if g else None})
+                       "gold_accuracy": g.accuracy if g else None,
+                       "model_items": m.items if m else 0,
+                       "model_agreement": m.accuracy if m else None})
     found = fleiss(votes)
     return {"annotators": people,
             "pairwise_kappa": [{"annotators": [p.first, p.second], "items": p.items,

@@ -43,6 +43,15 @@ class QualityRecords:
             "SELECT a.annotator, g.label, a.label FROM annotations a JOIN gold g"
             " USING (item_id) ORDER BY a.annotation_id"))
 
+    def model_votes(self) -> list[tuple[str | None, int, int]]:
+        """(annotator, the model's suggested label, annotated label) of every annotation
+        of a task pushed with a suggestion: a third opinion from a model that had not
+        seen the item's label (it was unlabelled when the model chose it)."""
+        return list(self.db.execute(
+            "SELECT a.annotator, s.label, a.label FROM annotations a JOIN tasks t"
+            " ON t.task_id = a.task_id JOIN suggestions s ON s.batch_id = t.batch_id"
+            " AND s.item_id = a.item_id ORDER BY a.annotation_id"))
+
     def annotations_per_annotator(self) -> dict[str | None, int]:
         """annotator (None: unknown) -> stored annotations."""
         return {who: n for who, n in self.db.execute(
