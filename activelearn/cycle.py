@@ -36,6 +36,7 @@ from activelearn.annotation.label_studio import LabelStudioBackend
 from activelearn.annotation.ls_tasks import Suggestion, TaskSpec, image_reference
 from activelearn.clean import needs_clean, propagate_labels, run_clean, selectable_positions
 from activelearn.config import Config
+from activelearn.cycle_quality import QualityHooks
 from activelearn.errors import ActiveLearnError, ConfigError, StateError
 from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
@@ -75,7 +76,7 @@ class Decision:
     why: str
 
 
-class Cycle:
+class Cycle(QualityHooks):
     """One cycle of a project: the collaborators are passed in (see run_cycle)."""
 
     def __init__(self, cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
@@ -334,51 +335,6 @@ class Cycle:
                 raise ConfigError(f"{self.cfg.path}: label_studio.document_root: {outside[0]} "
                                   f"is not inside {root}")
 
-    # -- quality: overlap and gold ---------------------------------------------------
-    def _set_overlap(self, batch: dict, task_ids: dict[str, int]) -> None:
-        """Lower the overlap of the batch's tasks that want fewer annotations than the
-        project's maximum (Label Studio imports every task with the maximum)."""
-        ls = self.cfg.label_studio
-        ranks = {item_id: rank for rank, (item_id, _) in
-                 enumerate(self.store.batch_items(batch["batch_id"]))}
-        wanted: dict[int, list[int]] = {}
-        for item_id, task_id in task_ids.items():
-            n = task_overlap(batch["kind"], ranks.get(item_id, 0), len(ranks), ls.overlap,
-                             ls.overlap_fraction, ls.holdout_overlap)
-            if n != max(ls.overlap, ls.holdout_overlap):
-                wanted.setdefault(n, []).append(task_id)
-        for n, tasks in wanted.items():
-            self.backend.set_task_overlap(tasks, n)
-
-    def _ensure_gold(self) -> None:
-        """Record the gold file's items and trusted labels (again each cycle: the file
-        may have grown or changed)."""
-        from activelearn.gold import read_gold_file
-
-        if self.cfg.quality.gold_file:
-            self.store.add_gold(read_gold_file(self.cfg.quality.gold_file, self.cfg.classes,
-                                               self.position).items())
-
-    def _gold_share(self, n: int) -> list[str]:
-        """The gold items that take quality.gold_rate of a batch of n (never all of it)."""
-        rate = self.cfg.quality.gold_rate
-        unused = self.store.unbatched_gold() if rate > 0 else []
-        count = min(int(round(n * rate)), len(unused), n - 1)
-        if count <= 0:
-            return []
-        rng = np.random.default_rng([self.cfg.project.seed, n, len(unused)])
-        return [unused[i] for i in sorted(rng.choice(len(unused), size=count, replace=False))]
-
-    def _gold_batch(self, round_: int, gold: list[str]) -> None:
-        """A gold batch whose scores are drawn from the round's query batch, so the gold
-        tasks sort among the others."""
-        scores = [s for b in self.store.batches(round_) if b["kind"] == BatchKind.QUERY.value
-                  for _, s in self.store.batch_items(b["batch_id"])] or [0.0]
-        rng = np.random.default_rng([self.cfg.project.seed, round_])
-        items = [(item_id, float(rng.choice(scores))) for item_id in gold]
-        self.store.add_batch(round_, BatchKind.GOLD, "gold", self.cfg.project.seed, None, items)
-        self.echo(f"  mixed {len(gold)} gold items into the batch")
-
     # -- state helpers --------------------------------------------------------------
     def _ensure_items(self) -> None:
         """Record the pool's items with their split once; later cycles add new items."""
@@ -429,18 +385,6 @@ class Cycle:
 
     def _title(self) -> str:
         return self.cfg.label_studio.project_title or self.cfg.project.name
-
-
-def task_overlap(kind: str, rank: int, size: int, overlap: int, fraction: float,
-                 holdout_overlap: int) -> int:
-    """Annotations wanted for the task of the item at `rank` in a batch of `size`:
-    holdout tasks get holdout_overlap, gold tasks overlap, and initial and query batches
-    overlap for their first round(fraction * size) items (the most uncertain), 1 after."""
-    if kind == BatchKind.HOLDOUT.value:
-        return holdout_overlap
-    if kind == BatchKind.GOLD.value:
-        return overlap
-    return overlap if rank < int(round(fraction * size)) else 1
 
 
 def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True) -> bool:
