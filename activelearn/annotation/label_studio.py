@@ -13,18 +13,17 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, cast
 
 import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
+from activelearn.annotation.ls_annotators import AnnotatorCalls
 from activelearn.annotation.ls_tasks import (
     PullResult,
     TaskSpec,
     api_token,
-    choice_result,
     config_classes,
     label_config,
     listed_task_key,
@@ -54,26 +53,7 @@ _INCLUDE = {
                      *(f"annotations.{name}" for name in _ANNOTATION_FIELDS)]),
 }
 VIEW_TITLE = "least confident first"
-# Annotation requests in flight at once (the bot). The server spends ~30 ms of CPU on each
-# (about 40 queries: history, counters, project summary) and SQLite takes one writer at a
-# time: measured on 2 cores, 500 annotations take 40 s one by one, 21 s with 4 in flight
-# and no less with 8 or with 2 gunicorn worker processes.
-ANNOTATE_WORKERS = 4
-
-
-@dataclass(frozen=True)
-class TaskAnnotators:
-    """An activelearn task of a project and the ids of the users who annotated it
-    (cancelled annotations included: that user has seen the task), with how many
-    annotations Label Studio wants for it (its overlap)."""
-
-    task_id: int
-    item_id: str
-    annotators: frozenset[int]
-    overlap: int = 1
-
-
-class LabelStudioBackend:
+class LabelStudioBackend(AnnotatorCalls):
     """A connected Label Studio server (see `connect`)."""
 
     name = "label-studio"
@@ -371,56 +351,6 @@ class LabelStudioBackend:
                 page_size=size, query=json.dumps(query), resolve_uri=False,
                 request_options={"additional_query_parameters": extra})
         return list(page.items or [])
-
-    # -- annotators (the bot) ---------------------------------------------------
-    def ensure_annotator(self, email: str, name: str = "") -> int:
-        """The id of the user with this email in the token's organization, created there
-        when missing (no password: nobody logs in as it; `annotate` credits it instead)."""
-        with self._answering("listing users"):
-            users = list(self.client.users.list())
-        for user in users:
-            if (user.email or "").lower() == email.lower() and user.id is not None:
-                return user.id
-        with self._answering(f"creating the user {email}"):
-            organization = self.client.users.whoami().active_organization
-            user = self.client.users.create(username=email, email=email, first_name=name,
-                                            active_organization=organization)
-        assert user.id is not None
-        log.info("created Label Studio user %d %s", user.id, email)
-        return user.id
-
-    def task_annotators(self, project_id: int) -> list[TaskAnnotators]:
-        """Every task of the project that has an item id, in id order, with who annotated it."""
-        out = []
-        for task in self._tasks(project_id, [], fields="all"):
-            item_id = task_item_id(task)
-            if item_id is not None:
-                users = frozenset(int(a["completed_by"]) for a in task["annotations"]
-                                  if a.get("completed_by") is not None)
-                out.append(TaskAnnotators(task["id"], item_id, users,
-                                          int(task.get("overlap") or 1)))
-        return out
-
-    def annotate(self, task_id: int, label_name: str, user_id: int) -> int:
-        """Annotate a task with one class, credited to the user `user_id`. Returns the
-        annotation's id.
-
-        Label Studio takes completed_by from the request (tasks/api.py, perform_create),
-        so the one API token serves every simulated annotator without a login or a token
-        of each; the server records the token's user as updated_by.
-        """
-        with self._answering(f"annotating task {task_id}"):
-            annotation = self.client.annotations.create(
-                id=task_id, result=choice_result(label_name), completed_by=user_id)
-        assert annotation.id is not None
-        return annotation.id
-
-    def annotate_many(self, annotations: Sequence[tuple[int, str, int]],
-                      workers: int = ANNOTATE_WORKERS) -> list[int]:
-        """`annotate` each (task id, class name, user id), `workers` requests at a time.
-        On a failure the annotations already made stay (a rerun of the bot skips them)."""
-        with ThreadPoolExecutor(workers) as pool:
-            return list(pool.map(lambda a: self.annotate(*a), annotations))
 
 
 def _datetime_filter(operator: str, value: str) -> dict[str, Any]:
