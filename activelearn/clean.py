@@ -8,8 +8,6 @@ a group that holds an evaluation item are never selected.
 
 from __future__ import annotations
 
-import csv
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +16,11 @@ import numpy as np
 
 from activelearn import duplicates
 from activelearn.config import CleaningConfig, SplitsConfig
+from activelearn.report_quality import write_duplicate_csvs
 from activelearn.sources.base import Pool
 from activelearn.splits import assign_splits
 from activelearn.state import Split, Store
-from activelearn.state.duplicates import DUPLICATE_SOURCE
-
-log = logging.getLogger("activelearn.clean")
-
-CLEANED_META = "cleaned_items"  # the item count at the last clean
+from activelearn.state.duplicates import CLEANED_META, DUPLICATE_SOURCE
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,7 @@ def run_clean(pool: Pool, store: Store, cfg: CleaningConfig, out_dir: Path) -> C
         [(ids[p.first], ids[p.second], p.kind, p.similarity) for p in pairs], rows,
         [(s.item_id, s.path, s.reason) for s in pool.skipped])
     store.set_meta(CLEANED_META, str(len(pool)))
-    write_reports(store, out_dir)
+    write_duplicate_csvs(out_dir, store.duplicate_groups(), store.skipped_items())
     counts = store.duplicate_pair_counts()
     return CleanSummary(len(pool), len(rows), sum(len(m) for _, _, m in rows),
                         counts.get("exact", 0), counts.get("near", 0), counts["leakage"],
@@ -95,24 +90,6 @@ def record_items(store: Store, pool: Pool, splits_cfg: SplitsConfig, seed: int) 
 def needs_clean(store: Store, pool: Pool) -> bool:
     """True before the first clean and whenever the pool has grown since."""
     return store.get_meta(CLEANED_META) != str(len(pool))
-
-
-def write_reports(store: Store, out_dir: Path) -> list[Path]:
-    """duplicates.csv (a row per member) and skipped.csv from the state."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dup, skipped = out_dir / "duplicates.csv", out_dir / "skipped.csv"
-    with dup.open("w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow(["group_id", "kind", "item_id", "representative", "split", "path"])
-        for g in store.duplicate_groups():
-            for item_id, path, split in g.members:
-                out.writerow([g.group_id, g.kind, item_id, int(item_id == g.representative),
-                              split, path or ""])
-    with skipped.open("w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f, lineterminator="\n")
-        out.writerow(["item_id", "path", "reason"])
-        out.writerows(store.skipped_items())
-    return [dup, skipped]
 
 
 def selectable_positions(store: Store, item_ids: list[str],

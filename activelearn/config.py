@@ -173,6 +173,11 @@ class LabelStudioConfig:
     overlap_fraction: float = 1.0
     holdout_overlap: int = 1
 
+    @property
+    def max_overlap(self) -> int:
+        """The most annotations any task wants: the project's maximum_annotations."""
+        return max(self.overlap, self.holdout_overlap)
+
 
 @dataclass(frozen=True)
 class QualityConfig:

@@ -95,16 +95,21 @@ def check_semantics(cfg: Config, source: str) -> None:
         problems.append("classes: need at least 2 class names")
     if len(set(cfg.classes)) != len(cfg.classes):
         problems.append("classes: class names must be distinct")
+    ls, jobs = cfg.label_studio, cfg.jobs
     for key, value in [
         ("loop.initial", cfg.loop.initial), ("loop.batch", cfg.loop.batch),
         ("loop.budget", cfg.loop.budget), ("training.batch_size", cfg.training.batch_size),
         ("training.epochs", cfg.training.epochs), ("strategy.mc_passes", cfg.strategy.mc_passes),
-        ("loop.min_new_labels", cfg.loop.min_new_labels),
+        ("loop.min_new_labels", cfg.loop.min_new_labels), ("training.lr", cfg.training.lr),
+        ("label_studio.import_chunk", ls.import_chunk),
+        ("label_studio.parallel_requests", ls.parallel_requests),
+        ("jobs.shard_size", jobs.shard_size), ("jobs.train_timeout", jobs.train_timeout),
+        ("jobs.score_timeout", jobs.score_timeout),
+        ("jobs.select_timeout", jobs.select_timeout),
+        ("jobs.wait_for_worker", jobs.wait_for_worker), ("jobs.heartbeat", jobs.heartbeat),
     ]:
         if value <= 0:
             problems.append(f"{key}: must be positive, got {value}")
-    if cfg.training.lr <= 0:
-        problems.append(f"training.lr: must be positive, got {cfg.training.lr}")
     for key, frac in [("splits.test_fraction", cfg.splits.test_fraction),
                       ("splits.validation_fraction", cfg.splits.validation_fraction)]:
         if not 0 <= frac < 1:
@@ -115,12 +120,6 @@ def check_semantics(cfg: Config, source: str) -> None:
         problems.append(f"loop.min_queued: must be 0 or more, got {cfg.loop.min_queued}")
     if cfg.data.channels not in (None, 1, 3):
         problems.append(f"data.channels: must be 1 or 3, got {cfg.data.channels}")
-    ls = cfg.label_studio
-    if ls.import_chunk <= 0:
-        problems.append(f"label_studio.import_chunk: must be positive, got {ls.import_chunk}")
-    if ls.parallel_requests <= 0:
-        problems.append(
-            f"label_studio.parallel_requests: must be positive, got {ls.parallel_requests}")
     if ls.holdout < 0:
         problems.append(f"label_studio.holdout: must be 0 or more, got {ls.holdout}")
     if ls.overlap < 1 or ls.holdout_overlap < 1:
@@ -152,15 +151,6 @@ def check_semantics(cfg: Config, source: str) -> None:
         problems.append("label_studio.url_template: needed when image_mode is url-template")
     if ls.image_mode == "local-files" and not ls.document_root:
         problems.append("label_studio.document_root: needed when image_mode is local-files")
-    jobs = cfg.jobs
-    for key, value in [("jobs.shard_size", jobs.shard_size),
-                       ("jobs.train_timeout", jobs.train_timeout),
-                       ("jobs.score_timeout", jobs.score_timeout),
-                       ("jobs.select_timeout", jobs.select_timeout),
-                       ("jobs.wait_for_worker", jobs.wait_for_worker),
-                       ("jobs.heartbeat", jobs.heartbeat)]:
-        if value <= 0:
-            problems.append(f"{key}: must be positive, got {value}")
     if jobs.retries < 0:
         problems.append(f"jobs.retries: must be 0 or more, got {jobs.retries}")
     if jobs.gpu_queue == "" or jobs.cpu_queue == "":

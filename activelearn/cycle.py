@@ -93,8 +93,7 @@ class Cycle(QualityHooks):
         linked = init_project(self.backend, self.store, self._title(), list(self.cfg.classes),
                               self.cfg.label_studio.instructions)
         self.project_id = linked.project_id
-        ls = self.cfg.label_studio
-        self.backend.ensure_overlap(self.project_id, max(ls.overlap, ls.holdout_overlap))
+        self.backend.ensure_overlap(self.project_id, self.cfg.label_studio.max_overlap)
         self._ensure_items()
         self._ensure_gold()
         running = next((r.round for r in self.store.rounds()
@@ -178,12 +177,13 @@ class Cycle(QualityHooks):
 
     # -- phases -------------------------------------------------------------------
     def _holdout(self, round_: int) -> None:
-        n = min(self.cfg.label_studio.holdout, len(self._candidates()))
-        self._random_batch(round_, n, BatchKind.HOLDOUT)
+        candidates = self._candidates()
+        n = min(self.cfg.label_studio.holdout, len(candidates))
+        self._random_batch(round_, n, BatchKind.HOLDOUT, candidates)
 
     def _initial(self, round_: int) -> None:
         self._random_batch(round_, min(self.cfg.loop.initial, self.cfg.loop.budget),
-                           BatchKind.INITIAL)
+                           BatchKind.INITIAL, self._candidates())
 
     def _train(self, round_: int) -> None:
         result = steps.train(self.executor, self.cfg, round_, self._version(round_),
@@ -219,7 +219,7 @@ class Cycle(QualityHooks):
                              self._image_of)
         ls = self.cfg.label_studio
         pushed = push_reviews(self.backend, self.project_id, self.store, round_, specs,
-                              ls.import_chunk, max(ls.overlap, ls.holdout_overlap))
+                              ls.import_chunk, ls.max_overlap)
         self.echo(f"  label review: {found} labels the out-of-fold models contradict "
                   f"(folds {self.cfg.quality.review_folds}), {pushed} review tasks pushed")
 
@@ -234,7 +234,8 @@ class Cycle(QualityHooks):
     def _select(self, round_: int) -> None:
         room = self.cfg.loop.budget - len(self.store.labels(Split.TRAIN.value)) \
             - self.store.waiting_tasks(Split.TRAIN.value)
-        n = min(self.cfg.loop.batch, room, len(self._candidates()))
+        candidates = self._candidates()
+        n = min(self.cfg.loop.batch, room, len(candidates))
         if n <= 0:
             self.echo("  no batch: the labelling budget is reached or the pool is used up")
             return
@@ -244,9 +245,9 @@ class Cycle(QualityHooks):
             self.echo(f"  asked for another annotation of {asked} disputed items")
         latest = self._latest_model(including=round_)
         if latest is None:  # a top-up before any model: random, like the initial batch
-            self._random_batch(round_, n - len(gold) - asked, BatchKind.QUERY)
+            self._random_batch(round_, n - len(gold) - asked, BatchKind.QUERY, candidates)
         else:
-            self._query_batch(round_, n - len(gold) - asked, latest[1])
+            self._query_batch(round_, n - len(gold) - asked, latest[1], candidates)
         if gold:
             self._gold_batch(round_, gold)
 
@@ -257,17 +258,20 @@ class Cycle(QualityHooks):
                                          for p in self.pool.paths])
             self.backend.ensure_local_storage(self.project_id, folder)
         tasked = self.store.tasks(include_deleted=True)
+        listed: dict[str, int] | None = None  # the project's tasks, listed at the first push
         for batch in self.store.batches(round_):
-            items = [(i, s) for i, s in self.store.batch_items(batch["batch_id"])
-                     if i not in tasked]
+            members = self.store.batch_items(batch["batch_id"])
+            items = [(i, s) for i, s in members if i not in tasked]
             if not items:
                 continue
             specs = self._task_specs(round_, batch, items)
             failpoint("push:before-import")
-            task_ids = self.backend.push(self.project_id, specs, self.cfg.label_studio.import_chunk)
+            if listed is None:
+                listed = self.backend.existing_keys(self.project_id)
+            task_ids = self.backend.push(self.project_id, specs, ls.import_chunk, listed)
             failpoint("push:imported")  # the crash between import and bookkeeping
             self.store.record_tasks(batch["batch_id"], round_, task_ids)
-            self._set_overlap(batch, task_ids)
+            self._set_overlap(batch, members, task_ids)
             if batch["model_version"] and batch["kind"] == BatchKind.QUERY.value:
                 self.backend.set_model_version(self.project_id, batch["model_version"])
             self.echo(f"  pushed {len(task_ids)} {batch['kind']} tasks: "
@@ -277,18 +281,19 @@ class Cycle(QualityHooks):
             self.echo(f"  raised the overlap of {reopened} disputed tasks by one")
 
     # -- batches ------------------------------------------------------------------
-    def _random_batch(self, round_: int, n: int, kind: BatchKind) -> None:
-        candidates = self._candidates()
+    def _random_batch(self, round_: int, n: int, kind: BatchKind,
+                      candidates: np.ndarray) -> None:
+        """n of the candidate pool positions (see _candidates), drawn at random."""
         rng = np.random.default_rng([self.cfg.project.seed, round_, len(candidates)])
         chosen = rng.choice(candidates, size=min(n, len(candidates)), replace=False)
         items = [(self.pool.item_ids[i], 0.0) for i in chosen]
         self.store.add_batch(round_, kind, "random", self.cfg.project.seed, None, items,
                              move_to=Split.HOLDOUT if kind is BatchKind.HOLDOUT else None)
 
-    def _query_batch(self, round_: int, n: int, version: str) -> None:
+    def _query_batch(self, round_: int, n: int, version: str, selectable: np.ndarray) -> None:
+        """n of the selectable pool positions, chosen by the strategy with the model."""
         seed = self.cfg.project.seed * 1000 + round_
-        candidates = loop.candidate_positions(self._candidates(), self.cfg.strategy.candidates,
-                                              seed)
+        candidates = loop.candidate_positions(selectable, self.cfg.strategy.candidates, seed)
         labeled = self._split_positions(Split.TRAIN, labeled=True)
         chosen = steps.score_and_select(self.executor, self.cfg, version, candidates, labeled,
                                         n, seed, self.progress)
@@ -302,16 +307,12 @@ class Cycle(QualityHooks):
     def _task_specs(self, round_: int, batch: dict, items: list[tuple[str, float]]
                     ) -> list[TaskSpec]:
         suggested = self.store.suggestions(batch["batch_id"])
-        ls, classes, specs = self.cfg.label_studio, self.cfg.classes, []
+        classes, specs = self.cfg.classes, []
         for item_id, score in items:
-            pos = self.position[item_id]
-            image = image_reference(
-                ls.image_mode, item_id, path=self.pool.paths[pos] if self.pool.paths else "",
-                image=self.pool.images[pos].numpy() if ls.image_mode == "data-uri" else None,
-                document_root=ls.document_root, url_template=ls.url_template)
             guess = suggested.get(item_id)
             specs.append(TaskSpec(
-                item_id=item_id, image=image, round=round_, strategy=batch["strategy"],
+                item_id=item_id, image=self._image_of(item_id), round=round_,
+                strategy=batch["strategy"],
                 score=score if batch["kind"] in QUERY_KINDS else None,
                 # a gold task must look like the query tasks around it
                 kind=BatchKind.QUERY.value if batch["kind"] in QUERY_KINDS else batch["kind"],

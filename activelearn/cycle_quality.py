@@ -10,6 +10,7 @@ import numpy as np
 
 from activelearn.annotation.label_studio import LabelStudioBackend
 from activelearn.config import Config
+from activelearn.gold import read_gold_file
 from activelearn.state import BatchKind, Store
 
 
@@ -22,17 +23,18 @@ class QualityHooks:
     position: dict[str, int]
     echo: Callable[[str], None]
 
-    def _set_overlap(self, batch: dict, task_ids: dict[str, int]) -> None:
+    def _set_overlap(self, batch: dict, members: list[tuple[str, float]],
+                     task_ids: dict[str, int]) -> None:
         """Lower the overlap of the batch's tasks that want fewer annotations than the
-        project's maximum (Label Studio imports every task with the maximum)."""
+        project's maximum (Label Studio imports every task with the maximum).
+        members: the batch's (item_id, score), best first (Store.batch_items)."""
         ls = self.cfg.label_studio
-        ranks = {item_id: rank for rank, (item_id, _) in
-                 enumerate(self.store.batch_items(batch["batch_id"]))}
+        ranks = {item_id: rank for rank, (item_id, _) in enumerate(members)}
         wanted: dict[int, list[int]] = {}
         for item_id, task_id in task_ids.items():
             n = task_overlap(batch["kind"], ranks.get(item_id, 0), len(ranks), ls.overlap,
                              ls.overlap_fraction, ls.holdout_overlap)
-            if n != max(ls.overlap, ls.holdout_overlap):
+            if n != ls.max_overlap:
                 wanted.setdefault(n, []).append(task_id)
         for n, tasks in wanted.items():
             self.backend.set_task_overlap(tasks, n)
@@ -40,8 +42,6 @@ class QualityHooks:
     def _ensure_gold(self) -> None:
         """Record the gold file's items and trusted labels (again each cycle: the file
         may have grown or changed)."""
-        from activelearn.gold import read_gold_file
-
         if self.cfg.quality.gold_file:
             self.store.add_gold(read_gold_file(self.cfg.quality.gold_file, self.cfg.classes,
                                                self.position).items())

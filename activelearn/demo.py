@@ -10,38 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from activelearn.annotation.ls_tasks import TOKEN_ENV, TOKEN_FILE_ENV
 from activelearn.config import Config, load_config
-from activelearn.errors import ActiveLearnError
+from activelearn.local_server import LocalServer, start_label_studio
 from activelearn.lock import pid_alive
-
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "label_studio.sh"
-TOKEN_FILE_ENV = "LABEL_STUDIO_API_KEY_FILE"
-
-
-@dataclass
-class LocalServer:
-    """A Label Studio server the demo runs: url, pid and its data directory."""
-
-    url: str
-    pid: int
-    data_dir: Path
-    started: bool  # by this run (else an earlier demo's, still running)
-
-    @property
-    def token_file(self) -> Path:
-        return self.data_dir / "api_token"
-
-    def stop(self) -> None:
-        subprocess.run(["bash", str(SCRIPT), "stop", str(self.pid)], capture_output=True,
-                       timeout=60)
 
 
 def local_label_studio(data_dir: Path, echo: Callable[[str], None]) -> LocalServer:
@@ -52,18 +30,8 @@ def local_label_studio(data_dir: Path, echo: Callable[[str], None]) -> LocalServ
         if pid and pid_alive(pid) and _answers(url):
             echo(f"Label Studio: reusing the demo's server at {url} (pid {pid})")
             return LocalServer(url, pid, data_dir, started=False)
-    if not SCRIPT.exists():
-        raise ActiveLearnError(f"the demo starts Label Studio with {SCRIPT}, which is not "
-                               "here: run it from a clone of the repository")
     echo("Label Studio: starting a local server (seconds; the first time a minute more)")
-    done = subprocess.run(["bash", str(SCRIPT), "start", "0", str(data_dir)],
-                          capture_output=True, text=True, timeout=900)
-    if done.returncode != 0:
-        why = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ActiveLearnError(f"Label Studio did not start: {why}; install it with "
-                               "`bash scripts/setup.sh --label-studio`")
-    server = LocalServer(url_file.read_text().strip(), int(done.stdout.split()[-1]), data_dir,
-                         started=True)
+    server = start_label_studio(data_dir)
     echo(f"Label Studio: up at {server.url} (pid {server.pid})")
     return server
 
@@ -140,14 +108,13 @@ def run_demo(cfg: Config, rounds: int, noise: float, echo: Callable[[str], None]
         run_cycle(cfg, echo, progress)
     store = Store(cfg.work_dir / "state.sqlite")
     try:
-        holdout = store.metrics("holdout")
-        labels = {r.round: r.labels or 0 for r in store.rounds()}
+        return [(e.round, e.labels or 0, e.payload["accuracy"]) for e in store.evaluations()
+                if e.split == "holdout"]
     finally:
         store.close()
-    return [(r, labels.get(r, 0), m["accuracy"]) for r, m in sorted(holdout.items())]
 
 
 def use_token_file(server: LocalServer) -> None:
     """Point this process at the local server's token (never printed)."""
     os.environ[TOKEN_FILE_ENV] = str(server.token_file)
-    os.environ.pop("LABEL_STUDIO_API_KEY", None)
+    os.environ.pop(TOKEN_ENV, None)

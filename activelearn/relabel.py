@@ -41,7 +41,7 @@ def request_relabels(store: Store, quality: QualityConfig, round_: int, n: int) 
     count = min(int(round(n * quality.relabel_fraction)), n - 1)
     if count <= 0:
         return 0
-    earlier = sum(r == round_ for _, r, _, _, _ in store.relabel_requests())
+    earlier = store.relabel_request_count(round_)
     if earlier:  # a rerun of the round's select phase: the requests stand
         return earlier
     chosen = rank_disputed(store.disputed(quality.relabel_max_annotations))[:count]

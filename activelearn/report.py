@@ -50,17 +50,13 @@ class Report:
     empty: list[str]  # titles of the sections without data
 
 
-def read_state(path: Path) -> StateData:
-    """Everything the report needs from the state file; an absent file is an empty project
-    (and is not created)."""
-    if not path.exists():
+def read_state(store: Store | None) -> StateData:
+    """Everything the report's curves and tables need from the state (None: there is no
+    state file yet, an empty project)."""
+    if store is None:
         return StateData()
-    store = Store(path)
-    try:
-        return StateData(store.rounds(), store.evaluations(), store.annotation_events(),
-                         store.multi_annotated(), store.gold_votes(), store.model_votes())
-    finally:
-        store.close()
+    return StateData(store.rounds(), store.evaluations(), store.annotation_events(),
+                     store.multi_annotated(), store.gold_votes(), store.model_votes())
 
 
 def read_simulate(path: Path) -> list[dict]:
@@ -86,16 +82,22 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
     no simulate run), simulate_source: where they came from, shown on the page.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = read_state(state_path)
-    sections = [
-        learning_curve_section(data.evaluations, out_dir),
-        simulate_section(simulate, simulate_source, out_dir),
-        latest_model_section(data.evaluations, classes, out_dir),
-        throughput_section(data.events, out_dir),
-        agreement_section(data.votes, out_dir, data.gold, data.model),
-        duplicates_section(state_path, out_dir),
-        review_section(state_path, out_dir),
-    ]
+    # opened once for every section; an absent state is not created
+    store = Store(state_path) if state_path.exists() else None
+    try:
+        data = read_state(store)
+        sections = [
+            learning_curve_section(data.evaluations, out_dir),
+            simulate_section(simulate, simulate_source, out_dir),
+            latest_model_section(data.evaluations, classes, out_dir),
+            throughput_section(data.events, out_dir),
+            agreement_section(data.votes, out_dir, data.gold, data.model),
+            duplicates_section(store, out_dir),
+            review_section(store, out_dir),
+        ]
+    finally:
+        if store is not None:
+            store.close()
     page = out_dir / "index.html"
     page.write_text(render_page(f"activelearn report: {project}",
                                 _about(project, state_path, data), sections), encoding="utf-8")
@@ -201,7 +203,7 @@ def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
         return section
     last = max(e.round for e in evaluations)
     found = sorted((e for e in evaluations if e.round == last),
-                   key=lambda e: (e.split not in CURVE_SPLITS, _split_rank(e.split)))
+                   key=lambda e: _split_rank(e.split))
     first = found[0]
     names = _class_names(classes, len(first.payload["f1"]))
     section.text(f"Model {first.model_version or '-'} (round {last}), evaluated on "

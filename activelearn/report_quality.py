@@ -12,6 +12,7 @@ from activelearn import report_plots
 from activelearn.annotation import stats
 from activelearn.report_page import Section, fmt, write_csv
 from activelearn.state import Store
+from activelearn.state.duplicates import CLEANED_META, DuplicateGroup
 
 
 def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: Path,
@@ -24,15 +25,13 @@ def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: P
     found = stats.agreement(votes)
     if gold:
         section.table([["annotator", "gold items annotated", "correct", "gold accuracy"],
-                       *[[g.annotator, g.items, g.correct, fmt(g.accuracy, ".3f")]
-                         for g in stats.gold_accuracy(gold)]],
+                       *_score_rows(stats.gold_accuracy(gold))],
                       "annotations of gold items (trusted labels from quality.gold_file)")
     if model:
         scores = stats.gold_accuracy(model)
         section.table([["annotator", "annotations with a suggestion", "chose it",
                         "agreement with the model"],
-                       *[[g.annotator, g.items, g.correct, fmt(g.accuracy, ".3f")]
-                         for g in scores]],
+                       *_score_rows(scores)],
                       "each annotation compared with the class the model suggested when it "
                       "pushed the task, before anyone labelled it: the model is an "
                       "independent third opinion, so unlike agreement between two "
@@ -66,6 +65,10 @@ def agreement_section(votes: dict[str, list[tuple[str | None, int]]], out_dir: P
     return section
 
 
+def _score_rows(scores: list[stats.GoldScore]) -> list[list[object]]:
+    return [[g.annotator, g.items, g.correct, fmt(g.accuracy, ".3f")] for g in scores]
+
+
 def _kappa_tables(section: Section, votes: dict[str, list[tuple[str | None, int]]]) -> None:
     """Cohen's kappa per pair of annotators and Fleiss' kappa over all of them."""
     pairs = stats.pairwise_kappa(votes)
@@ -82,33 +85,25 @@ def _kappa_tables(section: Section, votes: dict[str, list[tuple[str | None, int]
                       "items with another count are left out")
 
 
-def duplicates_section(state_path: Path, out_dir: Path) -> Section:
-    """Duplicate groups and leakage as `activelearn clean` recorded them."""
-    from activelearn.clean import CLEANED_META, write_reports
-
+def duplicates_section(store: Store | None, out_dir: Path) -> Section:
+    """Duplicate groups and leakage as `activelearn clean` recorded them (store None: no
+    state yet)."""
     section = Section("duplicates", "Duplicates and leakage")
-    if not state_path.exists():
+    if store is None:
         section.no_data("no state yet: run activelearn clean or activelearn cycle.")
         return section
-    store = Store(state_path)
-    try:
-        groups = store.duplicate_groups()
-        counts = store.duplicate_pair_counts()
-        skipped = len(store.skipped_items())
-        cleaned = store.get_meta(CLEANED_META) is not None
-        if cleaned:
-            section.files += [p.name for p in write_reports(store, out_dir)]
-    finally:
-        store.close()
-    if not cleaned:
+    if store.get_meta(CLEANED_META) is None:
         section.no_data("the pool has not been checked for duplicates yet (activelearn "
                         "clean; cycle runs it when new items appear).")
         return section
+    groups, skipped = store.duplicate_groups(), store.skipped_items()
+    section.files += [p.name for p in write_duplicate_csvs(out_dir, groups, skipped)]
+    counts = store.duplicate_pair_counts()
     section.table([
         ["groups", "items in groups", "exact pairs", "near pairs", "leakage pairs",
          "groups with leakage", "skipped images"],
         [len(groups), sum(len(g.members) for g in groups), counts.get("exact", 0),
-         counts.get("near", 0), counts["leakage"], sum(g.leaks for g in groups), skipped]],
+         counts.get("near", 0), counts["leakage"], sum(g.leaks for g in groups), len(skipped)]],
         "only a group's representative is selected; pool items of a group that holds a "
         "holdout/validation/test item never are")
     rows: list[list[object]] = [["group", "kind", "representative", "members", "splits"]]
@@ -119,18 +114,15 @@ def duplicates_section(state_path: Path, out_dir: Path) -> Section:
     return section
 
 
-def review_section(state_path: Path, out_dir: Path) -> Section:
+def review_section(store: Store | None, out_dir: Path) -> Section:
     """The label-error reviews (quality.review_per_round) and the requests for another
-    annotation of disputed items (quality.relabel_fraction), round by round."""
+    annotation of disputed items (quality.relabel_fraction), round by round (store None:
+    no state yet)."""
     section = Section("review", "Label-error review and relabel requests")
-    if not state_path.exists():
+    if store is None:
         section.no_data("no state yet: run activelearn cycle.")
         return section
-    store = Store(state_path)
-    try:
-        reviews, requests = store.reviews(), store.relabel_requests()
-    finally:
-        store.close()
+    reviews, requests = store.reviews(), store.relabel_requests()
     if not reviews and not requests:
         section.no_data("no item was sent back for review or another annotation "
                         "(quality.review_per_round and quality.relabel_fraction are off "
@@ -169,3 +161,16 @@ def _review_tables(section: Section, reviews: list[dict], out_dir: Path) -> None
         ["item_id", "round", "state", "label", "suggestion", "score", "confidence", "answer"],
         *[[r["item_id"], r["round"], r["state"], r["label"], r["suggestion"], r["score"],
            r["confidence"], "" if r["answer"] is None else r["answer"]] for r in reviews]]))
+
+
+def write_duplicate_csvs(out_dir: Path, groups: list[DuplicateGroup],
+                         skipped: list[tuple[str, str, str]]) -> list[Path]:
+    """duplicates.csv (a row per member of Store.duplicate_groups()) and skipped.csv
+    (Store.skipped_items()): written by `activelearn clean` and by the report."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(out_dir / "duplicates.csv", [
+        ["group_id", "kind", "item_id", "representative", "split", "path"],
+        *[[g.group_id, g.kind, item_id, int(item_id == g.representative), split, path or ""]
+          for g in groups for item_id, path, split in g.members]])
+    write_csv(out_dir / "skipped.csv", [["item_id", "path", "reason"], *skipped])
+    return [out_dir / "duplicates.csv", out_dir / "skipped.csv"]

@@ -26,6 +26,7 @@ from activelearn.config import Config
 from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor
+from activelearn.jobs.tasks import joined
 from activelearn.label_errors import rank_label_errors
 from activelearn.state import Split, Store
 from activelearn.state.review import ReviewState
@@ -65,9 +66,9 @@ def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, v
 def merge_folds(files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """item_ids [items], labels [items], probs [items, classes] of the fold files."""
     loaded = [np.load(path) for path in files]
-    return (np.concatenate([f["item_ids"] for f in loaded]),
-            np.concatenate([f["labels"] for f in loaded]),
-            np.concatenate([f["probs"] for f in loaded]))
+    ids, labels, probs = (joined(name, loaded) for name in ("item_ids", "labels", "probs"))
+    assert ids is not None and labels is not None and probs is not None  # written together
+    return ids, labels, probs
 
 
 def push_reviews(backend: LabelStudioBackend, project_id: int, store: Store, round_: int,

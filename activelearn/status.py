@@ -41,8 +41,9 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
     trained = [r for r in store.rounds() if r.model_version]
     last_trained = trained[-1] if trained else None
     out["model_version"] = last_trained.model_version if last_trained else None
+    labelled = store.label_counts()
     for split in (Split.TRAIN, Split.HOLDOUT):
-        out["labels"][split.value] = len(store.labels(split.value))
+        out["labels"][split.value] = labelled.get(split.value, 0)
         out["tasks_waiting"][split.value] = store.waiting_tasks(split.value)
     out["annotations_since_training"] = store.annotation_count(
         last_trained.round if last_trained else -1)

@@ -24,7 +24,6 @@ import csv
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -33,10 +32,10 @@ import yaml
 from cycle_rounds import command  # the same runner (benchmarks/ is on sys.path as a script)
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
+from activelearn.local_server import running_label_studio
 from activelearn.sources import load_source
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "label_studio.sh"
 ACCURACIES = (0.95, 0.70)
 GAP = 0.15  # the least gap in gold accuracy and in agreement that counts as "clearly"
 
@@ -150,16 +149,9 @@ def main() -> None:
     parser.add_argument("--gold-rate", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="quality-bench-") as tmp:
-        data_dir = Path(tmp) / "ls"
-        started = subprocess.run(["bash", str(SCRIPT), "start", "0", str(data_dir)],
-                                 check=True, stdout=subprocess.PIPE, text=True)
-        pid = started.stdout.split()[-1]
-        try:
-            ok = run((data_dir / "url").read_text().strip(),
-                     (data_dir / "api_token").read_text().strip(), Path(tmp), args)
-        finally:
-            subprocess.run(["bash", str(SCRIPT), "stop", pid], check=False)
+    with tempfile.TemporaryDirectory(prefix="quality-bench-") as tmp, \
+            running_label_studio(Path(tmp) / "ls") as server:
+        ok = run(server.url, server.token, Path(tmp), args)
     sys.exit(0 if ok else 1)
 
 

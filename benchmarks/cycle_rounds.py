@@ -25,10 +25,10 @@ import yaml
 
 from activelearn.annotation.label_studio import LabelStudioBackend
 from activelearn.config import FASHION_MNIST_CLASSES
+from activelearn.local_server import running_label_studio
 from activelearn.state import Store
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "label_studio.sh"
 
 
 def project_file(folder: Path, args: argparse.Namespace) -> Path:
@@ -105,16 +105,9 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.0, help="bot label noise rate")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="cycle-bench-") as tmp:
-        data_dir = Path(tmp) / "ls"
-        started = subprocess.run(["bash", str(SCRIPT), "start", "0", str(data_dir)],
-                                 check=True, stdout=subprocess.PIPE, text=True)
-        pid = started.stdout.split()[-1]
-        try:
-            run((data_dir / "url").read_text().strip(),
-                (data_dir / "api_token").read_text().strip(), Path(tmp), args)
-        finally:
-            subprocess.run(["bash", str(SCRIPT), "stop", pid], check=False)
+    with tempfile.TemporaryDirectory(prefix="cycle-bench-") as tmp, \
+            running_label_studio(Path(tmp) / "ls") as server:
+        run(server.url, server.token, Path(tmp), args)
 
 
 if __name__ == "__main__":

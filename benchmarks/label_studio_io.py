@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
 import time
 import uuid
@@ -43,9 +42,9 @@ from activelearn.annotation.ls_tasks import (
     image_data_uri,
     task_json,
 )
+from activelearn.local_server import running_label_studio
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "label_studio.sh"
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -133,17 +132,12 @@ def main() -> None:
         run(LabelStudioBackend.connect(args.url, api_token(), workers=args.workers), args.n,
             args.chunk)
         return
-    with tempfile.TemporaryDirectory(prefix="ls-bench-") as data_dir:
-        started = subprocess.run(["bash", str(SCRIPT), "start", "0", data_dir],
-                                 check=True, stdout=subprocess.PIPE, text=True)
+    with tempfile.TemporaryDirectory(prefix="ls-bench-") as data_dir, \
+            running_label_studio(Path(data_dir)) as server:
         global SERVER_PID
-        SERVER_PID = int(started.stdout.split()[-1])
-        try:
-            url = Path(data_dir, "url").read_text().strip()
-            token = Path(data_dir, "api_token").read_text().strip()
-            run(LabelStudioBackend.connect(url, token, workers=args.workers), args.n, args.chunk)
-        finally:
-            subprocess.run(["bash", str(SCRIPT), "stop", started.stdout.split()[-1]])
+        SERVER_PID = server.pid
+        run(LabelStudioBackend.connect(server.url, server.token, workers=args.workers),
+            args.n, args.chunk)
 
 
 if __name__ == "__main__":

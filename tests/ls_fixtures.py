@@ -9,7 +9,6 @@ project (see `ls_project_title`).
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +16,10 @@ from typing import NamedTuple
 
 import pytest
 
+from activelearn.errors import ActiveLearnError
+from activelearn.local_server import start_label_studio
+
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "label_studio.sh"
 LS_VENV = ROOT / ".venv-ls"
 
 
@@ -33,17 +34,14 @@ def label_studio(tmp_path_factory) -> Iterator[LabelStudioServer]:
     if not (LS_VENV / "bin" / "label-studio").exists():
         pytest.fail(f"Label Studio is not installed in {LS_VENV}: run "
                     "`bash scripts/label_studio.sh install` once (CI does)", pytrace=False)
-    data_dir = tmp_path_factory.mktemp("label-studio")
-    started = subprocess.run(["bash", str(SCRIPT), "start", "0", str(data_dir)],
-                             capture_output=True, text=True, timeout=600)
-    if started.returncode != 0:
-        pytest.fail(f"Label Studio did not start:\n{started.stderr[-3000:]}", pytrace=False)
-    pid = started.stdout.split()[-1]
     try:
-        yield LabelStudioServer(url=(data_dir / "url").read_text().strip(),
-                                token=(data_dir / "api_token").read_text().strip())
+        server = start_label_studio(tmp_path_factory.mktemp("label-studio"), timeout=600)
+    except ActiveLearnError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield LabelStudioServer(url=server.url, token=server.token)
     finally:
-        subprocess.run(["bash", str(SCRIPT), "stop", pid], capture_output=True, timeout=60)
+        server.stop()
 
 
 @pytest.fixture

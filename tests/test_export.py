@@ -71,6 +71,14 @@ def project(project_file, pool):
     return path, build_state(load_config(path).work_dir / "state.sqlite", pool)
 
 
+def add_labelled(config: Path, items, labels, round_: int = 0) -> None:
+    """Record items (item_id, idx, path, split) and their labels in the project's state."""
+    store = Store(load_config(config).work_dir / "state.sqlite")
+    store.add_items(items)
+    store.set_labels(labels, "oracle", round_)
+    store.close()
+
+
 def export(config: Path, fmt: str, out: Path, *extra: str):
     return CliRunner().invoke(main, ["export", "--config", str(config), "--format", fmt,
                                      "--out", str(out), *extra])
@@ -177,10 +185,7 @@ def test_error_lines(project_file, tmp_path) -> None:
 
 def test_labels_outside_the_classes_are_a_config_error(project_file, tmp_path) -> None:
     config = project_file(classes=["a", "b"])
-    store = Store(load_config(config).work_dir / "state.sqlite")
-    store.add_items([("x", 0, None, "train")])
-    store.set_labels([("x", 7)], "oracle", 0)
-    store.close()
+    add_labelled(config, [("x", 0, None, "train")], [("x", 7)])
     result = export(config, "csv", tmp_path / "out")
     assert result.exit_code == 2
     assert "classes: 1 labelled items have a label outside the 2 classes (item 'x': 7)" in \
@@ -190,10 +195,7 @@ def test_labels_outside_the_classes_are_a_config_error(project_file, tmp_path) -
 
 def test_items_missing_from_the_pool_fail_before_writing(project, tmp_path) -> None:
     config, _ = project
-    store = Store(load_config(config).work_dir / "state.sqlite")
-    store.add_items([("gone/1", 10**6, None, "train")])
-    store.set_labels([("gone/1", 2)], "oracle", 2)
-    store.close()
+    add_labelled(config, [("gone/1", 10**6, None, "train")], [("gone/1", 2)], round_=2)
     result = export(config, "imagefolder", tmp_path / "out")
     assert result.exit_code == 1
     assert "error: 1 labelled items are not in the data source's pool (first: 'gone/1')" in \
@@ -215,10 +217,9 @@ def test_items_with_files_are_copied_and_unreadable_suffixes_encoded(tmp_path) -
         "data": {"source": "imagefolder", "root": str(root), "image_size": [6, 6]},
         "classes": ["cat", "dog"]}))
     pool = load_source(load_config(config).data, ["cat", "dog"])
-    store = Store(load_config(config).work_dir / "state.sqlite")
-    store.add_items((item_id, i, pool.paths[i], "train") for i, item_id in enumerate(pool.item_ids))
-    store.set_labels(zip(pool.item_ids, (int(x) for x in pool.labels)), "oracle", 0)
-    store.close()
+    add_labelled(config, [(item_id, i, pool.paths[i], "train")
+                          for i, item_id in enumerate(pool.item_ids)],
+                 zip(pool.item_ids, (int(x) for x in pool.labels)))
     out = tmp_path / "out"
     result = export(config, "imagefolder", out)
     assert result.exit_code == 0, result.output

@@ -103,7 +103,9 @@ def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dic
     for k, mine in enumerate(report.annotators, start=1):
         mine_tasks = tasks
         if turns is not None:
-            mine_tasks = [t for t, turn in zip(tasks, turns) if mine.user_id in turn]
+            # its turns, and the tasks it annotated before (counted as already done)
+            mine_tasks = [t for t, turn in zip(tasks, turns)
+                          if mine.user_id in turn or mine.user_id in t.annotators]
             mine.others = sum(mine.user_id not in turn and mine.user_id not in t.annotators
                               for t, turn in zip(tasks, turns))
         for task_id, label in _plan(mine_tasks, truth, class_names, seed, k, mine, limit):

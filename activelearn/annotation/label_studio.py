@@ -232,13 +232,15 @@ class LabelStudioBackend(AnnotatorCalls):
         labelled item's second task, are left out)."""
         found: dict[str, int] = {}
         for task in self._tasks(project_id, [], fields="task_only"):
-            item_id = task_item_id(task)
-            if item_id is not None and task_review_round(task) is None:
-                found.setdefault(item_id, task["id"])
+            if task_review_round(task) is None:
+                item_id = task_item_id(task)
+                if item_id is not None:
+                    found.setdefault(item_id, task["id"])
         return found
 
     def existing_keys(self, project_id: int) -> dict[str, int]:
-        """TaskSpec.key -> task id of every task of the project that has an item id."""
+        """TaskSpec.key -> task id of every task of the project that has an item id (the
+        first task of a key, in id order)."""
         found: dict[str, int] = {}
         for task in self._tasks(project_id, [], fields="task_only"):
             key = listed_task_key(task)
@@ -246,16 +248,19 @@ class LabelStudioBackend(AnnotatorCalls):
                 found.setdefault(key, task["id"])
         return found
 
-    def push(self, project_id: int, tasks: Sequence[TaskSpec],
-             chunk: int = 1000) -> dict[str, int]:
+    def push(self, project_id: int, tasks: Sequence[TaskSpec], chunk: int = 1000,
+             existing: dict[str, int] | None = None) -> dict[str, int]:
         """Import tasks for the items that have none yet, chunk tasks per request.
 
-        Idempotent: the project's tasks are listed first and items already there are
-        skipped, so a push repeated after a crash between the import and its bookkeeping
-        creates nothing twice. Returns TaskSpec.key (the item id, for all but review
-        tasks) -> task id for every task of `tasks`.
+        Idempotent: the project's tasks are listed first (existing_keys) and items
+        already there are skipped, so a push repeated after a crash between the import
+        and its bookkeeping creates nothing twice. A caller pushing several batches in a
+        row passes that listing as `existing` (listed once; the new tasks are added to
+        it). Returns TaskSpec.key (the item id, for all but review tasks) -> task id for
+        every task of `tasks`.
         """
-        existing = self.existing_keys(project_id)
+        if existing is None:
+            existing = self.existing_keys(project_id)
         wanted = {t.key: t for t in tasks}  # a repeated item is sent once
         new = [t for key, t in wanted.items() if key not in existing]
         out = {key: existing[key] for key in wanted if key in existing}
@@ -272,6 +277,7 @@ class LabelStudioBackend(AnnotatorCalls):
                 raise BackendError(f"Label Studio at {self.url} created {len(task_ids)} tasks "
                                    f"for {len(part)} items; rerun to reconcile")
             out.update(zip((t.key for t in part), task_ids))
+            existing.update(zip((t.key for t in part), task_ids))
         log.info("pushed %d tasks to project %d (%d already there)", len(new), project_id,
                  len(wanted) - len(new))
         return out

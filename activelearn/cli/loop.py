@@ -174,9 +174,8 @@ def demo(ctx, config, rounds, small, noise, work_dir, stop_server, no_progress) 
         use_token_file(server)
         cfg = demo_config(base, folder, server.url, small)
         curve = run_demo(cfg, rounds, noise, click.echo, not no_progress)
-        if "report" in main.commands:
-            click.echo("\n== report")
-            ctx.invoke(main.commands["report"], config=cfg.path)
+        click.echo("\n== report")
+        ctx.invoke(main.commands["report"], config=cfg.path)
     finally:
         if stop_server and server.started:
             server.stop()

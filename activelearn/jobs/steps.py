@@ -15,6 +15,7 @@ import numpy as np
 
 from activelearn.config import Config
 from activelearn.jobs.executor import Executor
+from activelearn.jobs.tasks import write_atomically
 from activelearn.strategies import get_strategy
 
 
@@ -81,9 +82,7 @@ def _shards(folder: Path, positions: np.ndarray, size: int, base: dict[str, Any]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"positions-{key}.npy"
     if not path.exists():
-        tmp = folder / f"positions-{key}.{os.getpid()}.tmp.npy"
-        np.save(tmp, positions.astype(np.int64))
-        tmp.replace(path)
+        write_atomically(path, lambda tmp: np.save(tmp, positions.astype(np.int64)))
     return [{**base, "positions": str(path), "start": start,
              "stop": min(start + size, len(positions)),
              "out": str(folder / f"shard-{key}-{start}.npz")}

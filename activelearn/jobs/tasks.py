@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,18 @@ from activelearn.config import Config, load_config
 from activelearn.errors import DataError
 from activelearn.inference import Normalizer, Predictor
 from activelearn.label_errors import assign_folds
-from activelearn.models import build_model
+from activelearn.models import SplitModel, build_model
 from activelearn.sources import load_source
 from activelearn.sources.base import UNKNOWN_LABEL, Pool
 from activelearn.state import Split, Store
 from activelearn.strategies import SelectionInput, get_strategy
-from activelearn.training import load_checkpoint, resolve_device, save_checkpoint, train_model
+from activelearn.training import (
+    TrainResult,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+    train_model,
+)
 
 Progress = Callable[[int], None]  # items (or steps) done so far in this job
 SCORE_CHUNK = 4096  # items per progress report while scoring
@@ -79,10 +86,37 @@ def predictor_for(cfg: Config, pool: Pool, version: str) -> Predictor:
     return _predictors[key]
 
 
-def _training_inputs(payload: dict[str, Any]):
-    """What the train and out-of-fold jobs share: config, pool, item positions, the train
-    and holdout labels and splits from state, and the normaliser fitted on the train and
-    holdout images (never the test images)."""
+@dataclass
+class TrainingInputs:
+    """What the train and out-of-fold jobs share: the config and pool, the labelled train
+    items (ids sorted, their pool positions and labels), the holdout labels and the
+    splits from state, and the normaliser fitted on the train and holdout images (never
+    the test images)."""
+
+    cfg: Config
+    pool: Pool
+    position: dict[str, int]  # item id -> pool position
+    ids: list[str]
+    labels: np.ndarray  # [len(ids)] int64
+    holdout: dict[str, int]
+    splits: dict[str, str]
+    norm: Normalizer
+
+    def fit(self, chosen: np.ndarray, seed: int) -> tuple[SplitModel, TrainResult, Predictor]:
+        """A model of the configured recipe trained on the labelled items where `chosen`
+        ([len(ids)] bool) is true: (model, training result, predictor)."""
+        cfg = self.cfg
+        torch.manual_seed(seed)
+        model = build_model(cfg.model.name, loop.input_spec(self.pool), cfg.model.dropout)
+        device = device_for(cfg)
+        rows = torch.tensor([self.position[i] for i, k in zip(self.ids, chosen) if k],
+                            dtype=torch.long)
+        result = train_model(model, self.pool.images[rows], self.labels[chosen], cfg.training,
+                             self.norm, seed, device, progress=False)
+        return model, result, Predictor(model, self.norm, device, cfg.strategy.score_batch_size)
+
+
+def _training_inputs(payload: dict[str, Any]) -> TrainingInputs:
     cfg, pool = load(payload)
     if cfg.training.threads > 0 and not os.environ.get(DEVICE_ENV):
         torch.set_num_threads(cfg.training.threads)
@@ -97,7 +131,10 @@ def _training_inputs(payload: dict[str, Any]):
     fit_on = [position[i] for i, s in splits.items()
               if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
     norm = Normalizer.fit(pool.images[torch.tensor(fit_on, dtype=torch.long)])
-    return cfg, pool, position, labels, holdout, splits, norm
+    ids = sorted(i for i in labels if i in position)
+    return TrainingInputs(cfg, pool, position, ids,
+                          np.array([labels[i] for i in ids], dtype=np.int64), holdout,
+                          splits, norm)
 
 
 # -- train ------------------------------------------------------------------------------
@@ -105,30 +142,25 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: config, round, version. Trains on the train labels in state, saves the
     checkpoint and evaluates on the holdout (and the source's test labels when known).
     Returns (and writes next to the checkpoint) the metrics as JSON."""
-    cfg, pool, position, labels, holdout, splits, norm = _training_inputs(payload)
-    ids = sorted(i for i in labels if i in position)
-    positions = torch.tensor([position[i] for i in ids], dtype=torch.long)
-    seed = cfg.project.seed + int(payload["round"])
-    torch.manual_seed(seed)
-    model = build_model(cfg.model.name, loop.input_spec(pool), cfg.model.dropout)
-    device = device_for(cfg)
-    result = train_model(model, pool.images[positions], np.array([labels[i] for i in ids]),
-                         cfg.training, norm, seed, device, progress=False)
-    progress(len(ids))
+    inp = _training_inputs(payload)
+    cfg, pool, position = inp.cfg, inp.pool, inp.position
+    model, result, predictor = inp.fit(np.ones(len(inp.ids), dtype=bool),
+                                       cfg.project.seed + int(payload["round"]))
+    progress(len(inp.ids))
     version = payload["version"]
     path = checkpoint_path(cfg, version)
-    save_checkpoint(path, model, norm, {"model_version": version, "round": payload["round"],
-                                        "labels": len(ids), "model": cfg.model.name})
-    test = {i: int(pool.labels[position[i]]) for i, s in splits.items()
+    save_checkpoint(path, model, inp.norm, {"model_version": version,
+                                            "round": payload["round"],
+                                            "labels": len(inp.ids), "model": cfg.model.name})
+    test = {i: int(pool.labels[position[i]]) for i, s in inp.splits.items()
             if s == Split.TEST.value and i in position
             and pool.labels[position[i]] != UNKNOWN_LABEL}
-    predictor = Predictor(model, norm, device, cfg.strategy.score_batch_size)
     metrics = {name: _evaluate(predictor, pool, position, found)
-               for name, found in (("holdout", holdout), ("test", test)) if found}
-    out = {"version": version, "labels": len(ids), "seconds": round(result.seconds, 3),
-           "epochs": result.epochs, "loss": result.final_loss, "device": str(device),
-           "metrics": metrics}
-    _write_json(path.with_suffix(".json"), out)
+               for name, found in (("holdout", inp.holdout), ("test", test)) if found}
+    out = {"version": version, "labels": len(inp.ids), "seconds": round(result.seconds, 3),
+           "epochs": result.epochs, "loss": result.final_loss,
+           "device": str(predictor.device), "metrics": metrics}
+    write_atomically(path.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(out)))
     return out
 
 
@@ -143,27 +175,18 @@ def out_of_fold(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     if out.exists():
         progress(1)
         return {"out": str(out), "cached": True}
-    cfg, pool, position, labels, _, splits, norm = _training_inputs(payload)
-    ids = sorted(i for i in labels if i in position)
-    folds = assign_folds(ids, int(payload["folds"]), cfg.project.seed + int(payload["round"]))
+    inp = _training_inputs(payload)
+    round_ = int(payload["round"])
+    folds = assign_folds(inp.ids, int(payload["folds"]), inp.cfg.project.seed + round_)
     inside = folds == int(payload["fold"])
-    seed = cfg.project.seed + int(payload["round"]) * 100 + int(payload["fold"]) + 1
-    torch.manual_seed(seed)
-    model = build_model(cfg.model.name, loop.input_spec(pool), cfg.model.dropout)
-    device = device_for(cfg)
-    given = np.array([labels[i] for i in ids], dtype=np.int64)
-    train_on = torch.tensor([position[i] for i, k in zip(ids, inside) if not k],
-                            dtype=torch.long)
-    train_model(model, pool.images[train_on], given[~inside], cfg.training, norm, seed,
-                device, progress=False)
-    judged = torch.tensor([position[i] for i, k in zip(ids, inside) if k], dtype=torch.long)
-    probs = Predictor(model, norm, device, cfg.strategy.score_batch_size)(
-        pool.images[judged]).probs
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, item_ids=np.array([i for i, k in zip(ids, inside) if k], dtype=str),
-             labels=given[inside], probs=probs)
-    tmp.replace(out)  # a fold file is complete or absent
+    _, _, predictor = inp.fit(~inside, inp.cfg.project.seed + round_ * 100
+                              + int(payload["fold"]) + 1)
+    judged = torch.tensor([inp.position[i] for i, k in zip(inp.ids, inside) if k],
+                          dtype=torch.long)
+    probs = predictor(inp.pool.images[judged]).probs
+    write_atomically(out, lambda tmp: np.savez(
+        tmp, item_ids=np.array([i for i, k in zip(inp.ids, inside) if k], dtype=str),
+        labels=inp.labels[inside], probs=probs))
     progress(1)
     return {"out": str(out), "cached": False, "items": int(inside.sum())}
 
@@ -204,10 +227,7 @@ def score(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
         arrays["embeddings"] = np.concatenate([p.embeddings for p in parts])
     if payload["mc_passes"]:
         arrays["mc_probs"] = np.concatenate([p.mc_probs for p in parts])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(out)  # a shard file is complete or absent
+    write_atomically(out, lambda tmp: np.savez(tmp, **arrays))
     return {"out": str(out), "items": len(positions), "cached": False}
 
 
@@ -219,20 +239,21 @@ def select(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     the strategy's scores and the model's suggested class and confidence."""
     candidates = np.load(payload["candidates"])
     inp = _merge(payload["shards"], payload.get("labeled_shards") or [])
-    strategy = get_strategy(payload["strategy"])
-    sel = strategy.select(inp, int(payload["n"]), int(payload["seed"]))
+    chosen, sel = loop.select(get_strategy(payload["strategy"]), inp, candidates,
+                              int(payload["n"]), int(payload["seed"]))
     probs = inp.probs[sel.positions]
     progress(len(sel.positions))
-    return {"positions": candidates[sel.positions].tolist(), "scores": sel.scores.tolist(),
+    return {"positions": chosen.tolist(), "scores": sel.scores.tolist(),
             "labels": probs.argmax(axis=1).tolist(), "confidence": probs.max(axis=1).tolist()}
+
+
+def joined(name: str, files: list) -> np.ndarray | None:
+    """The array `name` of loaded .npz files, concatenated (None when they lack it)."""
+    return np.concatenate([f[name] for f in files]) if files and name in files[0] else None
 
 
 def _merge(shards: list[str], labeled_shards: list[str]) -> SelectionInput:
     loaded = [np.load(path) for path in shards]
-
-    def joined(name: str, files: list) -> np.ndarray | None:
-        return np.concatenate([f[name] for f in files]) if files and name in files[0] else None
-
     probs = joined("probs", loaded)
     assert probs is not None  # every score shard has probs
     labeled = [np.load(path) for path in labeled_shards]
@@ -240,9 +261,13 @@ def _merge(shards: list[str], labeled_shards: list[str]) -> SelectionInput:
                           joined("embeddings", labeled))
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write a file through a temporary one in the same folder, renamed into place, so
+    that a crash or a second writer never leaves a partial `path` (a job whose output
+    exists is done)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
     tmp.replace(path)
 
 

@@ -9,6 +9,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+CLEANED_META = "cleaned_items"  # meta key: the pool's item count at the last clean
 DUPLICATE_SOURCE = "duplicate-of:"  # label source prefix of labels propagated in a group
 
 

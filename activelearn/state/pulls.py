@@ -95,6 +95,8 @@ class PullRecords:
 
         def review_answers(self) -> dict[str, int]: ...
 
+        def gold_labels(self) -> dict[str, int]: ...  # QualityRecords' (quality.py)
+
     # -- tasks ----------------------------------------------------------------
     def record_tasks(self, batch_id: int, round_: int, task_ids: dict[str, int]) -> None:
         """item_id -> Label Studio task id for pushed items (an item keeps its first task)."""
@@ -179,7 +181,7 @@ class PullRecords:
                 votes[item_id].append((label, annotator))
         # a gold item keeps its trusted label whatever its annotators chose (their
         # annotations are kept: they score the annotators, see QualityRecords)
-        gold = dict(self.db.execute("SELECT item_id, label FROM gold"))
+        gold = self.gold_labels()
         reviewed = self.review_answers()
         rows: list[tuple[str, int, str | None]] = []
         for item_id in item_ids:

@@ -85,6 +85,11 @@ class RelabelRecords:
                 "UPDATE relabel_requests SET applied_at=? WHERE round=? AND item_id=?",
                 [(time.time(), round_, i) for i in item_ids])
 
+    def relabel_request_count(self, round_: int) -> int:
+        """How many requests this round recorded."""
+        return self.db.execute("SELECT COUNT(*) FROM relabel_requests WHERE round=?",
+                               (round_,)).fetchone()[0]
+
     def relabel_requests(self) -> list[tuple[str, int, int, int, bool]]:
         """(item_id, round, annotations when asked, overlap asked, applied) of every
         request, oldest first."""

@@ -253,6 +253,12 @@ class Store(PullRecords, LockRecords, ReportRecords, ExportRecords, QualityRecor
             "SELECT l.item_id, l.label FROM labels l JOIN items i USING (item_id)"
             " WHERE i.split=?", (split,)))
 
+    def label_counts(self) -> dict[str, int]:
+        """split -> how many of its items have a label."""
+        return dict(self.db.execute(
+            "SELECT i.split, COUNT(*) FROM labels l JOIN items i USING (item_id)"
+            " GROUP BY i.split"))
+
     def label_history(self, item_id: str) -> list[tuple[int, int | None, str, int]]:
         """(label, previous, source, round) oldest first."""
         return list(self.db.execute(
@@ -313,10 +319,10 @@ class Store(PullRecords, LockRecords, ReportRecords, ExportRecords, QualityRecor
             f"SELECT {', '.join(cols)} FROM rounds ORDER BY round DESC LIMIT 1").fetchone()
         return dict(zip(cols, row)) if row else None
 
-    def last_phase(self, phase: str, status: str = "done") -> float | None:
-        """When a phase last reached this status (a unix time), or None."""
-        return self.db.execute("SELECT MAX(at) FROM phases WHERE phase=? AND status=?",
-                               (phase, status)).fetchone()[0]
+    def last_phase(self, phase: str) -> float | None:
+        """When a phase last finished (a unix time), or None."""
+        return self.db.execute("SELECT MAX(at) FROM phases WHERE phase=? AND status='done'",
+                               (phase,)).fetchone()[0]
 
     def last_failure(self) -> dict | None:
         """The newest failed phase: round, phase, detail (the error) and at."""
