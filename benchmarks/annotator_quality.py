@@ -31,9 +31,9 @@ from pathlib import Path
 import yaml
 from cycle_rounds import command  # the same runner (benchmarks/ is on sys.path as a script)
 
+from activelearn.annotation.label_studio.local_server import running_label_studio
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
-from activelearn.local_server import running_label_studio
-from activelearn.sources import load_source
+from activelearn.data.sources import load_source
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCURACIES = (0.95, 0.70)

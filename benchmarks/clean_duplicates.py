@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance
 
-from activelearn import duplicates
 from activelearn.config import FASHION_MNIST_CLASSES, CleaningConfig, DataConfig
-from activelearn.sources import load_source
+from activelearn.data import duplicates
+from activelearn.data.sources import load_source
 
 
 def near_copy(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from activelearn.annotation.label_studio import LabelStudioBackend
+from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation.label_studio.local_server import running_label_studio
 from activelearn.config import FASHION_MNIST_CLASSES
-from activelearn.local_server import running_label_studio
 from activelearn.state import Store
 
 ROOT = Path(__file__).resolve().parent.parent

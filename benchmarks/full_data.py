@@ -16,11 +16,11 @@ import numpy as np
 import torch
 
 from activelearn.config import load_config
-from activelearn.inference import Normalizer, evaluate
+from activelearn.data.sources import load_source
+from activelearn.learn.inference import Normalizer, evaluate
+from activelearn.learn.models import build_model
+from activelearn.learn.training import resolve_device, train_model
 from activelearn.loop import input_spec
-from activelearn.models import build_model
-from activelearn.sources import load_source
-from activelearn.training import resolve_device, train_model
 
 
 def main() -> None:

@@ -33,9 +33,9 @@ import yaml
 from redis import Redis
 
 from activelearn.config import FASHION_MNIST_CLASSES, load_config
+from activelearn.data.sources import load_source
 from activelearn.jobs import steps
 from activelearn.jobs.executor import InlineExecutor, RQExecutor
-from activelearn.sources import load_source
 from activelearn.state import Split, Store
 
 ROOT = Path(__file__).resolve().parent.parent

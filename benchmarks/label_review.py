@@ -26,20 +26,20 @@ import time
 import numpy as np
 import torch
 
-from activelearn import loop
 from activelearn.annotation.bot import bot_label
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
-from activelearn.inference import Normalizer, Predictor
-from activelearn.label_errors import (
+from activelearn.data.sources import load_source
+from activelearn.data.sources.base import Pool
+from activelearn.learn.inference import Normalizer, Predictor
+from activelearn.learn.models import build_model
+from activelearn.learn.training import train_model
+from activelearn.loop import rounds as loop
+from activelearn.quality.label_errors import (
     assign_folds,
     rank_label_errors,
     recall_in_top,
     share_wrong_in_top,
 )
-from activelearn.models import build_model
-from activelearn.sources import load_source
-from activelearn.sources.base import Pool
-from activelearn.training import train_model
 
 DEVICE = torch.device("cpu")
 

@@ -33,8 +33,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from activelearn.annotation.label_studio import LabelStudioBackend
-from activelearn.annotation.ls_tasks import (
+from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation.label_studio.local_server import running_label_studio
+from activelearn.annotation.label_studio.tasks import (
     Suggestion,
     TaskSpec,
     api_token,
@@ -42,7 +43,6 @@ from activelearn.annotation.ls_tasks import (
     image_data_uri,
     task_json,
 )
-from activelearn.local_server import running_label_studio
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

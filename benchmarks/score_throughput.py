@@ -16,9 +16,9 @@ import torch
 from torch import nn
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
-from activelearn.inference import Normalizer, predict
-from activelearn.models import InputSpec, build_model
-from activelearn.sources import load_source
+from activelearn.data.sources import load_source
+from activelearn.learn.inference import Normalizer, predict
+from activelearn.learn.models import InputSpec, build_model
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 10) -> float:

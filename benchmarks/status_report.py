@@ -28,7 +28,7 @@ import numpy as np
 import yaml
 
 from activelearn.config import FASHION_MNIST_CLASSES, load_config
-from activelearn.metrics import compute_metrics
+from activelearn.learn.metrics import compute_metrics
 from activelearn.state import AnnotationRow, BatchKind, RoundStatus, Split, Store
 
 ITEMS, ROUNDS, HOLDOUT, INITIAL, BATCH, TEST = 100_000, 50, 1_000, 500, 500, 10_000
@@ -162,12 +162,12 @@ def _in_process(config: Path, command: str) -> float:
     cfg = load_config(config)
     start = time.perf_counter()
     if command == "report":
-        from activelearn.report import write_report
+        from activelearn.reporting.report import write_report
 
         write_report(cfg.work_dir / "report-inproc", cfg.project.name, cfg.classes,
                      cfg.work_dir / "state.sqlite", None)
     else:
-        from activelearn.status import project_status
+        from activelearn.reporting.status import project_status
 
         project_status(cfg)
     return time.perf_counter() - start

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import pytest
 
+from activelearn.annotation.label_studio.local_server import start_label_studio
 from activelearn.errors import ActiveLearnError
-from activelearn.local_server import start_label_studio
 
 ROOT = Path(__file__).resolve().parent.parent
 LS_VENV = ROOT / ".venv-ls"

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from activelearn.annotation.stats import (
+from activelearn.quality.agreement import (
     UNKNOWN_ANNOTATOR,
     agreement,
     cohen_kappa,

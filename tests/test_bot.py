@@ -9,13 +9,13 @@ import pytest
 from click.testing import CliRunner
 
 from activelearn.annotation.bot import annotate_open_tasks, bot_label
-from activelearn.annotation.label_studio import LabelStudioBackend
-from activelearn.annotation.ls_tasks import TaskSpec, choice_result, image_data_uri
+from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation.label_studio.tasks import TaskSpec, choice_result, image_data_uri
 from activelearn.cli import main
 from activelearn.config import FASHION_MNIST_CLASSES, load_config
+from activelearn.data.sources import load_source
 from activelearn.errors import ConfigError
-from activelearn.project import init_project
-from activelearn.sources import load_source
+from activelearn.loop.project import init_project
 from activelearn.state import Store
 
 CLASSES = ["cat", "dog", "bird"]

@@ -1,4 +1,4 @@
-"""Duplicate and leakage detection (activelearn.duplicates, activelearn.clean, `clean`)."""
+"""Duplicate and leakage detection (data.duplicates, loop.clean, `activelearn clean`)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image, ImageEnhance
 
-from activelearn import duplicates
-from activelearn.clean import propagate_labels, run_clean, selectable_positions
 from activelearn.cli import main
 from activelearn.config import CleaningConfig
-from activelearn.sources.base import Pool, SkippedItem
+from activelearn.data import duplicates
+from activelearn.data.sources.base import Pool, SkippedItem
+from activelearn.loop.clean import propagate_labels, run_clean, selectable_positions
 from activelearn.state import BatchKind, Store
 
 

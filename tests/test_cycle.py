@@ -15,13 +15,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from activelearn.annotation.label_studio import LabelStudioBackend
-from activelearn.annotation.ls_tasks import choice_result
+from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation.label_studio.tasks import choice_result
 from activelearn.cli import main
 from activelearn.config import load_config
+from activelearn.data.sources import load_source
 from activelearn.failpoints import ENV as FAILPOINT_ENV
-from activelearn.lock import CYCLE_LOCK
-from activelearn.sources import load_source
+from activelearn.loop.lock import CYCLE_LOCK
 from activelearn.state import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from activelearn.lock import pid_alive
+from activelearn.loop.lock import pid_alive
 from activelearn.state import Store
 
 ROOT = Path(__file__).resolve().parent.parent

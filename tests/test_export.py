@@ -17,8 +17,8 @@ from torchvision.datasets import ImageFolder
 
 from activelearn.cli import main
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, load_config
-from activelearn.export import FORMATS, class_folders, file_stem
-from activelearn.sources import Pool, load_source
+from activelearn.data.sources import Pool, load_source
+from activelearn.reporting.export import FORMATS, class_folders, file_stem
 from activelearn.state import AnnotationRow, BatchKind, Split, Store
 
 HOLDOUT, TRAIN_LS, TRAIN_ORACLE = range(0, 20), range(20, 60), range(60, 80)

@@ -20,10 +20,10 @@ from redis import Redis
 
 from activelearn.cli import main
 from activelearn.config import load_config
+from activelearn.data.sources import load_source
 from activelearn.failpoints import ENV as FAILPOINT_ENV
 from activelearn.jobs import steps
 from activelearn.jobs.executor import InlineExecutor, JobError, RQExecutor
-from activelearn.sources import load_source
 from activelearn.state import Split, Store
 
 ROOT = Path(__file__).resolve().parent.parent

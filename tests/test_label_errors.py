@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from activelearn.label_errors import (
+from activelearn.quality.label_errors import (
     assign_folds,
     rank_label_errors,
     recall_in_top,

@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 
 from activelearn.annotation import label_studio as ls_module
-from activelearn.annotation.label_studio import SAMPLING, LabelStudioBackend
-from activelearn.annotation.ls_tasks import Suggestion, TaskSpec, choice_result, image_data_uri
+from activelearn.annotation.label_studio.client import SAMPLING, LabelStudioBackend
+from activelearn.annotation.label_studio.tasks import (
+    Suggestion,
+    TaskSpec,
+    choice_result,
+    image_data_uri,
+)
 from activelearn.errors import BackendAuthError, BackendError, BackendUnavailableError
 
 CLASSES = ["cat", "dog", "bird"]

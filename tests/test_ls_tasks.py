@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from activelearn.annotation.ls_tasks import (
+from activelearn.annotation.label_studio.tasks import (
     PullResult,
     Suggestion,
     TaskSpec,

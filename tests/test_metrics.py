@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from activelearn.metrics import compute_metrics, confusion_matrix
+from activelearn.learn.metrics import compute_metrics, confusion_matrix
 
 # 3 classes, 10 items. Rows = true class, columns = predicted class:
 #            pred 0  pred 1  pred 2   support
@@ -90,7 +90,7 @@ def test_to_dict_is_plain_json_types() -> None:
 def test_labels_outside_the_classes_are_refused() -> None:
     import pytest
 
-    from activelearn.metrics import confusion_matrix
+    from activelearn.learn.metrics import confusion_matrix
 
     with pytest.raises(ValueError, match="y_true holds class indices outside 0..2"):
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from activelearn.errors import ConfigError, UnknownNameError
-from activelearn.models import MODELS, InputSpec, build_model
+from activelearn.learn.models import MODELS, InputSpec, build_model
 
 NAMES = ["lenet", "small_cnn", "resnet18"]
 SPECS = {

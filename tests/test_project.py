@@ -7,7 +7,7 @@ import socket
 from click.testing import CliRunner
 
 from activelearn.cli import main
-from activelearn.project import PROJECT_ID_KEY
+from activelearn.loop.project import PROJECT_ID_KEY
 from activelearn.state import Store
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from activelearn.annotation.label_studio import LabelStudioBackend
+from activelearn.annotation.label_studio.client import LabelStudioBackend
 from activelearn.cli import main
 from activelearn.config import load_config
-from activelearn.sources import load_source
+from activelearn.data.sources import load_source
 from activelearn.state import Store
 
 QUICK_TRAINING = {"epochs": 1, "min_steps": 1, "batch_size": 32, "lr": 0.05, "threads": 2}

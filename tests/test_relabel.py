@@ -1,4 +1,4 @@
-"""Relabel or label new (activelearn.relabel, state/relabels.py): which disputed items are
+"""Relabel or label new (activelearn.loop.relabel, state/relabels.py): which disputed items are
 asked for another annotation, and that a pending request is not repeated. The round
 trip through a real Label Studio is in test_quality.py."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from activelearn.config import QualityConfig, config_from_dict
 from activelearn.errors import ConfigError
-from activelearn.relabel import margin, rank_disputed, request_relabels
+from activelearn.loop.relabel import margin, rank_disputed, request_relabels
 from activelearn.state import AnnotationRow, BatchKind, Store
 from activelearn.state.relabels import Disputed
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from activelearn import results
 from activelearn.cli import main
 from activelearn.config import FASHION_MNIST_CLASSES
-from activelearn.metrics import compute_metrics
-from activelearn.report import write_report
+from activelearn.learn.metrics import compute_metrics
+from activelearn.reporting import results
+from activelearn.reporting.report import write_report
 from activelearn.state import AnnotationRow, RoundStatus, Split, Store
 from activelearn.state.pulls import PulledReviews
 

@@ -1,4 +1,4 @@
-"""Tests for activelearn.results: hand-made records with numbers worked out by hand."""
+"""Tests for activelearn.reporting.results: hand-made records with numbers worked out by hand."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from activelearn import results
 from activelearn.errors import ActiveLearnError
-from activelearn.results import format_summary, plot_curves, summarize, write_rounds
+from activelearn.reporting import results
+from activelearn.reporting.results import format_summary, plot_curves, summarize, write_rounds
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

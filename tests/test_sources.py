@@ -12,14 +12,14 @@ import pytest
 from PIL import Image
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
-from activelearn.errors import ConfigError, DataError, UnknownNameError
-from activelearn.sources import (
+from activelearn.data.sources import (
     UNKNOWN_LABEL,
     available_sources,
     fashion_mnist,
     load_source,
 )
-from activelearn.sources.limits import round_robin
+from activelearn.data.sources.limits import round_robin
+from activelearn.errors import ConfigError, DataError, UnknownNameError
 
 CLASSES = ["cat", "dog", "bird"]
 SIZE = (6, 8)  # [height, width]: not square, so a swapped height/width shows up

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from activelearn.config import SplitsConfig
-from activelearn.sources.base import UNKNOWN_LABEL
-from activelearn.splits import assign_splits, stratified_sample
+from activelearn.data.sources.base import UNKNOWN_LABEL
+from activelearn.data.splits import assign_splits, stratified_sample
 
 
 def per_class(labels: np.ndarray, mask: np.ndarray) -> dict[int, int]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from activelearn.lock import is_stale
+from activelearn.loop.lock import is_stale
 from activelearn.state import NO_LABEL, AnnotationRow, LockHolder, Problem, Split, Store, majority
 
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
-from activelearn.inference import Normalizer, Predictor, evaluate, predict
-from activelearn.models import InputSpec, build_model
-from activelearn.sources import load_source
-from activelearn.training import (
+from activelearn.data.sources import load_source
+from activelearn.learn.inference import Normalizer, Predictor, evaluate, predict
+from activelearn.learn.models import InputSpec, build_model
+from activelearn.learn.training import (
     batch_bounds,
     epochs_for,
     load_checkpoint,

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 from activelearn.errors import ConfigError
 
 if TYPE_CHECKING:  # the type only: the SDK stays out of this module
-    from activelearn.annotation.label_studio import LabelStudioBackend
-    from activelearn.annotation.ls_annotators import TaskAnnotators
+    from activelearn.annotation.label_studio.annotators import TaskAnnotators
+    from activelearn.annotation.label_studio.client import LabelStudioBackend
 
 log = logging.getLogger(__name__)
 

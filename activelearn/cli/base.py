@@ -74,7 +74,7 @@ def linked_project_id(backend, cfg: Config) -> int:
     """The project `activelearn init` linked (the id in WORK_DIR/state.sqlite, for this
     server), else the one with the project's title; a BackendError when there is none."""
     from activelearn.errors import BackendError
-    from activelearn.project import PROJECT_ID_KEY, URL_KEY
+    from activelearn.loop.project import PROJECT_ID_KEY, URL_KEY
     from activelearn.state import Store
 
     state = cfg.work_dir / "state.sqlite"

@@ -45,9 +45,9 @@ def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limi
     Writes rounds.csv, rounds.json and accuracy.png to --out and prints a summary:
     final accuracy, area under the curve and label efficiency against random.
     """
-    from activelearn import results
-    from activelearn.simulate import simulate as run
-    from activelearn.sources import load_source
+    from activelearn.data.sources import load_source
+    from activelearn.loop.simulate import simulate as run
+    from activelearn.reporting import results
 
     cfg = load(config)
     cfg = with_overrides(cfg, "loop", initial=initial, batch=batch, budget=budget)
@@ -87,8 +87,8 @@ def init(config) -> None:
     The server is label_studio.url (or $ACTIVELEARN_LS_URL); the API token comes only
     from $LABEL_STUDIO_API_KEY or the file named by $LABEL_STUDIO_API_KEY_FILE.
     """
-    from activelearn.annotation.label_studio import LabelStudioBackend
-    from activelearn.project import init_project
+    from activelearn.annotation.label_studio.client import LabelStudioBackend
+    from activelearn.loop.project import init_project
     from activelearn.state import Store
 
     cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
@@ -126,7 +126,7 @@ def cycle(config, no_progress) -> None:
     1 failed (one line says why; the next run resumes the round), 2 config error.
     The project must be reachable as for `activelearn init`, which this runs first.
     """
-    from activelearn.cycle import run_cycle
+    from activelearn.loop.cycle import run_cycle
 
     cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
     try:
@@ -165,7 +165,7 @@ def demo(ctx, config, rounds, small, noise, work_dir, stop_server, no_progress) 
     and runs a cycle (pull, train, evaluate on the holdout, select, push). Running it
     again continues the same project with more rounds.
     """
-    from activelearn.demo import demo_config, local_label_studio, run_demo, use_token_file
+    from activelearn.loop.demo import demo_config, local_label_studio, run_demo, use_token_file
 
     base = load(config)
     folder = Path(work_dir)
@@ -227,8 +227,8 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
       activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7 --follow-overlap
     """
     from activelearn.annotation.bot import annotate_open_tasks
-    from activelearn.annotation.label_studio import LabelStudioBackend
-    from activelearn.sources import UNKNOWN_LABEL, load_source
+    from activelearn.annotation.label_studio.client import LabelStudioBackend
+    from activelearn.data.sources import UNKNOWN_LABEL, load_source
 
     if noise is not None and accuracies:
         raise click.UsageError("give --noise or --accuracy, not both")

@@ -62,7 +62,7 @@ def status(config, as_json, only_queues) -> None:
     """
     import json
 
-    from activelearn.status import project_status
+    from activelearn.reporting.status import project_status
 
     cfg = load(config)
     if only_queues and not cfg.jobs.redis_url:
@@ -79,7 +79,7 @@ def status(config, as_json, only_queues) -> None:
 
 
 def _state_report(found: dict, only_queues: bool = False) -> list[str]:
-    from activelearn.status import format_queues, format_status
+    from activelearn.reporting.status import format_queues, format_status
 
     return format_queues(found["queues"]) if only_queues else format_status(found)
 
@@ -107,7 +107,7 @@ def report(config, out, simulate_dir) -> None:
     A section without data says so. Open OUT/index.html in a browser; the folder can be
     copied elsewhere as a whole.
     """
-    from activelearn.report import read_simulate, write_report
+    from activelearn.reporting.report import read_simulate, write_report
 
     cfg = load(config)
     out_dir = Path(out) if out else cfg.work_dir / "report"
@@ -136,8 +136,8 @@ def clean(config) -> None:
     images the source could not use). cleaning.near_threshold sets how alike two images
     must be.
     """
-    from activelearn.clean import record_items, run_clean
-    from activelearn.sources import load_source
+    from activelearn.data.sources import load_source
+    from activelearn.loop.clean import record_items, run_clean
     from activelearn.state import Store
 
     cfg = load(config)
@@ -177,8 +177,8 @@ def export(config, fmt, out, force) -> None:
                  readable by torchvision.datasets.ImageFolder(OUT/SPLIT); OUT/labels.csv
                  names each item's file. Class folders are the class names with '/' as '_'.
     """
-    from activelearn import export as exporting
-    from activelearn.sources import load_source
+    from activelearn.data.sources import load_source
+    from activelearn.reporting import export as exporting
 
     cfg = load(config)
     classes = list(cfg.classes)

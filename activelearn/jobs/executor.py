@@ -22,7 +22,7 @@ from tqdm import tqdm
 from activelearn.config import JobsConfig
 from activelearn.errors import ActiveLearnError
 from activelearn.failpoints import failpoint
-from activelearn.jobs import tasks
+from activelearn.jobs import functions
 
 log = logging.getLogger("activelearn.jobs")
 
@@ -60,7 +60,7 @@ class InlineExecutor(Executor):
                 def report(done: int, base: int = before) -> None:
                     bar.update(base + done - bar.n)
 
-                results.append(tasks.JOBS[kind](dict(payload), report))
+                results.append(functions.JOBS[kind](dict(payload), report))
         finally:
             bar.close()
         return results
@@ -82,7 +82,7 @@ def perform(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             job.save_meta()
 
     failpoint(f"job:{kind}")  # tests: a worker killed with -9 while it holds a job
-    result = tasks.JOBS[kind](payload, report)
+    result = functions.JOBS[kind](payload, report)
     if job is not None:
         job.meta["done"] = latest
         job.save_meta()

@@ -15,7 +15,7 @@ import numpy as np
 
 from activelearn.config import Config
 from activelearn.jobs.executor import Executor
-from activelearn.jobs.tasks import write_atomically
+from activelearn.jobs.functions import write_atomically
 from activelearn.strategies import get_strategy
 
 

@@ -1,6 +1,6 @@
 """Duplicate groups in the state store: the pairs `activelearn clean` found, their groups
 with a representative, and the images the source could not read. Part of `Store` (see
-store.py); the detection is in activelearn.duplicates, the command in activelearn.clean.
+store.py); the detection is in activelearn.data.duplicates, the command in activelearn.loop.clean.
 """
 
 from __future__ import annotations

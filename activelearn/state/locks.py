@@ -2,7 +2,7 @@
 
 A lock row names its holder (a random owner token, pid and host) and a heartbeat the
 holder refreshes. Whether a holder is gone (a stale lock) is decided by the caller
-(see activelearn.lock), the row is only changed inside one IMMEDIATE transaction, so two
+(see activelearn.loop.lock), the row is only changed inside one IMMEDIATE transaction, so two
 processes cannot both take it. Part of `Store` (see store.py).
 """
 

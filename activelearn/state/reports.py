@@ -1,6 +1,6 @@
 """Read-only queries behind `activelearn report`: evaluations with the labels they were
 trained on, and the annotation log. Part of `Store` (see store.py); the numbers are
-computed by the callers (activelearn.report, activelearn.annotation.stats).
+computed by the callers (activelearn.reporting.report, activelearn.quality.agreement).
 """
 
 from __future__ import annotations

@@ -1,0 +1,323 @@
+"""The project file: one YAML document validated into typed, frozen dataclasses.
+
+Every problem is reported as one line naming the file and the key path, e.g.
+``project.yaml: training.lr: expected a number, got "fast"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from activelearn.config.build import Invalid, build, check_semantics
+from activelearn.errors import ConfigError
+
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """name: a short identifier; work_dir: where state, checkpoints and results go."""
+
+    name: str
+    work_dir: str = ""
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where images come from.
+
+    source: fashion-mnist | cifar10 | imagefolder | manifest
+    root: dataset root (torchvision sources), image folder, or manifest file (.csv/.jsonl)
+    image_size: [height, width] every image must have (images of another size are
+        skipped and reported, unless resize is true); torchvision sources know their own.
+    channels: 1 (grayscale) or 3 (RGB); torchvision sources know their own.
+    download: let torchvision download the dataset when it is missing (needs internet)
+    limit: use only the first N pool items (stratified); test_limit: same for the test part
+    """
+
+    source: str
+    root: str = "data"
+    image_size: tuple[int, int] | None = None
+    channels: int | None = None
+    resize: bool = False
+    download: bool = False
+    limit: int | None = None
+    test_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """name: lenet | small_cnn | resnet18; dropout: on the classifier head (used by BALD)."""
+
+    name: str = "small_cnn"
+    dropout: float = 0.25
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The training recipe (seed article 3.7): cross-entropy, SGD with momentum.
+
+    epochs: passes over the labeled set, raised so that each round takes at least
+        min_steps optimiser steps (small labeled sets need more passes)
+    weight_decay: L2 penalty; l1: L1 penalty on the weights (0 = off)
+    schedule: cosine | step | constant learning-rate schedule
+    hflip: randomly mirror training images left-right (right for clothes and objects,
+        wrong for digits or text)
+    shift: randomly translate training images by up to this many pixels (0 = off)
+    device: auto (CUDA when present) | cpu | cuda | cuda:N
+    threads: torch CPU threads (0 = torch's default)
+    """
+
+    epochs: int = 12
+    min_steps: int = 300
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    l1: float = 0.0
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    hflip: bool = False
+    shift: int = 0
+    device: str = "auto"
+    threads: int = 0
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """name: a registered strategy; mc_passes: dropout passes for BALD;
+    candidates: score only a random subset of this many unlabeled items (0 = all)."""
+
+    name: str = "margin"
+    mc_passes: int = 20
+    candidates: int = 0
+    score_batch_size: int = 256
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """initial: random labels to start with; batch: labels added per round;
+    budget: stop once this many labels are in the training set (holdout not counted).
+
+    For `activelearn cycle` (Label Studio):
+    min_new_labels: train a new model once this many new or changed labels arrived
+        (the first model: once this many, or once the initial batch is all labelled)
+    min_queued: when not training, top the queue up with a batch from the latest model
+        if fewer tasks than this wait unlabelled in Label Studio (0 = never)
+    """
+
+    initial: int = 500
+    batch: int = 500
+    budget: int = 4000
+    min_new_labels: int = 100
+    min_queued: int = 100
+
+
+@dataclass(frozen=True)
+class SplitsConfig:
+    """source_test: use the dataset's own test part as evaluation data when it has one;
+    test_fraction: otherwise hold out this stratified fraction of the labeled items;
+    validation_fraction: part of the evaluation data used for validation, the rest is the
+    test split. The splits are drawn once, recorded in state and fixed for the experiment."""
+
+    source_test: bool = True
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class LabelStudioConfig:
+    """The Label Studio server the real loop sends tasks to (`label_studio:`).
+
+    url: the server, e.g. http://127.0.0.1:8080 (default: $ACTIVELEARN_LS_URL). The API
+        token is never read from this file: it comes from $LABEL_STUDIO_API_KEY or from
+        the file named by $LABEL_STUDIO_API_KEY_FILE.
+    project_title: the Label Studio project's title (default: project.name)
+    instructions: the annotation rules shown to annotators before they label
+    image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
+        small images) | local-files (a /data/local-files URL; the server must serve
+        document_root) | url-template (url_template filled with {item_id} and {path})
+    document_root: for local-files, the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
+    url_template: for url-template, e.g. "https://bucket.example.com/images/{path}"
+    import_chunk: tasks per import request
+    parallel_requests: task-list requests in flight at once while pulling; more than 1
+        helps only a server with several worker processes (one per request at most)
+    holdout: random items pushed (and never trained on) before the first query batch
+    overlap: annotations wanted per task: Label Studio serves a task to this many
+        distinct annotators (the project's maximum_annotations) and activelearn takes the
+        majority label
+    overlap_fraction: the share of each pushed initial or query batch that gets
+        `overlap` annotators (its most uncertain items first); the rest get one
+    holdout_overlap: annotations wanted per holdout task
+    """
+
+    url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
+    project_title: str = ""
+    instructions: str = ""
+    image_mode: Literal["data-uri", "local-files", "url-template"] = "data-uri"
+    document_root: str = ""
+    url_template: str = ""
+    import_chunk: int = 1000
+    parallel_requests: int = 1
+    holdout: int = 200
+    overlap: int = 1
+    overlap_fraction: float = 1.0
+    holdout_overlap: int = 1
+
+    @property
+    def max_overlap(self) -> int:
+        """The most annotations any task wants: the project's maximum_annotations."""
+        return max(self.overlap, self.holdout_overlap)
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """Gold items for scoring annotators (`quality:`).
+
+    gold_file: CSV (header item_id,label) or JSON lines ({"item_id": ..., "label": ...})
+        of pool items with trusted labels; a label is a class name or a class index
+    gold_rate: the share of each query batch made of gold items (0 = none). Gold tasks
+        look like the others to annotators; their annotations score the annotators and
+        never change the trusted label, which is the label they are trained on.
+    relabel_fraction: the share of each selected batch (0 = none) spent on asking for one
+        more annotation of items whose annotators disagreed, ties first, then the
+        closest majorities, instead of new items: the task's overlap in Label Studio is
+        raised by one, and the next pull resolves the majority with the new vote
+    relabel_max_annotations: an item with this many annotations is not asked again
+    review_per_round: label-error review (0 = off): after each training, this many
+        labelled train items whose label the model contradicts most confidently (judged
+        by out-of-fold models, never by one trained on them) go back to Label Studio as
+        review tasks; the reviewer's answer replaces the label, with history
+    review_folds: out-of-fold models trained for the review (one job each)
+    review_min_confidence: an item goes to review only when the out-of-fold model gives
+        its own class at least this probability
+    """
+
+    gold_file: str = ""
+    gold_rate: float = 0.0
+    relabel_fraction: float = 0.0
+    relabel_max_annotations: int = 5
+    review_per_round: int = 0
+    review_folds: int = 3
+    review_min_confidence: float = 0.5
+
+
+@dataclass(frozen=True)
+class JobsConfig:
+    """Where training and scoring run (`jobs:`).
+
+    redis_url: RQ on this Redis, e.g. redis://127.0.0.1:6379/0 (default:
+        $ACTIVELEARN_REDIS_URL); empty = run every job inline in the calling process
+    gpu_queue: the queue of training and scoring jobs (workers with a GPU, or CPU ones)
+    cpu_queue: the queue of light jobs (selecting the batch from the merged scores)
+    shard_size: pool items per scoring job
+    train_timeout, score_timeout, select_timeout: seconds a job may run before RQ stops it
+    retries: how often a failed or abandoned (worker killed) scoring job is run again
+    wait_for_worker: seconds a job may wait in its queue for a worker before the round
+        fails (and resumes on the next run)
+    heartbeat: seconds between a worker's heartbeats while it runs a job; a killed worker's
+        job counts as abandoned about 3 heartbeats after its last one
+    """
+
+    redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
+    gpu_queue: str = "activelearn-gpu"
+    cpu_queue: str = "activelearn-cpu"
+    shard_size: int = 10000
+    train_timeout: int = 7200
+    score_timeout: int = 1800
+    select_timeout: int = 600
+    retries: int = 2
+    wait_for_worker: int = 600
+    heartbeat: int = 5
+
+
+@dataclass(frozen=True)
+class CleaningConfig:
+    """Duplicate and leakage detection (`activelearn clean`, also run by `cycle` when new
+    items appear; `cleaning:`).
+
+    near_threshold: the least correlation (0..1, after allowing a shift of up to 2 pixels
+        and ignoring brightness and contrast) at which two images count as near-duplicates;
+        higher finds fewer, 1.0 keeps only exact copies
+    propagate_labels: a label on a group's representative is copied to the other pool
+        items of its group (label source "duplicate-of:<id>")
+    """
+
+    near_threshold: float = 0.985
+    propagate_labels: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    project: ProjectConfig
+    data: DataConfig
+    classes: list[str]
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    splits: SplitsConfig = field(default_factory=SplitsConfig)
+    label_studio: LabelStudioConfig = field(default_factory=LabelStudioConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    path: str = ""  # the file it came from (not a YAML key)
+
+    @property
+    def work_dir(self) -> Path:
+        if self.project.work_dir:
+            return Path(self.project.work_dir)
+        return Path("runs") / self.project.name
+
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "fashion_mnist.yaml"
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a project file; raises ConfigError with one line on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read config: not text ({exc.reason})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        # some errors (a control character) carry no .problem and print on several lines
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    return config_from_dict(raw, source=str(path))
+
+
+def config_from_dict(raw: Any, source: str = "<config>") -> Config:
+    """Validate a parsed mapping into a Config (see load_config)."""
+    try:
+        cfg = build(Config, raw, "", skip={"path"})
+    except Invalid as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    check_semantics(cfg, source)
+    return dataclasses.replace(cfg, path=source)
+
+
+def with_overrides(cfg: Config, section: str, **values: Any) -> Config:
+    """A copy of cfg with some keys of one section replaced (None values are ignored)."""
+    values = {k: v for k, v in values.items() if v is not None}
+    if not values:
+        return cfg
+    updated = dataclasses.replace(getattr(cfg, section), **values)
+    result = dataclasses.replace(cfg, **{section: updated})
+    check_semantics(result, cfg.path or "<options>")
+    return result

@@ -1,0 +1,114 @@
+"""The `manifest` source: a CSV or JSONL file listing images.
+
+CSV: a header with `id,path` and optionally `label` and `split` columns.
+JSONL: one object per line, {"id": ..., "path": ..., "label": ..., "split": ...}.
+Relative paths are relative to the manifest's folder. An empty or missing label means
+unlabeled; `split: test` puts the item in the source's test part.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from activelearn.config import DataConfig
+from activelearn.data.sources.base import UNKNOWN_LABEL, Pool
+from activelearn.data.sources.files import FileItem, image_spec, pool_from_files
+from activelearn.errors import DataError
+
+SPLITS = ("", "train", "test")  # "train" and "" both mean the pool
+
+
+def load(cfg: DataConfig, classes: list[str]) -> Pool:
+    """Load the images a manifest file (cfg.root: .csv or .jsonl) lists."""
+    spec = image_spec(cfg, "manifest")
+    path = Path(cfg.root).expanduser()
+    items = read_manifest(path, classes)
+    return pool_from_files(items, classes, spec, cfg, f"manifest {path}")
+
+
+def read_manifest(path: Path, classes: list[str]) -> list[FileItem]:
+    """Parse and check a manifest; raises DataError naming the line of the first problem."""
+    readers = {".csv": _csv_rows, ".jsonl": _jsonl_rows}
+    if path.suffix.lower() not in readers:
+        raise DataError(f"manifest {path}: expected a .csv or .jsonl file (set data.root)")
+    if not path.is_file():
+        raise DataError(f"manifest {path}: file not found (set data.root)")
+    index = {name: i for i, name in enumerate(classes)}
+    seen: dict[str, int] = {}
+    items = []
+    try:
+        for line, row in readers[path.suffix.lower()](path):
+            item = _item(path, line, row, index)
+            if item.item_id in seen:
+                raise DataError(
+                    f"manifest {path}: line {line}: duplicate id {item.item_id!r} "
+                    f"(first on line {seen[item.item_id]})"
+                )
+            seen[item.item_id] = line
+            items.append(item)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"manifest {path}: cannot read: {exc}") from None
+    return items
+
+
+def _item(manifest: Path, line: int, row: dict[str, Any], index: dict[str, int]) -> FileItem:
+    where = f"manifest {manifest}: line {line}"
+    item_id = _text(row.get("id"))
+    file = _text(row.get("path"))
+    if not item_id or not file:
+        raise DataError(f"{where}: needs a non-empty id and path")
+    label = _text(row.get("label"))
+    if label and label not in index:
+        raise DataError(
+            f"{where}: id {item_id!r}: label {label!r} is not a class "
+            f"(classes: {', '.join(index)})"
+        )
+    split = _text(row.get("split")).lower()
+    if split not in SPLITS:
+        raise DataError(f"{where}: id {item_id!r}: split {split!r} must be train, test or empty")
+    resolved = Path(file).expanduser()
+    if not resolved.is_absolute():
+        resolved = manifest.parent / resolved
+    return FileItem(item_id, str(resolved), index[label] if label else UNKNOWN_LABEL,
+                    split == "test")
+
+
+def _text(value: Any) -> str:
+    """A manifest field as text: missing/None is empty; JSON numbers become their digits."""
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip() for f in reader.fieldnames or []]
+        if "id" not in fields or "path" not in fields:
+            raise DataError(
+                f"manifest {path}: the header must name the columns id and path "
+                f"(found: {', '.join(fields) or 'nothing'})"
+            )
+        reader.fieldnames = fields
+        for row in reader:
+            yield reader.line_num, row
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise DataError(
+                    f"manifest {path}: line {line}: not valid JSON: {exc.msg}"
+                ) from None
+            if not isinstance(row, dict):
+                raise DataError(f"manifest {path}: line {line}: expected a JSON object")
+            yield line, row

@@ -1,0 +1,1 @@
+"""Learning: models, the one fit(), inference, metrics, checkpoints."""

@@ -1,0 +1,155 @@
+"""Inference: scoring images with a trained model, and evaluating it.
+
+On the CPU the model's features run as a frozen TorchScript graph in oneDNN's
+layout with batch norm folded in (see fast_features); images stay uint8 in memory
+and are normalised batch by batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from activelearn.learn.metrics import Metrics, compute_metrics
+from activelearn.learn.models import SplitModel, fuse_for_inference
+
+log = logging.getLogger("activelearn.inference")
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """Per-channel mean and std (in 0..255 units) of the pool, stored with the model."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, images: torch.Tensor) -> Normalizer:
+        """images: [items, channels, height, width] uint8."""
+        sample = images[:: max(1, len(images) // 10000)].float()
+        mean = sample.mean(dim=(0, 2, 3))
+        std = sample.std(dim=(0, 2, 3)).clamp_min(1.0)
+        return cls(tuple(mean.tolist()), tuple(std.tolist()))
+
+    def __call__(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """uint8 [batch, channels, h, w] -> normalised float32 on device, channels_last."""
+        x = batch.to(device, non_blocking=True).float()
+        mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
+        return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+
+@dataclass
+class Scores:
+    """Model outputs over a set of items.
+
+    probs: [items, classes]; embeddings: [items, dim] (penultimate layer) or None;
+    mc_probs: [items, classes, passes] (MC dropout on the head) or None.
+    """
+
+    probs: np.ndarray
+    embeddings: np.ndarray | None = None
+    mc_probs: np.ndarray | None = None
+
+
+class Predictor:
+    """Runs one trained model over images in batches; the fast feature extractor is
+    built on first use and reused for every later call (test, validation, pool)."""
+
+    def __init__(self, model: SplitModel, norm: Normalizer, device: torch.device,
+                 batch_size: int = 256) -> None:
+        self.model = model.to(device).to(memory_format=torch.channels_last).eval()
+        self.norm = norm
+        self.device = device
+        self.batch_size = batch_size
+        self._features: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor, embeddings: bool = False, mc_passes: int = 0,
+                 progress: bool = False, desc: str = "score") -> Scores:
+        """Scores for images ([items, channels, h, w] uint8).
+
+        The convolutional features are computed once per batch; MC-dropout passes only
+        re-sample the head, so BALD costs little more than one plain pass.
+        """
+        if self._features is None and len(images):
+            example = self.norm(images[:self.batch_size], self.device)
+            self._features = fast_features(self.model, example, self.device)
+        return self._run(images, embeddings, mc_passes, progress, desc)
+
+    def _run(self, images, embeddings, mc_passes, progress, desc) -> Scores:
+        model, norm, device, batch_size = self.model, self.norm, self.device, self.batch_size
+        features = self._features or self.model.features
+        probs, embs, mcs = [], [], []
+        bar = tqdm(total=len(images), desc=desc, unit="img", unit_scale=True, leave=False,
+                   disable=not progress)
+        for start in range(0, len(images), batch_size):
+            feats = features(norm(images[start:start + batch_size], device))
+            probs.append(F.softmax(model.head(feats), dim=1).float().cpu())
+            if embeddings:
+                embs.append(feats.float().cpu())
+            if mc_passes:
+                mcs.append(_mc_probs(model, feats, mc_passes).cpu())
+            bar.update(len(feats))
+        bar.close()
+        classes = model.head[-1].out_features
+        return Scores(
+            probs=torch.cat(probs).numpy() if probs else np.zeros((0, classes), np.float32),
+            embeddings=torch.cat(embs).numpy() if embeddings and embs else None,
+            mc_probs=torch.cat(mcs).numpy() if mc_passes and mcs else None,
+        )
+
+    def evaluate(self, images: torch.Tensor, labels: np.ndarray) -> Metrics:
+        """Metrics of the argmax predictions against labels ([items] class indices)."""
+        probs = self(images).probs
+        return compute_metrics(labels, probs.argmax(axis=1), probs.shape[1])
+
+
+def fast_features(model: SplitModel, example: torch.Tensor,
+                  device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's feature extractor, rewritten for fast inference.
+
+    Batch norm is folded into the convolutions. On the CPU the result is also traced
+    and frozen with TorchScript's optimize_for_inference, which keeps activations in
+    oneDNN's blocked layout between layers (about 1.5x faster than eager channels_last
+    here). TorchScript is deprecated upstream, so any failure falls back to eager.
+    example: [batch, channels, h, w] a normalised input batch.
+    """
+    fused = fuse_for_inference(model.features).to(device)
+    if device.type != "cpu" or len(example) == 0:
+        return fused
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            traced = torch.jit.trace(fused, example, check_trace=False)
+            return torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+    except Exception as exc:  # noqa: BLE001 - any TorchScript failure: eager still works
+        log.info("TorchScript inference unavailable (%s); using eager mode", exc)
+        return fused
+
+
+def _mc_probs(model: SplitModel, feats: torch.Tensor, passes: int) -> torch.Tensor:
+    """feats: [batch, dim] -> [batch, classes, passes] with dropout active in the head."""
+    linear = model.head[-1]
+    stacked = feats.unsqueeze(0).expand(passes, *feats.shape)
+    dropped = F.dropout(stacked, p=model.dropout, training=True)
+    return F.softmax(linear(dropped), dim=2).permute(1, 2, 0).float()
+
+
+def predict(model: SplitModel, images: torch.Tensor, norm: Normalizer, device: torch.device,
+            batch_size: int = 256, embeddings: bool = False, mc_passes: int = 0) -> Scores:
+    """One-off scoring of images ([items, channels, h, w] uint8); see Predictor."""
+    return Predictor(model, norm, device, batch_size)(images, embeddings, mc_passes)
+
+
+def evaluate(model: SplitModel, images: torch.Tensor, labels: np.ndarray, norm: Normalizer,
+             device: torch.device, batch_size: int = 256) -> Metrics:
+    """One-off evaluation against labels ([items] class indices); see Predictor.evaluate."""
+    return Predictor(model, norm, device, batch_size).evaluate(images, labels)

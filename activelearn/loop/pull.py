@@ -1,0 +1,93 @@
+"""Pulling finished annotations from Label Studio into state (the cycle's first phase).
+
+Incremental: only tasks updated after the stored cursor are read. What a pull finds is
+recorded with its new cursor in one transaction, so a crash before that commit loses
+nothing (the next pull reads the same tasks again) and a crash after it counts nothing
+twice. Problems (an unknown label, a malformed result, a task activelearn did not make, a
+task deleted in Label Studio) are reported with the task id and kept in state; they
+never become labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.failpoints import failpoint
+from activelearn.state import AnnotationRow, Problem, PullChanges, Store
+from activelearn.state.pulls import PulledReviews
+
+CURSOR_KEY = "label_studio_pull_cursor"
+SHOW_PROBLEMS = 20  # problems listed one per line; more are counted
+
+
+def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
+                     class_names: list[str], round_: int, known: dict[str, int],
+                     echo: Callable[[str], None]) -> PullChanges:
+    """Pull, resolve and record; known: the pool's item ids (others are problems)."""
+    result = backend.pull(project_id, class_names, store.get_meta(CURSOR_KEY) or "")
+    failpoint("pull:fetched")  # the crash between pull and commit
+    rows, problems = [], []
+    for a in result.annotations:
+        if a.item_id in known:
+            rows.append(AnnotationRow(a.annotation_id, a.task_id, a.item_id, a.label,
+                                      a.annotator, a.lead_time, a.updated_at))
+        else:
+            problems.append(Problem(a.task_id, a.item_id, a.annotation_id,
+                                    f"item {a.item_id} is not in this project's pool"))
+    problems += [Problem(r.task_id, r.item_id, r.annotation_id or 0, r.reason)
+                 for r in result.rejected]
+    seen = {task: item for task, item in result.seen.items() if item in known}
+    # review tasks (kind "review" in Label Studio, or recorded as such) are applied on
+    # their own: never voted with the item's labelling task (see state/review.py)
+    review_rounds = {**store.review_task_rounds(), **result.reviews}
+    reviews = PulledReviews({t: (seen[t], r) for t, r in review_rounds.items() if t in seen},
+                            [a for a in rows if a.task_id in review_rounds])
+    rows = [a for a in rows if a.task_id not in review_rounds]
+    seen = {task: item for task, item in seen.items() if task not in review_rounds}
+    changes = store.apply_pull(round_, seen, rows, problems, CURSOR_KEY, result.cursor,
+                               reviews, {t: o for t, o in result.open_tasks.items() if t in seen})
+    problems_deleted = check_deleted_tasks(backend, store, project_id)
+    _report(changes, result.cancelled, len(result.seen), problems_deleted, class_names, echo)
+    return changes
+
+
+def check_deleted_tasks(backend: LabelStudioBackend, store: Store, project_id: int
+                        ) -> list[Problem]:
+    """Tasks recorded in state that are gone from Label Studio: marked deleted (their
+    items are not pushed again; labels already pulled stay) and returned as problems.
+    One cheap request when nothing was deleted (the project's task count)."""
+    live = store.tasks()
+    reviews = len(store.review_task_rounds())  # a labelled item's second tasks
+    if not live or backend.task_count(project_id) >= len(live) + reviews:
+        return []
+    present = backend.existing_item_ids(project_id)
+    gone = {item: task for item, task in live.items() if present.get(item) != task}
+    store.mark_tasks_deleted(gone)
+    return [Problem(task, item, 0, "task deleted in Label Studio; the item will not be "
+                                   "pushed again") for item, task in gone.items()]
+
+
+def _report(changes: PullChanges, cancelled: int, tasks: int, deleted: list[Problem],
+            class_names: list[str], echo: Callable[[str], None]) -> None:
+    parts = [f"{changes.new_labels} new labels"]
+    for count, what in ((changes.relabels, "relabelled"), (cancelled, "cancelled or skipped"),
+                        (len(changes.disagreements), "with disagreement"),
+                        (changes.reviewed, "review answers"),
+                        (changes.review_relabels, "labels corrected by review"),
+                        (len(changes.ties), "tied (left unlabelled)"),
+                        (changes.withdrawn, "labels withdrawn")):
+        if count:
+            parts.append(f"{count} {what}")
+    echo(f"pulled {tasks} updated tasks: {', '.join(parts)}")
+    for item_id in changes.ties:
+        votes = ", ".join(f"{class_names[k]}: {v}"
+                          for k, v in changes.disagreements[item_id].items())
+        echo(f"  tie on item {item_id} ({votes}): needs another annotation")
+    problems = changes.new_problems + deleted
+    for p in problems[:SHOW_PROBLEMS]:
+        item = f" (item {p.item_id})" if p.item_id else ""
+        echo(f"  problem: task {p.task_id}{item}: {p.reason}")
+    if len(problems) > SHOW_PROBLEMS:
+        echo(f"  ... and {len(problems) - SHOW_PROBLEMS} more problems (see state.sqlite, "
+             "table problems)")

@@ -1,0 +1,128 @@
+"""The figures of `activelearn report`, drawn with matplotlib's Agg canvas (no pyplot, so
+no display and no global figure registry) and saved as PNG files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from activelearn.quality.agreement import Agreement, Throughput
+
+# (labels, accuracy, macro-F1) of one split, one point per evaluated round
+Curve = tuple[list[int], list[float], list[float]]
+
+
+def _figure(width: float, height: float) -> Any:
+    # imported here: `activelearn report` is the only command that needs matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    return path
+
+
+def learning_curve(by_split: Mapping[str, Curve], path: Path) -> Path:
+    """Accuracy and macro-F1 against train labels, one line per split."""
+    fig = _figure(10, 4)
+    axes = fig.subplots(1, 2)
+    for split, (labels, accuracy, f1) in by_split.items():
+        for ax, values in zip(axes, (accuracy, f1)):
+            ax.plot(labels, values, marker="o", markersize=3, label=split)
+    for ax, name in zip(axes, ("accuracy", "macro-F1")):
+        ax.set_xlabel("train labels")
+        ax.set_ylabel(name)
+        ax.set_title(f"{name} vs train labels, one point per round", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower right", fontsize=9)
+    return _save(fig, path)
+
+
+def per_class_f1(classes: Sequence[str], f1: Mapping[str, Sequence[float]], path: Path) -> Path:
+    """Horizontal bars of each class's F1, one bar per split."""
+    fig = _figure(8, 1.2 + 0.35 * len(classes) * max(1, len(f1)) ** 0.5)
+    ax = fig.add_subplot()
+    y = np.arange(len(classes))
+    height = 0.8 / max(1, len(f1))
+    for k, (split, values) in enumerate(f1.items()):
+        ax.barh(y + k * height, values, height=height, label=split)
+    ax.set_yticks(y + height * (len(f1) - 1) / 2, list(classes))
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("F1")
+    ax.set_title("per-class F1 of the latest model", fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return _save(fig, path)
+
+
+def confusion(classes: Sequence[str], matrix: Sequence[Sequence[int]], title: str,
+              path: Path) -> Path:
+    """matrix: [classes, classes] counts, rows true, columns predicted. Colour is the row
+    share (recall per cell), the number the count."""
+    counts = np.asarray(matrix, dtype=float)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    n = len(classes)
+    fig = _figure(max(5.0, 0.55 * n + 2.5), max(4.5, 0.5 * n + 2))
+    ax = fig.add_subplot()
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n), list(classes), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), list(classes), fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    if n <= 30:  # beyond that the numbers are unreadable anyway
+        for (i, j), count in np.ndenumerate(counts):
+            ax.text(j, i, f"{count:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    return _save(fig, path)
+
+
+def hourly(work: Throughput, path: Path) -> Path:
+    """Annotations saved per hour, stacked by annotator."""
+    import matplotlib.dates as mdates
+
+    fig = _figure(10, 3.8)
+    ax = fig.add_subplot()
+    hours = work.hours
+    bottom = np.zeros(len(hours))
+    for who in sorted({a for _, a in work.hourly}):
+        counts = np.array([work.hourly.get((h, who), 0) for h in hours], dtype=float)
+        ax.bar(hours, counts, width=1 / 24, bottom=bottom, align="edge", label=who)
+        bottom += counts
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+    ax.set_ylabel("annotations per hour")
+    ax.set_title(f"annotations saved per hour (UTC), {work.total} in all", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(loc="upper right", fontsize=9)
+    return _save(fig, path)
+
+
+def agreement_bars(found: Agreement, path: Path) -> Path:
+    """Each annotator's share of votes that chose the other annotators' majority label."""
+    people = [p for p in found.annotators if p.share is not None]
+    fig = _figure(7, 1.5 + 0.4 * max(1, len(people)))
+    ax = fig.add_subplot()
+    y = np.arange(len(people))
+    ax.barh(y, [p.share for p in people], color="tab:green")
+    for k, p in enumerate(people):
+        ax.text(0.01, k, f"{p.agreed}/{p.votes}", va="center", fontsize=8, color="white")
+    ax.set_yticks(y, [p.annotator for p in people])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of votes equal to the other annotators' majority label")
+    ax.set_title(f"agreement with the others on {found.items} multi-annotated items",
+                 fontsize=10)
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)

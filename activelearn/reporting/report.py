@@ -1,0 +1,287 @@
+"""`activelearn report`: where a project stands and whether active learning pays off, as
+one HTML page with PNG plots and the numbers behind them as CSV files, in one folder.
+
+Sections: the learning curve on the holdout (and test) split, round by round; the
+`simulate` comparison of strategies; per-class scores and the confusion matrix of the
+latest model; annotation throughput; then the annotation-quality sections of
+report_quality.py (agreement, duplicates, label-error review). A section without data
+says so. Nothing here writes to the state.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from activelearn.errors import ActiveLearnError, ConfigError
+from activelearn.quality import agreement as stats
+from activelearn.reporting import plots as report_plots
+from activelearn.reporting import results
+from activelearn.reporting.page import Section, fmt, render_page, write_csv
+from activelearn.reporting.quality import agreement_section, duplicates_section, review_section
+from activelearn.state import RoundRow, Store
+from activelearn.state.reports import AnnotationEvent, Evaluation
+
+CURVE_SPLITS = ("holdout", "test")  # the splits the learning curve shows, in this order
+
+
+@dataclass
+class StateData:
+    """What the report reads from the state (all empty when there is no state yet)."""
+
+    rounds: list[RoundRow] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    events: list[AnnotationEvent] = field(default_factory=list)
+    votes: dict[str, list[tuple[str | None, int]]] = field(default_factory=dict)
+    gold: list[tuple[str | None, int, int]] = field(default_factory=list)  # see gold_votes
+    model: list[tuple[str | None, int, int]] = field(default_factory=list)  # see model_votes
+
+
+@dataclass(frozen=True)
+class Report:
+    """The page that was written, with the files next to it."""
+
+    page: Path
+    images: list[str]
+    files: list[str]
+    empty: list[str]  # titles of the sections without data
+
+
+def read_state(store: Store | None) -> StateData:
+    """Everything the report's curves and tables need from the state (None: there is no
+    state file yet, an empty project)."""
+    if store is None:
+        return StateData()
+    return StateData(store.rounds(), store.evaluations(), store.annotation_events(),
+                     store.multi_annotated(), store.gold_votes(), store.model_votes())
+
+
+def read_simulate(path: Path) -> list[dict]:
+    """The records of a `simulate` run: path is its rounds.json or the folder holding it."""
+    path = path / "rounds.json" if path.is_dir() else path
+    try:
+        records = json.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read simulate results: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ActiveLearnError(f"{path}: not a simulate rounds.json ({exc})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ActiveLearnError(f"{path}: not a simulate rounds.json (expected a list of "
+                               "records)")
+    return records
+
+
+def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path: Path,
+                 simulate: list[dict] | None, simulate_source: str = "") -> Report:
+    """Build the report in out_dir (created; earlier files of the same names replaced).
+
+    classes: the class names, by index; simulate: records from :func:`read_simulate` (None:
+    no simulate run), simulate_source: where they came from, shown on the page.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # opened once for every section; an absent state is not created
+    store = Store(state_path) if state_path.exists() else None
+    try:
+        data = read_state(store)
+        sections = [
+            learning_curve_section(data.evaluations, out_dir),
+            simulate_section(simulate, simulate_source, out_dir),
+            latest_model_section(data.evaluations, classes, out_dir),
+            throughput_section(data.events, out_dir),
+            agreement_section(data.votes, out_dir, data.gold, data.model),
+            duplicates_section(store, out_dir),
+            review_section(store, out_dir),
+        ]
+    finally:
+        if store is not None:
+            store.close()
+    page = out_dir / "index.html"
+    page.write_text(render_page(f"activelearn report: {project}",
+                                _about(project, state_path, data), sections), encoding="utf-8")
+    return Report(page, [i for s in sections for i in s.images],
+                  [f for s in sections for f in s.files],
+                  [s.title for s in sections if not s.has_data])
+
+
+def _about(project: str, state_path: Path, data: StateData) -> list[str]:
+    lines = [f"Project {project}; state {state_path}; generated "
+             f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}."]
+    if not data.rounds:
+        lines.append("No rounds yet: run activelearn cycle.")
+        return lines
+    last = data.rounds[-1]
+    models = [r.model_version for r in data.rounds if r.model_version]
+    lines.append(f"{len(data.rounds)} rounds; round {last.round} is {last.status} "
+                 f"(phase {last.phase or '-'}); latest model {models[-1] if models else '-'}.")
+    return lines
+
+
+# -------------------------------------------------------------------------- sections
+
+
+def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Section:
+    """(a) accuracy and macro-F1 against train labels, round by round."""
+    section = Section("learning-curve", "Accuracy and macro-F1 against labels")
+    shown = [e for e in evaluations if e.split in CURVE_SPLITS]
+    if not shown:
+        section.no_data("no model has been evaluated on the holdout yet (a model is "
+                        "trained once enough labels came back from Label Studio).")
+        return section
+    splits = [s for s in CURVE_SPLITS if any(e.split == s for e in shown)]
+    by_round: dict[int, dict[str, Evaluation]] = {}
+    for e in shown:
+        by_round.setdefault(e.round, {})[e.split] = e
+    curves: dict[str, report_plots.Curve] = {s: ([], [], []) for s in splits}
+    for e in shown:
+        if e.labels is not None:  # a round still running has no label count yet
+            labels, accuracy, f1 = curves[e.split]
+            labels.append(e.labels)
+            accuracy.append(e.payload["accuracy"])
+            f1.append(e.payload["macro_f1"])
+    if any(c[0] for c in curves.values()):
+        report_plots.learning_curve({s: c for s, c in curves.items() if c[0]},
+                                    out_dir / "learning_curve.png")
+        section.image("learning_curve.png", "accuracy and macro-F1 against train labels")
+    header = ["round", "train labels", "model"] + [
+        f"{s} {m}" for s in splits for m in ("accuracy", "macro-F1", "items")]
+    rows: list[list[object]] = [[*header]]
+    for round_, found in sorted(by_round.items()):
+        first = next(iter(found.values()))
+        row: list[object] = [round_, "-" if first.labels is None else first.labels,
+                             first.model_version or "-"]
+        for s in splits:
+            got = found.get(s)
+            row += ([fmt(got.payload["accuracy"]), fmt(got.payload["macro_f1"]),
+                     got.payload.get("items", "-")] if got else ["-", "-", "-"])
+        rows.append(row)
+    section.table(rows)
+    section.files.append(write_csv(out_dir / "learning_curve.csv", [
+        ["round", "split", "model_version", "train_labels", "accuracy", "macro_f1", "items"],
+        *[[e.round, e.split, e.model_version or "", "" if e.labels is None else e.labels,
+           e.payload["accuracy"], e.payload["macro_f1"], e.payload.get("items", "")]
+          for e in shown]]))
+    return section
+
+
+def simulate_section(records: list[dict] | None, source: str, out_dir: Path) -> Section:
+    """(b) strategies of a `simulate` run with their spread over seeds and efficiency."""
+    section = Section("simulate", "Strategies compared (activelearn simulate)")
+    if not records:
+        section.no_data(f"no simulate results{f' in {source}' if source else ''}; "
+                        "run activelearn simulate or pass --simulate DIR.")
+        return section
+    try:
+        rows = results.summarize(records)
+        results.plot_curves(records, out_dir / "simulate_accuracy.png")
+        section.image("simulate_accuracy.png", "simulate: test accuracy against labels")
+        if all(r.get("macro_f1") is not None for r in records):
+            results.plot_curves(records, out_dir / "simulate_macro_f1.png", "macro_f1")
+            section.image("simulate_macro_f1.png", "simulate: test macro-F1 against labels")
+    except ActiveLearnError as exc:
+        section.no_data(f"the simulate results in {source} are unusable: {exc}")
+        return section
+    section.text(f"From {source}. Lines: mean over seeds; bands: min–max over seeds.")
+    section.table(results.summary_table(rows))
+    section.text(results.target_line(rows))
+    section.files.append(write_csv(out_dir / "simulate_summary.csv", [
+        list(asdict(rows[0])), *[list(asdict(r).values()) for r in rows]]))
+    columns = results.csv_columns(records)
+    section.files.append(write_csv(out_dir / "simulate_rounds.csv", [
+        columns, *[[r.get(c, "") for c in columns] for r in records]]))
+    return section
+
+
+def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
+                         out_dir: Path) -> Section:
+    """(c) per-class scores and the confusion matrix of the newest evaluated model."""
+    section = Section("latest-model", "Latest model: per-class F1 and confusion matrix")
+    if not evaluations:
+        section.no_data("no model has been evaluated yet.")
+        return section
+    last = max(e.round for e in evaluations)
+    found = sorted((e for e in evaluations if e.round == last),
+                   key=lambda e: _split_rank(e.split))
+    first = found[0]
+    names = _class_names(classes, len(first.payload["f1"]))
+    section.text(f"Model {first.model_version or '-'} (round {last}), evaluated on "
+                 f"{', '.join(e.split for e in found)}.")
+    report_plots.per_class_f1(names, {e.split: e.payload["f1"] for e in found},
+                              out_dir / "per_class_f1.png")
+    section.image("per_class_f1.png", "per-class F1 of the latest model")
+    header = ["class"] + [f"{e.split} {m}" for e in found
+                          for m in ("precision", "recall", "F1", "support")]
+    rows: list[list[object]] = [[*header]]
+    csv_rows: list[list[object]] = [["split", "class", "precision", "recall", "f1", "support"]]
+    for k, name in enumerate(names):
+        row: list[object] = [name]
+        for e in found:
+            p = e.payload
+            row += [fmt(p["precision"][k]), fmt(p["recall"][k]), fmt(p["f1"][k]),
+                    p["support"][k]]
+            csv_rows.append([e.split, name, p["precision"][k], p["recall"][k], p["f1"][k],
+                             p["support"][k]])
+        rows.append(row)
+    section.table(rows)
+    section.files.append(write_csv(out_dir / "per_class.csv", csv_rows))
+    for e in found:
+        slug = re.sub(r"[^A-Za-z0-9_-]", "_", e.split)
+        report_plots.confusion(names, e.payload["confusion"],
+                               f"confusion matrix on {e.split} (rows: true class)",
+                               out_dir / f"confusion_{slug}.png")
+        section.image(f"confusion_{slug}.png", f"confusion matrix on {e.split}",
+                      half=len(found) > 1)
+        section.files.append(write_csv(out_dir / f"confusion_{slug}.csv", [
+            ["true \\ predicted", *names],
+            *[[name, *counts] for name, counts in zip(names, e.payload["confusion"])]]))
+    return section
+
+
+def _split_rank(split: str) -> int:
+    return CURVE_SPLITS.index(split) if split in CURVE_SPLITS else len(CURVE_SPLITS)
+
+
+def _class_names(classes: Sequence[str], n: int) -> list[str]:
+    """The configured names, or indices when the model was trained on other classes."""
+    return list(classes) if len(classes) == n else [f"class {k}" for k in range(n)]
+
+
+def throughput_section(events: list[AnnotationEvent], out_dir: Path) -> Section:
+    """(d) annotations per hour and each annotator's median lead time."""
+    section = Section("throughput", "Annotation throughput")
+    work = stats.throughput(events)
+    if work is None:
+        section.no_data("no annotations pulled from Label Studio yet.")
+        return section
+    report_plots.hourly(work, out_dir / "annotations_per_hour.png")
+    section.image("annotations_per_hour.png", "annotations saved per hour, by annotator")
+    first, last = work.hours[0], work.hours[-1]
+    section.table([
+        ["annotations", "first hour (UTC)", "last hour (UTC)", "per hour",
+         "per active hour", "busiest hour"],
+        [work.total, f"{first:%Y-%m-%d %H:00}", f"{last:%Y-%m-%d %H:00}",
+         fmt(work.per_hour, ".1f"), fmt(work.per_active_hour, ".1f"), _busiest(work)],
+    ], "per hour: over every hour from the first to the last; per active hour: over the "
+       "hours in which annotations were saved")
+    section.table([["annotator", "annotations", "median lead time (s)"],
+                   *[[a.annotator, a.annotations, fmt(a.median_lead_time, ".1f")]
+                     for a in work.annotators]])
+    section.files.append(write_csv(out_dir / "annotations_per_hour.csv", [
+        ["hour_utc", "annotator", "annotations"],
+        *[[f"{h:%Y-%m-%dT%H:00Z}", who, n] for (h, who), n in sorted(work.hourly.items())]]))
+    section.files.append(write_csv(out_dir / "annotators.csv", [
+        ["annotator", "annotations", "median_lead_time_s"],
+        *[[a.annotator, a.annotations, "" if a.median_lead_time is None
+           else a.median_lead_time] for a in work.annotators]]))
+    return section
+
+
+def _busiest(work: stats.Throughput) -> str:
+    per_hour: dict = {}
+    for (hour, _), n in work.hourly.items():
+        per_hour[hour] = per_hour.get(hour, 0) + n
+    hour, n = max(per_hour.items(), key=lambda kv: (kv[1], kv[0]))
+    return f"{n} at {hour:%Y-%m-%d %H:00}"

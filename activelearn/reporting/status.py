@@ -1,0 +1,175 @@
+"""`activelearn status`: where a project stands, from its state (and RQ, when used).
+
+Read from state.sqlite only (and Redis for the queues): it answers while Label Studio is
+down, and fast on large projects. "Tasks waiting" are the pushed tasks without a label
+as of the last pull.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from activelearn.config import Config
+from activelearn.errors import ActiveLearnError
+from activelearn.quality import agreement as stats
+from activelearn.state import Split, Store
+
+
+def project_status(cfg: Config) -> dict[str, Any]:
+    """The status as plain data (what `status --json` prints)."""
+    path = cfg.work_dir / "state.sqlite"
+    out: dict[str, Any] = {"project": cfg.project.name, "state": str(path), "round": None,
+                           "model_version": None, "labels": {"train": 0, "holdout": 0},
+                           "tasks_waiting": {"train": 0, "holdout": 0},
+                           "annotations_since_training": 0, "holdout": None,
+                           "last_pull": None, "last_error": None, "queues": None,
+                           "agreement": None, "review": None, "relabel": None}
+    if path.exists():
+        store = Store(path)
+        try:
+            _from_state(store, out)
+        finally:
+            store.close()
+    if cfg.jobs.redis_url:
+        out["queues"] = _queues(cfg)
+    return out
+
+
+def _from_state(store: Store, out: dict[str, Any]) -> None:
+    out["round"] = store.last_round()
+    trained = [r for r in store.rounds() if r.model_version]
+    last_trained = trained[-1] if trained else None
+    out["model_version"] = last_trained.model_version if last_trained else None
+    labelled = store.label_counts()
+    for split in (Split.TRAIN, Split.HOLDOUT):
+        out["labels"][split.value] = labelled.get(split.value, 0)
+        out["tasks_waiting"][split.value] = store.waiting_tasks(split.value)
+    out["annotations_since_training"] = store.annotation_count(
+        last_trained.round if last_trained else -1)
+    holdout = store.metrics("holdout")
+    if holdout:
+        last = max(holdout)
+        out["holdout"] = {"round": last, "accuracy": holdout[last]["accuracy"],
+                          "macro_f1": holdout[last]["macro_f1"],
+                          "items": holdout[last].get("items")}
+    out["last_pull"] = _iso(store.last_phase("pull"))
+    counts = {who or stats.UNKNOWN_ANNOTATOR: n
+              for who, n in store.annotations_per_annotator().items()}
+    if counts:
+        out["agreement"] = stats.quality_summary(counts, store.multi_annotated(),
+                                                 store.gold_votes(), store.model_votes())
+    _quality_work(store, out)
+    failure = store.last_failure()
+    if failure is not None:
+        failure["at"] = _iso(failure["at"])
+        out["last_error"] = failure
+
+
+def _quality_work(store: Store, out: dict[str, Any]) -> None:
+    """Label-error reviews by state (and how many answers changed the label), and the
+    requests for another annotation of disputed items (raised in Label Studio or not)."""
+    reviews = store.reviews()
+    if reviews:
+        out["review"] = {"tasks": len(reviews),
+                         **{state: sum(r["state"] == state for r in reviews)
+                            for state in ("selected", "pushed", "done")},
+                         "changed": sum(r["answer"] is not None and r["answer"] != r["label"]
+                                        for r in reviews)}
+    requests = store.relabel_requests()
+    if requests:
+        out["relabel"] = {"requests": len(requests),
+                          "raised": sum(applied for *_, applied in requests)}
+
+
+def _queues(cfg: Config) -> dict[str, Any]:
+    from activelearn.jobs.executor import queue_status
+
+    try:
+        return queue_status(cfg.jobs)
+    except ActiveLearnError as exc:
+        return {"error": str(exc)}
+
+
+def format_status(status: dict[str, Any]) -> list[str]:
+    """The status for people, a fact per line."""
+    lines = [f"project {status['project']} ({status['state']})"]
+    r = status["round"]
+    if r is None:
+        lines.append("no round yet: run activelearn cycle")
+    else:
+        lines.append(f"round {r['round']}: {r['status']}, phase {r['phase'] or '-'}")
+    lines.append(f"model: {status['model_version'] or 'none yet'}")
+    if status["holdout"]:
+        h = status["holdout"]
+        lines.append(f"holdout accuracy {h['accuracy']:.4f}, macro-F1 {h['macro_f1']:.4f} "
+                     f"(round {h['round']}, {h['items']} items)")
+    labels, waiting = status["labels"], status["tasks_waiting"]
+    lines.append(f"labels: {labels['train']} train, {labels['holdout']} holdout")
+    lines.append(f"tasks waiting in Label Studio: {waiting['train']} train, "
+                 f"{waiting['holdout']} holdout (as of the last pull, "
+                 f"{status['last_pull'] or 'never'})")
+    lines.append(f"annotations pulled since the last training: "
+                 f"{status['annotations_since_training']}")
+    lines += format_agreement(status.get("agreement"))
+    if status.get("review"):
+        r = status["review"]
+        lines.append(f"label-error review: {r['tasks']} items sent ({r['pushed']} waiting, "
+                     f"{r['done']} answered, {r['changed']} labels changed)")
+    if status.get("relabel"):
+        r = status["relabel"]
+        lines.append(f"another annotation asked for {r['requests']} disputed items "
+                     f"({r['raised']} raised in Label Studio)")
+    if status["last_error"]:
+        e = status["last_error"]
+        lines.append(f"last error: round {e['round']}, {e['phase']}, {e['at']}: {e['error']}")
+    lines += format_queues(status["queues"])
+    return lines
+
+
+def format_agreement(agreement: dict[str, Any] | None) -> list[str]:
+    """Per annotator: annotations, agreement with the others, gold accuracy; the kappas."""
+    if not agreement:
+        return []
+    lines = []
+    for a in agreement["annotators"]:
+        agreed = "-" if a["agreement"] is None else f"{a['agreement']:.3f}"
+        gold = "-" if a["gold_accuracy"] is None else \
+            f"{a['gold_accuracy']:.3f} on {a['gold_items']}"
+        model = "-" if a.get("model_agreement") is None else \
+            f"{a['model_agreement']:.3f} on {a['model_items']}"
+        lines.append(f"annotator {a['annotator']}: {a['annotations']} annotations, agrees "
+                     f"with the others {agreed} ({a['compared']} compared), gold accuracy "
+                     f"{gold}, agrees with the model {model}")
+    for p in agreement["pairwise_kappa"]:
+        kappa = "-" if p["kappa"] is None else f"{p['kappa']:.3f}"
+        lines.append(f"Cohen's kappa {p['annotators'][0]} / {p['annotators'][1]}: {kappa} "
+                     f"({p['items']} items)")
+    f = agreement["fleiss_kappa"]
+    if f is not None:
+        kappa = "-" if f["kappa"] is None else f"{f['kappa']:.3f}"
+        lines.append(f"Fleiss' kappa: {kappa} ({f['items']} items with {f['raters']} "
+                     f"annotations; {f['excluded']} with another count left out)")
+    return lines
+
+
+def format_queues(queues: dict[str, Any] | None) -> list[str]:
+    if queues is None:
+        return ["jobs: inline (no jobs.redis_url)"]
+    if "error" in queues:
+        return [f"queues: {queues['error']}"]
+    lines = []
+    for q in queues["queues"]:
+        lines.append(f"queue {q['name']}: {q['queued']} queued, {len(q['running'])} running, "
+                     f"{q['failed']} failed")
+        lines += [f"  running {j['id']}: {j['description']} on {j['worker']}"
+                  for j in q["running"]]
+        lines += [f"  failed {j['id']}: {j['description']}: {j['error']}"
+                  for j in q["recent_failures"]]
+    lines += [f"worker {w['name']}: {w['state']}, queues {', '.join(w['queues'])}"
+              for w in queues["workers"]]
+    return lines
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(at))
