@@ -77,15 +77,12 @@ def run(url: str, token: str, folder: Path, args: argparse.Namespace) -> None:
 
 
 def report(url: str, token: str, folder: Path, bot_annotations: int) -> None:
-    store = Store(folder / "work" / "state.sqlite")
-    try:
-        holdout = store.metrics("holdout")
+    with Store.open(folder / "work" / "state.sqlite") as store:
+        holdout = store.metrics.of_split("holdout")
         accuracy = [round(holdout[r]["accuracy"], 4) for r in sorted(holdout)]
-        project_id = int(store.get_meta("label_studio_project_id") or 0)
-        pushed, in_state = len(store.batched_ids()), store.annotation_count()
-        recorded = len(store.tasks(include_deleted=True))
-    finally:
-        store.close()
+        project_id = int(store.meta.get("label_studio_project_id") or 0)
+        pushed, in_state = len(store.batches.batched_ids()), store.annotations.count()
+        recorded = len(store.tasks.by_item(include_deleted=True))
     in_ls = LabelStudioBackend.connect(url, token).task_count(project_id)
     print(f"holdout accuracy per trained round: {accuracy}")
     print(f"distinct items pushed {pushed}, tasks recorded {recorded}, tasks in Label Studio "

@@ -17,10 +17,9 @@ import torch
 
 from activelearn.config import load_config
 from activelearn.data.sources import load_source
-from activelearn.learn.inference import Normalizer, evaluate
-from activelearn.learn.models import build_model
-from activelearn.learn.training import resolve_device, train_model
-from activelearn.loop import input_spec
+from activelearn.learn.checkpoints import resolve_device
+from activelearn.learn.fit import fit
+from activelearn.learn.inference import Normalizer
 
 
 def main() -> None:
@@ -34,14 +33,13 @@ def main() -> None:
     train, test = np.flatnonzero(~pool.is_test), np.flatnonzero(pool.is_test)
     device = resolve_device(recipe.device)
     norm = Normalizer.fit(pool.images)
-    torch.manual_seed(cfg.project.seed)
-    model = build_model(cfg.model.name, input_spec(pool), cfg.model.dropout)
     start = time.perf_counter()
-    result = train_model(model, pool.images[torch.from_numpy(train)], pool.labels[train],
-                         recipe, norm, cfg.project.seed, device)
+    fitted = fit(pool.images[torch.from_numpy(train)], pool.labels[train],
+                 len(pool.class_names), cfg.model, recipe, norm, cfg.project.seed, device,
+                 cfg.strategy.score_batch_size, progress=True)
+    result = fitted.result
     seconds = time.perf_counter() - start
-    metrics = evaluate(model, pool.images[torch.from_numpy(test)], pool.labels[test], norm,
-                       device)
+    metrics = fitted.predictor.evaluate(pool.images[torch.from_numpy(test)], pool.labels[test])
     print(f"{cfg.model.name}: {len(train)} labels, {result.epochs} epochs, "
           f"{seconds:.0f} s training on {device}: test accuracy {metrics.accuracy:.4f}, "
           f"macro-F1 {metrics.macro_f1:.4f} ({len(test)} test images)")

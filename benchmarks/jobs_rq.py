@@ -36,7 +36,8 @@ from activelearn.config import FASHION_MNIST_CLASSES, load_config
 from activelearn.data.sources import load_source
 from activelearn.jobs import steps
 from activelearn.jobs.executor import InlineExecutor, RQExecutor
-from activelearn.state import Split, Store
+from activelearn.kinds import Split
+from activelearn.state import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,20 +55,17 @@ def make_project(folder: Path, redis_url: str, labels: int, threads: int):
     train = np.flatnonzero(~pool.is_test)
     rng = np.random.default_rng(0)
     chosen = rng.choice(train, size=labels + 200, replace=False)
-    store = Store(cfg.work_dir / "state.sqlite")
-    try:
-        store.add_items((item, i, None, Split.TEST.value if pool.is_test[i] else
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        store.items.add((item, i, None, Split.TEST.value if pool.is_test[i] else
                          Split.TRAIN.value) for i, item in enumerate(pool.item_ids))
-        store.add_batch(0, *_holdout_batch(pool, chosen[labels:]))
-        store.set_labels(((pool.item_ids[i], int(pool.labels[i])) for i in chosen), "bench", 0)
-    finally:
-        store.close()
+        store.batches.add(0, *_holdout_batch(pool, chosen[labels:]))
+        store.labels.set(((pool.item_ids[i], int(pool.labels[i])) for i in chosen), "bench", 0)
     unlabeled = np.setdiff1d(train, chosen)
     return cfg, pool, unlabeled, np.sort(chosen[:labels])
 
 
 def _holdout_batch(pool, positions):
-    from activelearn.state import BatchKind
+    from activelearn.kinds import BatchKind
 
     items = [(pool.item_ids[i], 0.0) for i in positions]
     return BatchKind.HOLDOUT, "random", 0, None, items, None, Split.HOLDOUT

@@ -27,13 +27,11 @@ import numpy as np
 import torch
 
 from activelearn.annotation.bot import bot_label
-from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
+from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, ModelConfig, TrainingConfig
 from activelearn.data.sources import load_source
 from activelearn.data.sources.base import Pool
+from activelearn.learn.fit import fit as fit_model
 from activelearn.learn.inference import Normalizer, Predictor
-from activelearn.learn.models import build_model
-from activelearn.learn.training import train_model
-from activelearn.loop import rounds as loop
 from activelearn.quality.label_errors import (
     assign_folds,
     rank_label_errors,
@@ -47,11 +45,8 @@ DEVICE = torch.device("cpu")
 def fit(pool: Pool, positions: np.ndarray, labels: np.ndarray, norm: Normalizer,
         recipe: TrainingConfig, seed: int) -> Predictor:
     """A small_cnn trained on pool positions ([n]) with labels ([n])."""
-    torch.manual_seed(seed)
-    model = build_model("small_cnn", loop.input_spec(pool), 0.0)
-    train_model(model, pool.images[torch.from_numpy(positions)], labels, recipe, norm, seed,
-                DEVICE, progress=False)
-    return Predictor(model, norm, DEVICE, 1024)
+    return fit_model(pool.images[torch.from_numpy(positions)], labels, len(pool.class_names),
+                     ModelConfig("small_cnn", 0.0), recipe, norm, seed, DEVICE, 1024).predictor
 
 
 def out_of_fold_probs(pool: Pool, positions: np.ndarray, labels: np.ndarray,

@@ -18,7 +18,8 @@ from torch import nn
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
 from activelearn.data.sources import load_source
 from activelearn.learn.inference import Normalizer, predict
-from activelearn.learn.models import InputSpec, build_model
+from activelearn.learn.models import build_model
+from activelearn.learn.networks import InputSpec
 
 
 def sgemm_gflops(n: int = 2048, repeats: int = 10) -> float:

@@ -28,8 +28,9 @@ import numpy as np
 import yaml
 
 from activelearn.config import FASHION_MNIST_CLASSES, load_config
+from activelearn.kinds import BatchKind, RoundStatus, Split
 from activelearn.learn.metrics import compute_metrics
-from activelearn.state import AnnotationRow, BatchKind, RoundStatus, Split, Store
+from activelearn.state import AnnotationRow, Store
 
 ITEMS, ROUNDS, HOLDOUT, INITIAL, BATCH, TEST = 100_000, 50, 1_000, 500, 500, 10_000
 ANNOTATORS = ["ann-1@example.org", "ann-2@example.org", "ann-3@example.org"]
@@ -45,20 +46,20 @@ def build_state(path: Path, seed: int = 0) -> dict[str, int]:
     ids = [f"fmnist-{i:06d}" for i in range(ITEMS)]
     splits = np.array([Split.TRAIN.value] * ITEMS, dtype=object)
     splits[-TEST:] = Split.TEST.value
-    store.add_items((item_id, i, None, str(splits[i])) for i, item_id in enumerate(ids))
+    store.items.add((item_id, i, None, str(splits[i])) for i, item_id in enumerate(ids))
     order = rng.permutation(ITEMS - TEST)  # the pool, in the order it gets selected
     counter = {"annotation": 0, "task": 0}
     task_of: dict[int, int] = {}  # pool position -> its Label Studio task id
     pulled: list[int] = []  # pool positions whose tasks were annotated
     for round_ in range(ROUNDS):
-        store.start_round(round_)
-        store.record_phase(round_, "pull", "started")
+        store.rounds.start(round_)
+        store.rounds.record_phase(round_, "pull", "started")
         if round_:  # annotations for the tasks pushed last round, and a few relabels
             fresh = _batch_positions(order, round_ - 1)
             relabel = rng.choice(pulled, size=50, replace=False) if pulled else []
             _pull(store, rng, round_, ids, truth, list(fresh), list(relabel), counter, task_of)
             pulled.extend(fresh)
-        store.record_phase(round_, "pull", "done")
+        store.rounds.record_phase(round_, "pull", "done")
         if round_:
             _train_round(store, rng, round_, truth)
         batches = _batches(round_, order)
@@ -67,23 +68,23 @@ def build_state(path: Path, seed: int = 0) -> dict[str, int]:
             suggestions = [(ids[p], int(rng.integers(CLASSES)), float(rng.random()))
                            for p in positions] if kind is BatchKind.QUERY else None
             move = Split.HOLDOUT if kind is BatchKind.HOLDOUT else None
-            batch_id = store.add_batch(round_, kind, "margin" if round_ else "random", 0,
+            batch_id = store.batches.add(round_, kind, "margin" if round_ else "random", 0,
                                        f"fm-r{round_ - 1}" if round_ else None, items,
                                        suggestions, move)
             for p in positions:
                 task_of[int(p)] = counter["task"] = counter["task"] + 1
             tasks = {ids[p]: task_of[int(p)] for p in positions}
-            store.record_tasks(batch_id, round_, tasks)
-        store.record_phase(round_, "push", "done")
+            store.tasks.record(batch_id, round_, tasks)
+        store.rounds.record_phase(round_, "push", "done")
         version = f"fm-r{round_}" if round_ else None
-        store.finish_round(round_, version, len(store.labels(Split.TRAIN.value)),
+        store.rounds.finish(round_, version, len(store.labels.current(Split.TRAIN.value)),
                            RoundStatus.DONE)
-    store.start_round(ROUNDS)
-    store.record_phase(ROUNDS, "train", "failed", "CUDA out of memory (synthetic)")
-    store.fail_round(ROUNDS, "train: CUDA out of memory (synthetic)")
-    found = {"items": store.item_count(), "train_labels": len(store.labels("train")),
-             "holdout_labels": len(store.labels("holdout")),
-             "annotations": len(store.annotation_events()), "rounds": ROUNDS + 1}
+    store.rounds.start(ROUNDS)
+    store.rounds.record_phase(ROUNDS, "train", "failed", "CUDA out of memory (synthetic)")
+    store.rounds.fail(ROUNDS, "train: CUDA out of memory (synthetic)")
+    found = {"items": store.items.count(), "train_labels": len(store.labels.current("train")),
+             "holdout_labels": len(store.labels.current("holdout")),
+             "annotations": len(store.annotations.events()), "rounds": ROUNDS + 1}
     store.close()
     return found
 
@@ -125,21 +126,21 @@ def _pull(store: Store, rng: np.random.Generator, round_: int, ids: list[str],
             rows.append(AnnotationRow(counter["annotation"], task_of[p], ids[p], label,
                                       ANNOTATORS[who], float(rng.gamma(2.0, 6.0)),
                                       when.isoformat().replace("+00:00", "Z")))
-    store.apply_pull(round_, seen, rows, [], "pull_cursor", day.isoformat())
+    store.annotations.apply_pull(round_, seen, rows, [], "pull_cursor", day.isoformat())
 
 
 def _train_round(store: Store, rng: np.random.Generator, round_: int,
                  truth: np.ndarray) -> None:
     version = f"fm-r{round_}"
     for phase in ("train", "evaluate", "select"):
-        store.record_phase(round_, phase, "started")
-        store.record_phase(round_, phase, "done")
+        store.rounds.record_phase(round_, phase, "started")
+        store.rounds.record_phase(round_, phase, "done")
     accuracy = 0.70 + 0.2 * (1 - np.exp(-round_ / 12))
     for split, n in (("holdout", HOLDOUT), ("test", TEST)):
         y = truth[:n]
         wrong = rng.random(n) > accuracy
         pred = np.where(wrong, rng.integers(0, CLASSES, n), y)
-        store.record_metrics(round_, split, version,
+        store.metrics.record(round_, split, version,
                              {**compute_metrics(y, pred, CLASSES).to_dict(), "items": n})
 
 

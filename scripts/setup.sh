@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import activelearn, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import activelearn, pytest, importlinter" 2>/dev/null; then
     echo "setup: installing activelearn and its dependencies into .venv (a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip
     # torch/torchvision are pinned to the builds these machines keep on local disk

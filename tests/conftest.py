@@ -1,4 +1,12 @@
-"""Shared fixtures: a small real Fashion-MNIST project (from the Debian package)."""
+"""Shared fixtures: a small real Fashion-MNIST project (from the Debian package), and the
+markers that say which real service a test needs.
+
+Markers: `label_studio`, `redis` and `browser` are set from the fixtures a test asks for
+(support/services.py: label_studio, redis_url or redis_server, chromium); `slow` marks
+real training that takes more than a few seconds; `gpu` needs CUDA. A quick offline run:
+
+    pytest -m "not label_studio and not redis and not browser and not slow"
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,19 @@ import yaml
 
 from activelearn.config import FASHION_MNIST_CLASSES
 
-# The `label_studio` fixture: a real Label Studio server (scripts/label_studio.sh).
-pytest_plugins = ["ls_fixtures"]
+pytest_plugins = ["support.services"]
+
+# fixture -> the marker of the service it starts
+SERVICE_MARKERS = {"label_studio": "label_studio", "redis_server": "redis", "redis_url": "redis",
+                   "chromium": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with the services its fixtures start, so -m can leave them out."""
+    for item in items:
+        for fixture, marker in SERVICE_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

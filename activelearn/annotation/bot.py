@@ -91,11 +91,11 @@ def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dic
     follow_overlap: only the annotations each task's overlap still asks for (see above).
     """
     _check(accuracies, class_names, limit)
-    tasks = backend.task_annotators(project_id)
+    tasks = backend.annotators.task_annotators(project_id)
     report = BotReport(tasks=len(tasks))
     for k, accuracy in enumerate(accuracies, start=1):
         name = annotator_name(k)
-        user_id = backend.ensure_annotator(f"{name}@{EMAIL_DOMAIN}", name)
+        user_id = backend.annotators.ensure_annotator(f"{name}@{EMAIL_DOMAIN}", name)
         report.annotators.append(AnnotatorReport(name, user_id, accuracy))
     users = [a.user_id for a in report.annotators]
     turns = [_turn(task, n, users) for n, task in enumerate(tasks)] if follow_overlap else None
@@ -110,7 +110,7 @@ def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dic
                               for t, turn in zip(tasks, turns))
         for task_id, label in _plan(mine_tasks, truth, class_names, seed, k, mine, limit):
             work.append((task_id, class_names[label], mine.user_id))
-    backend.annotate_many(work)
+    backend.annotators.annotate_many(work)
     for mine in report.annotators:
         log.info("project %d: %s", project_id, mine.summary())
     return report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from activelearn.data.sources.base import UNKNOWN_LABEL
 from activelearn.errors import DataError
+from activelearn.kinds import UNKNOWN_LABEL
 
 
 class Oracle:

@@ -34,12 +34,25 @@ def handle_errors(fn):
 
 
 def load(config: str | None) -> Config:
+    """The project file (default configs/fashion_mnist.yaml), validated, with its strategy,
+    model and source names checked against the registries: every command fails on a
+    typo (exit 2) before it does anything."""
     if config is None:
         if not DEFAULT_CONFIG.exists():
             raise ConfigError("no --config given and the default configs/fashion_mnist.yaml "
                               "is not here; pass --config FILE")
         config = str(DEFAULT_CONFIG)
-    return load_config(config)
+    return load_config(config, known=registered_names())
+
+
+def registered_names() -> dict[str, list[str]]:
+    """The names a project file may use, by key (see config.checks.check_names)."""
+    from activelearn.data.sources import available_sources
+    from activelearn.learn.models import available_models
+    from activelearn.strategies import available_strategies
+
+    return {"strategy.name": available_strategies(), "model.name": available_models(),
+            "data.source": available_sources()}
 
 
 def load_needing(config: str | None, key: str, env: str) -> Config:
@@ -64,32 +77,8 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
+
 # the --config option of most commands
 config_option = click.option(
     "--config", "config", type=click.Path(dir_okay=False), default=None,
     help="Project YAML file [default: configs/fashion_mnist.yaml].")
-
-
-def linked_project_id(backend, cfg: Config) -> int:
-    """The project `activelearn init` linked (the id in WORK_DIR/state.sqlite, for this
-    server), else the one with the project's title; a BackendError when there is none."""
-    from activelearn.errors import BackendError
-    from activelearn.loop.project import PROJECT_ID_KEY, URL_KEY
-    from activelearn.state import Store
-
-    state = cfg.work_dir / "state.sqlite"
-    if state.exists():  # never create a state just to look into it
-        store = Store(state)
-        try:
-            stored, url = store.get_meta(PROJECT_ID_KEY), store.get_meta(URL_KEY)
-        finally:
-            store.close()
-        if stored is not None and url == backend.url and backend.project_exists(int(stored)):
-            return int(stored)
-    title = cfg.label_studio.project_title or cfg.project.name
-    found = backend.find_project(title)
-    if found is None:
-        raise BackendError(f"no Label Studio project {title!r} at {backend.url}; "
-                           "run activelearn init")
-    return found
-

@@ -10,7 +10,6 @@ import click
 from activelearn.cli.base import (
     config_option,
     handle_errors,
-    linked_project_id,
     load,
     load_needing,
     main,
@@ -94,12 +93,9 @@ def init(config) -> None:
     cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
     ls = cfg.label_studio
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
-    store = Store(cfg.work_dir / "state.sqlite")
-    try:
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
         linked = init_project(backend, store, ls.project_title or cfg.project.name,
                               list(cfg.classes), ls.instructions)
-    finally:
-        store.close()
     click.echo(f"Label Studio project {linked.project_id} ({linked.how}): "
                f"{backend.url}/projects/{linked.project_id}")
 
@@ -228,7 +224,9 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     """
     from activelearn.annotation.bot import annotate_open_tasks
     from activelearn.annotation.label_studio.client import LabelStudioBackend
-    from activelearn.data.sources import UNKNOWN_LABEL, load_source
+    from activelearn.data.sources import load_source
+    from activelearn.kinds import UNKNOWN_LABEL
+    from activelearn.loop.project import linked_project
 
     if noise is not None and accuracies:
         raise click.UsageError("give --noise or --accuracy, not both")
@@ -236,7 +234,8 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     ls = cfg.label_studio
     # the server and the project first: a wrong URL or title fails before a long load
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
-    project_id = linked_project_id(backend, cfg)
+    project_id = linked_project(backend, cfg.work_dir / "state.sqlite",
+                                ls.project_title or cfg.project.name).project_id
     backend.check_classes(project_id, list(cfg.classes))
     pool = load_source(cfg.data, cfg.classes)
     truth = {item_id: int(label) for item_id, label in zip(pool.item_ids, pool.labels)

@@ -142,13 +142,10 @@ def clean(config) -> None:
 
     cfg = load(config)
     pool = load_source(cfg.data, cfg.classes)
-    store = Store(cfg.work_dir / "state.sqlite")
-    try:
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
         record_items(store, pool, cfg.splits, cfg.project.seed)
         out_dir = cfg.work_dir / "clean"
         summary = run_clean(pool, store, cfg.cleaning, out_dir)
-    finally:
-        store.close()
     for line in summary.lines():
         click.echo(line)
     click.echo(f"wrote {out_dir / 'duplicates.csv'} and {out_dir / 'skipped.csv'}")

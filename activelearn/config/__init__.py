@@ -1,7 +1,15 @@
-"""The project file: one YAML document validated into typed, frozen dataclasses."""
+"""The project file: one YAML document validated into typed, frozen dataclasses.
 
+    cfg = load_config("configs/fashion_mnist.yaml")
+
+schema.py: the sections and their keys; build.py: the generic YAML -> dataclass builder;
+checks.py: ranges, combinations and names; load.py: reading and overriding;
+registry.py: the registries of named pluggables.
+"""
+
+from activelearn.config.load import DEFAULT_CONFIG, config_from_dict, load_config, with_overrides
+from activelearn.config.registry import Registry
 from activelearn.config.schema import (
-    DEFAULT_CONFIG,
     FASHION_MNIST_CLASSES,
     CleaningConfig,
     Config,
@@ -15,14 +23,11 @@ from activelearn.config.schema import (
     SplitsConfig,
     StrategyConfig,
     TrainingConfig,
-    config_from_dict,
-    load_config,
-    with_overrides,
 )
 
 __all__ = [
     "DEFAULT_CONFIG", "FASHION_MNIST_CLASSES", "CleaningConfig", "Config", "DataConfig",
     "JobsConfig", "LabelStudioConfig", "LoopConfig", "ModelConfig", "ProjectConfig",
-    "QualityConfig", "SplitsConfig", "StrategyConfig", "TrainingConfig", "config_from_dict",
-    "load_config", "with_overrides",
+    "QualityConfig", "Registry", "SplitsConfig", "StrategyConfig", "TrainingConfig",
+    "config_from_dict", "load_config", "with_overrides",
 ]

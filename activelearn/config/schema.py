@@ -1,21 +1,12 @@
-"""The project file: one YAML document validated into typed, frozen dataclasses.
-
-Every problem is reported as one line naming the file and the key path, e.g.
-``project.yaml: training.lr: expected a number, got "fast"``.
-"""
+"""The project file's sections as typed, frozen dataclasses: what each key means, and its
+default. Loading and checking are in load.py and checks.py."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
-
-from activelearn.config.build import Invalid, build, check_semantics
-from activelearn.errors import ConfigError
+from typing import Literal
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -277,47 +268,3 @@ class Config:
         if self.project.work_dir:
             return Path(self.project.work_dir)
         return Path("runs") / self.project.name
-
-
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "fashion_mnist.yaml"
-
-
-def load_config(path: str | Path) -> Config:
-    """Read and validate a project file; raises ConfigError with one line on any problem."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: cannot read config: not text ({exc.reason})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        # some errors (a control character) carry no .problem and print on several lines
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    return config_from_dict(raw, source=str(path))
-
-
-def config_from_dict(raw: Any, source: str = "<config>") -> Config:
-    """Validate a parsed mapping into a Config (see load_config)."""
-    try:
-        cfg = build(Config, raw, "", skip={"path"})
-    except Invalid as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    check_semantics(cfg, source)
-    return dataclasses.replace(cfg, path=source)
-
-
-def with_overrides(cfg: Config, section: str, **values: Any) -> Config:
-    """A copy of cfg with some keys of one section replaced (None values are ignored)."""
-    values = {k: v for k, v in values.items() if v is not None}
-    if not values:
-        return cfg
-    updated = dataclasses.replace(getattr(cfg, section), **values)
-    result = dataclasses.replace(cfg, **{section: updated})
-    check_semantics(result, cfg.path or "<options>")
-    return result

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from activelearn.config import SplitsConfig
-from activelearn.data.sources.base import UNKNOWN_LABEL
-from activelearn.state import Split
+from activelearn.kinds import UNKNOWN_LABEL, Split
 
 
 def stratified_sample(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,7 @@ and are waited for with a progress bar fed from job meta. A job that fails, time
 is abandoned by a killed worker is retried (score and select, `jobs.retries` times) or
 fails the round with one line naming the job; nothing waits forever.
 
-With tasks.py and worker.py, the only code that imports rq and redis.
+With worker.py, the only code that imports rq and redis.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class InlineExecutor(Executor):
                 def report(done: int, base: int = before) -> None:
                     bar.update(base + done - bar.n)
 
-                results.append(functions.JOBS[kind](dict(payload), report))
+                results.append(functions.get_job(kind)(dict(payload), report))
         finally:
             bar.close()
         return results
@@ -82,7 +82,7 @@ def perform(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             job.save_meta()
 
     failpoint(f"job:{kind}")  # tests: a worker killed with -9 while it holds a job
-    result = functions.JOBS[kind](payload, report)
+    result = functions.get_job(kind)(payload, report)
     if job is not None:
         job.meta["done"] = latest
         job.save_meta()

@@ -1,140 +1,35 @@
-"""The job functions: train, score one shard, select. Plain functions of a JSON payload.
+"""The job functions: train, out-of-fold (the label-error review's fold models), score one
+shard, select. Plain functions of a JSON payload, registered by kind (register_job); they
+parse the payload, call learn/ and strategies/, and write their artifacts.
 
 They run the same way inline in the controller or in an RQ worker (see executor.py), read
 what they need from the project's work directory (config file, state, checkpoints,
-position files) and write their artifacts there. A resident worker keeps the pool and the
-latest model loaded between jobs (see the caches below).
+position files; see inputs.py) and write their artifacts there.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from activelearn.config import Config, load_config
-from activelearn.data.sources import load_source
-from activelearn.data.sources.base import UNKNOWN_LABEL, Pool
-from activelearn.errors import DataError
-from activelearn.learn.inference import Normalizer, Predictor
-from activelearn.learn.models import SplitModel, build_model
-from activelearn.learn.training import (
-    TrainResult,
-    load_checkpoint,
-    resolve_device,
-    save_checkpoint,
-    train_model,
-)
-from activelearn.loop import rounds as loop
+from activelearn.config.registry import Registry
+from activelearn.data.sources.base import Pool
+from activelearn.files import write_atomically, write_text
+from activelearn.jobs.inputs import load, predictor_for, training_inputs
+from activelearn.kinds import UNKNOWN_LABEL, Split
+from activelearn.learn.checkpoints import checkpoint_path, save_checkpoint
+from activelearn.learn.inference import Predictor
 from activelearn.quality.label_errors import assign_folds
-from activelearn.state import Split, Store
-from activelearn.strategies import SelectionInput, get_strategy
+from activelearn.strategies import SelectionInput, get_strategy, select_batch
 
 Progress = Callable[[int], None]  # items (or steps) done so far in this job
+JobFunction = Callable[[dict[str, Any], Progress], dict[str, Any]]
 SCORE_CHUNK = 4096  # items per progress report while scoring
-
-DEVICE_ENV = "ACTIVELEARN_DEVICE"  # a worker's --device: overrides training.device
-
-_pools: dict[tuple, Pool] = {}
-_predictors: dict[tuple, Predictor] = {}
-
-
-def load(payload: dict[str, Any]) -> tuple[Config, Pool]:
-    """The project's config and pool; the pool stays cached for the next job.
-
-    Relative paths in the config are relative to the controller's directory (payload
-    cwd): a worker works there (one job at a time, so changing directory is safe)."""
-    cwd = payload.get("cwd")
-    if cwd and os.path.abspath(cwd) != os.getcwd():
-        try:
-            os.chdir(cwd)
-        except OSError as exc:
-            raise DataError(f"the project's directory {cwd} is not here ({exc.strerror}): "
-                            "run workers where the controller's paths resolve, or use "
-                            "absolute paths in the config") from None
-    cfg = load_config(payload["config"])
-    key = (repr(cfg.data), tuple(cfg.classes))
-    if key not in _pools:
-        _pools.clear()  # one project per worker process at a time: keep memory flat
-        _pools[key] = load_source(cfg.data, cfg.classes)
-    return cfg, _pools[key]
-
-
-def device_for(cfg: Config) -> torch.device:
-    return resolve_device(os.environ.get(DEVICE_ENV) or cfg.training.device)
-
-
-def checkpoint_path(cfg: Config, version: str) -> Path:
-    return cfg.work_dir / "models" / f"{version}.pt"
-
-
-def predictor_for(cfg: Config, pool: Pool, version: str) -> Predictor:
-    """The model of a version, ready for inference; cached while the file is unchanged."""
-    path = checkpoint_path(cfg, version)
-    key = (str(path), path.stat().st_mtime_ns, str(device_for(cfg)))
-    if key not in _predictors:
-        _predictors.clear()
-        model = build_model(cfg.model.name, loop.input_spec(pool), cfg.model.dropout)
-        norm, _ = load_checkpoint(path, model)
-        _predictors[key] = Predictor(model, norm, device_for(cfg), cfg.strategy.score_batch_size)
-    return _predictors[key]
-
-
-@dataclass
-class TrainingInputs:
-    """What the train and out-of-fold jobs share: the config and pool, the labelled train
-    items (ids sorted, their pool positions and labels), the holdout labels and the
-    splits from state, and the normaliser fitted on the train and holdout images (never
-    the test images)."""
-
-    cfg: Config
-    pool: Pool
-    position: dict[str, int]  # item id -> pool position
-    ids: list[str]
-    labels: np.ndarray  # [len(ids)] int64
-    holdout: dict[str, int]
-    splits: dict[str, str]
-    norm: Normalizer
-
-    def fit(self, chosen: np.ndarray, seed: int) -> tuple[SplitModel, TrainResult, Predictor]:
-        """A model of the configured recipe trained on the labelled items where `chosen`
-        ([len(ids)] bool) is true: (model, training result, predictor)."""
-        cfg = self.cfg
-        torch.manual_seed(seed)
-        model = build_model(cfg.model.name, loop.input_spec(self.pool), cfg.model.dropout)
-        device = device_for(cfg)
-        rows = torch.tensor([self.position[i] for i, k in zip(self.ids, chosen) if k],
-                            dtype=torch.long)
-        result = train_model(model, self.pool.images[rows], self.labels[chosen], cfg.training,
-                             self.norm, seed, device, progress=False)
-        return model, result, Predictor(model, self.norm, device, cfg.strategy.score_batch_size)
-
-
-def _training_inputs(payload: dict[str, Any]) -> TrainingInputs:
-    cfg, pool = load(payload)
-    if cfg.training.threads > 0 and not os.environ.get(DEVICE_ENV):
-        torch.set_num_threads(cfg.training.threads)
-    position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
-    store = Store(cfg.work_dir / "state.sqlite")
-    try:
-        labels = store.labels(Split.TRAIN.value)
-        holdout = store.labels(Split.HOLDOUT.value)
-        splits = store.splits()
-    finally:
-        store.close()
-    fit_on = [position[i] for i, s in splits.items()
-              if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
-    norm = Normalizer.fit(pool.images[torch.tensor(fit_on, dtype=torch.long)])
-    ids = sorted(i for i in labels if i in position)
-    return TrainingInputs(cfg, pool, position, ids,
-                          np.array([labels[i] for i in ids], dtype=np.int64), holdout,
-                          splits, norm)
 
 
 # -- train ------------------------------------------------------------------------------
@@ -142,14 +37,14 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: config, round, version. Trains on the train labels in state, saves the
     checkpoint and evaluates on the holdout (and the source's test labels when known).
     Returns (and writes next to the checkpoint) the metrics as JSON."""
-    inp = _training_inputs(payload)
+    inp = training_inputs(payload)
     cfg, pool, position = inp.cfg, inp.pool, inp.position
-    model, result, predictor = inp.fit(np.ones(len(inp.ids), dtype=bool),
-                                       cfg.project.seed + int(payload["round"]))
+    fitted = inp.fit(np.ones(len(inp.ids), dtype=bool), cfg.project.seed + int(payload["round"]))
+    result, predictor = fitted.result, fitted.predictor
     progress(len(inp.ids))
     version = payload["version"]
-    path = checkpoint_path(cfg, version)
-    save_checkpoint(path, model, inp.norm, {"model_version": version,
+    path = checkpoint_path(cfg.work_dir, version)
+    save_checkpoint(path, fitted.model, inp.norm, {"model_version": version,
                                             "round": payload["round"],
                                             "labels": len(inp.ids), "model": cfg.model.name})
     test = {i: int(pool.labels[position[i]]) for i, s in inp.splits.items()
@@ -160,7 +55,7 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     out = {"version": version, "labels": len(inp.ids), "seconds": round(result.seconds, 3),
            "epochs": result.epochs, "loss": result.final_loss,
            "device": str(predictor.device), "metrics": metrics}
-    write_atomically(path.with_suffix(".json"), lambda tmp: tmp.write_text(json.dumps(out)))
+    write_text(path.with_suffix(".json"), json.dumps(out))
     return out
 
 
@@ -175,12 +70,12 @@ def out_of_fold(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     if out.exists():
         progress(1)
         return {"out": str(out), "cached": True}
-    inp = _training_inputs(payload)
+    inp = training_inputs(payload)
     round_ = int(payload["round"])
     folds = assign_folds(inp.ids, int(payload["folds"]), inp.cfg.project.seed + round_)
     inside = folds == int(payload["fold"])
-    _, _, predictor = inp.fit(~inside, inp.cfg.project.seed + round_ * 100
-                              + int(payload["fold"]) + 1)
+    predictor = inp.fit(~inside, inp.cfg.project.seed + round_ * 100
+                        + int(payload["fold"]) + 1).predictor
     judged = torch.tensor([inp.position[i] for i, k in zip(inp.ids, inside) if k],
                           dtype=torch.long)
     probs = predictor(inp.pool.images[judged]).probs
@@ -239,8 +134,8 @@ def select(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     the strategy's scores and the model's suggested class and confidence."""
     candidates = np.load(payload["candidates"])
     inp = _merge(payload["shards"], payload.get("labeled_shards") or [])
-    chosen, sel = loop.select(get_strategy(payload["strategy"]), inp, candidates,
-                              int(payload["n"]), int(payload["seed"]))
+    chosen, sel = select_batch(get_strategy(payload["strategy"]), inp, candidates,
+                               int(payload["n"]), int(payload["seed"]))
     probs = inp.probs[sel.positions]
     progress(len(sel.positions))
     return {"positions": chosen.tolist(), "scores": sel.scores.tolist(),
@@ -261,15 +156,24 @@ def _merge(shards: list[str], labeled_shards: list[str]) -> SelectionInput:
                           joined("embeddings", labeled))
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Write a file through a temporary one in the same folder, renamed into place, so
-    that a crash or a second writer never leaves a partial `path` (a job whose output
-    exists is done)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    write(tmp)
-    tmp.replace(path)
+_JOBS: Registry[JobFunction] = Registry("job")
 
 
-JOBS: dict[str, Callable[[dict[str, Any], Progress], dict[str, Any]]] = {
-    "train": train, "score": score, "select": select, "oof": out_of_fold}
+def register_job(name: str, function: JobFunction) -> JobFunction:
+    """Make function runnable as a job of this kind (inline or by RQ workers)."""
+    return _JOBS.register(name, function)
+
+
+def get_job(name: str) -> JobFunction:
+    """The job function of a kind; an unknown kind lists the registered ones."""
+    return _JOBS.get(name)
+
+
+def available_jobs() -> list[str]:
+    """The registered job kinds, sorted."""
+    return _JOBS.available()
+
+
+for _kind, _function in (("train", train), ("score", score), ("select", select),
+                         ("oof", out_of_fold)):
+    register_job(_kind, _function)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from activelearn.config import Config
+from activelearn.files import write_atomically
 from activelearn.jobs.executor import Executor
-from activelearn.jobs.functions import write_atomically
 from activelearn.strategies import get_strategy
 
 

@@ -24,7 +24,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
-from activelearn.jobs.functions import DEVICE_ENV
+from activelearn.jobs.inputs import DEVICE_ENV
 
 log = logging.getLogger("activelearn.worker")
 
@@ -60,7 +60,7 @@ def describe_device(device: str) -> str:
     """The device a worker uses, in words; initialises CUDA (fine: no fork follows)."""
     import torch
 
-    from activelearn.learn.training import resolve_device
+    from activelearn.learn.checkpoints import resolve_device
 
     resolved = resolve_device(device)
     if resolved.type == "cuda":

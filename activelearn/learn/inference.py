@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from activelearn.learn.metrics import Metrics, compute_metrics
-from activelearn.learn.models import SplitModel, fuse_for_inference
+from activelearn.learn.networks import SplitModel, fuse_for_inference
 
 log = logging.getLogger("activelearn.inference")
 

@@ -1,4 +1,4 @@
-"""Train and checkpoint (seed article 3.7).
+"""Training one model (seed article 3.7): cross-entropy, SGD with momentum, L1/L2.
 
 Images stay uint8 in memory and are normalised batch by batch; on the CPU they are
 fed in channels_last layout, which runs these small CNNs faster.
@@ -10,7 +10,6 @@ import logging
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,16 +18,9 @@ from tqdm import tqdm
 
 from activelearn.config import TrainingConfig
 from activelearn.learn.inference import Normalizer
-from activelearn.learn.models import SplitModel
+from activelearn.learn.networks import SplitModel
 
 log = logging.getLogger("activelearn.training")
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> the first CUDA device when one is present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 @dataclass
@@ -138,19 +130,3 @@ def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
     model.eval()
     return TrainResult(epochs * steps_per_epoch, epochs, epoch_losses[-1], epoch_losses,
                        time.perf_counter() - start)
-
-
-def save_checkpoint(path: Path, model: SplitModel, norm: Normalizer, meta: dict) -> None:
-    """Write model weights, normaliser and metadata (model version, round, config) atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "norm": [norm.mean, norm.std], "meta": meta}, tmp)
-    tmp.replace(path)
-
-
-def load_checkpoint(path: Path, model: SplitModel) -> tuple[Normalizer, dict]:
-    """Load weights into model; returns the normaliser and metadata saved with them."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(ckpt["model"])
-    mean, std = ckpt["norm"]
-    return Normalizer(tuple(mean), tuple(std)), ckpt["meta"]

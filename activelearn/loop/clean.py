@@ -18,8 +18,9 @@ from activelearn.config import CleaningConfig, SplitsConfig
 from activelearn.data import duplicates
 from activelearn.data.sources.base import Pool
 from activelearn.data.splits import assign_splits
-from activelearn.reporting.quality import write_duplicate_csvs
-from activelearn.state import Split, Store
+from activelearn.kinds import Split
+from activelearn.reporting.quality_sections import write_duplicate_csvs
+from activelearn.state import Store
 from activelearn.state.duplicates import CLEANED_META, DUPLICATE_SOURCE
 
 
@@ -52,7 +53,7 @@ def run_clean(pool: Pool, store: Store, cfg: CleaningConfig, out_dir: Path) -> C
     groups and write the CSV files into out_dir."""
     start = time.perf_counter()
     pairs = duplicates.find_pairs(pool.images, cfg.near_threshold)
-    splits = store.splits()
+    splits = store.items.splits()
     ids = pool.item_ids
     found = []
     for members in duplicates.groups(len(pool), pairs):
@@ -65,12 +66,12 @@ def run_clean(pool: Pool, store: Store, cfg: CleaningConfig, out_dir: Path) -> C
         kinds.setdefault(group_of[p.first], set()).add(p.kind)
     rows = [(rep, "mixed" if len(kinds[g]) > 1 else next(iter(kinds[g])),
              [ids[i] for i in members]) for g, (rep, members) in enumerate(found)]
-    store.replace_duplicates(
+    store.duplicates.replace(
         [(ids[p.first], ids[p.second], p.kind, p.similarity) for p in pairs], rows,
         [(s.item_id, s.path, s.reason) for s in pool.skipped])
-    store.set_meta(CLEANED_META, str(len(pool)))
-    write_duplicate_csvs(out_dir, store.duplicate_groups(), store.skipped_items())
-    counts = store.duplicate_pair_counts()
+    store.meta.set(CLEANED_META, str(len(pool)))
+    write_duplicate_csvs(out_dir, store.duplicates.groups(), store.duplicates.skipped())
+    counts = store.duplicates.pair_counts()
     return CleanSummary(len(pool), len(rows), sum(len(m) for _, _, m in rows),
                         counts.get("exact", 0), counts.get("near", 0), counts["leakage"],
                         len(pool.skipped), time.perf_counter() - start)
@@ -79,17 +80,17 @@ def run_clean(pool: Pool, store: Store, cfg: CleaningConfig, out_dir: Path) -> C
 def record_items(store: Store, pool: Pool, splits_cfg: SplitsConfig, seed: int) -> None:
     """Record the pool's items as `cycle` does: splits drawn on the first ingest, new
     items later join the pool (train)."""
-    if store.item_count() == 0:
+    if store.items.count() == 0:
         splits = assign_splits(pool.labels, pool.is_test, splits_cfg, seed)
     else:
         splits = np.full(len(pool), Split.TRAIN.value, dtype=object)
-    store.add_items((item_id, i, pool.paths[i] if pool.paths else None, str(splits[i]))
+    store.items.add((item_id, i, pool.paths[i] if pool.paths else None, str(splits[i]))
                     for i, item_id in enumerate(pool.item_ids))
 
 
 def needs_clean(store: Store, pool: Pool) -> bool:
     """True before the first clean and whenever the pool has grown since."""
-    return store.get_meta(CLEANED_META) != str(len(pool))
+    return store.meta.get(CLEANED_META) != str(len(pool))
 
 
 def selectable_positions(store: Store, item_ids: list[str],
@@ -97,9 +98,10 @@ def selectable_positions(store: Store, item_ids: list[str],
     """Pool positions that may still be selected: train split, never batched, labelled or
     tasked, not in also_taken, and not kept out by a duplicate group (only
     representatives; no leakage)."""
-    taken = store.batched_ids() | set(store.labels()) | set(store.tasks(include_deleted=True))
-    taken |= store.blocked_duplicates() | (also_taken or set())
-    splits = store.splits()
+    taken = store.batches.batched_ids() | set(store.labels.current())
+    taken |= set(store.tasks.by_item(include_deleted=True))
+    taken |= store.duplicates.blocked() | (also_taken or set())
+    splits = store.items.splits()
     return np.array([i for i, item_id in enumerate(item_ids)
                      if splits.get(item_id) == Split.TRAIN.value and item_id not in taken],
                     dtype=np.int64)
@@ -109,7 +111,7 @@ def propagate_labels(store: Store, round_: int) -> int:
     """Copy each representative's label to its group's pool members (source
     "duplicate-of:<representative>"). Returns the labels written."""
     by_rep: dict[str, list[tuple[str, int]]] = {}
-    for rep, member, label in store.propagation_targets():
+    for rep, member, label in store.duplicates.propagation_targets():
         by_rep.setdefault(rep, []).append((member, label))
-    return sum(store.set_labels(rows, f"{DUPLICATE_SOURCE}{rep}", round_)
+    return sum(store.labels.set(rows, f"{DUPLICATE_SOURCE}{rep}", round_)
                for rep, rows in by_rep.items())

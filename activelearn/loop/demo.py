@@ -81,19 +81,17 @@ def run_demo(cfg: Config, rounds: int, noise: float, echo: Callable[[str], None]
     pushes. Returns (round, train labels, holdout accuracy) per trained round."""
     from activelearn.annotation.bot import annotate_open_tasks
     from activelearn.annotation.label_studio.client import LabelStudioBackend
-    from activelearn.data.sources import UNKNOWN_LABEL, load_source
+    from activelearn.data.sources import load_source
+    from activelearn.kinds import UNKNOWN_LABEL
     from activelearn.loop.cycle import run_cycle
     from activelearn.loop.project import init_project
     from activelearn.state import Store
 
     ls = cfg.label_studio
     backend = LabelStudioBackend.connect(ls.url)
-    store = Store(cfg.work_dir / "state.sqlite")
-    try:
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
         linked = init_project(backend, store, ls.project_title, list(cfg.classes),
                               ls.instructions)
-    finally:
-        store.close()
     echo(f"project: {backend.url}/projects/{linked.project_id} ({linked.how})")
     pool = load_source(cfg.data, cfg.classes)
     truth = {i: int(label) for i, label in zip(pool.item_ids, pool.labels)
@@ -106,12 +104,9 @@ def run_demo(cfg: Config, rounds: int, noise: float, echo: Callable[[str], None]
         echo(f"\n== bot: {report.annotators[0].summary()}")
         echo(f"== cycle {k} of {rounds}")
         run_cycle(cfg, echo, progress)
-    store = Store(cfg.work_dir / "state.sqlite")
-    try:
-        return [(e.round, e.labels or 0, e.payload["accuracy"]) for e in store.evaluations()
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        return [(e.round, e.labels or 0, e.payload["accuracy"]) for e in store.metrics.evaluations()
                 if e.split == "holdout"]
-    finally:
-        store.close()
 
 
 def use_token_file(server: LocalServer) -> None:

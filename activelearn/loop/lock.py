@@ -58,13 +58,10 @@ class CycleLock:
         self.lost = False
 
     def __enter__(self) -> CycleLock:
-        store = Store(self.state_path)
-        try:
-            previous = store.lock_holder(self.name)
-            self.holder = store.try_lock(self.name, self.owner, os.getpid(),
-                                         socket.gethostname(), is_stale)
-        finally:
-            store.close()
+        with Store.open(self.state_path) as store:
+            previous = store.locks.holder(self.name)
+            self.holder = store.locks.try_take(self.name, self.owner, os.getpid(),
+                                               socket.gethostname(), is_stale)
         if self.holder is None:
             if previous is not None and previous.owner != self.owner:
                 self.took_over = previous
@@ -75,15 +72,13 @@ class CycleLock:
         return self
 
     def _beat(self) -> None:
-        store = Store(self.state_path)  # its own connection: sqlite objects stay in one thread
-        try:
+        # its own connection: sqlite objects stay in one thread
+        with Store.open(self.state_path) as store:
             while not self._stop.wait(HEARTBEAT_EVERY):
-                if not store.beat_lock(self.name, self.owner):
+                if not store.locks.beat(self.name, self.owner):
                     self.lost = True
                     log.error("the cycle lock was taken over by another process")
                     return
-        finally:
-            store.close()
 
     def __exit__(self, *exc: object) -> None:
         if self.holder is not None:
@@ -91,8 +86,5 @@ class CycleLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        store = Store(self.state_path)
-        try:
-            store.release_lock(self.name, self.owner)
-        finally:
-            store.close()
+        with Store.open(self.state_path) as store:
+            store.locks.release(self.name, self.owner)

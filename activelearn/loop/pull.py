@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 from activelearn.annotation.label_studio.client import LabelStudioBackend
 from activelearn.failpoints import failpoint
-from activelearn.state import AnnotationRow, Problem, PullChanges, Store
-from activelearn.state.pulls import PulledReviews
+from activelearn.state import AnnotationRow, Problem, PullChanges, PulledReviews, Store
 
 CURSOR_KEY = "label_studio_pull_cursor"
 SHOW_PROBLEMS = 20  # problems listed one per line; more are counted
@@ -25,7 +24,7 @@ def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
                      class_names: list[str], round_: int, known: dict[str, int],
                      echo: Callable[[str], None]) -> PullChanges:
     """Pull, resolve and record; known: the pool's item ids (others are problems)."""
-    result = backend.pull(project_id, class_names, store.get_meta(CURSOR_KEY) or "")
+    result = backend.pull(project_id, class_names, store.meta.get(CURSOR_KEY) or "")
     failpoint("pull:fetched")  # the crash between pull and commit
     rows, problems = [], []
     for a in result.annotations:
@@ -40,12 +39,12 @@ def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
     seen = {task: item for task, item in result.seen.items() if item in known}
     # review tasks (kind "review" in Label Studio, or recorded as such) are applied on
     # their own: never voted with the item's labelling task (see state/review.py)
-    review_rounds = {**store.review_task_rounds(), **result.reviews}
+    review_rounds = {**store.reviews.task_rounds(), **result.reviews}
     reviews = PulledReviews({t: (seen[t], r) for t, r in review_rounds.items() if t in seen},
                             [a for a in rows if a.task_id in review_rounds])
     rows = [a for a in rows if a.task_id not in review_rounds]
     seen = {task: item for task, item in seen.items() if task not in review_rounds}
-    changes = store.apply_pull(round_, seen, rows, problems, CURSOR_KEY, result.cursor,
+    changes = store.annotations.apply_pull(round_, seen, rows, problems, CURSOR_KEY, result.cursor,
                                reviews, {t: o for t, o in result.open_tasks.items() if t in seen})
     problems_deleted = check_deleted_tasks(backend, store, project_id)
     _report(changes, result.cancelled, len(result.seen), problems_deleted, class_names, echo)
@@ -57,13 +56,13 @@ def check_deleted_tasks(backend: LabelStudioBackend, store: Store, project_id: i
     """Tasks recorded in state that are gone from Label Studio: marked deleted (their
     items are not pushed again; labels already pulled stay) and returned as problems.
     One cheap request when nothing was deleted (the project's task count)."""
-    live = store.tasks()
-    reviews = len(store.review_task_rounds())  # a labelled item's second tasks
+    live = store.tasks.by_item()
+    reviews = len(store.reviews.task_rounds())  # a labelled item's second tasks
     if not live or backend.task_count(project_id) >= len(live) + reviews:
         return []
     present = backend.existing_item_ids(project_id)
     gone = {item: task for item, task in live.items() if present.get(item) != task}
-    store.mark_tasks_deleted(gone)
+    store.tasks.mark_deleted(gone)
     return [Problem(task, item, 0, "task deleted in Label Studio; the item will not be "
                                    "pushed again") for item, task in gone.items()]
 

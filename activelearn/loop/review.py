@@ -27,9 +27,9 @@ from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor
 from activelearn.jobs.functions import joined
+from activelearn.kinds import Split
 from activelearn.quality.label_errors import rank_label_errors
-from activelearn.state import Split, Store
-from activelearn.state.review import ReviewState
+from activelearn.state import ReviewState, Store
 
 
 def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, version: str,
@@ -38,16 +38,16 @@ def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, v
     top quality.review_per_round for review. Returns how many the round has; a round
     that recorded its candidates already (a resumed phase) is not ranked again."""
     quality = cfg.quality
-    found = store.reviews(round_)
+    found = store.reviews.rows(round_)
     if found:
         return len(found)
-    labels = store.labels(Split.TRAIN.value)
+    labels = store.labels.current(Split.TRAIN.value)
     if len(labels) < 2 * quality.review_folds:
         return 0
     files = steps.out_of_fold(executor, cfg, round_, version, quality.review_folds, progress)
     ids, given, probs = merge_folds(files)
     ranking = rank_label_errors(probs, given, quality.review_min_confidence)
-    skip = store.not_reviewable() | set(store.gold_labels())
+    skip = store.reviews.not_reviewable() | set(store.gold.labels())
     rows: list[tuple[str, int, int, float, float]] = []
     for index, score, suggestion, confidence in zip(ranking.index, ranking.score,
                                                     ranking.suggestion, ranking.confidence):
@@ -59,7 +59,7 @@ def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, v
                      float(confidence)))
         if len(rows) >= quality.review_per_round:
             break
-    store.add_review_candidates(round_, rows)
+    store.reviews.add_candidates(round_, rows)
     return len(rows)
 
 
@@ -80,7 +80,7 @@ def push_reviews(backend: LabelStudioBackend, project_id: int, store: Store, rou
         return 0
     task_ids = backend.push(project_id, specs, chunk)
     failpoint("review:imported")  # the crash between import and bookkeeping
-    store.record_review_tasks(round_, {s.item_id: task_ids[s.key] for s in specs})
+    store.reviews.record_tasks(round_, {s.item_id: task_ids[s.key] for s in specs})
     if project_overlap > 1:
         backend.set_task_overlap(list(task_ids.values()), 1)
     return len(specs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +20,20 @@ from activelearn.annotation.oracle import Oracle
 from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.data.splits import assign_splits
+from activelearn.kinds import BatchKind, RoundStatus, Split
+from activelearn.learn.checkpoints import resolve_device, save_checkpoint
+from activelearn.learn.fit import Fitted, fit
 from activelearn.learn.inference import Normalizer, Predictor
-from activelearn.learn.training import resolve_device, save_checkpoint
-from activelearn.loop import rounds as loop
-from activelearn.reporting import results
-from activelearn.state import BatchKind, RoundStatus, Split, Store
-from activelearn.strategies import get_strategy
+from activelearn.learn.metrics import Metrics
+from activelearn.reporting import plots, results
+from activelearn.state import Store
+from activelearn.strategies import (
+    SelectionInput,
+    Strategy,
+    candidate_positions,
+    get_strategy,
+    select_batch,
+)
 
 log = logging.getLogger("activelearn.simulate")
 
@@ -32,9 +41,9 @@ Record = dict
 
 
 def _open_store(run_dir: Path, pool: Pool, splits: np.ndarray) -> Store:
-    store = Store(run_dir / "state.sqlite")
-    if store.item_count() == 0:
-        store.add_items((item_id, i, pool.paths[i] if pool.paths else None, str(splits[i]))
+    store = Store.open(run_dir / "state.sqlite")
+    if store.items.count() == 0:
+        store.items.add((item_id, i, pool.paths[i] if pool.paths else None, str(splits[i]))
                         for i, item_id in enumerate(pool.item_ids))
     return store
 
@@ -82,59 +91,100 @@ class SimulatedRun:
         """Record the batch with its provenance, then the oracle's labels for it."""
         ids = [self.pool.item_ids[i] for i in chosen]
         score_list = scores.tolist() if scores is not None else [0.0] * len(ids)
-        self.store.add_batch(round_, kind, strategy, self.seed, version,
+        self.store.batches.add(round_, kind, strategy, self.seed, version,
                              list(zip(ids, score_list)))
-        self.store.set_labels(self.oracle.annotate(ids), self.oracle.name, round_)
+        self.store.labels.set(self.oracle.annotate(ids), self.oracle.name, round_)
         self.labeled[chosen] = True
 
     def _round(self, round_: int) -> Record:
         cfg, store = self.cfg, self.store
         version = f"{cfg.project.name}-{self.strategy.name}-s{self.seed}-r{round_}"
-        store.start_round(round_)
-        store.record_phase(round_, "train", "started")
+        store.rounds.start(round_)
+        store.rounds.record_phase(round_, "train", "started")
         train_idx = np.flatnonzero(self.labeled)
-        trained = loop.train_and_evaluate(self.pool, train_idx, self.pool.labels[train_idx],
-                                          self.splits, cfg, self.norm, self.seed + round_,
-                                          self.device, self.progress)
-        save_checkpoint(self.run_dir / "model.pt", trained.model, self.norm,
+        trained = self._train(train_idx, self.seed + round_)
+        save_checkpoint(self.run_dir / "model.pt", trained.fitted.model, self.norm,
                         {"model_version": version, "round": round_, "model": cfg.model.name})
-        store.record_phase(round_, "train", "done")
+        store.rounds.record_phase(round_, "train", "done")
         for split, metrics in (("test", trained.test), ("validation", trained.validation)):
             if metrics is not None:
-                store.record_metrics(round_, split, version, metrics.to_dict())
+                store.metrics.record(round_, split, version, metrics.to_dict())
         record = _record(self.strategy.name, self.seed, round_, int(self.labeled.sum()),
                          trained, version)
         room = cfg.loop.budget - record["labels"]
         unlabeled = np.flatnonzero(~self.labeled & (self.splits == Split.TRAIN.value))
         if room > 0 and len(unlabeled):
-            self._query(round_, unlabeled, min(room, cfg.loop.batch), trained.predictor,
+            self._query(round_, unlabeled, min(room, cfg.loop.batch), trained.fitted.predictor,
                         version, record)
-        store.finish_round(round_, version, record["labels"], RoundStatus.DONE)
+        store.rounds.finish(round_, version, record["labels"], RoundStatus.DONE)
         return record
+
+    def _train(self, train_idx: np.ndarray, seed: int) -> Trained:
+        """A model trained on the pool positions train_idx (learn.fit, as the train job
+        trains), evaluated on the test and validation splits."""
+        cfg, pool = self.cfg, self.pool
+        fitted = fit(pool.images[torch.from_numpy(train_idx)], pool.labels[train_idx],
+                     len(pool.class_names), cfg.model, cfg.training, self.norm, seed,
+                     self.device, cfg.strategy.score_batch_size, self.progress)
+        start = time.perf_counter()
+        found = {}
+        for name in ("test", "validation"):
+            idx = np.flatnonzero(self.splits == name)
+            if len(idx):
+                found[name] = fitted.predictor.evaluate(pool.images[torch.from_numpy(idx)],
+                                                        pool.labels[idx])
+        return Trained(fitted, found.get("test"), found.get("validation"),
+                       time.perf_counter() - start)
 
     def _query(self, round_: int, unlabeled: np.ndarray, n: int, predictor: Predictor,
                version: str, record: Record) -> None:
         """Score the candidates, select n and have the oracle label them."""
-        self.store.record_phase(round_, "score", "started")
+        self.store.rounds.record_phase(round_, "score", "started")
         start = time.perf_counter()
-        candidates = loop.candidate_positions(unlabeled, self.cfg.strategy.candidates,
-                                              self.seed + round_)
-        inp = loop.score_for(self.strategy, predictor, self.pool, candidates,
-                             np.flatnonzero(self.labeled), self.cfg.strategy.mc_passes,
-                             self.progress)
+        candidates = candidate_positions(unlabeled, self.cfg.strategy.candidates,
+                                         self.seed + round_)
+        inp = score_for(self.strategy, predictor, self.pool, candidates,
+                        np.flatnonzero(self.labeled), self.cfg.strategy.mc_passes,
+                        self.progress)
         record["score_s"] = round(time.perf_counter() - start, 3)
-        self.store.record_phase(round_, "select", "started")
+        self.store.rounds.record_phase(round_, "select", "started")
         start = time.perf_counter()
-        chosen, sel = loop.select(self.strategy, inp, candidates, min(n, len(candidates)),
-                                  self.seed * 1000 + round_)
+        chosen, sel = select_batch(self.strategy, inp, candidates, min(n, len(candidates)),
+                                   self.seed * 1000 + round_)
         record["select_s"] = round(time.perf_counter() - start, 3)
         self._label(round_ + 1, chosen, BatchKind.QUERY, self.strategy.name, version,
                     sel.scores)
         record["selected"] = len(chosen)
-        self.store.record_phase(round_, "select", "done")
+        self.store.rounds.record_phase(round_, "select", "done")
 
 
-def _record(strategy: str, seed: int, round_: int, labels: int, trained: loop.Trained,
+@dataclass
+class Trained:
+    """One round's model and its evaluation (test and validation: None when the split is
+    empty), with the seconds the evaluation took."""
+
+    fitted: Fitted
+    test: Metrics | None
+    validation: Metrics | None
+    eval_seconds: float
+
+
+def score_for(strategy: Strategy, predictor: Predictor, pool: Pool, candidates: np.ndarray,
+              labeled: np.ndarray, mc_passes: int, progress: bool) -> SelectionInput:
+    """Run the model over the candidate positions, computing only what the strategy needs.
+    candidates, labeled: [items] pool positions."""
+    scores = predictor(pool.images[torch.from_numpy(candidates)],
+                       embeddings=strategy.needs_embeddings,
+                       mc_passes=mc_passes if strategy.needs_mc_dropout else 0,
+                       progress=progress)
+    labeled_emb = None
+    if strategy.needs_labeled_embeddings:
+        labeled_emb = predictor(pool.images[torch.from_numpy(labeled)], embeddings=True,
+                                desc="embed labeled").embeddings
+    return SelectionInput(scores.probs, scores.embeddings, scores.mc_probs, labeled_emb)
+
+
+def _record(strategy: str, seed: int, round_: int, labels: int, trained: Trained,
             version: str) -> Record:
     test, val = trained.test, trained.validation
     return {
@@ -142,8 +192,9 @@ def _record(strategy: str, seed: int, round_: int, labels: int, trained: loop.Tr
         "accuracy": test.accuracy if test else None,
         "macro_f1": test.macro_f1 if test else None,
         "val_accuracy": val.accuracy if val else None,
-        "loss": trained.result.final_loss, "epochs": trained.result.epochs,
-        "train_s": round(trained.result.seconds, 3), "eval_s": round(trained.eval_seconds, 3),
+        "loss": trained.fitted.result.final_loss, "epochs": trained.fitted.result.epochs,
+        "train_s": round(trained.fitted.result.seconds, 3),
+        "eval_s": round(trained.eval_seconds, 3),
         "score_s": 0.0, "select_s": 0.0, "selected": 0, "model_version": version,
     }
 
@@ -172,7 +223,7 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
                 SimulatedRun(cfg, pool, name, seed, run_dir, progress).run(on_round)
     finally:
         if records:
-            results.plot_curves(records, out_dir / "accuracy.png")
+            plots.simulate_curves(records, out_dir / "accuracy.png")
     return records
 
 

@@ -32,8 +32,8 @@ from PIL import Image
 
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ConfigError, DataError, StateError
-from activelearn.state import Split, Store
-from activelearn.state.exports import LabelledItem
+from activelearn.kinds import Split
+from activelearn.state import LabelledItem, Store
 
 FORMATS = ("csv", "jsonl", "imagefolder")
 FIELDS = ["item_id", "split", "label", "label_index", "annotators", "annotations", "round",
@@ -75,11 +75,8 @@ def read_labelled(state_path: Path) -> list[LabelledItem]:
     if not state_path.is_file():  # never create a state just to look into it
         raise StateError(f"no state in {state_path}: nothing is labelled yet; run "
                          "activelearn cycle first, or check project.work_dir")
-    store = Store(state_path)
-    try:
-        return store.labelled_items()
-    finally:
-        store.close()
+    with Store.open(state_path) as store:
+        return store.labels.labelled_items()
 
 
 def check_labels(items: list[LabelledItem], classes: list[str], where: str) -> None:

@@ -5,11 +5,9 @@ still works when it is copied elsewhere or opened from a file:// URL.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
-from pathlib import Path
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -102,13 +100,6 @@ def render_page(title: str, meta: Sequence[str], sections: Sequence[Section]) ->
         + "\n".join(s.html() for s in sections)
         + f"\n<script>{_SCRIPT}</script></body></html>\n"
     )
-
-
-def write_csv(path: Path, rows: Sequence[Sequence[object]]) -> str:
-    """rows: the header first. Returns the file name (for the page's links)."""
-    with path.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    return path.name
 
 
 def fmt(value: float | None, spec: str = ".4f") -> str:

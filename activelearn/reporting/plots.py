@@ -1,5 +1,6 @@
-"""The figures of `activelearn report`, drawn with matplotlib's Agg canvas (no pyplot, so
-no display and no global figure registry) and saved as PNG files.
+"""Every figure activelearn draws (the report's and simulate's), with matplotlib's Agg
+canvas (no pyplot, so no display and no global figure registry), saved as PNG files
+atomically. matplotlib is imported when the first figure is drawn.
 """
 
 from __future__ import annotations
@@ -10,29 +11,32 @@ from typing import Any
 
 import numpy as np
 
-from activelearn.quality.agreement import Agreement, Throughput
+from activelearn.errors import ActiveLearnError
+from activelearn.files import write_atomically
+from activelearn.quality.agreement import Agreement
+from activelearn.quality.throughput import Throughput
+from activelearn.reporting.results import METRIC_LABELS, Curve, Record, curves
 
 # (labels, accuracy, macro-F1) of one split, one point per evaluated round
-Curve = tuple[list[int], list[float], list[float]]
+SplitCurve = tuple[list[int], list[float], list[float]]
 
 
-def _figure(width: float, height: float) -> Any:
+def _figure(width: float, height: float, dpi: int = 100) -> Any:
     # imported here: `activelearn report` is the only command that needs matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
 
 
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    return path
+    return write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
-def learning_curve(by_split: Mapping[str, Curve], path: Path) -> Path:
+def learning_curve(by_split: Mapping[str, SplitCurve], path: Path) -> Path:
     """Accuracy and macro-F1 against train labels, one line per split."""
     fig = _figure(10, 4)
     axes = fig.subplots(1, 2)
@@ -126,3 +130,40 @@ def agreement_bars(found: Agreement, path: Path) -> Path:
                  fontsize=10)
     ax.grid(True, axis="x", alpha=0.3)
     return _save(fig, path)
+
+
+def simulate_curves(records: Sequence[Record], path: Path, metric: str = "accuracy") -> Path:
+    """`metric` of simulate's records against labels: one line per strategy, the mean over
+    seeds, with a band from the minimum to the maximum over seeds; `random`, when
+    present, is a dashed baseline."""
+    by_strategy = curves(records, metric)
+    if not by_strategy:
+        raise ActiveLearnError(f"no result records to plot into {path}")
+    fig = _figure(7, 4.5, dpi=120)
+    ax = fig.add_subplot()
+    for curve in by_strategy.values():
+        _strategy_line(ax, curve)
+    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+    ax.set_xlabel("labels")
+    ax.set_ylabel(label)
+    ax.set_title(f"{label} vs labels (line: mean over seeds, band: min–max over seeds)",
+                 fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return _save(fig, Path(path))
+
+
+def _strategy_line(ax: Any, curve: Curve) -> None:
+    is_random = curve.strategy == "random"
+    style = {"color": "0.35", "linestyle": "--"} if is_random else {}
+    name = f"{curve.strategy} ({curve.seeds} seed{'s' if curve.seeds != 1 else ''})"
+    if is_random:
+        name += ", baseline"
+    size = 3 if len(curve.labels) > 1 else 6
+    (line,) = ax.plot(curve.labels, curve.mean, marker="o", markersize=size, label=name, **style)
+    low, high = curve.values.min(axis=1), curve.values.max(axis=1)
+    if len(curve.labels) > 1:
+        ax.fill_between(curve.labels, low, high, color=line.get_color(), alpha=0.15, lw=0)
+    elif curve.seeds > 1:  # one round: a band has no width, show the spread as an error bar
+        ax.errorbar(curve.labels, curve.mean, yerr=[curve.mean - low, high - curve.mean],
+                    color=line.get_color(), capsize=4, fmt="none")

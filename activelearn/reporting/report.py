@@ -14,17 +14,21 @@ import json
 import re
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from activelearn.errors import ActiveLearnError, ConfigError
-from activelearn.quality import agreement as stats
-from activelearn.reporting import plots as report_plots
-from activelearn.reporting import results
-from activelearn.reporting.page import Section, fmt, render_page, write_csv
-from activelearn.reporting.quality import agreement_section, duplicates_section, review_section
-from activelearn.state import RoundRow, Store
-from activelearn.state.reports import AnnotationEvent, Evaluation
+from activelearn.files import write_csv, write_text
+from activelearn.quality.throughput import AnnotationEvent, Throughput, throughput
+from activelearn.reporting import plots, results
+from activelearn.reporting.page import Section, fmt, render_page
+from activelearn.reporting.quality_sections import (
+    agreement_section,
+    duplicates_section,
+    review_section,
+)
+from activelearn.state import Evaluation, RoundRow, Store
 
 CURVE_SPLITS = ("holdout", "test")  # the splits the learning curve shows, in this order
 
@@ -56,8 +60,9 @@ def read_state(store: Store | None) -> StateData:
     state file yet, an empty project)."""
     if store is None:
         return StateData()
-    return StateData(store.rounds(), store.evaluations(), store.annotation_events(),
-                     store.multi_annotated(), store.gold_votes(), store.model_votes())
+    return StateData(store.rounds.all(), store.metrics.evaluations(),
+                     store.annotations.events(), store.annotations.multi_annotated(),
+                     store.gold.votes(), store.annotations.model_votes())
 
 
 def read_simulate(path: Path) -> list[dict]:
@@ -84,8 +89,7 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     # opened once for every section; an absent state is not created
-    store = Store(state_path) if state_path.exists() else None
-    try:
+    with Store.open(state_path) if state_path.exists() else nullcontext() as store:
         data = read_state(store)
         sections = [
             learning_curve_section(data.evaluations, out_dir),
@@ -96,12 +100,8 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
             duplicates_section(store, out_dir),
             review_section(store, out_dir),
         ]
-    finally:
-        if store is not None:
-            store.close()
-    page = out_dir / "index.html"
-    page.write_text(render_page(f"activelearn report: {project}",
-                                _about(project, state_path, data), sections), encoding="utf-8")
+    page = write_text(out_dir / "index.html", render_page(
+        f"activelearn report: {project}", _about(project, state_path, data), sections))
     return Report(page, [i for s in sections for i in s.images],
                   [f for s in sections for f in s.files],
                   [s.title for s in sections if not s.has_data])
@@ -135,7 +135,7 @@ def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Sect
     by_round: dict[int, dict[str, Evaluation]] = {}
     for e in shown:
         by_round.setdefault(e.round, {})[e.split] = e
-    curves: dict[str, report_plots.Curve] = {s: ([], [], []) for s in splits}
+    curves: dict[str, plots.SplitCurve] = {s: ([], [], []) for s in splits}
     for e in shown:
         if e.labels is not None:  # a round still running has no label count yet
             labels, accuracy, f1 = curves[e.split]
@@ -143,7 +143,7 @@ def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Sect
             accuracy.append(e.payload["accuracy"])
             f1.append(e.payload["macro_f1"])
     if any(c[0] for c in curves.values()):
-        report_plots.learning_curve({s: c for s, c in curves.items() if c[0]},
+        plots.learning_curve({s: c for s, c in curves.items() if c[0]},
                                     out_dir / "learning_curve.png")
         section.image("learning_curve.png", "accuracy and macro-F1 against train labels")
     header = ["round", "train labels", "model"] + [
@@ -176,10 +176,10 @@ def simulate_section(records: list[dict] | None, source: str, out_dir: Path) -> 
         return section
     try:
         rows = results.summarize(records)
-        results.plot_curves(records, out_dir / "simulate_accuracy.png")
+        plots.simulate_curves(records, out_dir / "simulate_accuracy.png")
         section.image("simulate_accuracy.png", "simulate: test accuracy against labels")
         if all(r.get("macro_f1") is not None for r in records):
-            results.plot_curves(records, out_dir / "simulate_macro_f1.png", "macro_f1")
+            plots.simulate_curves(records, out_dir / "simulate_macro_f1.png", "macro_f1")
             section.image("simulate_macro_f1.png", "simulate: test macro-F1 against labels")
     except ActiveLearnError as exc:
         section.no_data(f"the simulate results in {source} are unusable: {exc}")
@@ -209,7 +209,7 @@ def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
     names = _class_names(classes, len(first.payload["f1"]))
     section.text(f"Model {first.model_version or '-'} (round {last}), evaluated on "
                  f"{', '.join(e.split for e in found)}.")
-    report_plots.per_class_f1(names, {e.split: e.payload["f1"] for e in found},
+    plots.per_class_f1(names, {e.split: e.payload["f1"] for e in found},
                               out_dir / "per_class_f1.png")
     section.image("per_class_f1.png", "per-class F1 of the latest model")
     header = ["class"] + [f"{e.split} {m}" for e in found
@@ -229,7 +229,7 @@ def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
     section.files.append(write_csv(out_dir / "per_class.csv", csv_rows))
     for e in found:
         slug = re.sub(r"[^A-Za-z0-9_-]", "_", e.split)
-        report_plots.confusion(names, e.payload["confusion"],
+        plots.confusion(names, e.payload["confusion"],
                                f"confusion matrix on {e.split} (rows: true class)",
                                out_dir / f"confusion_{slug}.png")
         section.image(f"confusion_{slug}.png", f"confusion matrix on {e.split}",
@@ -252,11 +252,11 @@ def _class_names(classes: Sequence[str], n: int) -> list[str]:
 def throughput_section(events: list[AnnotationEvent], out_dir: Path) -> Section:
     """(d) annotations per hour and each annotator's median lead time."""
     section = Section("throughput", "Annotation throughput")
-    work = stats.throughput(events)
+    work = throughput(events)
     if work is None:
         section.no_data("no annotations pulled from Label Studio yet.")
         return section
-    report_plots.hourly(work, out_dir / "annotations_per_hour.png")
+    plots.hourly(work, out_dir / "annotations_per_hour.png")
     section.image("annotations_per_hour.png", "annotations saved per hour, by annotator")
     first, last = work.hours[0], work.hours[-1]
     section.table([
@@ -279,7 +279,7 @@ def throughput_section(events: list[AnnotationEvent], out_dir: Path) -> Section:
     return section
 
 
-def _busiest(work: stats.Throughput) -> str:
+def _busiest(work: Throughput) -> str:
     per_hour: dict = {}
     for (hour, _), n in work.hourly.items():
         per_hour[hour] = per_hour.get(hour, 0) + n

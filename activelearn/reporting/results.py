@@ -1,4 +1,5 @@
-"""Results of a `simulate` run: per-round records to CSV/JSON, learning curves, a summary table.
+"""Results of a `simulate` run: per-round records to CSV/JSON, learning curves, a summary
+table. The plots are drawn in plots.py.
 
 A record is one dict per (strategy, seed, round), e.g.
 ``{"strategy": "margin", "seed": 0, "round": 3, "labels": 2000, "accuracy": 0.851, ...}``.
@@ -10,16 +11,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from activelearn.errors import ActiveLearnError
+from activelearn.files import write_atomically, write_text
 
 Record = Mapping[str, Any]
 
@@ -53,17 +53,15 @@ def write_rounds(records: Sequence[Record], out_dir: Path) -> tuple[Path, Path]:
     columns = csv_columns(records)
     csv_path, json_path = out_dir / "rounds.csv", out_dir / "rounds.json"
 
-    def write_csv(f: IO[str]) -> None:
-        writer = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
+    def write_csv(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(records)
 
-    def write_json(f: IO[str]) -> None:
-        json.dump([dict(r) for r in records], f, indent=1, default=_json_default)
-        f.write("\n")
-
-    _atomic_write(csv_path, write_csv, newline="")
-    _atomic_write(json_path, write_json)
+    write_atomically(csv_path, write_csv)
+    write_text(json_path, json.dumps([dict(r) for r in records], indent=1,
+                                     default=_json_default) + "\n")
     return csv_path, json_path
 
 
@@ -83,25 +81,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON: {value!r}")
-
-
-def _atomic_write(
-    path: Path, write: Callable[[Any], None], *, binary: bool = False, newline: str | None = None
-) -> None:
-    """Call ``write(file)`` on a temp file next to ``path``, then move it onto ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    # os.open with 0o666 lets the umask decide the mode, as open() would (mkstemp gives 0600).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        encoding = None if binary else "utf-8"
-        with os.fdopen(fd, "wb" if binary else "w", encoding=encoding, newline=newline) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # KeyboardInterrupt too: never leave the temp file behind
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- curves
@@ -329,56 +308,3 @@ def target_line(rows: Sequence[SummaryRow]) -> str:
     return (f"target: {base}'s final test accuracy {target:.3f} (mean over {seeds} "
             f"seed{'s' if seeds != 1 else ''}); efficiency = {base}'s labels to reach it "
             "/ the strategy's")
-
-
-# --------------------------------------------------------------------------- plot
-
-
-def plot_curves(records: Sequence[Record], path: Path, metric: str = "accuracy") -> Path:
-    """Draw ``metric`` against labels as a PNG at ``path``; return ``path``.
-
-    One line per strategy: the mean over seeds, with a shaded band from the minimum to
-    the maximum over seeds. The ``random`` strategy, when present, is a dashed baseline.
-    The file is written atomically, like :func:`write_rounds`.
-    """
-    # Imported here so that importing activelearn.reporting.results stays cheap; the Agg canvas is
-    # used directly (no pyplot) so no global backend or figure registry is touched.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    by_strategy = curves(records, metric)
-    if not by_strategy:
-        raise ActiveLearnError(f"no result records to plot into {path}")
-    fig = Figure(figsize=(7, 4.5), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    for curve in by_strategy.values():
-        _plot_one(ax, curve)
-    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
-    ax.set_xlabel("labels")
-    ax.set_ylabel(label)
-    ax.set_title(f"{label} vs labels (line: mean over seeds, band: min–max over seeds)",
-                 fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
-    return path
-
-
-def _plot_one(ax: Any, curve: Curve) -> None:
-    is_random = curve.strategy == "random"
-    style = {"color": "0.35", "linestyle": "--"} if is_random else {}
-    name = f"{curve.strategy} ({curve.seeds} seed{'s' if curve.seeds != 1 else ''})"
-    if is_random:
-        name += ", baseline"
-    size = 3 if len(curve.labels) > 1 else 6
-    (line,) = ax.plot(curve.labels, curve.mean, marker="o", markersize=size, label=name, **style)
-    low, high = curve.values.min(axis=1), curve.values.max(axis=1)
-    if len(curve.labels) > 1:
-        ax.fill_between(curve.labels, low, high, color=line.get_color(), alpha=0.15, lw=0)
-    elif curve.seeds > 1:  # one round: a band has no width, show the spread as an error bar
-        ax.errorbar(curve.labels, curve.mean, yerr=[curve.mean - low, high - curve.mean],
-                    color=line.get_color(), capsize=4, fmt="none")

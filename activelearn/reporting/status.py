@@ -12,8 +12,9 @@ from typing import Any
 
 from activelearn.config import Config
 from activelearn.errors import ActiveLearnError
-from activelearn.quality import agreement as stats
-from activelearn.state import Split, Store
+from activelearn.kinds import Split
+from activelearn.quality import agreement
+from activelearn.state import Store
 
 
 def project_status(cfg: Config) -> dict[str, Any]:
@@ -26,41 +27,39 @@ def project_status(cfg: Config) -> dict[str, Any]:
                            "last_pull": None, "last_error": None, "queues": None,
                            "agreement": None, "review": None, "relabel": None}
     if path.exists():
-        store = Store(path)
-        try:
+        with Store.open(path) as store:
             _from_state(store, out)
-        finally:
-            store.close()
     if cfg.jobs.redis_url:
         out["queues"] = _queues(cfg)
     return out
 
 
 def _from_state(store: Store, out: dict[str, Any]) -> None:
-    out["round"] = store.last_round()
-    trained = [r for r in store.rounds() if r.model_version]
+    out["round"] = store.rounds.last()
+    trained = [r for r in store.rounds.all() if r.model_version]
     last_trained = trained[-1] if trained else None
     out["model_version"] = last_trained.model_version if last_trained else None
-    labelled = store.label_counts()
+    labelled = store.labels.counts()
     for split in (Split.TRAIN, Split.HOLDOUT):
         out["labels"][split.value] = labelled.get(split.value, 0)
-        out["tasks_waiting"][split.value] = store.waiting_tasks(split.value)
-    out["annotations_since_training"] = store.annotation_count(
+        out["tasks_waiting"][split.value] = store.tasks.waiting(split.value)
+    out["annotations_since_training"] = store.annotations.count(
         last_trained.round if last_trained else -1)
-    holdout = store.metrics("holdout")
+    holdout = store.metrics.of_split("holdout")
     if holdout:
         last = max(holdout)
         out["holdout"] = {"round": last, "accuracy": holdout[last]["accuracy"],
                           "macro_f1": holdout[last]["macro_f1"],
                           "items": holdout[last].get("items")}
-    out["last_pull"] = _iso(store.last_phase("pull"))
-    counts = {who or stats.UNKNOWN_ANNOTATOR: n
-              for who, n in store.annotations_per_annotator().items()}
+    out["last_pull"] = _iso(store.rounds.last_phase("pull"))
+    counts = {who or agreement.UNKNOWN_ANNOTATOR: n
+              for who, n in store.annotations.per_annotator().items()}
     if counts:
-        out["agreement"] = stats.quality_summary(counts, store.multi_annotated(),
-                                                 store.gold_votes(), store.model_votes())
+        out["agreement"] = agreement.quality_summary(
+            counts, store.annotations.multi_annotated(), store.gold.votes(),
+            store.annotations.model_votes())
     _quality_work(store, out)
-    failure = store.last_failure()
+    failure = store.rounds.last_failure()
     if failure is not None:
         failure["at"] = _iso(failure["at"])
         out["last_error"] = failure
@@ -69,14 +68,14 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
 def _quality_work(store: Store, out: dict[str, Any]) -> None:
     """Label-error reviews by state (and how many answers changed the label), and the
     requests for another annotation of disputed items (raised in Label Studio or not)."""
-    reviews = store.reviews()
+    reviews = store.reviews.rows()
     if reviews:
         out["review"] = {"tasks": len(reviews),
                          **{state: sum(r["state"] == state for r in reviews)
                             for state in ("selected", "pushed", "done")},
                          "changed": sum(r["answer"] is not None and r["answer"] != r["label"]
                                         for r in reviews)}
-    requests = store.relabel_requests()
+    requests = store.relabels.all()
     if requests:
         out["relabel"] = {"requests": len(requests),
                           "raised": sum(applied for *_, applied in requests)}

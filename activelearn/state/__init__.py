@@ -1,8 +1,19 @@
-"""The project's state: one SQLite file per project (see store.Store)."""
+"""The project's state: one SQLite file per project, a Store of table objects (store.py).
 
+    with Store.open(path) as store:
+        store.labels.current("train")
+"""
+
+from activelearn.state.duplicates import DuplicateGroup
+from activelearn.state.labels import LabelledItem
 from activelearn.state.locks import LockHolder
-from activelearn.state.pulls import NO_LABEL, AnnotationRow, Problem, PullChanges, majority
-from activelearn.state.store import SCHEMA_VERSION, BatchKind, RoundRow, RoundStatus, Split, Store
+from activelearn.state.metrics import Evaluation
+from activelearn.state.pulled import AnnotationRow, Problem, PullChanges, PulledReviews
+from activelearn.state.review import ReviewState
+from activelearn.state.rounds import RoundRow
+from activelearn.state.schema import SCHEMA_VERSION
+from activelearn.state.store import Store
 
-__all__ = ["NO_LABEL", "SCHEMA_VERSION", "AnnotationRow", "BatchKind", "LockHolder", "Problem",
-           "PullChanges", "RoundRow", "RoundStatus", "Split", "Store", "majority"]
+__all__ = ["SCHEMA_VERSION", "AnnotationRow", "DuplicateGroup", "Evaluation", "LabelledItem",
+           "LockHolder", "Problem", "PullChanges", "PulledReviews", "ReviewState", "RoundRow",
+           "Store"]

@@ -5,9 +5,10 @@ store.py); the detection is in activelearn.data.duplicates, the command in activ
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
+
+from activelearn.state.schema import Table
 
 CLEANED_META = "cleaned_items"  # meta key: the pool's item count at the last clean
 DUPLICATE_SOURCE = "duplicate-of:"  # label source prefix of labels propagated in a group
@@ -31,12 +32,10 @@ class DuplicateGroup:
         return "train" in splits and len(splits) > 1
 
 
-class DuplicateRecords:
-    """Duplicate pairs, groups and skipped images (mixed into Store)."""
+class DuplicateTable(Table):
+    """The duplicate_pairs, duplicate_groups, duplicate_members and skipped_items tables."""
 
-    db: sqlite3.Connection
-
-    def replace_duplicates(self, pairs: list[tuple[str, str, str, float]],
+    def replace(self, pairs: list[tuple[str, str, str, float]],
                            groups: list[tuple[str, str, list[str]]],
                            skipped: list[tuple[str, str, str]]) -> None:
         """Replace the last clean's results in one transaction. pairs: (item, item, kind,
@@ -57,7 +56,7 @@ class DuplicateRecords:
             self.db.executemany("INSERT OR REPLACE INTO skipped_items VALUES (?, ?, ?)",
                                 skipped)
 
-    def duplicate_groups(self) -> list[DuplicateGroup]:
+    def groups(self) -> list[DuplicateGroup]:
         """Every group with its members' paths and current splits."""
         found: dict[int, DuplicateGroup] = {}
         for gid, rep, kind, item_id, path, split in self.db.execute(
@@ -69,7 +68,7 @@ class DuplicateRecords:
             group.members.append((item_id, path, split or "?"))
         return list(found.values())
 
-    def duplicate_pair_counts(self) -> dict[str, int]:
+    def pair_counts(self) -> dict[str, int]:
         """Pairs by kind ("exact", "near") and "leakage": pairs of a pool item with an
         evaluation item."""
         counts = dict(self.db.execute("SELECT kind, COUNT(*) FROM duplicate_pairs GROUP BY kind"))
@@ -79,12 +78,12 @@ class DuplicateRecords:
             " (b.split = 'train')").fetchone()[0]
         return counts
 
-    def skipped_items(self) -> list[tuple[str, str, str]]:
+    def skipped(self) -> list[tuple[str, str, str]]:
         """(item_id, path, reason) of the images the source could not use."""
         return list(self.db.execute("SELECT item_id, path, reason FROM skipped_items"
                                     " ORDER BY item_id"))
 
-    def blocked_duplicates(self) -> set[str]:
+    def blocked(self) -> set[str]:
         """Items that may not be selected: every group member but the representative; the
         whole group when one member is batched, labelled or tasked (so two members are
         never pushed) or when a member is an evaluation item (leakage)."""

@@ -2,16 +2,17 @@
 
 A lock row names its holder (a random owner token, pid and host) and a heartbeat the
 holder refreshes. Whether a holder is gone (a stale lock) is decided by the caller
-(see activelearn.loop.lock), the row is only changed inside one IMMEDIATE transaction, so two
-processes cannot both take it. Part of `Store` (see store.py).
+(see activelearn.loop.lock); the row is only changed inside one IMMEDIATE transaction,
+so two processes cannot both take it (`store.locks`).
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from activelearn.state.schema import Table
 
 
 @dataclass(frozen=True)
@@ -24,18 +25,16 @@ class LockHolder:
     heartbeat: float
 
 
-class LockRecords:
-    """Lock rows (mixed into Store)."""
+class LockTable(Table):
+    """The locks table."""
 
-    db: sqlite3.Connection
-
-    def try_lock(self, name: str, owner: str, pid: int, host: str,
+    def try_take(self, name: str, owner: str, pid: int, host: str,
                  is_stale: Callable[[LockHolder], bool]) -> LockHolder | None:
         """Take the lock `name` for owner; returns None when taken, else the live holder.
         A holder that is_stale() calls gone is replaced."""
         self.db.execute("BEGIN IMMEDIATE")  # the read and the write below as one step
         try:
-            holder = self.lock_holder(name)
+            holder = self.holder(name)
             if holder is not None and holder.owner != owner and not is_stale(holder):
                 self.db.rollback()
                 return holder
@@ -48,17 +47,17 @@ class LockRecords:
             raise
         return None
 
-    def lock_holder(self, name: str) -> LockHolder | None:
+    def holder(self, name: str) -> LockHolder | None:
         row = self.db.execute("SELECT * FROM locks WHERE name=?", (name,)).fetchone()
         return LockHolder(*row) if row else None
 
-    def beat_lock(self, name: str, owner: str) -> bool:
+    def beat(self, name: str, owner: str) -> bool:
         """Refresh the heartbeat; False if the lock is no longer ours (taken over)."""
         with self.db:
             cur = self.db.execute("UPDATE locks SET heartbeat=? WHERE name=? AND owner=?",
                                   (time.time(), name, owner))
         return cur.rowcount == 1
 
-    def release_lock(self, name: str, owner: str) -> None:
+    def release(self, name: str, owner: str) -> None:
         with self.db:
             self.db.execute("DELETE FROM locks WHERE name=? AND owner=?", (name, owner))

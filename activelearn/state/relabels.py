@@ -1,6 +1,6 @@
 """Requests for another annotation of a disputed item (quality.relabel_fraction): which
-task's overlap was raised in Label Studio, to what, and in which round. Part of `Store`
-(see store.py); SQL stays inside the state package.
+task's overlap was raised in Label Studio, to what, and in which round
+(`store.relabels`).
 
 A request is pending while the item has fewer stored annotations than the overlap it
 asked for; a pending item is not asked again, so a slow annotator does not make every
@@ -10,35 +10,15 @@ round raise the same task once more.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-RELABEL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS relabel_requests (
-    item_id TEXT NOT NULL, task_id INTEGER NOT NULL, round INTEGER NOT NULL,
-    annotations INTEGER NOT NULL, overlap INTEGER NOT NULL, requested_at REAL NOT NULL,
-    applied_at REAL, PRIMARY KEY (item_id, overlap));
-"""
+from activelearn.quality.relabel import Disputed
+from activelearn.state.schema import Table
 
 
-@dataclass(frozen=True)
-class Disputed:
-    """An item whose annotators disagree: votes per label index, its stored annotations,
-    its live task and the model's confidence in its suggestion (None: none was made)."""
-
-    item_id: str
-    task_id: int
-    votes: dict[int, int]
-    annotations: int
-    confidence: float | None
-
-
-class RelabelRecords:
-    """Disputed items and the requests for one more annotation (mixed into Store)."""
-
-    db: sqlite3.Connection
+class RelabelTable(Table):
+    """The relabel_requests table, and the disputed items it may ask about."""
 
     def disputed(self, max_annotations: int) -> list[Disputed]:
         """Items with disagreeing annotations, a live task, fewer than max_annotations
@@ -63,7 +43,7 @@ class RelabelRecords:
                                 n, confidence.get(item_id)))
         return out
 
-    def add_relabel_requests(self, round_: int, rows: Iterable[tuple[str, int, int, int]]
+    def add(self, round_: int, rows: Iterable[tuple[str, int, int, int]]
                              ) -> None:
         """(item_id, task_id, annotations now, overlap wanted) rows, not yet applied."""
         now = time.time()
@@ -72,25 +52,25 @@ class RelabelRecords:
                 "INSERT OR IGNORE INTO relabel_requests VALUES (?, ?, ?, ?, ?, ?, NULL)",
                 [(i, t, round_, n, o, now) for i, t, n, o in rows])
 
-    def unapplied_relabels(self, round_: int) -> list[tuple[str, int, int]]:
+    def unapplied(self, round_: int) -> list[tuple[str, int, int]]:
         """(item_id, task_id, overlap) of this round's requests not yet sent to Label
         Studio."""
         return list(self.db.execute(
             "SELECT item_id, task_id, overlap FROM relabel_requests WHERE round=? AND"
             " applied_at IS NULL ORDER BY item_id", (round_,)))
 
-    def mark_relabels_applied(self, round_: int, item_ids: Iterable[str]) -> None:
+    def mark_applied(self, round_: int, item_ids: Iterable[str]) -> None:
         with self.db:
             self.db.executemany(
                 "UPDATE relabel_requests SET applied_at=? WHERE round=? AND item_id=?",
                 [(time.time(), round_, i) for i in item_ids])
 
-    def relabel_request_count(self, round_: int) -> int:
+    def count(self, round_: int) -> int:
         """How many requests this round recorded."""
         return self.db.execute("SELECT COUNT(*) FROM relabel_requests WHERE round=?",
                                (round_,)).fetchone()[0]
 
-    def relabel_requests(self) -> list[tuple[str, int, int, int, bool]]:
+    def all(self) -> list[tuple[str, int, int, int, bool]]:
         """(item_id, round, annotations when asked, overlap asked, applied) of every
         request, oldest first."""
         return [(i, r, n, o, applied is not None) for i, r, n, o, applied in self.db.execute(

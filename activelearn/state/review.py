@@ -1,6 +1,6 @@
 """Label-error review in the state store: the items sent back to Label Studio because
-the model contradicts their label (see activelearn/review.py), their review tasks, and
-the reviewers' answers. Part of `Store` (see store.py).
+the model contradicts their label (see activelearn/loop/review.py), their review tasks,
+and the reviewers' answers (`store.reviews`).
 
 A review task is a second task of an already labelled item. Its answer is never voted
 with the item's first annotations: it replaces the label (source "review", the old
@@ -9,24 +9,16 @@ label kept in label_history) and later pulls of the first task leave it alone.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
+from collections.abc import Callable
 from enum import Enum
 
-from activelearn.state.pulls import PullChanges, PulledReviews
+from activelearn.state.labels import LabelTable
+from activelearn.state.pulled import PullChanges, PulledReviews
+from activelearn.state.schema import Table
 
 REVIEW = "review"  # the `source` of labels set by a review task
-
-REVIEW_SCHEMA = """
-CREATE TABLE IF NOT EXISTS review_tasks (
-    item_id TEXT NOT NULL, round INTEGER NOT NULL, task_id INTEGER, state TEXT NOT NULL,
-    label INTEGER NOT NULL, suggestion INTEGER NOT NULL, score REAL NOT NULL,
-    confidence REAL NOT NULL, answer INTEGER, created_at REAL NOT NULL,
-    PRIMARY KEY (item_id, round));
-CREATE INDEX IF NOT EXISTS review_tasks_task ON review_tasks(task_id);
-"""
-
 
 class ReviewState(str, Enum):
     SELECTED = "selected"  # ranked in the round's review phase, not in Label Studio yet
@@ -34,19 +26,14 @@ class ReviewState(str, Enum):
     DONE = "done"  # answered; the answer is the item's label
 
 
-class ReviewRecords:
-    """Review tasks and their answers (mixed into Store)."""
+class ReviewTable(Table):
+    """The review_tasks table; answers are written as labels through the label table."""
 
-    db: sqlite3.Connection
+    def __init__(self, db, labels: LabelTable) -> None:
+        super().__init__(db)
+        self._labels = labels
 
-    def _write_labels(self, rows: list[tuple[str, int, str | None]], source: str,
-                      round_: int) -> list[tuple[str, int, int | None]]:
-        raise NotImplementedError  # Store's
-
-    def _resolve(self, item_ids: list[str], round_: int, changes: PullChanges) -> None:
-        raise NotImplementedError  # PullRecords'
-
-    def add_review_candidates(self, round_: int,
+    def add_candidates(self, round_: int,
                               rows: list[tuple[str, int, int, float, float]]) -> None:
         """(item_id, current label, model's class, score, p of the model's class) of the
         items a round sends to review; a round records its candidates once."""
@@ -58,7 +45,7 @@ class ReviewRecords:
                 [(i, round_, ReviewState.SELECTED.value, lab, sug, score, conf, now)
                  for i, lab, sug, score, conf in rows])
 
-    def reviews(self, round_: int | None = None) -> list[dict]:
+    def rows(self, round_: int | None = None) -> list[dict]:
         """Review rows as dicts (item_id, round, task_id, state, label, suggestion, score,
         confidence, answer), of one round or all, best score first."""
         cols = ["item_id", "round", "task_id", "state", "label", "suggestion", "score",
@@ -68,7 +55,7 @@ class ReviewRecords:
             f"SELECT {', '.join(cols)} FROM review_tasks {where} ORDER BY round, score DESC,"
             " item_id", args)]
 
-    def record_review_tasks(self, round_: int, task_ids: dict[str, int]) -> None:
+    def record_tasks(self, round_: int, task_ids: dict[str, int]) -> None:
         """item_id -> task id of the round's review tasks now in Label Studio."""
         with self.db:
             self.db.executemany(
@@ -76,7 +63,7 @@ class ReviewRecords:
                 " AND state=?", [(t, ReviewState.PUSHED.value, i, round_,
                                   ReviewState.SELECTED.value) for i, t in task_ids.items()])
 
-    def review_task_rounds(self) -> dict[int, int]:
+    def task_rounds(self) -> dict[int, int]:
         """task id -> round of every review task recorded as pushed."""
         return dict(self.db.execute(
             "SELECT task_id, round FROM review_tasks WHERE task_id IS NOT NULL"))
@@ -89,17 +76,18 @@ class ReviewRecords:
             "SELECT r.item_id FROM review_tasks r LEFT JOIN labels l USING (item_id)"
             " WHERE r.state != ? OR r.answer = l.label", (ReviewState.DONE.value,))}
 
-    def review_answers(self) -> dict[str, int]:
+    def answers(self) -> dict[str, int]:
         """item_id -> the newest reviewer's answer of every item with one."""
         return dict(self.db.execute(
             "SELECT item_id, answer FROM review_tasks WHERE state=? ORDER BY round",
             (ReviewState.DONE.value,)))
 
-    def _apply_reviews(self, pulled: PulledReviews, round_: int,
-                       changes: PullChanges) -> None:
-        """Inside apply_pull's transaction: each listed review task's answer (the majority
-        of its annotations; a tie goes to the first) becomes its item's label; a review
-        whose annotations are all gone gives the item back its annotators' label."""
+    def apply(self, pulled: PulledReviews, round_: int, changes: PullChanges,
+              resolve: Callable[[list[str], int, PullChanges], None]) -> None:
+        """Inside AnnotationTable.apply_pull's transaction: each listed review task's
+        answer (the majority of its annotations; a tie goes to the first) becomes its
+        item's label; a review whose annotations are all gone gives the item back its
+        annotators' label (resolve: the pull's majority resolution of items)."""
         by_task: dict[int, list[tuple[int, int, str]]] = {}
         for a in pulled.annotations:
             by_task.setdefault(a.task_id, []).append((a.annotation_id, a.label, a.annotator))
@@ -115,7 +103,7 @@ class ReviewRecords:
                     "UPDATE review_tasks SET state=?, answer=NULL WHERE task_id=? AND state=?",
                     (ReviewState.PUSHED.value, task_id, ReviewState.DONE.value))
                 if cur.rowcount:
-                    self._resolve([item_id], round_, changes)
+                    resolve([item_id], round_, changes)
                 continue
             counts = Counter(label for _, label, _ in votes)
             top = max(counts.values())
@@ -129,5 +117,5 @@ class ReviewRecords:
                                       ReviewState.DONE.value, answer))
             changes.reviewed += cur.rowcount
             who = ",".join(sorted({w for _, lab, w in votes if lab == answer}))
-            changed = self._write_labels([(item_id, answer, who)], REVIEW, round_)
+            changed = self._labels.write([(item_id, answer, who)], REVIEW, round_)
             changes.review_relabels += sum(1 for _, _, prev in changed if prev is not None)

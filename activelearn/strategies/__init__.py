@@ -1,7 +1,7 @@
 """Query strategies: which unlabeled candidates to send for labeling next.
 
 Importing this package registers every built-in strategy; look one up with
-`get_strategy(name)`.
+`get_strategy(name)`, add one with the `register_strategy` class decorator.
 """
 
 from activelearn.strategies import (  # noqa: F401  (imported to register)
@@ -17,12 +17,17 @@ from activelearn.strategies.base import (
     Strategy,
     available_strategies,
     get_strategy,
+    register_strategy,
 )
+from activelearn.strategies.batch import candidate_positions, select_batch
 
 __all__ = [
     "Selection",
     "SelectionInput",
     "Strategy",
     "available_strategies",
+    "candidate_positions",
     "get_strategy",
+    "register_strategy",
+    "select_batch",
 ]

@@ -6,14 +6,14 @@ import numpy as np
 
 from activelearn.strategies._inputs import require, zero_non_finite_rows
 from activelearn.strategies._nearest import NearestCentres, expand_sq
-from activelearn.strategies.base import Selection, SelectionInput, Strategy, register
+from activelearn.strategies.base import Selection, SelectionInput, Strategy, register_strategy
 
 # Rejected proposals in a row before the bounds are refreshed (which makes the next
 # proposal certain to be accepted).
 _MAX_REJECTIONS = 16
 
 
-@register
+@register_strategy
 class Badge(Strategy):
     """Pick candidates that are uncertain (large gradient) and different from each other.
 

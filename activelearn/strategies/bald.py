@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from activelearn.strategies.base import register
+from activelearn.strategies.base import register_strategy
 from activelearn.strategies.scoring import ScoringStrategy
 from activelearn.strategies.uncertainty import entropy
 
@@ -12,7 +12,7 @@ from activelearn.strategies.uncertainty import entropy
 _BLOCK = 8192
 
 
-@register
+@register_strategy
 class Bald(ScoringStrategy):
     """Prefer items the dropout passes disagree on: I(y; w) = H(mean p) - mean H(p).
 

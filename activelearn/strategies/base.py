@@ -12,7 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from activelearn.errors import PoolExhaustedError, UnknownNameError
+from activelearn.config.registry import Registry
+from activelearn.errors import PoolExhaustedError
 
 
 @dataclass
@@ -34,6 +35,14 @@ class SelectionInput:
     def size(self) -> int:
         return int(self.probs.shape[0])
 
+    def subset(self, rows: np.ndarray) -> SelectionInput:
+        """The same input for the candidates at rows ([k] positions) only."""
+        return SelectionInput(
+            self.probs[rows],
+            None if self.embeddings is None else self.embeddings[rows],
+            None if self.mc_probs is None else self.mc_probs[rows],
+            self.labeled_embeddings)
+
 
 @dataclass
 class Selection:
@@ -46,7 +55,9 @@ class Selection:
 class Strategy:
     """Base class. Subclasses implement `_select`; `select` checks the contract.
 
-    Needs are declared as attributes so the loop computes only what is used.
+    Needs are declared as attributes so the loop computes only what is used. A candidate
+    with a NaN or inf in what the strategy reads (the model produced garbage for it) is
+    picked only after every finite one, whatever the strategy.
     """
 
     name: ClassVar[str] = ""
@@ -60,7 +71,10 @@ class Strategy:
             raise ValueError(f"batch size must be positive, got {n}")
         if n > inp.size:
             raise PoolExhaustedError(available=inp.size, requested=n)
-        sel = self._select(inp, n, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        broken = self._non_finite_rows(inp)
+        sel = self._finite_first(inp, broken, n, rng) if broken.any() else \
+            self._select(inp, n, rng)
         positions = np.asarray(sel.positions, dtype=np.int64)
         if len(positions) != n or len(np.unique(positions)) != n:
             raise RuntimeError(f"strategy {self.name} returned {len(positions)} positions "
@@ -70,23 +84,49 @@ class Strategy:
     def _select(self, inp: SelectionInput, n: int, rng: np.random.Generator) -> Selection:
         raise NotImplementedError
 
+    def _non_finite_rows(self, inp: SelectionInput) -> np.ndarray:
+        """[candidates] bool: a NaN or inf in probs or in a field the strategy needs."""
+        fields = [inp.probs]
+        if self.needs_embeddings and inp.embeddings is not None:
+            fields.append(inp.embeddings)
+        if self.needs_mc_dropout and inp.mc_probs is not None:
+            fields.append(inp.mc_probs)
+        broken = np.zeros(inp.size, dtype=bool)
+        for array in fields:
+            broken |= ~np.isfinite(np.asarray(array).reshape(inp.size, -1)).all(axis=1)
+        return broken
 
-_REGISTRY: dict[str, type[Strategy]] = {}
+    def _finite_first(self, inp: SelectionInput, broken: np.ndarray, n: int,
+                      rng: np.random.Generator) -> Selection:
+        """The strategy's picks among the finite candidates, then (when n needs more)
+        broken ones in seeded random order, scored like the last finite pick or lower."""
+        finite = np.flatnonzero(~broken)
+        k = min(n, len(finite))
+        positions, scores = np.zeros(0, dtype=np.int64), np.zeros(0)
+        if k:
+            sel = self._select(inp.subset(finite), k, rng)
+            positions = finite[np.asarray(sel.positions, dtype=np.int64)]
+            scores = np.asarray(sel.scores, dtype=np.float64)
+        rest = rng.permutation(np.flatnonzero(broken))[:n - k]
+        floor = float(scores.min()) if len(scores) else 0.0
+        return Selection(np.concatenate([positions, rest]),
+                         np.concatenate([scores, np.full(len(rest), floor)]))
 
 
-def register(cls: type[Strategy]) -> type[Strategy]:
+_STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
     """Class decorator: make a strategy available by its `name`."""
-    _REGISTRY[cls.name] = cls
-    return cls
+    return _STRATEGIES.register(cls.name, cls)
 
 
 def get_strategy(name: str) -> Strategy:
-    """Instantiate a registered strategy by name; an unknown name lists the available ones."""
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise UnknownNameError("strategy", name, list(_REGISTRY)) from None
+    """A new instance of the strategy registered as name; an unknown name is a
+    ConfigError listing the available ones."""
+    return _STRATEGIES.get(name)()
 
 
 def available_strategies() -> list[str]:
-    return sorted(_REGISTRY)
+    """The registered strategy names, sorted."""
+    return _STRATEGIES.available()

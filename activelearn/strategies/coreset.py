@@ -6,7 +6,7 @@ import numpy as np
 
 from activelearn.strategies._inputs import require, zero_non_finite_rows
 from activelearn.strategies._nearest import NearestCentres, expand_sq
-from activelearn.strategies.base import Selection, SelectionInput, Strategy, register
+from activelearn.strategies.base import Selection, SelectionInput, Strategy, register_strategy
 
 # Bounds one block of the candidate-by-labeled distance matrix (float32 entries, 16 MiB).
 _BLOCK_ENTRIES = 1 << 22
@@ -14,7 +14,7 @@ _BLOCK_ENTRIES = 1 << 22
 _SHORTLIST = 64
 
 
-@register
+@register_strategy
 class CoreSet(Strategy):
     """Repeatedly pick the candidate farthest from every centre, then make it a centre.
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from activelearn.strategies.base import Selection, SelectionInput, Strategy, register
+from activelearn.strategies.base import Selection, SelectionInput, Strategy, register_strategy
 
 
-@register
+@register_strategy
 class RandomSampling(Strategy):
     """A seeded uniform sample without replacement; every score is 0."""
 

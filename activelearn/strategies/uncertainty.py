@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from activelearn.strategies.base import register
+from activelearn.strategies.base import register_strategy
 from activelearn.strategies.scoring import ScoringStrategy
 
 
@@ -18,7 +18,7 @@ def entropy(probs: np.ndarray, axis: int = 1) -> np.ndarray:
     return -(probs * np.log(safe)).sum(axis=axis)
 
 
-@register
+@register_strategy
 class LeastConfidence(ScoringStrategy):
     """Prefer items whose most likely class has the lowest probability: 1 - max p."""
 
@@ -29,7 +29,7 @@ class LeastConfidence(ScoringStrategy):
         return 1.0 - predictions.max(axis=1)
 
 
-@register
+@register_strategy
 class Margin(ScoringStrategy):
     """Prefer items whose two most likely classes are closest: 1 - (p1 - p2)."""
 
@@ -43,7 +43,7 @@ class Margin(ScoringStrategy):
         return 1.0 - (top_two[:, 1] - top_two[:, 0])
 
 
-@register
+@register_strategy
 class Entropy(ScoringStrategy):
     """Prefer items whose predicted distribution is most spread: -sum p log p."""
 

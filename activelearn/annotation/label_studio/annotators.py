@@ -1,6 +1,6 @@
 """The Label Studio calls of the bot annotator (annotation/bot.py): users for the
 simulated annotators, who annotated which task, and annotations credited to them.
-Mixed into LabelStudioBackend (label_studio.py), which holds the SDK client.
+`backend.annotators` of a LabelStudioBackend (client.py, which holds the SDK client).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from activelearn.annotation.label_studio.tasks import choice_result, task_item_id
 
@@ -35,27 +35,33 @@ class TaskAnnotators:
     overlap: int = 1
 
 
-class AnnotatorCalls:
-    """The bot's calls (mixed into LabelStudioBackend)."""
+class Connection(Protocol):
+    """What the calls need of the backend's connection (client.Connection)."""
 
     client: Any  # label_studio_sdk.LabelStudio
 
-    def _answering(self, doing: str) -> AbstractContextManager[None]:
-        raise NotImplementedError  # LabelStudioBackend's
+    def answering(self, doing: str) -> AbstractContextManager[None]: ...
 
-    def _tasks(self, project_id: int, filters: list[dict[str, Any]],
-               fields: str) -> Iterator[dict[str, Any]]:
-        raise NotImplementedError  # LabelStudioBackend's
+    def tasks(self, project_id: int, filters: list[dict[str, Any]],
+              fields: str) -> Iterator[dict[str, Any]]: ...
+
+
+class Annotators:
+    """The bot's calls, over the backend's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.client = conn.client
 
     def ensure_annotator(self, email: str, name: str = "") -> int:
         """The id of the user with this email in the token's organization, created there
         when missing (no password: nobody logs in as it; `annotate` credits it instead)."""
-        with self._answering("listing users"):
+        with self.conn.answering("listing users"):
             users = list(self.client.users.list())
         for user in users:
             if (user.email or "").lower() == email.lower() and user.id is not None:
                 return user.id
-        with self._answering(f"creating the user {email}"):
+        with self.conn.answering(f"creating the user {email}"):
             organization = self.client.users.whoami().active_organization
             user = self.client.users.create(username=email, email=email, first_name=name,
                                             active_organization=organization)
@@ -66,7 +72,7 @@ class AnnotatorCalls:
     def task_annotators(self, project_id: int) -> list[TaskAnnotators]:
         """Every task of the project that has an item id, in id order, with who annotated it."""
         out = []
-        for task in self._tasks(project_id, [], fields="all"):
+        for task in self.conn.tasks(project_id, [], fields="all"):
             item_id = task_item_id(task)
             if item_id is not None:
                 users = frozenset(int(a["completed_by"]) for a in task["annotations"]
@@ -83,7 +89,7 @@ class AnnotatorCalls:
         so the one API token serves every simulated annotator without a login or a token
         of each; the server records the token's user as updated_by.
         """
-        with self._answering(f"annotating task {task_id}"):
+        with self.conn.answering(f"annotating task {task_id}"):
             annotation = self.client.annotations.create(
                 id=task_id, result=choice_result(label_name), completed_by=user_id)
         assert annotation.id is not None

@@ -19,7 +19,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from activelearn.annotation.label_studio.annotators import AnnotatorCalls
+from activelearn.annotation.label_studio.annotators import Annotators
 from activelearn.annotation.label_studio.tasks import (
     PullResult,
     TaskSpec,
@@ -53,10 +53,12 @@ _INCLUDE = {
                      *(f"annotations.{name}" for name in _ANNOTATION_FIELDS)]),
 }
 VIEW_TITLE = "least confident first"
-class LabelStudioBackend(AnnotatorCalls):
-    """A connected Label Studio server (see `connect`)."""
 
-    name = "label-studio"
+
+class Connection:
+    """A client for one server, shared by the backend and its annotator calls: the one
+    place that turns the SDK's and httpx's errors into activelearn errors, and lists
+    tasks (see `tasks`)."""
 
     def __init__(self, client: LabelStudio, url: str, timeout: float, workers: int = 1) -> None:
         self.client = client
@@ -64,27 +66,8 @@ class LabelStudioBackend(AnnotatorCalls):
         self.timeout = timeout
         self.workers = workers
 
-    @classmethod
-    def connect(cls, url: str, token: str | None = None, timeout: float = 120.0,
-                workers: int = 1) -> LabelStudioBackend:
-        """Check that the server answers and accepts the token (default: api_token()).
-
-        workers: task-list requests in flight at once (LabelStudioConfig.parallel_requests).
-        Match the server's worker processes: requests to one process only contend.
-        """
-        url = url.rstrip("/")
-        if not url:
-            raise BackendError("no Label Studio URL: set label_studio.url in the project "
-                               "file or ACTIVELEARN_LS_URL")
-        client = LabelStudio(base_url=url, api_key=token or api_token(), timeout=timeout)
-        backend = cls(client, url, timeout, workers)
-        with backend._answering("checking the API token"):
-            backend.client.users.whoami()
-        return backend
-
-    # -- errors ---------------------------------------------------------------
     @contextmanager
-    def _answering(self, doing: str) -> Iterator[None]:
+    def answering(self, doing: str) -> Iterator[None]:
         """Turn the SDK's and httpx's exceptions into one-line activelearn errors."""
         try:
             yield
@@ -107,10 +90,90 @@ class LabelStudioBackend(AnnotatorCalls):
             raise BackendError(f"Label Studio at {self.url}: {doing} failed: HTTP "
                                f"{exc.status_code}: {_short(exc.body)}") from None
 
+    def tasks(self, project_id: int, filters: list[dict[str, Any]],
+              fields: str) -> Iterator[dict[str, Any]]:
+        """All tasks matching the Data Manager filters, in id order.
+
+        Read as ranges of PAGE_SIZE task ids (filters on the id, not page numbers, so a
+        task updated meanwhile cannot shift another out of view), `workers` requests at
+        a time: the server spends about 0.4 ms of CPU on each annotated task (0.3 ms
+        without the annotations), and a server with several worker processes serves the
+        ranges side by side. Measured on 2 cores, one server process: 10,000 annotations
+        in 5.5 s, the item ids of 10,000 tasks in 4 s (a third of it the SDK's parsing).
+        """
+        first = self.page(project_id, filters, "tasks:id", "task_only", 1)
+        if not first:
+            return
+        last = self.page(project_id, filters, "-tasks:id", "task_only", 1)
+        low, high = first[0].id, last[0].id
+        ranges = [[*filters, {"filter": "filter:tasks:id", "operator": "in", "type": "Number",
+                              "value": {"min": start, "max": min(start + PAGE_SIZE - 1, high)}}]
+                  for start in range(low, high + 1, PAGE_SIZE)]
+        with ThreadPoolExecutor(self.workers) as pool:
+            pages = pool.map(lambda r: self.page(project_id, r, "tasks:id", fields,
+                                                 PAGE_SIZE), ranges)
+            for page in pages:
+                for task in page:
+                    yield {"id": task.id, "meta": task.meta, "updated_at": task.updated_at,
+                           "is_labeled": getattr(task, "is_labeled", None),
+                           "overlap": getattr(task, "overlap", None),
+                           "annotations": getattr(task, "annotations", None) or []}
+
+    def page(self, project_id: int, filters: list[dict[str, Any]], ordering: str,
+             fields: str, size: int) -> list[Any]:
+        """The first `size` tasks matching the filters, with only the _INCLUDE fields.
+
+        With the annotations (fields="all"), expand=annotations has them serialized by one
+        nested serializer for the whole page; without it the Data Manager builds a new
+        serializer for each task's annotations (data_manager/serializers.py,
+        get_annotations), which tripled the server's time per task (measured on 1.23.2:
+        1.4 s of CPU per 1000 annotated tasks, 0.4 s with it). resolve_uri=False: the
+        data, whose storage URLs it would resolve, is not listed.
+        """
+        query = {"filters": {"conjunction": "and", "items": filters}, "ordering": [ordering]}
+        extra = {"expand": "annotations"} if fields == "all" else {}
+        with self.answering("listing tasks"):
+            page: Any = self.client.tasks.list(
+                project=project_id, fields=fields, include=_INCLUDE[fields], page=1,
+                page_size=size, query=json.dumps(query), resolve_uri=False,
+                request_options={"additional_query_parameters": extra})
+        return list(page.items or [])
+
+
+class LabelStudioBackend:
+    """A connected Label Studio server (see `connect`): projects, pushing tasks, pulling
+    annotations. Its `annotators` are the bot's calls (annotators.py)."""
+
+    name = "label-studio"
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.client = conn.client
+        self.url = conn.url
+        self.annotators = Annotators(conn)
+
+    @classmethod
+    def connect(cls, url: str, token: str | None = None, timeout: float = 120.0,
+                workers: int = 1) -> LabelStudioBackend:
+        """Check that the server answers and accepts the token (default: api_token()).
+
+        workers: task-list requests in flight at once (LabelStudioConfig.parallel_requests).
+        Match the server's worker processes: requests to one process only contend.
+        """
+        url = url.rstrip("/")
+        if not url:
+            raise BackendError("no Label Studio URL: set label_studio.url in the project "
+                               "file or ACTIVELEARN_LS_URL")
+        client = LabelStudio(base_url=url, api_key=token or api_token(), timeout=timeout)
+        backend = cls(Connection(client, url, timeout, workers))
+        with backend.conn.answering("checking the API token"):
+            backend.client.users.whoami()
+        return backend
+
     # -- projects -------------------------------------------------------------
     def find_project(self, title: str) -> int | None:
         """The id of the project with exactly this title, or None."""
-        with self._answering("listing projects"):
+        with self.conn.answering("listing projects"):
             projects: list[Any] = list(self.client.projects.list(title=title))
         matching = sorted(p.id for p in projects if p.title == title and p.id is not None)
         return matching[0] if matching else None
@@ -121,9 +184,9 @@ class LabelStudioBackend(AnnotatorCalls):
         that lists the least confident tasks first. Returns the project id."""
         found = self.find_project(title)
         if found is not None:
-            self._check_classes(found, class_names)
+            self.check_classes(found, class_names)
             return found
-        with self._answering("creating the project"):
+        with self.conn.answering("creating the project"):
             project = self.client.projects.create(
                 title=title, label_config=label_config(class_names), sampling=SAMPLING,
                 expert_instruction=instructions, show_instruction=bool(instructions),
@@ -144,11 +207,11 @@ class LabelStudioBackend(AnnotatorCalls):
         _rearrange_overlap_cohort). So the cohort stays at 100 and tasks that want
         fewer annotations are lowered one by one after the import (set_task_overlap).
         Changing maximum_annotations later raises the tasks whose overlap was above 1."""
-        with self._answering("reading the project"):
+        with self.conn.answering("reading the project"):
             project = self.client.projects.get(id=project_id)
         if project.maximum_annotations == maximum and project.overlap_cohort_percentage == 100:
             return
-        with self._answering("setting the project's overlap"):
+        with self.conn.answering("setting the project's overlap"):
             self.client.projects.update(id=project_id, maximum_annotations=maximum,
                                         overlap_cohort_percentage=100)
         log.info("project %d: up to %d annotations per task", project_id, maximum)
@@ -161,25 +224,25 @@ class LabelStudioBackend(AnnotatorCalls):
         is_labeled as it was when a task's overlap is changed through the API (only a new
         or deleted annotation recomputes it), and a finished task is served to nobody."""
         def one(task_id: int) -> None:
-            with self._answering(f"setting the overlap of task {task_id}"):
+            with self.conn.answering(f"setting the overlap of task {task_id}"):
                 if reopen:
                     self.client.tasks.update(id=str(task_id), overlap=overlap,
                                              is_labeled=False)
                 else:
                     self.client.tasks.update(id=str(task_id), overlap=overlap)
 
-        with ThreadPoolExecutor(self.workers) as pool:
+        with ThreadPoolExecutor(self.conn.workers) as pool:
             list(pool.map(one, task_ids))
 
     def task_overlap(self, task_id: int) -> int:
         """How many distinct annotators Label Studio serves this task to."""
-        with self._answering(f"reading task {task_id}"):
+        with self.conn.answering(f"reading task {task_id}"):
             return int(getattr(self.client.tasks.get(id=str(task_id)), "overlap", None) or 1)
 
     def project_exists(self, project_id: int) -> bool:
         """Whether a project with this id is still on the server."""
         try:
-            with self._answering("reading the project"):
+            with self.conn.answering("reading the project"):
                 self.client.projects.get(id=project_id)
         except BackendError as exc:
             if "HTTP 404" in str(exc):
@@ -189,10 +252,7 @@ class LabelStudioBackend(AnnotatorCalls):
 
     def check_classes(self, project_id: int, class_names: list[str]) -> None:
         """Refuse a project whose Choices differ from the project file's classes."""
-        self._check_classes(project_id, class_names)
-
-    def _check_classes(self, project_id: int, class_names: list[str]) -> None:
-        with self._answering("reading the project"):
+        with self.conn.answering("reading the project"):
             config = self.client.projects.get(id=project_id).label_config or ""
         found = config_classes(config)
         if found != class_names:
@@ -205,11 +265,11 @@ class LabelStudioBackend(AnnotatorCalls):
         """Connect a Local Files storage for folder (never synced: activelearn imports the
         tasks itself). Label Studio serves /data/local-files/ URLs only for files under a
         storage of the project, and only inside its LOCAL_FILES_DOCUMENT_ROOT."""
-        with self._answering("listing the project's local storages"):
+        with self.conn.answering("listing the project's local storages"):
             storages = list(self.client.import_storage.local.list(project=project_id))
         if any(os.path.normpath(s.path or "") == os.path.normpath(folder) for s in storages):
             return
-        with self._answering(f"connecting the local folder {folder} (it must lie inside "
+        with self.conn.answering(f"connecting the local folder {folder} (it must lie inside "
                              "the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)"):
             self.client.import_storage.local.create(
                 project=project_id, path=folder, title="activelearn images",
@@ -217,13 +277,13 @@ class LabelStudioBackend(AnnotatorCalls):
 
     def task_count(self, project_id: int) -> int:
         """How many tasks the project has (one cheap request: no task listing)."""
-        with self._answering("reading the project"):
+        with self.conn.answering("reading the project"):
             return self.client.projects.get(id=project_id).task_number or 0
 
     def set_model_version(self, project_id: int, version: str) -> None:
         """Make uncertainty sampling rank tasks by the predictions of this model version.
         Label Studio accepts only a version some prediction already carries: push first."""
-        with self._answering("setting the model version"):
+        with self.conn.answering("setting the model version"):
             self.client.projects.update(id=project_id, model_version=version)
 
     # -- push -----------------------------------------------------------------
@@ -231,7 +291,7 @@ class LabelStudioBackend(AnnotatorCalls):
         """item_id -> task id of every labelling task of the project (review tasks, a
         labelled item's second task, are left out)."""
         found: dict[str, int] = {}
-        for task in self._tasks(project_id, [], fields="task_only"):
+        for task in self.conn.tasks(project_id, [], fields="task_only"):
             if task_review_round(task) is None:
                 item_id = task_item_id(task)
                 if item_id is not None:
@@ -242,7 +302,7 @@ class LabelStudioBackend(AnnotatorCalls):
         """TaskSpec.key -> task id of every task of the project that has an item id (the
         first task of a key, in id order)."""
         found: dict[str, int] = {}
-        for task in self._tasks(project_id, [], fields="task_only"):
+        for task in self.conn.tasks(project_id, [], fields="task_only"):
             key = listed_task_key(task)
             if key is not None:
                 found.setdefault(key, task["id"])
@@ -266,7 +326,7 @@ class LabelStudioBackend(AnnotatorCalls):
         out = {key: existing[key] for key in wanted if key in existing}
         for start in range(0, len(new), chunk):
             part = new[start:start + chunk]
-            with self._answering(f"importing {len(part)} tasks"):
+            with self.conn.answering(f"importing {len(part)} tasks"):
                 # plain dicts: the SDK sends them as they are, without a pydantic model each
                 answer = self.client.projects.import_tasks(
                     id=project_id, request=cast(Any, [task_json(t) for t in part]),
@@ -299,65 +359,15 @@ class LabelStudioBackend(AnnotatorCalls):
             return result
         window = [_datetime_filter("greater", since)] if since else []
         window.append(_datetime_filter("less_or_equal", until))
-        for task in self._tasks(project_id, window, fields="all"):
+        for task in self.conn.tasks(project_id, window, fields="all"):
             result.tasks_seen += 1
             parse_task(task, class_names, result)
         result.cursor = until
         return result
 
     def _newest_update(self, project_id: int) -> str:
-        page = self._page(project_id, [], "-tasks:updated_at", "task_only", 1)
+        page = self.conn.page(project_id, [], "-tasks:updated_at", "task_only", 1)
         return to_cursor(page[0].updated_at) if page else ""
-
-    def _tasks(self, project_id: int, filters: list[dict[str, Any]],
-               fields: str) -> Iterator[dict[str, Any]]:
-        """All tasks matching the Data Manager filters, in id order.
-
-        Read as ranges of PAGE_SIZE task ids (filters on the id, not page numbers, so a
-        task updated meanwhile cannot shift another out of view), `workers` requests at
-        a time: the server spends about 0.4 ms of CPU on each annotated task (0.3 ms
-        without the annotations), and a server with several worker processes serves the
-        ranges side by side. Measured on 2 cores, one server process: 10,000 annotations
-        in 5.5 s, the item ids of 10,000 tasks in 4 s (a third of it the SDK's parsing).
-        """
-        first = self._page(project_id, filters, "tasks:id", "task_only", 1)
-        if not first:
-            return
-        last = self._page(project_id, filters, "-tasks:id", "task_only", 1)
-        low, high = first[0].id, last[0].id
-        ranges = [[*filters, {"filter": "filter:tasks:id", "operator": "in", "type": "Number",
-                              "value": {"min": start, "max": min(start + PAGE_SIZE - 1, high)}}]
-                  for start in range(low, high + 1, PAGE_SIZE)]
-        with ThreadPoolExecutor(self.workers) as pool:
-            pages = pool.map(lambda r: self._page(project_id, r, "tasks:id", fields,
-                                                  PAGE_SIZE), ranges)
-            for page in pages:
-                for task in page:
-                    yield {"id": task.id, "meta": task.meta, "updated_at": task.updated_at,
-                           "is_labeled": getattr(task, "is_labeled", None),
-                           "overlap": getattr(task, "overlap", None),
-                           "annotations": getattr(task, "annotations", None) or []}
-
-    def _page(self, project_id: int, filters: list[dict[str, Any]], ordering: str,
-              fields: str, size: int) -> list[Any]:
-        """The first `size` tasks matching the filters, with only the _INCLUDE fields.
-
-        With the annotations (fields="all"), expand=annotations has them serialized by one
-        nested serializer for the whole page; without it the Data Manager builds a new
-        serializer for each task's annotations (data_manager/serializers.py,
-        get_annotations), which tripled the server's time per task (measured on 1.23.2:
-        1.4 s of CPU per 1000 annotated tasks, 0.4 s with it). resolve_uri=False: the
-        data, whose storage URLs it would resolve, is not listed.
-        """
-        query = {"filters": {"conjunction": "and", "items": filters}, "ordering": [ordering]}
-        extra = {"expand": "annotations"} if fields == "all" else {}
-        with self._answering("listing tasks"):
-            page: Any = self.client.tasks.list(
-                project=project_id, fields=fields, include=_INCLUDE[fields], page=1,
-                page_size=size, query=json.dumps(query), resolve_uri=False,
-                request_options={"additional_query_parameters": extra})
-        return list(page.items or [])
-
 
 def _datetime_filter(operator: str, value: str) -> dict[str, Any]:
     return {"filter": "filter:tasks:updated_at", "operator": operator, "type": "Datetime",

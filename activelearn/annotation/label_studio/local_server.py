@@ -6,6 +6,7 @@ and the benchmarks' and tests' throwaway ones.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,14 +41,20 @@ class LocalServer:
                        timeout=60)
 
 
-def start_label_studio(data_dir: Path, timeout: float = 900) -> LocalServer:
+def start_label_studio(data_dir: Path, timeout: float = 900,
+                       document_root: Path | None = None) -> LocalServer:
     """Start a server with its data in data_dir (a fresh directory, or one a stopped
-    server left); ActiveLearnError with the script's last line when it does not start."""
+    server left); ActiveLearnError with the script's last line when it does not start.
+    document_root: the folder whose images it may serve as local files (default: the
+    repository, see scripts/label_studio.sh)."""
     if not SCRIPT.exists():
         raise ActiveLearnError(f"starting Label Studio needs {SCRIPT}, which is not here: "
                                "run from a clone of the repository")
+    env = dict(os.environ)
+    if document_root is not None:
+        env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"] = str(Path(document_root).resolve())
     done = subprocess.run(["bash", str(SCRIPT), "start", "0", str(data_dir)],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, env=env)
     if done.returncode != 0:
         why = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise ActiveLearnError(f"Label Studio did not start: {why}; install it with "

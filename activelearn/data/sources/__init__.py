@@ -2,8 +2,9 @@
 
     pool = load_source(cfg.data, cfg.classes)
 
-Sources are looked up by name in SOURCES; a new one is a function
-`(DataConfig, classes) -> Pool` added there with register_source.
+A source is a function `(DataConfig, classes) -> Pool` (base.py), registered by name
+with register_source and found with get_source; data.source names it. The built-in
+sources are registered lazily, so listing the names does not import torch.
 """
 
 from __future__ import annotations
@@ -11,37 +12,40 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from activelearn.config import DataConfig
-from activelearn.data.sources import cifar10, fashion_mnist, imagefolder, manifest
-from activelearn.data.sources.base import UNKNOWN_LABEL, Pool, SkippedItem
-from activelearn.errors import UnknownNameError
+from activelearn.config.registry import Registry
 
-__all__ = [
-    "SOURCES", "UNKNOWN_LABEL", "Pool", "SkippedItem",
-    "available_sources", "load_source", "register_source",
-]
+if TYPE_CHECKING:  # the type only: base.py imports torch
+    from activelearn.data.sources.base import Pool
+
+__all__ = ["available_sources", "get_source", "load_source", "register_source"]
 
 log = logging.getLogger("activelearn.sources")
 
-Loader = Callable[[DataConfig, list[str]], Pool]
-
-SOURCES: dict[str, Loader] = {
-    fashion_mnist.NAME: fashion_mnist.load,
-    cifar10.NAME: cifar10.load,
-    "imagefolder": imagefolder.load,
-    "manifest": manifest.load,
-}
+Loader = Callable[[DataConfig, list[str]], "Pool"]
+_SOURCES: Registry[Loader] = Registry("source")
 
 
-def register_source(name: str, loader: Loader) -> None:
+def register_source(name: str, loader: Loader) -> Loader:
     """Make `loader` available as data.source: name (replaces a source of that name)."""
-    SOURCES[name] = loader
+    return _SOURCES.register(name, loader)
+
+
+def get_source(name: str) -> Loader:
+    """The loader registered as name; an unknown name is a ConfigError listing the others."""
+    return _SOURCES.get(name)
 
 
 def available_sources() -> list[str]:
     """The registered source names, sorted."""
-    return sorted(SOURCES)
+    return _SOURCES.available()
+
+
+for _name, _module in (("fashion-mnist", "fashion_mnist"), ("cifar10", "cifar10"),
+                      ("imagefolder", "imagefolder"), ("manifest", "manifest")):
+    _SOURCES.register_lazy(_name, f"activelearn.data.sources.{_module}:load")
 
 
 def load_source(cfg: DataConfig, classes: list[str]) -> Pool:
@@ -51,9 +55,7 @@ def load_source(cfg: DataConfig, classes: list[str]) -> Pool:
     source cannot use, DataError when the data is missing or has no usable image.
     Unusable single images are not errors: they are listed in pool.skipped.
     """
-    loader = SOURCES.get(cfg.source)
-    if loader is None:
-        raise UnknownNameError("source", cfg.source, list(SOURCES))
+    loader = get_source(cfg.source)
     started = time.perf_counter()
     pool = loader(cfg, list(classes))
     tests = int(pool.is_test.sum())

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-UNKNOWN_LABEL = -1
-
 
 @dataclass
 class SkippedItem:

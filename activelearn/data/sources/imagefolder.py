@@ -11,9 +11,10 @@ import os
 from pathlib import Path
 
 from activelearn.config import DataConfig
-from activelearn.data.sources.base import UNKNOWN_LABEL, Pool
+from activelearn.data.sources.base import Pool
 from activelearn.data.sources.files import FileItem, image_spec, pool_from_files
 from activelearn.errors import DataError
+from activelearn.kinds import UNKNOWN_LABEL
 
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from activelearn.data.sources.base import UNKNOWN_LABEL
 from activelearn.errors import ConfigError
+from activelearn.kinds import UNKNOWN_LABEL
 
 
 def check_limit(key: str, value: int | None) -> None:

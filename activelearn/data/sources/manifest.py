@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from activelearn.config import DataConfig
-from activelearn.data.sources.base import UNKNOWN_LABEL, Pool
+from activelearn.data.sources.base import Pool
 from activelearn.data.sources.files import FileItem, image_spec, pool_from_files
 from activelearn.errors import DataError
+from activelearn.kinds import UNKNOWN_LABEL
 
 SPLITS = ("", "train", "test")  # "train" and "" both mean the pool
 

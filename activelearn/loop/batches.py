@@ -1,0 +1,125 @@
+"""The batch planner: which items go into a round's batches, recorded in state.
+
+The first round draws a random holdout batch (labelled by people, used only for
+evaluation) and a random initial batch. A select phase asks the strategy for a query
+batch with the latest model (random before there is one), and mixes in gold items
+(quality.gold_rate) and requests for another annotation of disputed items
+(quality.relabel_fraction). Only candidates are ever chosen: train-split items never
+batched, labelled or tasked, not gold, and only a duplicate group's representative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from activelearn.config import Config
+from activelearn.data.sources.base import Pool
+from activelearn.jobs import steps
+from activelearn.jobs.executor import Executor
+from activelearn.kinds import BatchKind, Split
+from activelearn.loop.clean import selectable_positions
+from activelearn.loop.relabel import request_relabels
+from activelearn.state import Store
+from activelearn.strategies import candidate_positions
+
+
+class BatchPlanner:
+    """Plans the batches of one project's rounds (see the module)."""
+
+    def __init__(self, cfg: Config, store: Store, pool: Pool, executor: Executor,
+                 echo: Callable[[str], None], progress: bool = True) -> None:
+        self.cfg, self.store, self.pool, self.executor = cfg, store, pool, executor
+        self.echo, self.progress = echo, progress
+        self.position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
+
+    def holdout(self, round_: int) -> None:
+        """The random holdout batch: its items move to the holdout split."""
+        candidates = self.candidates()
+        n = min(self.cfg.label_studio.holdout, len(candidates))
+        self._random_batch(round_, n, BatchKind.HOLDOUT, candidates)
+
+    def initial(self, round_: int) -> None:
+        """The random initial batch: the first training labels."""
+        self._random_batch(round_, min(self.cfg.loop.initial, self.cfg.loop.budget),
+                           BatchKind.INITIAL, self.candidates())
+
+    def select(self, round_: int, version: str | None) -> None:
+        """A batch of up to loop.batch items within the labelling budget: gold items,
+        relabel requests, and new items chosen by the strategy with the model `version`
+        (random when there is no model yet)."""
+        store, loop = self.store, self.cfg.loop
+        room = loop.budget - len(store.labels.current(Split.TRAIN.value)) \
+            - store.tasks.waiting(Split.TRAIN.value)
+        candidates = self.candidates()
+        n = min(loop.batch, room, len(candidates))
+        if n <= 0:
+            self.echo("  no batch: the labelling budget is reached or the pool is used up")
+            return
+        gold = self._gold_share(n)
+        asked = request_relabels(store, self.cfg.quality, round_, n - len(gold))
+        if asked:
+            self.echo(f"  asked for another annotation of {asked} disputed items")
+        if version is None:  # a top-up before any model: random, like the initial batch
+            self._random_batch(round_, n - len(gold) - asked, BatchKind.QUERY, candidates)
+        else:
+            self._query_batch(round_, n - len(gold) - asked, version, candidates)
+        if gold:
+            self._gold_batch(round_, gold)
+
+    def candidates(self) -> np.ndarray:
+        """Pool positions that may still be selected (see the module)."""
+        return selectable_positions(self.store, self.pool.item_ids,
+                                    also_taken=set(self.store.gold.labels()))
+
+    def _labeled_train_positions(self) -> np.ndarray:
+        labels = self.store.labels.current()
+        return np.array([self.position[i] for i, s in self.store.items.splits().items()
+                         if s == Split.TRAIN.value and i in self.position and i in labels],
+                        dtype=np.int64)
+
+    def _random_batch(self, round_: int, n: int, kind: BatchKind,
+                      candidates: np.ndarray) -> None:
+        """n of the candidate pool positions, drawn at random."""
+        rng = np.random.default_rng([self.cfg.project.seed, round_, len(candidates)])
+        chosen = rng.choice(candidates, size=min(n, len(candidates)), replace=False)
+        items = [(self.pool.item_ids[i], 0.0) for i in chosen]
+        self.store.batches.add(round_, kind, "random", self.cfg.project.seed, None, items,
+                               move_to=Split.HOLDOUT if kind is BatchKind.HOLDOUT else None)
+
+    def _query_batch(self, round_: int, n: int, version: str, selectable: np.ndarray) -> None:
+        """n of the selectable pool positions, chosen by the strategy with the model."""
+        strategy = self.cfg.strategy
+        seed = self.cfg.project.seed * 1000 + round_
+        candidates = candidate_positions(selectable, strategy.candidates, seed)
+        chosen = steps.score_and_select(self.executor, self.cfg, version, candidates,
+                                        self._labeled_train_positions(), n, seed,
+                                        self.progress)
+        ids = [self.pool.item_ids[i] for i in chosen["positions"]]
+        suggestions = list(zip(ids, chosen["labels"], chosen["confidence"]))
+        self.store.batches.add(round_, BatchKind.QUERY, strategy.name, seed, version,
+                               list(zip(ids, chosen["scores"])), suggestions)
+        self.echo(f"  selected {len(ids)} of {len(candidates)} candidates with "
+                  f"{strategy.name} (model {version}, jobs {self.executor.name})")
+
+    def _gold_share(self, n: int) -> list[str]:
+        """The gold items that take quality.gold_rate of a batch of n (never all of it)."""
+        rate = self.cfg.quality.gold_rate
+        unused = self.store.gold.unbatched() if rate > 0 else []
+        count = min(int(round(n * rate)), len(unused), n - 1)
+        if count <= 0:
+            return []
+        rng = np.random.default_rng([self.cfg.project.seed, n, len(unused)])
+        return [unused[i] for i in sorted(rng.choice(len(unused), size=count, replace=False))]
+
+    def _gold_batch(self, round_: int, gold: list[str]) -> None:
+        """A gold batch whose scores are drawn from the round's query batch, so the gold
+        tasks sort among the others."""
+        batches = self.store.batches
+        scores = [s for b in batches.all(round_) if b["kind"] == BatchKind.QUERY.value
+                  for _, s in batches.items(b["batch_id"])] or [0.0]
+        rng = np.random.default_rng([self.cfg.project.seed, round_])
+        items = [(item_id, float(rng.choice(scores))) for item_id in gold]
+        batches.add(round_, BatchKind.GOLD, "gold", self.cfg.project.seed, None, items)
+        self.echo(f"  mixed {len(gold)} gold items into the batch")

@@ -1,0 +1,119 @@
+"""Training and inference on a small real Fashion-MNIST subset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
+from activelearn.data.sources import load_source
+from activelearn.learn.checkpoints import load_checkpoint, save_checkpoint
+from activelearn.learn.inference import Normalizer, Predictor, evaluate, predict
+from activelearn.learn.models import build_model
+from activelearn.learn.networks import InputSpec
+from activelearn.learn.training import batch_bounds, epochs_for, train_model
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def subset(fmnist_root):
+    pool = load_source(DataConfig(source="fashion-mnist", root=str(fmnist_root), limit=1000,
+                                  test_limit=500), list(FASHION_MNIST_CLASSES))
+    train, test = np.flatnonzero(~pool.is_test), np.flatnonzero(pool.is_test)
+    return pool, train, test
+
+
+def _fit(pool, idx, seed=0, **recipe):
+    torch.manual_seed(seed)
+    model = build_model("small_cnn", InputSpec(1, 28, 28, 10))
+    norm = Normalizer.fit(pool.images)
+    cfg = TrainingConfig(**{"epochs": 4, "min_steps": 80, "batch_size": 32, **recipe})
+    result = train_model(model, pool.images[idx], pool.labels[idx], cfg, norm, seed, CPU,
+                         progress=False)
+    return model, norm, result
+
+
+@pytest.mark.slow
+def test_training_lowers_loss_and_beats_chance(subset):
+    pool, train, test = subset
+    model, norm, result = _fit(pool, train)
+    assert result.epoch_losses[-1] < 0.6 * result.epoch_losses[0]
+    metrics = evaluate(model, pool.images[test], pool.labels[test], norm, CPU)
+    assert metrics.accuracy > 0.65, metrics.accuracy  # chance is 0.10
+    assert np.array(metrics.confusion).sum() == len(test)
+
+
+def test_l1_penalty_shrinks_weights(subset):
+    pool, train, _ = subset
+
+    def l1(model):
+        return sum(p.abs().sum().item() for n, p in model.named_parameters()
+                   if n.endswith("weight"))
+
+    plain, _, _ = _fit(pool, train[:200], epochs=1, min_steps=30)
+    sparse, _, _ = _fit(pool, train[:200], epochs=1, min_steps=30, l1=1e-3)
+    assert l1(sparse) < 0.9 * l1(plain)
+
+
+def test_training_is_deterministic_under_a_seed(subset):
+    pool, train, _ = subset
+    a, _, ra = _fit(pool, train[:128], epochs=1, min_steps=8)
+    b, _, rb = _fit(pool, train[:128], epochs=1, min_steps=8)
+    assert ra.epoch_losses == pytest.approx(rb.epoch_losses, rel=1e-5)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa, pb, atol=1e-5)
+
+
+def test_a_tiny_last_batch_joins_the_one_before():
+    assert batch_bounds(2500, 64)[-2:] == [(2368, 2432), (2432, 2500)]
+    assert batch_bounds(130, 64) == [(0, 64), (64, 130)]
+    assert batch_bounds(100, 64) == [(0, 64), (64, 100)]  # 36 >= 32: its own batch
+    assert batch_bounds(10, 64) == [(0, 10)]
+
+
+def test_epochs_grow_for_small_labeled_sets():
+    recipe = TrainingConfig(epochs=10, min_steps=300, batch_size=50)
+    assert epochs_for(100, recipe) == 150  # 2 steps per epoch
+    assert epochs_for(10_000, recipe) == 10
+
+
+def test_predict_shapes_and_probabilities(subset):
+    pool, train, test = subset
+    model = build_model("small_cnn", InputSpec(1, 28, 28, 10), dropout=0.5)
+    norm = Normalizer.fit(pool.images)
+    scores = Predictor(model, norm, CPU, batch_size=32)(pool.images[test[:70]],
+                                                        embeddings=True, mc_passes=4)
+    assert scores.probs.shape == (70, 10)
+    assert np.allclose(scores.probs.sum(axis=1), 1, atol=1e-5)
+    assert scores.embeddings is not None and scores.embeddings.shape == (70, 128)
+    assert scores.mc_probs is not None and scores.mc_probs.shape == (70, 10, 4)
+    # dropout makes the passes differ from each other
+    assert np.abs(scores.mc_probs[..., 0] - scores.mc_probs[..., 1]).max() > 1e-4
+
+
+def test_checkpoint_round_trip(subset, tmp_path):
+    pool, train, test = subset
+    model, norm, _ = _fit(pool, train[:64], epochs=1, min_steps=4)
+    save_checkpoint(tmp_path / "m.pt", model, norm, {"model_version": "v1", "round": 3})
+    fresh = build_model("small_cnn", InputSpec(1, 28, 28, 10))
+    norm2, meta = load_checkpoint(tmp_path / "m.pt", fresh)
+    assert meta == {"model_version": "v1", "round": 3} and norm2 == norm
+    a = predict(model, pool.images[test[:50]], norm, CPU).probs
+    b = predict(fresh, pool.images[test[:50]], norm2, CPU).probs
+    assert np.allclose(a, b, atol=1e-6)
+
+
+def test_fast_inference_matches_the_eager_model(subset):
+    pool, train, test = subset
+    model, norm, _ = _fit(pool, train[:64], epochs=1, min_steps=4)
+    images = pool.images[test[:37]]  # not a multiple of the batch size
+    fast = Predictor(model, norm, CPU, batch_size=16)(images, embeddings=True)
+    with torch.no_grad():
+        model.eval()
+        features = model.features(norm(images, CPU))
+        eager = torch.softmax(model.head(features), dim=1).numpy()
+    assert fast.embeddings is not None and fast.embeddings.shape == (37, 128)
+    assert np.allclose(fast.embeddings, features.numpy(), atol=1e-4)
+    assert np.allclose(fast.probs, eager, atol=1e-5)
