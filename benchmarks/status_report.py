@@ -70,7 +70,7 @@ def build_state(path: Path, seed: int = 0) -> dict[str, int]:
             move = Split.HOLDOUT if kind is BatchKind.HOLDOUT else None
             batch_id = store.batches.add(round_, kind, "margin" if round_ else "random", 0,
                                        f"fm-r{round_ - 1}" if round_ else None, items,
-                                       suggestions, move)
+                                         suggestions, move)
             for p in positions:
                 task_of[int(p)] = counter["task"] = counter["task"] + 1
             tasks = {ids[p]: task_of[int(p)] for p in positions}
@@ -78,7 +78,7 @@ def build_state(path: Path, seed: int = 0) -> dict[str, int]:
         store.rounds.record_phase(round_, "push", "done")
         version = f"fm-r{round_}" if round_ else None
         store.rounds.finish(round_, version, len(store.labels.current(Split.TRAIN.value)),
-                           RoundStatus.DONE)
+                            RoundStatus.DONE)
     store.rounds.start(ROUNDS)
     store.rounds.record_phase(ROUNDS, "train", "failed", "CUDA out of memory (synthetic)")
     store.rounds.fail(ROUNDS, "train: CUDA out of memory (synthetic)")

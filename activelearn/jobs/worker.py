@@ -5,7 +5,7 @@ itself. RQ's default Worker forks a child per job, and CUDA initialised in a par
 not survive a fork (even torch.cuda.is_available() initialises it); SpawnWorker is
 CUDA-safe but starts a new interpreter per job (torch import, pool load: seconds each).
 Running jobs in-process needs no fork at all, so CUDA is safe, and the pool and the
-latest model stay loaded between jobs (see tasks.py's caches).
+latest model stay loaded between jobs (see inputs.py's caches).
 
 What SimpleWorker lacks is a heartbeat during a job: it announces job timeout + 60 s
 once, so a killed worker's job would look alive for up to hours. ResidentWorker beats

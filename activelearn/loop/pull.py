@@ -44,8 +44,9 @@ def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
                             [a for a in rows if a.task_id in review_rounds])
     rows = [a for a in rows if a.task_id not in review_rounds]
     seen = {task: item for task, item in seen.items() if task not in review_rounds}
-    changes = store.annotations.apply_pull(round_, seen, rows, problems, CURSOR_KEY, result.cursor,
-                               reviews, {t: o for t, o in result.open_tasks.items() if t in seen})
+    open_tasks = {t: o for t, o in result.open_tasks.items() if t in seen}
+    changes = store.annotations.apply_pull(round_, seen, rows, problems, CURSOR_KEY,
+                                           result.cursor, reviews, open_tasks)
     problems_deleted = check_deleted_tasks(backend, store, project_id)
     _report(changes, result.cancelled, len(result.seen), problems_deleted, class_names, echo)
     return changes

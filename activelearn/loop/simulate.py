@@ -92,7 +92,7 @@ class SimulatedRun:
         ids = [self.pool.item_ids[i] for i in chosen]
         score_list = scores.tolist() if scores is not None else [0.0] * len(ids)
         self.store.batches.add(round_, kind, strategy, self.seed, version,
-                             list(zip(ids, score_list)))
+                               list(zip(ids, score_list)))
         self.store.labels.set(self.oracle.annotate(ids), self.oracle.name, round_)
         self.labeled[chosen] = True
 

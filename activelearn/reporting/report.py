@@ -4,7 +4,7 @@ one HTML page with PNG plots and the numbers behind them as CSV files, in one fo
 Sections: the learning curve on the holdout (and test) split, round by round; the
 `simulate` comparison of strategies; per-class scores and the confusion matrix of the
 latest model; annotation throughput; then the annotation-quality sections of
-report_quality.py (agreement, duplicates, label-error review). A section without data
+quality_sections.py (agreement, duplicates, label-error review). A section without data
 says so. Nothing here writes to the state.
 """
 
@@ -144,7 +144,7 @@ def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Sect
             f1.append(e.payload["macro_f1"])
     if any(c[0] for c in curves.values()):
         plots.learning_curve({s: c for s, c in curves.items() if c[0]},
-                                    out_dir / "learning_curve.png")
+                             out_dir / "learning_curve.png")
         section.image("learning_curve.png", "accuracy and macro-F1 against train labels")
     header = ["round", "train labels", "model"] + [
         f"{s} {m}" for s in splits for m in ("accuracy", "macro-F1", "items")]
@@ -210,7 +210,7 @@ def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
     section.text(f"Model {first.model_version or '-'} (round {last}), evaluated on "
                  f"{', '.join(e.split for e in found)}.")
     plots.per_class_f1(names, {e.split: e.payload["f1"] for e in found},
-                              out_dir / "per_class_f1.png")
+                       out_dir / "per_class_f1.png")
     section.image("per_class_f1.png", "per-class F1 of the latest model")
     header = ["class"] + [f"{e.split} {m}" for e in found
                           for m in ("precision", "recall", "F1", "support")]
@@ -231,7 +231,7 @@ def latest_model_section(evaluations: list[Evaluation], classes: Sequence[str],
         slug = re.sub(r"[^A-Za-z0-9_-]", "_", e.split)
         plots.confusion(names, e.payload["confusion"],
                                f"confusion matrix on {e.split} (rows: true class)",
-                               out_dir / f"confusion_{slug}.png")
+                        out_dir / f"confusion_{slug}.png")
         section.image(f"confusion_{slug}.png", f"confusion matrix on {e.split}",
                       half=len(found) > 1)
         section.files.append(write_csv(out_dir / f"confusion_{slug}.csv", [

@@ -1,6 +1,6 @@
 """Duplicate groups in the state store: the pairs `activelearn clean` found, their groups
-with a representative, and the images the source could not read. Part of `Store` (see
-store.py); the detection is in activelearn.data.duplicates, the command in activelearn.loop.clean.
+with a representative, and the images the source could not read (`store.duplicates`);
+the detection is in activelearn.data.duplicates, the command in activelearn.loop.clean.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ class DuplicateTable(Table):
     """The duplicate_pairs, duplicate_groups, duplicate_members and skipped_items tables."""
 
     def replace(self, pairs: list[tuple[str, str, str, float]],
-                           groups: list[tuple[str, str, list[str]]],
-                           skipped: list[tuple[str, str, str]]) -> None:
+                groups: list[tuple[str, str, list[str]]],
+                skipped: list[tuple[str, str, str]]) -> None:
         """Replace the last clean's results in one transaction. pairs: (item, item, kind,
         similarity); groups: (representative, kind, member ids); skipped: (item_id, path,
         reason)."""

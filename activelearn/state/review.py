@@ -34,7 +34,7 @@ class ReviewTable(Table):
         self._labels = labels
 
     def add_candidates(self, round_: int,
-                              rows: list[tuple[str, int, int, float, float]]) -> None:
+                       rows: list[tuple[str, int, int, float, float]]) -> None:
         """(item_id, current label, model's class, score, p of the model's class) of the
         items a round sends to review; a round records its candidates once."""
         now = time.time()

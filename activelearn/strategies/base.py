@@ -102,7 +102,8 @@ class Strategy:
         broken ones in seeded random order, scored like the last finite pick or lower."""
         finite = np.flatnonzero(~broken)
         k = min(n, len(finite))
-        positions, scores = np.zeros(0, dtype=np.int64), np.zeros(0)
+        positions: np.ndarray = np.zeros(0, dtype=np.int64)
+        scores: np.ndarray = np.zeros(0)
         if k:
             sel = self._select(inp.subset(finite), k, rng)
             positions = finite[np.asarray(sel.positions, dtype=np.int64)]

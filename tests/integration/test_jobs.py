@@ -220,7 +220,7 @@ def test_out_of_fold_jobs_on_two_workers_predict_every_label_once_like_inline(rq
     inline = steps.out_of_fold(InlineExecutor(), cfg, 1, "t-r1", 2, progress=False)
     assert inline == files
     again = {str(i): p for f in inline for i, p in zip(np.load(f)["item_ids"],
-                                                         np.load(f)["probs"])}
+                                                       np.load(f)["probs"])}
     assert all(np.allclose(rq[i], again[i], atol=1e-5) for i in labels)
 
 

@@ -1,7 +1,7 @@
 """Label Studio's formats, without talking to a server: the labelling interface, task
 JSON going out, annotations coming back, the pull cursor, and where the token comes from.
 
-The server side (the SDK calls) is in `label_studio.py`; everything here is plain data
+The server side (the SDK calls) is in `client.py`; everything here is plain data
 so that it can be tested without a server.
 """
 

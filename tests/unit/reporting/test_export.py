@@ -43,7 +43,7 @@ def build_state(path: Path, pool: Pool) -> dict[str, tuple[str, int, tuple[str, 
     store.items.add((item_id, i, None, Split.TEST.value if pool.is_test[i] else "train")
                     for i, item_id in enumerate(ids))
     store.batches.add(0, BatchKind.HOLDOUT, "random", 0, None, [(ids[i], 0.0) for i in HOLDOUT],
-                    move_to=Split.HOLDOUT)
+                      move_to=Split.HOLDOUT)
     rows = [ann(i, ids[i], truth[i], "alice") for i in HOLDOUT]
     store.annotations.apply_pull(0, {i: ids[i] for i in HOLDOUT}, rows, [], "cursor", "c0")
     rows = [ann(i, ids[i], truth[i], "bob") for i in TRAIN_LS]

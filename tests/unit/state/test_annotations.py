@@ -69,7 +69,7 @@ def test_majority_and_ties_across_annotators(store: Store) -> None:
                                                  "img1": ({1: 1, 6: 1}, None)}
     # a third annotator breaks the tie
     changes = pull(store, {11: "img1"}, [ann(4, 11, "img1", 1, "a"), ann(5, 11, "img1", 6, "b"),
-                                          ann(6, 11, "img1", 6, "c")])
+                                         ann(6, 11, "img1", 6, "c")])
     assert changes.new_labels == 1 and store.labels.current()["img1"] == 6
     assert store.annotations.of_item("img1") == [(4, 1, "a"), (5, 6, "b"), (6, 6, "c")]
 
