@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from activelearn.loop.lock import pid_alive
 from activelearn.state import Store
 from support import ROOT
@@ -38,5 +40,11 @@ def test_demo_runs_the_whole_loop_unattended(tmp_path, fmnist_root):
     with Store.open(work / "state.sqlite") as store:
         assert len(store.labels.current("holdout")) == 60
         assert len(store.labels.current("train")) == 100
+        holdout = store.metrics.of_split("holdout")
+    # the printed curve is the holdout evaluation in state, and the models learned
+    # something (10 classes: chance is 0.1)
+    for round_, _, accuracy in curve:
+        assert float(accuracy) == pytest.approx(holdout[int(round_)]["accuracy"], abs=5e-5)
+        assert float(accuracy) > 0.3, out
     pid = int((work / "label-studio" / "pid").read_text())
     assert not pid_alive(pid)  # --stop-server
