@@ -3,10 +3,11 @@
 #
 #   bash scripts/redis.sh ensure [PORT]   # default 6379 on 127.0.0.1
 #
-# If one already answers (the development machines run one), nothing happens. Otherwise
-# redis-server is installed from Debian when missing and started in the background on
-# loopback, without persistence (RQ's jobs are transient; activelearn's own state is in
-# state.sqlite). Prints the URL to use as ACTIVELEARN_REDIS_URL.
+# redis-server is installed from Debian when missing (the tests start one of their own on
+# a free port). If a server already answers on PORT (the development machines run one),
+# it is left alone; otherwise one is started in the background on loopback, without
+# persistence (RQ's jobs are transient; activelearn's own state is in state.sqlite).
+# Prints the URL to use as ACTIVELEARN_REDIS_URL.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 PORT=${2:-6379}
@@ -24,14 +25,14 @@ PY
 }
 
 ensure() {
+    if ! command -v redis-server >/dev/null; then
+        say "installing the Debian package redis-server"
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+    fi
     if answers; then
         say "a server answers at 127.0.0.1:$PORT"
     else
-        if ! command -v redis-server >/dev/null; then
-            say "installing the Debian package redis-server"
-            $SUDO apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
-        fi
         say "starting redis-server on 127.0.0.1:$PORT"
         redis-server --port "$PORT" --bind 127.0.0.1 --daemonize yes --save "" \
             --appendonly no --logfile "${TMPDIR:-/tmp}/activelearn-redis-$PORT.log"
