@@ -52,3 +52,7 @@ class BackendUnavailableError(BackendError):
 
 class BackendAuthError(BackendError):
     """The annotation backend refused the API token, or no token was given."""
+
+
+class JobError(ActiveLearnError):
+    """A job failed, timed out, or found no worker."""

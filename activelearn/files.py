@@ -15,10 +15,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
-def write_atomically(path: Path | str, write: Callable[[Path], object]) -> Path:
+def write_atomically(path: Path | str, write: Callable[[Path], object],
+                     exclusive: bool = False) -> Path:
     """Call write(tmp) with a temporary path next to `path` (same folder and suffix, so
     np.savez and friends keep the name), flush it to disk, then rename it onto `path`.
-    The temporary file is removed when write fails. Returns `path`."""
+    The temporary file is removed when write fails. Returns `path`.
+
+    exclusive: publish only if `path` does not exist yet (FileExistsError otherwise), so
+    two processes never both write one file: the first complete one stays."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
@@ -26,7 +30,11 @@ def write_atomically(path: Path | str, write: Callable[[Path], object]) -> Path:
         write(tmp)
         with open(tmp, "rb") as written:
             os.fsync(written.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)  # fails if path exists: put-if-absent
+            tmp.unlink()
+        else:
+            os.replace(tmp, path)
     except BaseException:  # KeyboardInterrupt too: never leave the temporary file behind
         tmp.unlink(missing_ok=True)
         raise

@@ -102,9 +102,12 @@ def init(config) -> None:
 
 @main.command()
 @config_option
+@click.option("--retrain", is_flag=True,
+              help="Train a new model in this round whatever the labels since the last "
+                   "one (e.g. after changing the training recipe).")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @handle_errors
-def cycle(config, no_progress) -> None:
+def cycle(config, retrain, no_progress) -> None:
     """Run one round of the real loop against Label Studio; safe to run from cron.
 
     \b
@@ -118,6 +121,10 @@ def cycle(config, no_progress) -> None:
     4. otherwise, if fewer than loop.min_queued tasks wait, top the queue up.
 
     \b
+    A model whose files went missing or unreadable is trained again by the round that
+    needs it; an unfinished round resumes at its first unfinished phase.
+
+    \b
     Exit codes: 0 done or nothing to do (also when another cycle holds the lock),
     1 failed (one line says why; the next run resumes the round), 2 config error.
     The project must be reachable as for `activelearn init`, which this runs first.
@@ -126,7 +133,7 @@ def cycle(config, no_progress) -> None:
 
     cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
     try:
-        run_cycle(cfg, click.echo, progress=not no_progress)
+        run_cycle(cfg, click.echo, progress=not no_progress, retrain=retrain)
     except KeyboardInterrupt:
         click.echo("\ninterrupted: the next cycle resumes the unfinished round", err=True)
         sys.exit(130)

@@ -20,7 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from activelearn.config import JobsConfig
-from activelearn.errors import ActiveLearnError
+from activelearn.errors import JobError
 from activelearn.failpoints import failpoint
 from activelearn.jobs import functions
 
@@ -30,10 +30,6 @@ PERFORM = "activelearn.jobs.executor.perform"  # what RQ calls: perform(kind, pa
 POLL = 0.05  # seconds between status checks while waiting
 CLEANUP_EVERY = 5.0  # seconds between checks for abandoned jobs
 META_EVERY = 0.5  # seconds between progress updates a worker writes to job meta
-
-
-class JobError(ActiveLearnError):
-    """A job failed, timed out, or found no worker."""
 
 
 class Executor:

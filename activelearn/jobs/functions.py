@@ -19,10 +19,11 @@ import torch
 
 from activelearn.config.registry import Registry
 from activelearn.data.sources.base import Pool
-from activelearn.files import write_atomically, write_text
+from activelearn.errors import JobError
+from activelearn.files import write_atomically
 from activelearn.jobs.inputs import load, predictor_for, training_inputs
 from activelearn.kinds import UNKNOWN_LABEL, Split
-from activelearn.learn.checkpoints import checkpoint_path, save_checkpoint
+from activelearn.learn.checkpoints import checkpoint_path, metrics_path, save_checkpoint
 from activelearn.learn.inference import Predictor
 from activelearn.quality.label_errors import assign_folds
 from activelearn.strategies import SelectionInput, get_strategy, select_batch
@@ -36,17 +37,14 @@ SCORE_CHUNK = 4096  # items per progress report while scoring
 def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: config, round, version. Trains on the train labels in state, saves the
     checkpoint and evaluates on the holdout (and the source's test labels when known).
-    Returns (and writes next to the checkpoint) the metrics as JSON."""
+    Returns (and writes next to the checkpoint) the metrics as JSON. The files are
+    published put-if-absent: two processes never both write one model version."""
     inp = training_inputs(payload)
     cfg, pool, position = inp.cfg, inp.pool, inp.position
     fitted = inp.fit(np.ones(len(inp.ids), dtype=bool), cfg.project.seed + int(payload["round"]))
     result, predictor = fitted.result, fitted.predictor
     progress(len(inp.ids))
     version = payload["version"]
-    path = checkpoint_path(cfg.work_dir, version)
-    save_checkpoint(path, fitted.model, inp.norm, {"model_version": version,
-                                            "round": payload["round"],
-                                            "labels": len(inp.ids), "model": cfg.model.name})
     test = {i: int(pool.labels[position[i]]) for i, s in inp.splits.items()
             if s == Split.TEST.value and i in position
             and pool.labels[position[i]] != UNKNOWN_LABEL}
@@ -55,7 +53,17 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     out = {"version": version, "labels": len(inp.ids), "seconds": round(result.seconds, 3),
            "epochs": result.epochs, "loss": result.final_loss,
            "device": str(predictor.device), "metrics": metrics}
-    write_text(path.with_suffix(".json"), json.dumps(out))
+    meta = {"model_version": version, "round": payload["round"], "labels": len(inp.ids),
+            "model": cfg.model.name}
+    try:
+        save_checkpoint(checkpoint_path(cfg.work_dir, version), fitted.model, inp.norm, meta,
+                        exclusive=True)
+        write_atomically(metrics_path(cfg.work_dir, version),
+                         lambda tmp: tmp.write_text(json.dumps(out)), exclusive=True)
+    except FileExistsError as exc:
+        raise JobError(f"{exc.filename}: model {version} was written by another process "
+                       "meanwhile (two cycles at once?); this run stops, the next one "
+                       "uses that model") from None
     return out
 
 

@@ -14,7 +14,7 @@ import torch
 from activelearn.config import Config, load_config
 from activelearn.data.sources import load_source
 from activelearn.data.sources.base import Pool
-from activelearn.errors import DataError
+from activelearn.errors import DataError, StateError
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import checkpoint_path, load_checkpoint, resolve_device
 from activelearn.learn.fit import Fitted, fit, input_spec
@@ -57,7 +57,10 @@ def device_for(cfg: Config) -> torch.device:
 def predictor_for(cfg: Config, pool: Pool, version: str) -> Predictor:
     """The model of a version, ready for inference; cached while the file is unchanged."""
     path = checkpoint_path(cfg.work_dir, version)
-    key = (str(path), path.stat().st_mtime_ns, str(device_for(cfg)))
+    try:
+        key = (str(path), path.stat().st_mtime_ns, str(device_for(cfg)))
+    except FileNotFoundError:
+        raise StateError(f"{path}: the checkpoint of model {version} is missing") from None
     if key not in _predictors:
         _predictors.clear()
         model = build_model(cfg.model.name, input_spec(pool.images, len(pool.class_names)),

@@ -1,15 +1,27 @@
-"""Where models are kept and run: checkpoint files (weights, normaliser, metadata) by
-model version, and the device a model trains and predicts on."""
+"""Where models are kept and run: a model version's checkpoint (weights, normaliser,
+metadata) and its metrics next to it, and the device a model trains and predicts on.
+
+Checkpoints are loaded with torch.load(weights_only=True): a file in the models folder
+can hold tensors and plain values only, never code to run.
+"""
 
 from __future__ import annotations
 
+import json
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
 
+from activelearn.errors import StateError
 from activelearn.files import write_atomically
 from activelearn.learn.inference import Normalizer
 from activelearn.learn.networks import SplitModel
+
+# What torch.load raises for a file that is not a checkpoint it may load.
+_LOAD_ERRORS = (OSError, RuntimeError, EOFError, ValueError, TypeError, KeyError,
+                pickle.UnpicklingError, zipfile.BadZipFile)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -20,20 +32,63 @@ def resolve_device(name: str) -> torch.device:
 
 
 def checkpoint_path(work_dir: Path, version: str) -> Path:
-    """The checkpoint of a model version in a project's work directory (its metrics are
-    next to it, with the suffix .json)."""
+    """The checkpoint of a model version in a project's work directory."""
     return Path(work_dir) / "models" / f"{version}.pt"
 
 
-def save_checkpoint(path: Path, model: SplitModel, norm: Normalizer, meta: dict) -> None:
-    """Write model weights, normaliser and metadata (model version, round, config) atomically."""
-    state = {"model": model.state_dict(), "norm": [norm.mean, norm.std], "meta": meta}
-    write_atomically(path, lambda tmp: torch.save(state, tmp))
+def metrics_path(work_dir: Path, version: str) -> Path:
+    """The train job's result (metrics) of a model version, next to its checkpoint."""
+    return checkpoint_path(work_dir, version).with_suffix(".json")
+
+
+def save_checkpoint(path: Path, model: SplitModel, norm: Normalizer, meta: dict,
+                    exclusive: bool = False) -> None:
+    """Write model weights, normaliser and metadata (model version, round, config)
+    atomically; exclusive: never replace an existing file (FileExistsError)."""
+    state = {"model": model.state_dict(), "norm": [list(norm.mean), list(norm.std)],
+             "meta": meta}
+    write_atomically(path, lambda tmp: torch.save(state, tmp), exclusive=exclusive)
+
+
+def _read(path: Path) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise StateError(f"{path}: the checkpoint is missing") from None
+    except _LOAD_ERRORS as exc:
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise StateError(f"{path}: not a checkpoint activelearn can load ({why})") from None
+    if not isinstance(ckpt, dict) or not {"model", "norm", "meta"} <= set(ckpt):
+        raise StateError(f"{path}: not an activelearn checkpoint (no model, norm and meta)")
+    return ckpt
 
 
 def load_checkpoint(path: Path, model: SplitModel) -> tuple[Normalizer, dict]:
-    """Load weights into model; returns the normaliser and metadata saved with them."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    model.load_state_dict(ckpt["model"])
-    mean, std = ckpt["norm"]
+    """Load weights into model; returns the normaliser and metadata saved with them.
+    StateError (one line) for a missing, foreign or unreadable file."""
+    ckpt = _read(path)
+    try:
+        model.load_state_dict(ckpt["model"])
+        mean, std = ckpt["norm"]
+    except (RuntimeError, ValueError, TypeError) as exc:
+        why = " ".join(str(exc).split())[:160]
+        raise StateError(f"{path}: the checkpoint does not fit the configured model "
+                         f"({why})") from None
     return Normalizer(tuple(mean), tuple(std)), ckpt["meta"]
+
+
+def model_problem(work_dir: Path, version: str) -> str | None:
+    """Why a model version's files cannot be used (a missing or unreadable checkpoint or
+    metrics file), or None when they can."""
+    metrics = metrics_path(work_dir, version)
+    try:
+        _read(checkpoint_path(work_dir, version))
+    except StateError as exc:
+        return str(exc)
+    try:
+        json.loads(metrics.read_text())["metrics"]
+    except FileNotFoundError:
+        return f"{metrics}: the metrics file is missing"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{metrics}: unreadable ({type(exc).__name__})"
+    return None

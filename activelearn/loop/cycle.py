@@ -39,7 +39,7 @@ from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor, make_executor
 from activelearn.kinds import RoundStatus, Split
-from activelearn.learn.checkpoints import checkpoint_path
+from activelearn.learn.checkpoints import checkpoint_path, metrics_path, model_problem
 from activelearn.loop.batches import BatchPlanner
 from activelearn.loop.clean import needs_clean, propagate_labels, record_items, run_clean
 from activelearn.loop.lock import CycleLock
@@ -77,9 +77,10 @@ class Cycle:
 
     def __init__(self, cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
                  executor: Executor, lock: CycleLock, echo: Callable[[str], None],
-                 progress: bool = True) -> None:
+                 progress: bool = True, retrain: bool = False) -> None:
         self.cfg, self.store, self.backend, self.pool = cfg, store, backend, pool
         self.executor, self.lock, self.echo, self.progress = executor, lock, echo, progress
+        self.retrain = retrain
         self.planner = BatchPlanner(cfg, store, pool, executor, echo, progress)
         self.pusher: TaskPusher | None = None  # once the project is linked (run)
 
@@ -111,7 +112,8 @@ class Cycle:
             plan = Plan(self.store.rounds.phases_done(running)["plan"])
             self.echo(f"round {running}: resuming the unfinished {plan.value} round")
         else:
-            decision = self.decide()
+            decision = Decision(Plan.TRAIN, "asked for with --retrain") \
+                if self.retrain and self.store.batches.all() else self.decide()
             if decision.plan is None:
                 self.echo(f"nothing to do: {decision.why}")
                 return
@@ -149,9 +151,10 @@ class Cycle:
         start = time.perf_counter()
         rounds = self.store.rounds
         rounds.start(round_)
-        done = rounds.phases_done(round_)
-        if "plan" not in done:
+        if "plan" not in rounds.phases_done(round_):
             rounds.record_phase(round_, "plan", "done", plan.value)
+        plan = self._recover(round_, plan)
+        done = rounds.phases_done(round_)
         phases = self.phases
         for name in PLANS[plan]:
             if name not in done:
@@ -180,8 +183,43 @@ class Cycle:
         rounds.record_phase(round_, name, "done")
         failpoint(f"after:{name}")
 
+    def _recover(self, round_: int, plan: Plan) -> Plan:
+        """The model files a round still needs are checked before it goes on: a lost or
+        unreadable model of this round is trained again (with the evaluation that read
+        it), and a top-up whose latest model is unusable becomes a training round. The
+        round never uses another model than the one state names, and never fails the
+        same way on every run."""
+        rounds, done = self.store.rounds, self.store.rounds.phases_done(round_)
+        if "select" in done:
+            return plan
+        if plan is Plan.TRAIN and "train" in done:
+            problem = model_problem(self.cfg.work_dir, self._version(round_))
+            if problem is not None:
+                self.echo(f"  the model of round {round_} is unusable ({problem}): "
+                          "training it again")
+                for name in ("train", "evaluate"):
+                    rounds.record_phase(round_, name, "lost", problem)
+                self._discard_model(self._version(round_))
+        elif plan is Plan.TOPUP:
+            latest = self._latest_model()
+            problem = latest and model_problem(self.cfg.work_dir, latest[1])
+            if latest is not None and problem:
+                self.echo(f"  the latest model {latest[1]} is unusable ({problem}): this "
+                          "round trains a new one instead")
+                rounds.record_phase(round_, "plan", "done", Plan.TRAIN.value)
+                return Plan.TRAIN
+        return plan
+
+    def _discard_model(self, version: str) -> None:
+        """Remove what is left of a model version's files, so training publishes anew."""
+        for path in (checkpoint_path(self.cfg.work_dir, version),
+                     metrics_path(self.cfg.work_dir, version)):
+            path.unlink(missing_ok=True)
+
     # -- phases of a training round ------------------------------------------------
     def _train(self, round_: int) -> None:
+        # files left by a run killed between publishing and recording the phase
+        self._discard_model(self._version(round_))
         result = steps.train(self.executor, self.cfg, round_, self._version(round_),
                              self.progress)
         self.echo(f"  trained {result['version']} on {result['labels']} labels in "
@@ -190,12 +228,14 @@ class Cycle:
     def _evaluate(self, round_: int) -> None:
         """Record the metrics the train job measured (written next to the checkpoint)."""
         version = self._version(round_)
-        path = checkpoint_path(self.cfg.work_dir, version).with_suffix(".json")
+        path = metrics_path(self.cfg.work_dir, version)
         try:
             metrics = json.loads(path.read_text())["metrics"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise StateError(f"{path}: the metrics of {version} are unreadable ({exc}); "
-                             "delete the checkpoint to train the round again") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # the next run finds the model unusable and trains it again (see _recover)
+            raise StateError(f"{path}: the metrics of {version} are unreadable "
+                             f"({type(exc).__name__}); the next cycle trains the round "
+                             "again") from None
         for split, found in metrics.items():
             self.store.metrics.record(round_, split, version, found)
             self.echo(f"  {split} accuracy {found['accuracy']:.4f}, macro-F1 "
@@ -247,14 +287,15 @@ class Cycle:
         return linked.project_id
 
     def _latest_model(self, including: int | None = None) -> tuple[int, str] | None:
-        """(round, model version) of the newest trained model (a done round, or the round
-        `including` if it trained already)."""
+        """(round, model version) of the newest model state names: a finished round's
+        model, or the round `including` if it trained already. Whether its files are
+        usable is not looked at here (see _recover): never an older model instead."""
         found = None
         for r in self.store.rounds.all():
-            trained = r.status == RoundStatus.DONE.value or r.round == including
-            version = self._version(r.round)
-            if trained and checkpoint_path(self.cfg.work_dir, version).exists():
-                found = (r.round, version)
+            if r.status == RoundStatus.DONE.value and r.model_version:
+                found = (r.round, r.model_version)
+            elif r.round == including and "train" in self.store.rounds.phases_done(r.round):
+                found = (r.round, self._version(r.round))
         return found
 
     def _next_round(self) -> int:
@@ -265,9 +306,11 @@ class Cycle:
         return f"{self.cfg.project.name}-r{round_}"
 
 
-def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True) -> bool:
-    """Run one cycle under the project's lock. Returns False (and does nothing) when
-    another cycle holds the lock."""
+def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
+              retrain: bool = False) -> bool:
+    """Run one cycle under the project's lock (retrain: train a new model now, whatever
+    the labels since the last one). Returns False (and does nothing) when another cycle
+    holds the lock."""
     from activelearn.data.sources import load_source
 
     state_path = cfg.work_dir / "state.sqlite"
@@ -289,5 +332,5 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True) -
             torch.set_num_threads(cfg.training.threads)
         pool = load_source(cfg.data, cfg.classes)
         with Store.open(state_path) as store:
-            Cycle(cfg, store, backend, pool, executor, lock, echo, progress).run()
+            Cycle(cfg, store, backend, pool, executor, lock, echo, progress, retrain).run()
     return True

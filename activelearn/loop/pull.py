@@ -44,12 +44,35 @@ def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
                             [a for a in rows if a.task_id in review_rounds])
     rows = [a for a in rows if a.task_id not in review_rounds]
     seen = {task: item for task, item in seen.items() if task not in review_rounds}
+    foreign = _foreign_tasks(store, seen)
+    problems += [Problem(task, seen[task], 0, why) for task, why in foreign.items()]
+    rows = [a for a in rows if a.task_id not in foreign]
+    seen = {task: item for task, item in seen.items() if task not in foreign}
     open_tasks = {t: o for t, o in result.open_tasks.items() if t in seen}
     changes = store.annotations.apply_pull(round_, seen, rows, problems, CURSOR_KEY,
                                            result.cursor, reviews, open_tasks)
     problems_deleted = check_deleted_tasks(backend, store, project_id)
     _report(changes, result.cancelled, len(result.seen), problems_deleted, class_names, echo)
     return changes
+
+
+def _foreign_tasks(store: Store, seen: dict[int, str]) -> dict[int, str]:
+    """task id -> why, for the listed labelling tasks this project did not make: a task of
+    an item whose task in state is another one, or of an item this project never put in
+    a batch. Their annotations never become labels (holdout labels included). A task of a
+    batched item with no task in state yet is ours: imported just before a crash, it is
+    recorded when the round's push resumes."""
+    recorded = store.tasks.by_item(include_deleted=True)
+    batched = store.batches.batched_ids()
+    foreign = {}
+    for task, item in seen.items():
+        if item in recorded and recorded[item] != task:
+            foreign[task] = (f"not one of this project's tasks (item {item} has task "
+                             f"{recorded[item]}); its annotations are ignored")
+        elif item not in recorded and item not in batched:
+            foreign[task] = (f"not one of this project's tasks (item {item} was never "
+                             "selected by it); its annotations are ignored")
+    return foreign
 
 
 def check_deleted_tasks(backend: LabelStudioBackend, store: Store, project_id: int

@@ -50,10 +50,15 @@ class RoundTable(Table):
             self.db.execute("UPDATE rounds SET error=? WHERE round=?", (error, round_))
 
     def phases_done(self, round_: int) -> dict[str, str]:
-        """phase -> detail of the phases of a round that finished ('done')."""
-        return dict(self.db.execute(
-            "SELECT phase, detail FROM phases WHERE round=? AND status='done' ORDER BY at",
-            (round_,)))
+        """phase -> detail of the phases of a round whose latest record is 'done' (a phase
+        recorded 'lost' after it finished, its output gone, counts as not done)."""
+        latest: dict[str, tuple[str, str]] = {}
+        for phase, status, detail in self.db.execute(
+                "SELECT phase, status, detail FROM phases WHERE round=? ORDER BY rowid",
+                (round_,)):
+            latest[phase] = (status, detail)
+        return {phase: detail for phase, (status, detail) in latest.items()
+                if status == "done"}
 
     def last(self) -> dict | None:
         """The newest round with all its columns, or None before the first."""
@@ -69,9 +74,14 @@ class RoundTable(Table):
                                (phase,)).fetchone()[0]
 
     def last_failure(self) -> dict | None:
-        """The newest failed phase: round, phase, detail (the error) and at."""
-        row = self.db.execute("SELECT round, phase, detail, at FROM phases WHERE status="
-                              "'failed' ORDER BY at DESC LIMIT 1").fetchone()
+        """The newest failed phase that no later run finished: round, phase, detail (the
+        error) and at; None when every failure was resolved since."""
+        row = self.db.execute(
+            "SELECT p.round, p.phase, p.detail, p.at FROM phases p WHERE p.status='failed'"
+            " AND NOT EXISTS (SELECT 1 FROM phases q WHERE q.round=p.round AND"
+            " q.phase=p.phase AND q.status='done' AND q.rowid > p.rowid)"
+            " AND NOT EXISTS (SELECT 1 FROM rounds r WHERE r.round=p.round AND r.status=?)"
+            " ORDER BY p.rowid DESC LIMIT 1", (RoundStatus.DONE.value,)).fetchone()
         return dict(zip(["round", "phase", "error", "at"], row)) if row else None
 
     def all(self) -> list[RoundRow]:
