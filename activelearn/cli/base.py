@@ -17,20 +17,38 @@ from activelearn.errors import ActiveLearnError, ConfigError
 
 
 def handle_errors(fn):
-    """Run a command; an ActiveLearnError becomes one line on stderr and its exit code."""
+    """Run a command; an ActiveLearnError becomes one line on stderr and its exit code, a
+    file the system refused to read or write (a full disk, a read-only folder) one line
+    and exit 1, Ctrl-C exit 130. --debug shows the traceback instead."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
         try:
             return fn(*args, **kwargs)
-        except ActiveLearnError as exc:
+        except (ActiveLearnError, OSError) as exc:
             if ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
+            click.echo(f"error: {_one_line(exc)}", err=True)
+            sys.exit(getattr(exc, "exit_code", 1))
+        except KeyboardInterrupt:
+            if ctx.obj.get("debug"):
+                raise
+            click.echo("\ninterrupted", err=True)
+            sys.exit(130)
 
     return wrapper
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error as one line; an OSError names its file and says what the system said."""
+    if isinstance(exc, OSError) and not isinstance(exc, ActiveLearnError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        what = exc.strerror or str(exc) or type(exc).__name__
+        hint = {28: "free space and run again", 30: "the folder is read-only",
+                13: "check the permissions"}.get(exc.errno or 0, "")
+        return f"{where}{what}" + (f" ({hint})" if hint else "")
+    return " ".join(str(exc).split())
 
 
 def load(config: str | None) -> Config:

@@ -40,7 +40,7 @@ def linked_project(backend: LabelStudioBackend, state_path: Path, title: str) ->
     state is not created."""
     linked = None
     if state_path.exists():
-        with Store.open(state_path) as store:
+        with Store.open(state_path, readonly=True) as store:
             linked = _find(backend, store, title)
     else:
         found = backend.find_project(title)

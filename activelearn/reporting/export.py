@@ -12,6 +12,16 @@ label (name and index), annotators, number of annotations, round, source and pat
 `imagefolder` also writes OUT/<split>/<class folder>/<item file>: a copy of the item's
 file when it has one torchvision can read, else its pool pixels as PNG; its labels.csv
 names each item's file.
+
+Every export also writes OUT/.activelearn-export.json (MANIFEST): its format, every
+file it wrote and every folder it wrote into and which of those it created, as paths
+relative to OUT. A non-empty --out needs --force, which removes what that manifest lists
+and nothing else: the files, then the created folders once they are empty. A file the
+user added is kept, and so is the folder that holds it (the next manifest still lists
+that folder as created by an export). A listed file that the user changed since is
+removed all the same. A non-empty folder without a manifest is refused even with
+--force, and so is a manifest that names a path outside OUT: nothing is removed then.
+An export never overwrites what it did not write: it stops before writing anything.
 """
 
 from __future__ import annotations
@@ -24,7 +34,8 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -32,15 +43,14 @@ from PIL import Image
 
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ConfigError, DataError, StateError
-from activelearn.kinds import Split
+from activelearn.files import write_text
 from activelearn.state import LabelledItem, Store
 
 FORMATS = ("csv", "jsonl", "imagefolder")
 FIELDS = ["item_id", "split", "label", "label_index", "annotators", "annotations", "round",
           "source", "path"]
 CLASSES_FILE = "classes.txt"
-# What an export writes; --force removes these (and only these) before writing again.
-OUTPUT_NAMES = ("labels.csv", "labels.jsonl", CLASSES_FILE, *(s.value for s in Split))
+MANIFEST = ".activelearn-export.json"  # what an export wrote: all --force may remove
 # torchvision's ImageFolder reads only these suffixes (datasets.folder.IMG_EXTENSIONS);
 # an item file with another one (.gif) is written as PNG from the pool instead.
 COPY_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
@@ -75,7 +85,7 @@ def read_labelled(state_path: Path) -> list[LabelledItem]:
     if not state_path.is_file():  # never create a state just to look into it
         raise StateError(f"no state in {state_path}: nothing is labelled yet; run "
                          "activelearn cycle first, or check project.work_dir")
-    with Store.open(state_path) as store:
+    with Store.open(state_path, readonly=True) as store:
         return store.labels.labelled_items()
 
 
@@ -89,42 +99,124 @@ def check_labels(items: list[LabelledItem], classes: list[str], where: str) -> N
 
 
 def prepare_out(out: Path, force: bool) -> None:
-    """Make out ready: refuse a non-empty folder unless force, which removes what an
-    earlier export wrote there (OUTPUT_NAMES) and leaves any other file alone."""
+    """Make out ready: an empty or new folder, or, with force, one whose earlier export
+    (as its MANIFEST lists it) is removed; any other file stays. ConfigError otherwise."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: is a file, not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()):
+        if not (out / MANIFEST).exists() and not (out / MANIFEST).is_symlink():
+            raise ConfigError(f"--out {out}: not empty and no earlier export's manifest in "
+                              "it; choose an empty folder")
         if not force:
             raise ConfigError(f"--out {out}: folder is not empty; pass --force to replace "
                               "an earlier export there, or choose another --out")
-        for name in OUTPUT_NAMES:
-            target = out / name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            elif target.exists() or target.is_symlink():
-                target.unlink()
+        remove_export(out, read_manifest(out) or {})
     out.mkdir(parents=True, exist_ok=True)
+
+
+def read_manifest(out: Path) -> dict[str, Any] | None:
+    """The MANIFEST in out; None when there is none, ConfigError when it is no manifest."""
+    path = out / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad_manifest(out, f"unreadable: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise _bad_manifest(out, "not a JSON object")
+    for key in ("files", "created_folders"):
+        listed = manifest.get(key, [])
+        if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+            raise _bad_manifest(out, f"{key!r} is not a list of paths")
+    return manifest
+
+
+def remove_export(out: Path, manifest: dict[str, Any]) -> None:
+    """Remove the files a manifest lists, then the folders it created that are empty
+    then. Every path is checked first: one outside out (or reached through a symbolic
+    link to elsewhere) is a ConfigError and nothing is removed."""
+    files = [_inside(out, p) for p in manifest.get("files", []) if p != MANIFEST]
+    folders = [_inside(out, p) for p in manifest.get("created_folders", [])]
+    for file in files:
+        if file.is_dir() and not file.is_symlink():
+            raise ConfigError(f"--out {out}: {file.relative_to(out)} was a file of the "
+                              "earlier export and is now a folder; nothing was removed: "
+                              "move it away, or choose an empty folder")
+    for file in files:
+        file.unlink(missing_ok=True)
+    for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _inside(out: Path, listed: str) -> Path:
+    """out / listed, when listed is a relative path that stays inside out."""
+    posix, windows = PurePosixPath(listed), PureWindowsPath(listed)
+    path = out / posix
+    # the parent is resolved, not the path: a listed symbolic link is removed itself
+    outside = (not posix.parts or posix.is_absolute() or ".." in posix.parts
+               or bool(windows.drive or windows.root)
+               or not path.parent.resolve().is_relative_to(out.resolve()))
+    if outside:
+        raise _bad_manifest(out, f"it lists {listed!r}, which is not inside --out")
+    return path
+
+
+def _bad_manifest(out: Path, why: str) -> ConfigError:
+    return ConfigError(f"--out {out}: {MANIFEST}: {why}; nothing was removed: fix or delete "
+                       "it, or choose an empty folder")
 
 
 def write_export(items: list[LabelledItem], classes: list[str], fmt: str, out: Path,
                  load_pool: Callable[[], Pool]) -> ExportResult:
-    """Write items to out (prepared by prepare_out) in fmt; load_pool is called only when
-    an image folder needs pixels of items without a readable file."""
+    """Write items to out (prepared by prepare_out) in fmt, with the MANIFEST of what is
+    written; load_pool is called only when an image folder needs pixels of items without
+    a readable file. Nothing is written when a target is taken or the pool fails."""
     if fmt not in FORMATS:
         raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     rows = [_row(item, classes) for item in items]
-    result = ExportResult(out, fmt, dict(Counter(item.split for item in items)), [])
-    if fmt == "imagefolder":
-        files, result.copied, result.encoded = _write_images(items, classes, out, load_pool)
-        for row, file in zip(rows, files):
+    result = ExportResult(out, fmt, dict(Counter(item.split for item in items)),
+                          [f"labels.{'jsonl' if fmt == 'jsonl' else 'csv'}", CLASSES_FILE])
+    images = _plan_images(items, classes) if fmt == "imagefolder" else []
+    files = [*result.files, *(file for _, file in images)]
+    folders = sorted({str(parent) for _, file in images
+                      for parent in PurePosixPath(file).parents if parent.parts})
+    _check_free(out, files, folders)
+    # the pool is checked before anything is written: a failed export leaves no half
+    pixels = _pool_pixels(load_pool, [item.item_id for item, (source, _) in zip(items, images)
+                                      if source is None])
+    # folders an earlier export made that a user's file kept stay listed as made by one
+    kept = [f for f in (read_manifest(out) or {}).get("created_folders", [])
+            if (out / f).is_dir()]
+    made = sorted({*kept, *(f for f in folders if not (out / f).exists())})
+    write_text(out / MANIFEST, json.dumps(
+        {"format": fmt, "files": files, "folders": folders, "created_folders": made},
+        indent=1, ensure_ascii=False) + "\n")
+    if images:
+        result.copied, result.encoded = _write_images(images, items, pixels, out, folders)
+        for row, (_, file) in zip(rows, images):
             row["file"] = file
     if fmt == "jsonl":
         _write_jsonl(out / "labels.jsonl", rows)
     else:
         _write_csv(out / "labels.csv", rows, with_file=fmt == "imagefolder")
     (out / CLASSES_FILE).write_text("".join(f"{name}\n" for name in classes))
-    result.files = [f"labels.{'jsonl' if fmt == 'jsonl' else 'csv'}", CLASSES_FILE]
     return result
+
+
+def _check_free(out: Path, files: list[str], folders: list[str]) -> None:
+    """ConfigError when a path the export writes is taken by something it did not write
+    (prepare_out removed what the earlier export wrote)."""
+    for folder in folders:
+        path = out / folder
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise ConfigError(f"--out {out}: {folder} is in the way (not a folder an export "
+                              "made); move it away, or choose an empty folder")
+    for file in files:
+        if (out / file).exists() or (out / file).is_symlink():
+            raise ConfigError(f"--out {out}: {file} is in the way (not from an earlier "
+                              "export); move it away, or choose an empty folder")
 
 
 def _row(item: LabelledItem, classes: list[str]) -> dict:
@@ -178,28 +270,32 @@ def _copyable(path: str | None) -> Path | None:
     return file if file.suffix.lower() in COPY_SUFFIXES and file.is_file() else None
 
 
-def _write_images(items: list[LabelledItem], classes: list[str], out: Path,
-                  load_pool: Callable[[], Pool]) -> tuple[list[str], int, int]:
-    """Each item's image under out/<split>/<class folder>/; returns the files (relative
-    to out, in item order) and how many were copied and encoded."""
+def _plan_images(items: list[LabelledItem], classes: list[str]) -> list[tuple[Path | None, str]]:
+    """Per item (in order): the file to copy (None: encode its pool pixels as PNG) and
+    where it goes, out/<split>/<class folder>/<file stem><suffix> relative to out."""
     folders = class_folders(classes)
-    sources = [_copyable(item.path) for item in items]
-    files = []
-    for item, source in zip(items, sources):
+    plan = []
+    for item in items:
+        source = _copyable(item.path)
         suffix = source.suffix.lower() if source else ".png"
-        files.append(f"{item.split}/{folders[item.label]}/{file_stem(item.item_id)}{suffix}")
-    to_encode = [(item.item_id, file) for item, source, file in zip(items, sources, files)
-                 if source is None]
-    # the pool is checked before anything is written: a failed export leaves no half
-    pixels = _pool_pixels(load_pool, [item_id for item_id, _ in to_encode])
-    for folder in {str(Path(file).parent) for file in files}:
+        plan.append((source, f"{item.split}/{folders[item.label]}/"
+                             f"{file_stem(item.item_id)}{suffix}"))
+    return plan
+
+
+def _write_images(images: list[tuple[Path | None, str]], items: list[LabelledItem],
+                  pixels: dict[str, np.ndarray], out: Path, folders: list[str]
+                  ) -> tuple[int, int]:
+    """Copy or encode each planned image; returns how many were copied and encoded."""
+    for folder in folders:
         (out / folder).mkdir(parents=True, exist_ok=True)
-    for source, file in zip(sources, files):
+    for item, (source, file) in zip(items, images):
         if source is not None:
             shutil.copyfile(source, out / file)
-    for item_id, file in to_encode:
-        _png(pixels[item_id]).save(out / file, format="PNG")
-    return files, len(items) - len(to_encode), len(to_encode)
+        else:
+            _png(pixels[item.item_id]).save(out / file, format="PNG")
+    copied = sum(source is not None for source, _ in images)
+    return copied, len(images) - copied
 
 
 def _pool_pixels(load_pool: Callable[[], Pool], item_ids: list[str]) -> dict[str, np.ndarray]:

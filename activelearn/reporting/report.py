@@ -89,7 +89,7 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     # opened once for every section; an absent state is not created
-    with Store.open(state_path) if state_path.exists() else nullcontext() as store:
+    with Store.open(state_path, readonly=True) if state_path.exists() else nullcontext() as store:
         data = read_state(store)
         sections = [
             learning_curve_section(data.evaluations, out_dir),

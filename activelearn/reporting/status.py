@@ -27,7 +27,7 @@ def project_status(cfg: Config) -> dict[str, Any]:
                            "last_pull": None, "last_error": None, "queues": None,
                            "agreement": None, "review": None, "relabel": None}
     if path.exists():
-        with Store.open(path) as store:
+        with Store.open(path, readonly=True) as store:
             _from_state(store, out)
     if cfg.jobs.redis_url:
         out["queues"] = _queues(cfg)
