@@ -1,87 +1,343 @@
-"""What types cannot say about a project file: ranges, combinations of keys, and the
-names of pluggables (strategies, models, sources) against their registries."""
+"""What types cannot say about a project file: ranges, combinations of keys, the shape of
+names and URLs, and the names of pluggables (strategies, models, sources) against their
+registries.
+
+Every value that would crash or hang a round later (a NaN learning rate, a thread count
+that makes torch segfault, a Redis URL whose database silently falls back to 0) is
+rejected here, at load, as one line: ``key.path: what is wrong, the value, what is allowed``.
+A URL's password is never shown: it appears as ``***``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import dataclasses
+import math
+import os
+import re
+import string
+import unicodedata
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
-from activelearn.config.schema import Config
+from activelearn.config.schema import (
+    Config,
+    DataConfig,
+    JobsConfig,
+    LabelStudioConfig,
+    ProjectConfig,
+)
 from activelearn.errors import ConfigError, UnknownNameError
+
+WEEK = 7 * 24 * 3600  # seconds: the longest timeout or wait a round may ask for
+PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+DEVICE = re.compile(r"auto|cpu|cuda|cuda:[0-9]+|mps")
+TEMPLATE_FIELDS = ("item_id", "path")
+# Characters a class name may not hold: they break the one-line label lists annotators
+# see and the CSV/JSON files the names go into (categories: control, surrogate, line and
+# paragraph separators).
+BAD_CHARACTERS = ("Cc", "Cs", "Zl", "Zp")
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Allowed numbers: from low (inclusive, or exclusive when above is true) up to high
+    (inclusive; None = no upper limit). note follows high in the message (a unit)."""
+
+    low: float
+    high: float | None = None
+    above: bool = False
+    note: str = ""
+
+    def problem(self, key: str, value: float) -> str | None:
+        """The one-line problem of value at key, or None when it is allowed."""
+        if value < self.low or (self.above and value == self.low):
+            return f"{key}: must be {self._least()}, got {value}{self._allowed()}"
+        if self.high is not None and value > self.high:
+            return f"{key}: must be at most {self.high}, got {value}{self._allowed()}"
+        return None
+
+    def _least(self) -> str:
+        if (self.above and self.low == 0) or (not self.above and self.low == 1):
+            return "positive"
+        return f"above {self.low}" if self.above else f"{self.low} or more"
+
+    def _allowed(self) -> str:
+        if self.high is None:
+            return ""
+        least = f"above {self.low}, up to" if self.above else f"{self.low} to"
+        return f" (allowed: {least} {self.high}{self.note})"
 
 
 def check_semantics(cfg: Config, source: str) -> None:
     """Raise ConfigError (one line: source, key path, the problem) for the first value
     out of range or combination of keys that cannot work."""
-    problems = []
-    if len(cfg.classes) < 2:
-        problems.append("classes: need at least 2 class names")
-    if len(set(cfg.classes)) != len(cfg.classes):
-        problems.append("classes: class names must be distinct")
-    ls, jobs = cfg.label_studio, cfg.jobs
-    for key, value in [
-        ("loop.initial", cfg.loop.initial), ("loop.batch", cfg.loop.batch),
-        ("loop.budget", cfg.loop.budget), ("training.batch_size", cfg.training.batch_size),
-        ("training.epochs", cfg.training.epochs), ("strategy.mc_passes", cfg.strategy.mc_passes),
-        ("loop.min_new_labels", cfg.loop.min_new_labels), ("training.lr", cfg.training.lr),
-        ("label_studio.import_chunk", ls.import_chunk),
-        ("label_studio.parallel_requests", ls.parallel_requests),
-        ("jobs.shard_size", jobs.shard_size), ("jobs.train_timeout", jobs.train_timeout),
-        ("jobs.score_timeout", jobs.score_timeout),
-        ("jobs.select_timeout", jobs.select_timeout),
-        ("jobs.wait_for_worker", jobs.wait_for_worker), ("jobs.heartbeat", jobs.heartbeat),
+    problem = next(_problems(cfg), None)
+    if problem is not None:
+        raise ConfigError(f"{source}: {problem}")
+
+
+def _problems(cfg: Config) -> Iterator[str]:
+    """Every problem of cfg, the most basic first (a NaN before the ranges it breaks)."""
+    yield from _non_finite(cfg, "")
+    yield from _class_problems(cfg.classes)
+    yield from _project_problems(cfg.project)
+    for key, value, allowed in _limits(cfg):
+        problem = allowed.problem(key, value)
+        if problem is not None:
+            yield problem
+    yield from _fraction_problems(cfg)
+    yield from _data_problems(cfg.data)
+    if not DEVICE.fullmatch(cfg.training.device):
+        yield ("training.device: must be auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps, "
+               f"got {_show(cfg.training.device)}")
+    yield from _combination_problems(cfg)
+    yield from _label_studio_problems(cfg.label_studio)
+    yield from _jobs_problems(cfg.jobs)
+
+
+def _non_finite(value: Any, at: str) -> Iterator[str]:
+    """A problem for every NaN or infinite float in value (a dataclass, walked field by
+    field, a list or tuple, or a scalar) at key path `at`."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _non_finite(getattr(value, f.name), f"{at}.{f.name}" if at else f.name)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _non_finite(item, f"{at}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield f"{at}: must be a finite number, got {value} (.nan and .inf are not allowed)"
+
+
+def _limits(cfg: Config) -> list[tuple[str, float, Range]]:
+    """(key, value, allowed range) of every number with a plain range."""
+    t, s, loop, ls, q = cfg.training, cfg.strategy, cfg.loop, cfg.label_studio, cfg.quality
+    return [
+        ("project.seed", cfg.project.seed, Range(0, 2**32 - 1)),
+        ("loop.initial", loop.initial, Range(1, 10**8)),
+        ("loop.batch", loop.batch, Range(1, 10**8)),
+        ("loop.budget", loop.budget, Range(1, 10**8)),
+        ("loop.min_new_labels", loop.min_new_labels, Range(1)),
+        ("loop.min_queued", loop.min_queued, Range(0)),
+        ("training.epochs", t.epochs, Range(1, 10_000)),
+        ("training.min_steps", t.min_steps, Range(0, 10**7)),
+        ("training.batch_size", t.batch_size, Range(1, 65_536)),
+        ("training.lr", t.lr, Range(0, 10, above=True)),
+        ("training.weight_decay", t.weight_decay, Range(0)),
+        ("training.l1", t.l1, Range(0)),
+        ("training.shift", t.shift, Range(0, 64, note=" pixels")),
+        ("training.threads", t.threads, Range(0, 1024)),
+        ("strategy.mc_passes", s.mc_passes, Range(1, 1000)),
+        ("strategy.candidates", s.candidates, Range(0)),
+        ("strategy.score_batch_size", s.score_batch_size, Range(1, 65_536)),
+        ("label_studio.import_chunk", ls.import_chunk, Range(1, 10_000)),
+        ("label_studio.parallel_requests", ls.parallel_requests, Range(1, 64)),
+        ("label_studio.holdout", ls.holdout, Range(0)),
+        ("label_studio.overlap", ls.overlap, Range(1, 100)),
+        ("label_studio.holdout_overlap", ls.holdout_overlap, Range(1, 100)),
+        ("quality.relabel_max_annotations", q.relabel_max_annotations, Range(2, 100)),
+        ("quality.review_per_round", q.review_per_round, Range(0)),
+        ("quality.review_folds", q.review_folds, Range(2, 20)),
+        *_jobs_limits(cfg.jobs),
+    ]
+
+
+def _jobs_limits(jobs: JobsConfig) -> list[tuple[str, float, Range]]:
+    seconds = Range(1, WEEK, note=" seconds, 7 days")
+    return [
+        ("jobs.shard_size", jobs.shard_size, Range(1, 10**7)),
+        ("jobs.train_timeout", jobs.train_timeout, seconds),
+        ("jobs.score_timeout", jobs.score_timeout, seconds),
+        ("jobs.select_timeout", jobs.select_timeout, seconds),
+        ("jobs.wait_for_worker", jobs.wait_for_worker, seconds),
+        ("jobs.heartbeat", jobs.heartbeat, Range(1, 3600, note=" seconds")),
+        ("jobs.retries", jobs.retries, Range(0, 100)),
+    ]
+
+
+def _fraction_problems(cfg: Config) -> Iterator[str]:
+    """Shares and probabilities: numbers in [0, 1], each bound open or closed."""
+    q = cfg.quality
+    for key, value, interval in [
+        ("model.dropout", cfg.model.dropout, "[0, 1)"),
+        ("training.momentum", cfg.training.momentum, "[0, 1)"),
+        ("splits.test_fraction", cfg.splits.test_fraction, "[0, 1)"),
+        ("splits.validation_fraction", cfg.splits.validation_fraction, "[0, 1)"),
+        ("label_studio.overlap_fraction", cfg.label_studio.overlap_fraction, "[0, 1]"),
+        ("quality.gold_rate", q.gold_rate, "[0, 1)"),
+        ("quality.relabel_fraction", q.relabel_fraction, "[0, 1)"),
+        ("quality.review_min_confidence", q.review_min_confidence, "[0, 1]"),
+        ("cleaning.near_threshold", cfg.cleaning.near_threshold, "(0, 1]"),
     ]:
-        if value <= 0:
-            problems.append(f"{key}: must be positive, got {value}")
-    for key, frac in [("splits.test_fraction", cfg.splits.test_fraction),
-                      ("splits.validation_fraction", cfg.splits.validation_fraction)]:
-        if not 0 <= frac < 1:
-            problems.append(f"{key}: must be in [0, 1), got {frac}")
-    if cfg.loop.budget < cfg.loop.initial:
-        problems.append(f"loop.budget: {cfg.loop.budget} is below loop.initial {cfg.loop.initial}")
-    if cfg.loop.min_queued < 0:
-        problems.append(f"loop.min_queued: must be 0 or more, got {cfg.loop.min_queued}")
-    if cfg.data.channels not in (None, 1, 3):
-        problems.append(f"data.channels: must be 1 or 3, got {cfg.data.channels}")
-    if ls.holdout < 0:
-        problems.append(f"label_studio.holdout: must be 0 or more, got {ls.holdout}")
-    if ls.overlap < 1 or ls.holdout_overlap < 1:
-        problems.append(f"label_studio.overlap / holdout_overlap: must be 1 or more, got "
-                        f"{ls.overlap} / {ls.holdout_overlap}")
-    if not 0 <= ls.overlap_fraction <= 1:
-        problems.append(f"label_studio.overlap_fraction: must be in [0, 1], got "
-                        f"{ls.overlap_fraction}")
-    if not 0 <= cfg.quality.gold_rate < 1:
-        problems.append(f"quality.gold_rate: must be in [0, 1), got {cfg.quality.gold_rate}")
-    if not 0 <= cfg.quality.relabel_fraction < 1:
-        problems.append("quality.relabel_fraction: must be in [0, 1), got "
-                        f"{cfg.quality.relabel_fraction}")
-    if cfg.quality.relabel_max_annotations < 2:
-        problems.append("quality.relabel_max_annotations: must be 2 or more, got "
-                        f"{cfg.quality.relabel_max_annotations}")
-    if cfg.quality.review_per_round < 0:
-        problems.append("quality.review_per_round: must be 0 (off) or more, got "
-                        f"{cfg.quality.review_per_round}")
-    if cfg.quality.review_folds < 2:
-        problems.append(f"quality.review_folds: must be 2 or more, got "
-                        f"{cfg.quality.review_folds}")
-    if not 0 <= cfg.quality.review_min_confidence <= 1:
-        problems.append("quality.review_min_confidence: must be in [0, 1], got "
-                        f"{cfg.quality.review_min_confidence}")
-    if cfg.quality.gold_rate > 0 and not cfg.quality.gold_file:
-        problems.append("quality.gold_file: needed when quality.gold_rate is above 0")
+        low_ok = value >= 0 if interval[0] == "[" else value > 0
+        high_ok = value <= 1 if interval[-1] == "]" else value < 1
+        if not (low_ok and high_ok):
+            yield f"{key}: must be in {interval}, got {value}"
+
+
+def _class_problems(classes: list[str]) -> Iterator[str]:
+    if len(classes) < 2:
+        yield "classes: need at least 2 class names"
+    for i, name in enumerate(classes):
+        bad = [c for c in name if unicodedata.category(c) in BAD_CHARACTERS]
+        if not name:
+            yield f"classes[{i}]: a class name cannot be empty"
+        elif bad:
+            yield (f"classes[{i}]: {_show(name)} holds the control character {ascii(bad[0])}; "
+                   "a class name is one line of printable text")
+        elif name != name.strip():
+            yield f"classes[{i}]: {_show(name)} has leading or trailing whitespace"
+        elif len(name) > 200:
+            yield f"classes[{i}]: a class name has {len(name)} characters, at most 200 allowed"
+    repeated = [name for i, name in enumerate(classes) if name in classes[:i]]
+    if repeated:
+        yield f"classes: class names must be distinct, {_show(repeated[0])} is repeated"
+
+
+def _project_problems(project: ProjectConfig) -> Iterator[str]:
+    name = project.name
+    if not PROJECT_NAME.fullmatch(name):
+        yield ("project.name: must be letters A-Z a-z, digits, '.', '_' or '-', starting "
+               "with a letter or digit (it names files and model versions), got "
+               f"{_show(name)}")
+    elif len(name) > 100:
+        yield f"project.name: has {len(name)} characters, at most 100 allowed"
+
+
+def _data_problems(data: DataConfig) -> Iterator[str]:
+    if data.image_size is not None and not all(1 <= side <= 4096 for side in data.image_size):
+        yield (f"data.image_size: each side must be 1 to 4096 pixels, got "
+               f"{list(data.image_size)}")
+    if data.channels not in (None, 1, 3):
+        yield f"data.channels: must be 1 or 3, got {data.channels}"
+    for key, limit in (("data.limit", data.limit), ("data.test_limit", data.test_limit)):
+        if limit is not None and limit < 0:
+            yield f"{key}: must be 0 or more (leave it out for every item), got {limit}"
+
+
+def _combination_problems(cfg: Config) -> Iterator[str]:
+    loop, quality, jobs = cfg.loop, cfg.quality, cfg.jobs
+    if loop.budget < loop.initial:
+        yield f"loop.budget: {loop.budget} is below loop.initial {loop.initial}"
+    if quality.gold_rate > 0 and not quality.gold_file:
+        yield "quality.gold_file: needed when quality.gold_rate is above 0"
+    if jobs.heartbeat >= jobs.wait_for_worker:
+        # a worker is seen as alive only through its heartbeats: one beat per wait or
+        # fewer and a busy queue looks like a queue without workers
+        yield (f"jobs.heartbeat: must be below jobs.wait_for_worker ({jobs.wait_for_worker} "
+               f"seconds), got {jobs.heartbeat}")
+
+
+def _label_studio_problems(ls: LabelStudioConfig) -> Iterator[str]:
+    if ls.url:
+        for problem in _url_problems("label_studio.url", ls.url, ("http", "https")):
+            yield f"{problem} (from the key or $ACTIVELEARN_LS_URL)"
     if ls.image_mode == "url-template" and not ls.url_template:
-        problems.append("label_studio.url_template: needed when image_mode is url-template")
-    if ls.image_mode == "local-files" and not ls.document_root:
-        problems.append("label_studio.document_root: needed when image_mode is local-files")
-    if jobs.retries < 0:
-        problems.append(f"jobs.retries: must be 0 or more, got {jobs.retries}")
+        yield "label_studio.url_template: needed when image_mode is url-template"
+    if ls.url_template:
+        yield from _template_problems("label_studio.url_template", ls.url_template)
+    if ls.image_mode == "local-files":
+        if not ls.document_root:
+            yield "label_studio.document_root: needed when image_mode is local-files"
+        elif not os.path.isabs(ls.document_root):
+            yield ("label_studio.document_root: must be an absolute path (the Label Studio "
+                   "server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT), got "
+                   f"{_show(ls.document_root)}")
+
+
+def _jobs_problems(jobs: JobsConfig) -> Iterator[str]:
     if jobs.gpu_queue == "" or jobs.cpu_queue == "":
-        problems.append("jobs.gpu_queue / jobs.cpu_queue: a queue needs a name")
-    if not 0 < cfg.cleaning.near_threshold <= 1:
-        problems.append("cleaning.near_threshold: must be in (0, 1], got "
-                        f"{cfg.cleaning.near_threshold}")
-    if problems:
-        raise ConfigError(f"{source}: {problems[0]}")
+        yield "jobs.gpu_queue / jobs.cpu_queue: a queue needs a name"
+    if jobs.redis_url:
+        for problem in _url_problems("jobs.redis_url", jobs.redis_url,
+                                     ("redis", "rediss", "unix")):
+            yield f"{problem} (from the key or $ACTIVELEARN_REDIS_URL)"
+
+
+def _template_problems(key: str, template: str) -> Iterator[str]:
+    """label_studio.url_template: str.format with {item_id} and {path} only, to a URL."""
+    shown = _show(template)
+    try:
+        fields = [(name, conversion, spec) for _, name, spec, conversion
+                  in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        yield (f"{key}: not a valid template ({exc}; write {{{{ or }}}} for a literal "
+               f"brace), got {shown}")
+        return
+    for name, conversion, spec in fields:
+        if name not in TEMPLATE_FIELDS or conversion or spec:
+            placeholder = (f"{{{name}{'!' + conversion if conversion else ''}"
+                           f"{':' + spec if spec else ''}}}")
+            yield (f"{key}: placeholder {_show(placeholder)} is not allowed (only {{item_id}} "
+                   f"and {{path}}, without ! or :), got {shown}")
+            return
+    if not fields:
+        yield f"{key}: needs {{item_id}} or {{path}}, or every task shows one image, got {shown}"
+    if not template.startswith(("http://", "https://", "/")):
+        yield f"{key}: must start with http://, https:// or /, got {shown}"
+
+
+def _url_problems(key: str, url: str, schemes: tuple[str, ...]) -> Iterator[str]:
+    """A server URL of one of schemes: a host and a valid port (unix: a socket path), and
+    for Redis a whole-number database. Messages show the URL with its password masked."""
+    shown = _show(_mask_password(url))
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [IPv6 address
+        yield f"{key}: not a valid URL, got {shown}"
+        return
+    if parts.scheme not in schemes:
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        yield f"{key}: must start with {allowed}, got {shown}"
+        return
+    # a "/", "?" or "#" in a password ends the host part early: the usual cause of an
+    # unparsable host or port when the URL has an "@"
+    hint = ("; percent-encode '/', '?' and '#' in a password (%2F, %3F, %23)"
+            if "@" in url and "@" not in parts.netloc else "")
+    if parts.scheme == "unix":
+        if not parts.path:
+            yield f"{key}: needs the socket's path, e.g. unix:///run/redis.sock, got {shown}"
+    elif not parts.hostname:
+        yield f"{key}: needs a host, e.g. {parts.scheme}://127.0.0.1, got {shown}{hint}"
+    elif not _port_ok(parts):
+        yield f"{key}: the port must be a whole number from 1 to 65535, got {shown}{hint}"
+    if parts.scheme in ("redis", "rediss", "unix") and not _redis_db_ok(parts):
+        yield (f"{key}: the database (the path, e.g. /0, or db=) must be a whole number, "
+               f"0 or more, got {shown}{hint}")
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        return False
+    return port is None or 1 <= port <= 65535
+
+
+def _redis_db_ok(parts: SplitResult) -> bool:
+    """redis-py reads the database from db= first, then from the path (not for unix
+    sockets), and silently uses 0 for a path that is not a number."""
+    given = parse_qs(parts.query, keep_blank_values=True).get("db", [])
+    if parts.scheme != "unix" and parts.path not in ("", "/"):
+        given.append(parts.path[1:])
+    return all(db.isascii() and db.isdigit() for db in given)
+
+
+def _mask_password(url: str) -> str:
+    """url with everything between the first ":" of its user info and the last "@"
+    shown as ***: the password never reaches a message, even when it holds a "/"."""
+    before, at, after = url.rpartition("@")
+    if not at:
+        return url
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", before)
+    prefix = scheme.group() if scheme else ""
+    user, colon, _ = before[len(prefix):].partition(":")
+    return f"{prefix}{user}:***@{after}" if colon else url
+
+
+def _show(text: str) -> str:
+    """text in double quotes on one line (newlines and other control characters escaped)."""
+    return '"' + repr(text)[1:-1] + '"'
 
 
 # The keys that name a pluggable, and what the registries call that kind of thing.

@@ -16,7 +16,9 @@ FASHION_MNIST_CLASSES = [
 
 @dataclass(frozen=True)
 class ProjectConfig:
-    """name: a short identifier; work_dir: where state, checkpoints and results go."""
+    """name: a short identifier, at most 100 characters: letters A-Z a-z, digits, ".", "_"
+    and "-", starting with a letter or digit (it names files and model versions);
+    work_dir: where state, checkpoints and results go; seed: 0 to 2**32 - 1."""
 
     name: str
     work_dir: str = ""
@@ -29,11 +31,13 @@ class DataConfig:
 
     source: fashion-mnist | cifar10 | imagefolder | manifest
     root: dataset root (torchvision sources), image folder, or manifest file (.csv/.jsonl)
-    image_size: [height, width] every image must have (images of another size are
-        skipped and reported, unless resize is true); torchvision sources know their own.
+    image_size: [height, width] every image must have, each 1 to 4096 (images of another
+        size are skipped and reported, unless resize is true); torchvision sources know
+        their own.
     channels: 1 (grayscale) or 3 (RGB); torchvision sources know their own.
     download: let torchvision download the dataset when it is missing (needs internet)
-    limit: use only the first N pool items (stratified); test_limit: same for the test part
+    limit: use only the first N pool items (stratified; 0 or more); test_limit: same for
+        the test part
     """
 
     source: str
@@ -48,7 +52,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """name: lenet | small_cnn | resnet18; dropout: on the classifier head (used by BALD)."""
+    """name: lenet | small_cnn | resnet18; dropout: on the classifier head (used by BALD),
+    in [0, 1)."""
 
     name: str = "small_cnn"
     dropout: float = 0.25
@@ -58,15 +63,18 @@ class ModelConfig:
 class TrainingConfig:
     """The training recipe (seed article 3.7): cross-entropy, SGD with momentum.
 
-    epochs: passes over the labeled set, raised so that each round takes at least
-        min_steps optimiser steps (small labeled sets need more passes)
-    weight_decay: L2 penalty; l1: L1 penalty on the weights (0 = off)
+    epochs: passes over the labeled set (1 to 10000), raised so that each round takes at
+        least min_steps optimiser steps (0 to 10**7; small labeled sets need more passes)
+    batch_size: 1 to 65536; lr: above 0, at most 10; momentum: in [0, 1)
+    weight_decay: L2 penalty; l1: L1 penalty on the weights (0 = off); both 0 or more
     schedule: cosine | step | constant learning-rate schedule
     hflip: randomly mirror training images left-right (right for clothes and objects,
         wrong for digits or text)
-    shift: randomly translate training images by up to this many pixels (0 = off)
-    device: auto (CUDA when present) | cpu | cuda | cuda:N
-    threads: torch CPU threads (0 = torch's default)
+    shift: randomly translate training images by up to this many pixels (0 = off; at
+        most 64)
+    device: auto (CUDA when present) | cpu | cuda | cuda:N | mps (whether the device
+        exists is found out when a job starts, not at load)
+    threads: torch CPU threads (0 = torch's default; at most 1024)
     """
 
     epochs: int = 12
@@ -85,8 +93,9 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """name: a registered strategy; mc_passes: dropout passes for BALD;
-    candidates: score only a random subset of this many unlabeled items (0 = all)."""
+    """name: a registered strategy; mc_passes: dropout passes for BALD (1 to 1000);
+    candidates: score only a random subset of this many unlabeled items (0 = all);
+    score_batch_size: items per forward pass while scoring (1 to 65536)."""
 
     name: str = "margin"
     mc_passes: int = 20
@@ -98,6 +107,7 @@ class StrategyConfig:
 class LoopConfig:
     """initial: random labels to start with; batch: labels added per round;
     budget: stop once this many labels are in the training set (holdout not counted).
+    Each of them 1 to 10**8, and budget at least initial.
 
     For `activelearn cycle` (Label Studio):
     min_new_labels: train a new model once this many new or changed labels arrived
@@ -129,7 +139,8 @@ class SplitsConfig:
 class LabelStudioConfig:
     """The Label Studio server the real loop sends tasks to (`label_studio:`).
 
-    url: the server, e.g. http://127.0.0.1:8080 (default: $ACTIVELEARN_LS_URL). The API
+    url: the server, an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080
+        (default: $ACTIVELEARN_LS_URL; a password in it is shown as *** in errors). The API
         token is never read from this file: it comes from $LABEL_STUDIO_API_KEY or from
         the file named by $LABEL_STUDIO_API_KEY_FILE.
     project_title: the Label Studio project's title (default: project.name)
@@ -137,18 +148,21 @@ class LabelStudioConfig:
     image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
         small images) | local-files (a /data/local-files URL; the server must serve
         document_root) | url-template (url_template filled with {item_id} and {path})
-    document_root: for local-files, the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
-    url_template: for url-template, e.g. "https://bucket.example.com/images/{path}"
-    import_chunk: tasks per import request
-    parallel_requests: task-list requests in flight at once while pulling; more than 1
-        helps only a server with several worker processes (one per request at most)
+    document_root: for local-files, the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
+        an absolute path
+    url_template: for url-template, e.g. "https://bucket.example.com/images/{path}": it
+        starts with http://, https:// or /, and its only placeholders are {item_id} and
+        {path} (plain, no !conversion or :format; {{ and }} for literal braces)
+    import_chunk: tasks per import request (1 to 10000)
+    parallel_requests: task-list requests in flight at once while pulling (1 to 64); more
+        than 1 helps only a server with several worker processes (one per request at most)
     holdout: random items pushed (and never trained on) before the first query batch
     overlap: annotations wanted per task: Label Studio serves a task to this many
         distinct annotators (the project's maximum_annotations) and activelearn takes the
-        majority label
+        majority label (1 to 100)
     overlap_fraction: the share of each pushed initial or query batch that gets
         `overlap` annotators (its most uncertain items first); the rest get one
-    holdout_overlap: annotations wanted per holdout task
+    holdout_overlap: annotations wanted per holdout task (1 to 100)
     """
 
     url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
@@ -183,12 +197,13 @@ class QualityConfig:
         more annotation of items whose annotators disagreed, ties first, then the
         closest majorities, instead of new items: the task's overlap in Label Studio is
         raised by one, and the next pull resolves the majority with the new vote
-    relabel_max_annotations: an item with this many annotations is not asked again
+    relabel_max_annotations: an item with this many annotations is not asked again (2 to
+        100)
     review_per_round: label-error review (0 = off): after each training, this many
         labelled train items whose label the model contradicts most confidently (judged
         by out-of-fold models, never by one trained on them) go back to Label Studio as
         review tasks; the reviewer's answer replaces the label, with history
-    review_folds: out-of-fold models trained for the review (one job each)
+    review_folds: out-of-fold models trained for the review (one job each; 2 to 20)
     review_min_confidence: an item goes to review only when the out-of-fold model gives
         its own class at least this probability
     """
@@ -207,16 +222,22 @@ class JobsConfig:
     """Where training and scoring run (`jobs:`).
 
     redis_url: RQ on this Redis, e.g. redis://127.0.0.1:6379/0 (default:
-        $ACTIVELEARN_REDIS_URL); empty = run every job inline in the calling process
+        $ACTIVELEARN_REDIS_URL); empty = run every job inline in the calling process.
+        redis://, rediss:// (TLS) or unix:// (a socket path); a port 1 to 65535; the
+        database, as the path (/0) or db=, a whole number; a password in it is shown as
+        *** in errors
     gpu_queue: the queue of training and scoring jobs (workers with a GPU, or CPU ones)
     cpu_queue: the queue of light jobs (selecting the batch from the merged scores)
-    shard_size: pool items per scoring job
+    shard_size: pool items per scoring job (1 to 10**7)
     train_timeout, score_timeout, select_timeout: seconds a job may run before RQ stops it
-    retries: how often a failed or abandoned (worker killed) scoring job is run again
+        (1 to 604800, 7 days)
+    retries: how often a failed or abandoned (worker killed) scoring job is run again (0
+        to 100)
     wait_for_worker: seconds a job may wait in its queue for a worker before the round
-        fails (and resumes on the next run)
-    heartbeat: seconds between a worker's heartbeats while it runs a job; a killed worker's
-        job counts as abandoned about 3 heartbeats after its last one
+        fails (and resumes on the next run; 1 to 604800)
+    heartbeat: seconds between a worker's heartbeats while it runs a job (1 to 3600, and
+        below wait_for_worker); a killed worker's job counts as abandoned about 3
+        heartbeats after its last one
     """
 
     redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
@@ -251,6 +272,8 @@ class CleaningConfig:
 class Config:
     project: ProjectConfig
     data: DataConfig
+    # 2 or more distinct names, each one line of printable text with no space at either
+    # end, at most 200 characters: annotators see them, labels and CSV files hold them
     classes: list[str]
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
