@@ -6,15 +6,27 @@ Studio's uncertainty sampling serves the least confident first. Label Studio is 
 which items already have tasks before the first import, so a push repeated after a
 crash creates nothing twice; the tasks' overlap (how many annotators see each) is
 lowered where a task wants fewer annotations than the project's maximum.
+
+In local-files mode (LocalFiles) every pool path is resolved once, symlinks followed,
+and checked against the resolved document root before anything is recorded; the task
+URLs and the folders connected as Local Files storages come from the same resolved
+paths, so a file that passes the check is one Label Studio serves.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 
 from activelearn.annotation.label_studio.client import LabelStudioBackend
-from activelearn.annotation.label_studio.tasks import Suggestion, TaskSpec, image_reference
+from activelearn.annotation.label_studio.tasks import (
+    Suggestion,
+    TaskSpec,
+    image_reference,
+    local_files_relative,
+    local_files_url,
+)
 from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ConfigError
@@ -41,9 +53,7 @@ class TaskPusher:
         overlap of this round's relabel requests."""
         ls = self.cfg.label_studio
         if ls.image_mode == "local-files" and self.pool.paths:
-            folder = os.path.commonpath([os.path.dirname(os.path.abspath(p))
-                                         for p in self.pool.paths])
-            self.backend.ensure_local_storage(self.project_id, folder)
+            self._connect_folders()
         tasked = self.store.tasks.by_item(include_deleted=True)
         listed: dict[str, int] | None = None  # the project's tasks, listed at the first push
         for batch in self.store.batches.all(round_):
@@ -67,13 +77,30 @@ class TaskPusher:
         if reopened:
             self.echo(f"  raised the overlap of {reopened} disputed tasks by one")
 
+    @cached_property
+    def local_files(self) -> LocalFiles:
+        """The pool's files resolved against label_studio.document_root, once a pusher."""
+        return LocalFiles(self.cfg.label_studio.document_root, self.pool.paths)
+
     def image_of(self, item_id: str) -> str:
         """The task image reference of an item (label_studio.image_mode)."""
         ls, pos = self.cfg.label_studio, self.position[item_id]
+        if ls.image_mode == "local-files":
+            return self.local_files.url(pos)
         return image_reference(
             ls.image_mode, item_id, path=self.pool.paths[pos] if self.pool.paths else "",
             image=self.pool.images[pos].numpy() if ls.image_mode == "data-uri" else None,
             document_root=ls.document_root, url_template=ls.url_template)
+
+    def _connect_folders(self) -> None:
+        """Connect a Local Files storage for each of the narrowest folders that hold the
+        pool's files (Label Studio serves a file only from under a storage's folder)."""
+        local = self.local_files
+        problem = local.problem()
+        if problem:  # a file moved or relinked since check_image_mode
+            raise ConfigError(f"{self.cfg.path}: label_studio.document_root: {problem}")
+        for folder in local.folders():
+            self.backend.ensure_local_storage(self.project_id, folder)
 
     def _task_specs(self, round_: int, batch: dict, items: list[tuple[str, float]]
                     ) -> list[TaskSpec]:
@@ -110,7 +137,8 @@ class TaskPusher:
 
 def check_image_mode(cfg: Config, pool: Pool) -> None:
     """ConfigError when label_studio.image_mode cannot work with this pool: file modes
-    need image files, local-files needs them under label_studio.document_root."""
+    need image files, local-files needs every one of them (symlinks followed) inside
+    label_studio.document_root, in a folder below it."""
     ls = cfg.label_studio
     if ls.image_mode == "data-uri":
         return
@@ -119,9 +147,106 @@ def check_image_mode(cfg: Config, pool: Pool) -> None:
                           f"needs image files, and the {cfg.data.source} source has "
                           "none; use data-uri")
     if ls.image_mode == "local-files":
-        root = os.path.abspath(ls.document_root)
-        outside = [p for p in pool.paths[:1000]
-                   if not os.path.abspath(p).startswith(root + os.sep)]
+        problem = LocalFiles(ls.document_root, pool.paths).problem()
+        if problem:
+            raise ConfigError(f"{cfg.path}: label_studio.document_root: {problem}")
+
+
+class LocalFiles:
+    """A pool's image files as Label Studio serves them in local-files mode.
+
+    Each path is resolved once (symlinks followed, as the server opens the file) and
+    taken relative to the resolved document root: the check (problem), the task URLs
+    (url) and the storage folders (folders) all read these, so they cannot disagree.
+    paths: per pool position, as the source gave them."""
+
+    def __init__(self, document_root: str, paths: Sequence[str]) -> None:
+        # The server joins a URL's path to its document root as its settings spell it,
+        # and compares storage folders with that spelling: the folders use it too.
+        self.document_root = os.path.abspath(document_root)
+        self.real_root = os.path.realpath(document_root)
+        self.paths = paths
+        self.real_paths = resolve_paths(paths)
+        self.relative = [local_files_relative(p, self.real_root) for p in self.real_paths]
+
+    def problem(self) -> str | None:
+        """Why some files cannot be served, one line naming the first and how many;
+        None when every file can be."""
+        outside = [i for i, rel in enumerate(self.relative) if rel is None]
         if outside:
-            raise ConfigError(f"{cfg.path}: label_studio.document_root: {outside[0]} "
-                              f"is not inside {root}")
+            return (f"{len(outside):,} of {len(self.paths):,} images are not inside "
+                    f"{self._root()} (symlinks followed), the first "
+                    f"{self._shown(outside[0])}; set document_root to a folder that holds "
+                    "every image, or move the images under it")
+        # Label Studio refuses a storage on its document root itself (a security rule)
+        direct = [i for i, rel in enumerate(self.relative) if rel and os.sep not in rel]
+        if direct:
+            return (f"{len(direct):,} of {len(self.paths):,} images lie directly in "
+                    f"{self._root()}, the first {self._shown(direct[0])}; Label Studio "
+                    "serves local files only from folders below its document root: move "
+                    "them into a folder, or set document_root to a folder above")
+        return None
+
+    def url(self, position: int) -> str:
+        """The task URL of the file at a pool position."""
+        relative = self.relative[position]
+        if relative is None:
+            raise ValueError(f"{self.paths[position]} is outside document_root "
+                             f"{self.document_root}")
+        return local_files_url(relative)
+
+    def folders(self) -> list[str]:
+        """The folders to connect as storages, as the server spells them (storage_folders
+        of the files inside the document root)."""
+        return storage_folders(os.path.join(self.document_root, rel)
+                               for rel in self.relative if rel is not None)
+
+    def _root(self) -> str:
+        if self.real_root == self.document_root:
+            return self.document_root
+        return f"{self.document_root} (resolved: {self.real_root})"
+
+    def _shown(self, position: int) -> str:
+        path, real = self.paths[position], self.real_paths[position]
+        return path if os.path.abspath(path) == real else f"{path} -> {real}"
+
+
+def resolve_paths(paths: Iterable[str]) -> list[str]:
+    """os.path.realpath of each path, a folder resolved once: a pool has few folders
+    and many files, so a file costs one lstat (is it a symlink?) instead of one per
+    folder of its path (200,000 files: 0.7 s instead of 3.3 s)."""
+    folders: dict[str, str] = {}
+    resolved = []
+    for path in paths:
+        head, name = os.path.split(path)
+        if name in ("", os.curdir, os.pardir):
+            resolved.append(os.path.realpath(path))
+            continue
+        real_head = folders.get(head)
+        if real_head is None:
+            real_head = folders[head] = os.path.realpath(head or os.curdir)
+        real = os.path.join(real_head, name)
+        resolved.append(os.path.realpath(real) if os.path.islink(real) else real)
+    return resolved
+
+
+def storage_folders(files: Iterable[str]) -> list[str]:
+    """The distinct folders holding the files, none inside another kept one (a/b and
+    a/b/c -> a/b; a/b and a/c stay two), sorted. files: normalised paths.
+
+    Sorted by their parts, a folder's subfolders come right after it (a plain string
+    sort would put a/b-c between a/b and a/b/c), so one sweep against the last kept
+    folder drops every folder that a kept one holds."""
+    parents = sorted({os.path.dirname(f) for f in files}, key=lambda d: d.split(os.sep))
+    kept: list[str] = []
+    for folder in parents:
+        if kept and _holds(kept[-1], folder):
+            continue
+        kept.append(folder)
+    return kept
+
+
+def _holds(folder: str, other: str) -> bool:
+    """Whether other is folder or lies inside it (normalised paths)."""
+    prefix = folder if folder.endswith(os.sep) else folder + os.sep
+    return other == folder or other.startswith(prefix)

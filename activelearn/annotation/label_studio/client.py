@@ -262,15 +262,22 @@ class LabelStudioBackend:
                 "or fix the classes")
 
     def ensure_local_storage(self, project_id: int, folder: str) -> None:
-        """Connect a Local Files storage for folder (never synced: activelearn imports the
-        tasks itself). Label Studio serves /data/local-files/ URLs only for files under a
-        storage of the project, and only inside its LOCAL_FILES_DOCUMENT_ROOT."""
+        """Connect a Local Files storage for folder, unless a storage of the project
+        already holds it (the folder itself or one above it: Label Studio serves the
+        files anywhere under a storage's folder). Never synced: activelearn imports the
+        tasks itself. Label Studio serves /data/local-files/ URLs only for files under a
+        storage of the project, and connects only folders below its
+        LOCAL_FILES_DOCUMENT_ROOT."""
         with self.conn.answering("listing the project's local storages"):
             storages = list(self.client.import_storage.local.list(project=project_id))
-        if any(os.path.normpath(s.path or "") == os.path.normpath(folder) for s in storages):
-            return
-        with self.conn.answering(f"connecting the local folder {folder} (it must lie inside "
-                             "the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT)"):
+        wanted = os.path.normpath(folder)
+        for storage in storages:
+            held = os.path.normpath(storage.path) if storage.path else ""
+            if held and (wanted == held or wanted.startswith(held.rstrip(os.sep) + os.sep)):
+                return
+        with self.conn.answering(f"connecting the local folder {folder} (it must lie below "
+                                 "the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, "
+                                 "which label_studio.document_root names)"):
             self.client.import_storage.local.create(
                 project=project_id, path=folder, title="activelearn images",
                 use_blob_urls=True)
