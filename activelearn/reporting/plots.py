@@ -1,6 +1,10 @@
 """Every figure activelearn draws (the report's and simulate's), with matplotlib's Agg
 canvas (no pyplot, so no display and no global figure registry), saved as PNG files
 atomically. matplotlib is imported when the first figure is drawn.
+
+Text that comes from data (class, annotator, split and strategy names, titles built from
+them) goes through `literal`, so a name like "$x^$" is shown as typed: matplotlib would
+read it as mathtext and fail or draw a formula.
 """
 
 from __future__ import annotations
@@ -19,6 +23,20 @@ from activelearn.reporting.results import METRIC_LABELS, Curve, Record, curves
 
 # (labels, accuracy, macro-F1) of one split, one point per evaluated round
 SplitCurve = tuple[list[int], list[float], list[float]]
+
+
+def literal(text: object) -> str:
+    """text as matplotlib shows it literally. Every '$' becomes '\\$': matplotlib then
+    finds no unescaped '$' (no mathtext) and draws each '\\$' as '$', which gives the
+    text back exactly, backslashes included. A leading '_' gets a zero-width space in
+    front, since a legend hides labels that start with '_'. Assumes rcParams
+    text.usetex is off (matplotlib's default): LaTeX would need more escaping."""
+    escaped = str(text).replace("$", r"\$")
+    return "\u200b" + escaped if escaped.startswith("_") else escaped
+
+
+def _literals(texts: Sequence[object]) -> list[str]:
+    return [literal(text) for text in texts]
 
 
 def _figure(width: float, height: float, dpi: int = 100) -> Any:
@@ -42,7 +60,7 @@ def learning_curve(by_split: Mapping[str, SplitCurve], path: Path) -> Path:
     axes = fig.subplots(1, 2)
     for split, (labels, accuracy, f1) in by_split.items():
         for ax, values in zip(axes, (accuracy, f1)):
-            ax.plot(labels, values, marker="o", markersize=3, label=split)
+            ax.plot(labels, values, marker="o", markersize=3, label=literal(split))
     for ax, name in zip(axes, ("accuracy", "macro-F1")):
         ax.set_xlabel("train labels")
         ax.set_ylabel(name)
@@ -59,8 +77,8 @@ def per_class_f1(classes: Sequence[str], f1: Mapping[str, Sequence[float]], path
     y = np.arange(len(classes))
     height = 0.8 / max(1, len(f1))
     for k, (split, values) in enumerate(f1.items()):
-        ax.barh(y + k * height, values, height=height, label=split)
-    ax.set_yticks(y + height * (len(f1) - 1) / 2, list(classes))
+        ax.barh(y + k * height, values, height=height, label=literal(split))
+    ax.set_yticks(y + height * (len(f1) - 1) / 2, _literals(classes))
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1")
@@ -81,11 +99,11 @@ def confusion(classes: Sequence[str], matrix: Sequence[Sequence[int]], title: st
     fig = _figure(max(5.0, 0.55 * n + 2.5), max(4.5, 0.5 * n + 2))
     ax = fig.add_subplot()
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(n), list(classes), rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), list(classes), fontsize=8)
+    ax.set_xticks(range(n), _literals(classes), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), _literals(classes), fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(literal(title), fontsize=10)
     if n <= 30:  # beyond that the numbers are unreadable anyway
         for (i, j), count in np.ndenumerate(counts):
             ax.text(j, i, f"{count:.0f}", ha="center", va="center", fontsize=7,
@@ -103,7 +121,7 @@ def hourly(work: Throughput, path: Path) -> Path:
     bottom = np.zeros(len(hours))
     for who in sorted({a for _, a in work.hourly}):
         counts = np.array([work.hourly.get((h, who), 0) for h in hours], dtype=float)
-        ax.bar(hours, counts, width=1 / 24, bottom=bottom, align="edge", label=who)
+        ax.bar(hours, counts, width=1 / 24, bottom=bottom, align="edge", label=literal(who))
         bottom += counts
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
     ax.set_ylabel("annotations per hour")
@@ -122,7 +140,7 @@ def agreement_bars(found: Agreement, path: Path) -> Path:
     ax.barh(y, [p.share for p in people], color="tab:green")
     for k, p in enumerate(people):
         ax.text(0.01, k, f"{p.agreed}/{p.votes}", va="center", fontsize=8, color="white")
-    ax.set_yticks(y, [p.annotator for p in people])
+    ax.set_yticks(y, _literals([p.annotator for p in people]))
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of votes equal to the other annotators' majority label")
@@ -145,8 +163,8 @@ def simulate_curves(records: Sequence[Record], path: Path, metric: str = "accura
         _strategy_line(ax, curve)
     label = METRIC_LABELS.get(metric, metric.replace("_", " "))
     ax.set_xlabel("labels")
-    ax.set_ylabel(label)
-    ax.set_title(f"{label} vs labels (line: mean over seeds, band: min–max over seeds)",
+    ax.set_ylabel(literal(label))
+    ax.set_title(literal(f"{label} vs labels (line: mean over seeds, band: min–max over seeds)"),
                  fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
@@ -160,7 +178,8 @@ def _strategy_line(ax: Any, curve: Curve) -> None:
     if is_random:
         name += ", baseline"
     size = 3 if len(curve.labels) > 1 else 6
-    (line,) = ax.plot(curve.labels, curve.mean, marker="o", markersize=size, label=name, **style)
+    (line,) = ax.plot(curve.labels, curve.mean, marker="o", markersize=size,
+                      label=literal(name), **style)
     low, high = curve.values.min(axis=1), curve.values.max(axis=1)
     if len(curve.labels) > 1:
         ax.fill_between(curve.labels, low, high, color=line.get_color(), alpha=0.15, lw=0)

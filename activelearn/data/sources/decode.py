@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -37,7 +39,7 @@ def decode_file(path: str, spec: ImageSpec) -> np.ndarray:
     height, width = spec.size
     try:
         # One open per file: the header (size) and the pixels come from the same handle.
-        with open(path, "rb") as handle, Image.open(handle) as img:
+        with _open_regular(path) as handle, Image.open(handle) as img:
             if img.size != (width, height) and not spec.resize:
                 raise UnusableImage(
                     f"size {img.size[1]}x{img.size[0]} (height x width), "
@@ -57,6 +59,38 @@ def decode_file(path: str, spec: ImageSpec) -> np.ndarray:
     if pixels.ndim == 2:
         return pixels[None]
     return pixels.transpose(2, 0, 1)
+
+
+def _open_regular(path: str) -> BinaryIO:
+    """Open a regular file (or a symlink to one); UnusableImage for a FIFO, socket,
+    device or broken link. Opening a FIFO blocks until a writer comes and a device can
+    be endless, so the kind is checked before the open; the open itself does not block
+    (O_NONBLOCK) and the handle is checked again, in case the path changed meanwhile."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise UnusableImage(f"broken symbolic link (to {os.readlink(path)})") from None
+        raise
+    if not stat.S_ISREG(mode):
+        raise UnusableImage(f"not a regular file ({_file_kind(mode)})")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise UnusableImage(f"not a regular file ({_file_kind(mode)})")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "folder"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+             (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")]
+    return next((name for test, name in kinds if test(mode)), f"mode {mode:o}")
 
 
 def decode_files(paths: Sequence[str], spec: ImageSpec) -> tuple[np.ndarray, list[str | None]]:

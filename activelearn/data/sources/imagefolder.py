@@ -3,6 +3,10 @@
     root/cat/001.png      -> id "cat/001.png", label "cat"
     root/dog/x/002.jpg    -> id "dog/x/002.jpg", label "dog" (nested folders keep the class)
     root/0042.png         -> id "0042.png", unlabeled
+
+An image name that is no regular file (a FIFO, a socket, a device, a broken symbolic
+link) is kept as a candidate and then skipped with the reason when decoded
+(decode.decode_file never opens one), so the pool's `skipped` lists it.
 """
 
 from __future__ import annotations
@@ -34,8 +38,9 @@ def load(cfg: DataConfig, classes: list[str]) -> Pool:
 def scan(root: Path, classes: list[str]) -> list[FileItem]:
     """The image files under root, labeled by their top-level class folder.
 
-    Hidden entries and files without an image suffix are ignored; a folder that is not
-    a class raises DataError, since it usually means a typo in `classes` or the folder.
+    Hidden entries and files without an image suffix are ignored (any other entry with an
+    image suffix is a candidate, regular file or not); a folder that is not a class
+    raises DataError, since it usually means a typo in `classes` or the folder.
     """
     index = {name: i for i, name in enumerate(classes)}
     items: list[FileItem] = []
@@ -49,7 +54,7 @@ def scan(root: Path, classes: list[str]) -> list[FileItem]:
                     f"(classes: {', '.join(classes)})"
                 )
             items += _files(root, entry, index[entry.name])
-        elif _is_image(entry):
+        elif _has_image_suffix(entry):
             items.append(FileItem(entry.name, str(entry), UNKNOWN_LABEL))
     return items
 
@@ -67,6 +72,7 @@ def _files(root: Path, folder: Path, label: int) -> list[FileItem]:
     return sorted(found, key=lambda it: it.item_id)
 
 
-def _is_image(path: Path) -> bool:
-    # Checking the suffix first avoids a stat() per file; is_file() rules out odd folder names.
-    return path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+def _has_image_suffix(path: Path) -> bool:
+    # Folders were taken out before. No is_file() here: a FIFO or a broken link named
+    # x.png would vanish silently; decoding skips it with the reason instead.
+    return path.suffix.lower() in IMAGE_SUFFIXES

@@ -3,7 +3,9 @@
 CSV: a header with `id,path` and optionally `label` and `split` columns.
 JSONL: one object per line, {"id": ..., "path": ..., "label": ..., "split": ...}.
 Relative paths are relative to the manifest's folder. An empty or missing label means
-unlabeled; `split: test` puts the item in the source's test part.
+unlabeled; `split: test` puts the item in the source's test part. A row whose path is
+missing or no regular file (a FIFO, a device) is skipped with the reason, like an
+unreadable image.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def read_manifest(path: Path, classes: list[str]) -> list[FileItem]:
     readers = {".csv": _csv_rows, ".jsonl": _jsonl_rows}
     if path.suffix.lower() not in readers:
         raise DataError(f"manifest {path}: expected a .csv or .jsonl file (set data.root)")
-    if not path.is_file():
-        raise DataError(f"manifest {path}: file not found (set data.root)")
+    if not path.is_file():  # is_file() is False for a FIFO too, which would block a read
+        what = "not a regular file" if path.exists() else "file not found"
+        raise DataError(f"manifest {path}: {what} (set data.root)")
     index = {name: i for i, name in enumerate(classes)}
     seen: dict[str, int] = {}
     items = []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -321,3 +323,77 @@ def test_manifest_csv_needs_id_and_path_columns(tmp_path):
     path.write_text("name,file\na,a.png\n")
     with pytest.raises(DataError, match=r"header must name the columns id and path"):
         load_source(manifest_cfg(path), CLASSES)
+
+
+# ---------------------------------------------------------------- special files
+
+def load_within(cfg: DataConfig, fifo: Path, seconds: float = 10.0):
+    """load_source(cfg, CLASSES) in a thread; fails when it takes over `seconds` (a read
+    of the FIFO blocks until a writer comes). The loaded pool, or the error it raised."""
+    done: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            done["pool"] = load_source(cfg, CLASSES)
+        except BaseException as exc:  # handed to the test thread
+            done["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        # a writer that closes at once gives the blocked reader its end of file
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(seconds)
+        pytest.fail(f"loading took over {seconds} s: the FIFO {fifo} was opened")
+    error = done.get("error")
+    if isinstance(error, BaseException):
+        raise error
+    return done["pool"]
+
+
+needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+
+
+@needs_fifo
+def test_imagefolder_skips_a_fifo_among_the_images(tmp_path):
+    root = make_folder(tmp_path / "photos")
+    os.mkfifo(root / "cat" / "pipe.png")
+    os.mkfifo(root / "loose.png")
+    (root / "dog" / "dangling.png").symlink_to(root / "dog" / "nowhere.png")
+    pool = load_within(folder_cfg(root), root / "cat" / "pipe.png")
+    assert "cat/c0.png" in pool.item_ids and len(pool.item_ids) == 7
+    skipped = {s.item_id: s for s in pool.skipped}
+    assert skipped["cat/pipe.png"].reason == "not a regular file (FIFO)"
+    assert skipped["cat/pipe.png"].path == str(root / "cat" / "pipe.png")
+    assert skipped["loose.png"].reason == "not a regular file (FIFO)"
+    assert skipped["dog/dangling.png"].reason == (
+        f"broken symbolic link (to {root / 'dog' / 'nowhere.png'})")
+
+
+def test_imagefolder_reads_a_symlink_to_an_image(tmp_path):
+    root = make_folder(tmp_path / "photos")
+    (root / "cat" / "link.png").symlink_to(root / "cat" / "c0.png")
+    pool = load_within(folder_cfg(root), root / "cat" / "link.png")
+    assert "cat/link.png" in pool.item_ids
+
+
+@needs_fifo
+@pytest.mark.parametrize("writer,name", [(write_csv, "m.csv"), (write_jsonl, "m.jsonl")])
+def test_manifest_skips_a_row_naming_a_fifo(tmp_path, writer, name):
+    folder = tmp_path / "data"
+    rows = manifest_rows(folder)
+    os.mkfifo(folder / "imgs" / "pipe.png")
+    rows.append({"id": "pipe", "path": "imgs/pipe.png", "label": "cat", "split": ""})
+    path = writer(folder / name, rows)
+    pool = load_within(manifest_cfg(path), folder / "imgs" / "pipe.png")
+    assert pool.item_ids == ["a", "b", "d", "c"]
+    assert [(s.item_id, s.reason) for s in pool.skipped] == [
+        ("gone", "file not found"), ("pipe", "not a regular file (FIFO)")]
+
+
+@needs_fifo
+def test_a_manifest_that_is_a_fifo_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "m.csv")
+    with pytest.raises(DataError, match=r"m.csv: not a regular file \(set data.root\)"):
+        load_within(manifest_cfg(tmp_path / "m.csv"), tmp_path / "m.csv")

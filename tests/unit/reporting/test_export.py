@@ -20,7 +20,7 @@ from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, load_config
 from activelearn.data.sources import load_source
 from activelearn.data.sources.base import Pool
 from activelearn.kinds import BatchKind, Split
-from activelearn.reporting.export import FORMATS, class_folders, file_stem
+from activelearn.reporting.export import FORMATS, MANIFEST, class_folders, file_stem
 from activelearn.state import AnnotationRow, Store
 
 HOLDOUT, TRAIN_LS, TRAIN_ORACLE = range(0, 20), range(20, 60), range(60, 80)
@@ -167,7 +167,124 @@ def test_a_non_empty_out_needs_force_which_replaces_the_earlier_export(
     assert (out / "train" / folders[(old + 1) % 10] / name).exists()
     assert (out / "notes.txt").read_text() == "mine"
     assert export(config, "jsonl", out, "--force").exit_code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["classes.txt", "labels.jsonl", "notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "classes.txt", "labels.jsonl",
+                                                     "notes.txt"]
+
+
+def read_manifest(out: Path) -> dict:
+    return json.loads((out / MANIFEST).read_text())
+
+
+def test_force_keeps_the_users_own_split_folder(project, tmp_path) -> None:
+    config, _ = project
+    out = tmp_path / "out"
+    assert export(config, "csv", out).exit_code == 0
+    assert read_manifest(out)["format"] == "csv"
+    assert sorted(read_manifest(out)["files"]) == ["classes.txt", "labels.csv"]
+    (out / "train").mkdir()
+    (out / "train" / "mine.txt").write_text("mine")
+    (out / "validation").mkdir()  # an empty folder of the user's
+    forced = export(config, "csv", out, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert (out / "train" / "mine.txt").read_text() == "mine"
+    assert (out / "validation").is_dir()
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "classes.txt", "labels.csv",
+                                                     "train", "validation"]
+
+
+def test_force_refuses_a_folder_without_a_manifest(project, tmp_path) -> None:
+    config, _ = project
+    out = tmp_path / "out"
+    (out / "train").mkdir(parents=True)
+    (out / "train" / "mine.txt").write_text("mine")
+    (out / "labels.csv").write_text("mine too")
+    for extra in ([], ["--force"]):
+        refused = export(config, "csv", out, *extra)
+        assert refused.exit_code == 2
+        assert refused.output == (f"error: --out {out}: not empty and no earlier export's "
+                                  "manifest in it; choose an empty folder\n")
+    assert (out / "train" / "mine.txt").read_text() == "mine"
+    assert (out / "labels.csv").read_text() == "mine too"
+    assert sorted(p.name for p in out.iterdir()) == ["labels.csv", "train"]
+
+
+def test_force_after_an_image_folder_removes_its_folders(project, tmp_path) -> None:
+    config, _ = project
+    out = tmp_path / "out"
+    assert export(config, "imagefolder", out).exit_code == 0
+    listed = read_manifest(out)
+    assert listed["format"] == "imagefolder"
+    assert len([f for f in listed["files"] if f.endswith(".png")]) == 80
+    assert {"train", "holdout"} <= set(listed["created_folders"])
+    # a file of the user's in one class folder keeps that folder (and nothing else)
+    kept = out / "train" / class_folders(FASHION_MNIST_CLASSES)[0] / "mine.txt"
+    kept.write_text("mine")
+    forced = export(config, "csv", out, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "classes.txt", "labels.csv",
+                                                     "train"]
+    assert [p for p in (out / "train").rglob("*") if p.is_file()] == [kept]
+    assert not (out / "holdout").exists()
+    # the folder it kept is still one an export made: once empty, --force removes it
+    kept.unlink()
+    assert export(config, "imagefolder", out, "--force").exit_code == 0
+    assert export(config, "jsonl", out, "--force").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "classes.txt", "labels.jsonl"]
+
+
+@pytest.mark.parametrize("where", ["../victim.txt", "absolute", "link/victim.txt", "..",
+                                   "sub/../../victim.txt"])
+@pytest.mark.parametrize("key", ["files", "created_folders"])
+def test_a_manifest_naming_a_path_outside_out_is_refused(project, tmp_path, where,
+                                                          key) -> None:
+    config, _ = project
+    out = tmp_path / "out"
+    assert export(config, "csv", out).exit_code == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours")
+    (out / "link").symlink_to(tmp_path)  # a folder link to outside
+    listed = str(victim) if where == "absolute" else where
+    manifest = read_manifest(out)
+    manifest[key] = [*manifest.get(key, []), listed]
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    refused = export(config, "csv", out, "--force")
+    assert refused.exit_code == 2
+    assert refused.output == (f"error: --out {out}: {MANIFEST}: it lists {listed!r}, which is "
+                              "not inside --out; nothing was removed: fix or delete it, or "
+                              "choose an empty folder\n")
+    assert victim.read_text() == "not yours"
+    assert (out / "labels.csv").exists() and (out / "classes.txt").exists()
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '{"files": "labels.csv"}',
+                                     '{"files": [1]}'])
+def test_a_malformed_manifest_is_refused(project, tmp_path, content) -> None:
+    config, _ = project
+    out = tmp_path / "out"
+    assert export(config, "csv", out).exit_code == 0
+    (out / MANIFEST).write_text(content)
+    refused = export(config, "csv", out, "--force")
+    assert refused.exit_code == 2
+    assert refused.output.startswith(f"error: --out {out}: {MANIFEST}: ")
+    assert refused.output.count("\n") == 1
+    assert (out / "labels.csv").exists()
+
+
+def test_an_export_never_overwrites_a_file_it_did_not_write(project, tmp_path) -> None:
+    config, _ = project
+    out = tmp_path / "out"
+    assert export(config, "jsonl", out).exit_code == 0
+    (out / "labels.csv").write_text("mine")
+    refused = export(config, "csv", out, "--force")
+    assert refused.exit_code == 2
+    assert refused.output == (f"error: --out {out}: labels.csv is in the way (not from an "
+                              "earlier export); move it away, or choose an empty folder\n")
+    assert (out / "labels.csv").read_text() == "mine"
+    (out / "labels.csv").unlink()
+    (out / "train").write_text("a file named like a split")
+    refused = export(config, "imagefolder", out, "--force")
+    assert refused.exit_code == 2 and "train is in the way" in refused.output
+    assert (out / "train").read_text() == "a file named like a split"
 
 
 def test_error_lines(project_file, tmp_path) -> None:
