@@ -21,7 +21,7 @@ pytest_plugins = ["support.services"]
 
 # fixture -> the marker of the service it starts
 SERVICE_MARKERS = {"label_studio": "label_studio", "redis_server": "redis", "redis_url": "redis",
-                   "chromium": "browser"}
+                   "secure_redis": "redis", "chromium": "browser"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -24,8 +24,11 @@ from activelearn.errors import ConfigError
               help="torch CPU threads (0 = torch's default).")
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.option("--name", default=None, help="Worker name [default: RQ's, host.pid].")
+@click.option("--work-dir", "work_dirs", multiple=True, metavar="DIR",
+              help="Run jobs only of projects whose work dir lies under DIR; repeat for "
+                   "several. [default: the --config project's work dir]")
 @handle_errors
-def worker(config, queues, device, threads, burst, name) -> None:
+def worker(config, queues, device, threads, burst, name, work_dirs) -> None:
     """Run an RQ worker for training, scoring and selection jobs.
 
     Jobs run inside the worker process (no fork per job): CUDA is safe to use and the
@@ -33,7 +36,13 @@ def worker(config, queues, device, threads, burst, name) -> None:
     workers/gpu_worker.sh, which pins the GPU through CUDA_VISIBLE_DEVICES) or a few
     with one thread each on CPU. Run it from the directory the controller runs in (or
     use absolute paths in the project file): jobs find the project's files there.
-    The Redis URL is jobs.redis_url or $ACTIVELEARN_REDIS_URL.
+
+    \b
+    The Redis URL is jobs.redis_url or $ACTIVELEARN_REDIS_URL: redis://:PASSWORD@host:6379/0,
+    rediss://... for TLS (add ?ssl_ca_certs=/path/ca.pem for a private CA), or the
+    password in the file named by $ACTIVELEARN_REDIS_PASSWORD_FILE. The worker runs only
+    activelearn's own jobs, of the projects under --work-dir, and a job writes only
+    inside its project's work dir.
     """
     from activelearn.jobs.executor import RQExecutor
     from activelearn.jobs.worker import run_worker
@@ -41,9 +50,10 @@ def worker(config, queues, device, threads, burst, name) -> None:
     cfg = load_needing(config, "jobs.redis_url", "ACTIVELEARN_REDIS_URL")
     RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
     names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
+    served = list(work_dirs) or [str(cfg.work_dir)]
     try:
-        run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat, name,
-                   announce=lambda line: click.echo(line, err=True))
+        run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat,
+                   served, name, announce=lambda line: click.echo(line, err=True))
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -280,7 +280,7 @@ def _template_problems(key: str, template: str) -> Iterator[str]:
 def _url_problems(key: str, url: str, schemes: tuple[str, ...]) -> Iterator[str]:
     """A server URL of one of schemes: a host and a valid port (unix: a socket path), and
     for Redis a whole-number database. Messages show the URL with its password masked."""
-    shown = _show(_mask_password(url))
+    shown = _show(mask_password(url))
     try:
         parts = urlsplit(url)
     except ValueError:  # an unclosed [IPv6 address
@@ -323,7 +323,7 @@ def _redis_db_ok(parts: SplitResult) -> bool:
     return all(db.isascii() and db.isdigit() for db in given)
 
 
-def _mask_password(url: str) -> str:
+def mask_password(url: str) -> str:
     """url with everything between the first ":" of its user info and the last "@"
     shown as ***: the password never reaches a message, even when it holds a "/"."""
     before, at, after = url.rpartition("@")

@@ -13,13 +13,16 @@ With worker.py, the only code that imports rq and redis.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from activelearn.config import JobsConfig
+from activelearn.config.checks import mask_password
 from activelearn.errors import JobError
 from activelearn.failpoints import failpoint
 from activelearn.jobs import functions
@@ -27,6 +30,7 @@ from activelearn.jobs import functions
 log = logging.getLogger("activelearn.jobs")
 
 PERFORM = "activelearn.jobs.executor.perform"  # what RQ calls: perform(kind, payload)
+PASSWORD_FILE_ENV = "ACTIVELEARN_REDIS_PASSWORD_FILE"  # a file holding Redis's password
 POLL = 0.05  # seconds between status checks while waiting
 CLEANUP_EVERY = 5.0  # seconds between checks for abandoned jobs
 META_EVERY = 0.5  # seconds between progress updates a worker writes to job meta
@@ -91,20 +95,8 @@ class RQExecutor(Executor):
     name = "rq"
 
     def __init__(self, cfg: JobsConfig) -> None:
-        from redis import Redis
-        from redis.exceptions import RedisError
-
         self.cfg = cfg
-        self.redis = Redis.from_url(cfg.redis_url, socket_connect_timeout=5,
-                                    health_check_interval=30)
-        try:
-            self.redis.ping()
-        except (RedisError, OSError) as exc:
-            raise JobError(f"Redis at {cfg.redis_url} did not answer: {_first_line(exc)}; "
-                           "start it, or unset jobs.redis_url / ACTIVELEARN_REDIS_URL to run "
-                           "jobs inline") from None
-        except ValueError as exc:  # a malformed URL
-            raise JobError(f"jobs.redis_url {cfg.redis_url!r}: {exc}") from None
+        self.redis = redis_client(cfg.redis_url)
 
     def queue(self, kind: str):
         from rq import Queue
@@ -170,6 +162,44 @@ class RQExecutor(Executor):
         return f"job {job.id} ({job.description}) failed{worker}: {reason}"
 
 
+def redis_client(url: str):
+    """A checked connection to the Redis at url (redis://, rediss:// for TLS, unix://).
+    The password may be in the URL or, when $ACTIVELEARN_REDIS_PASSWORD_FILE is set, in
+    that file (as the compose file passes it); it is never shown in a message."""
+    from redis import Redis
+    from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+    shown = mask_password(url)
+    options: dict[str, Any] = {"socket_connect_timeout": 5, "health_check_interval": 30}
+    password_file = os.environ.get(PASSWORD_FILE_ENV, "").strip()
+    if password_file:
+        options["password"] = _read_password(password_file)
+    try:
+        client = Redis.from_url(url, **options)
+        client.ping()
+    except (AuthenticationError, ResponseError) as exc:
+        if "auth" not in str(exc).lower() and "pass" not in str(exc).lower():
+            raise JobError(f"Redis at {shown}: {_first_line(exc)}") from None
+        raise JobError(f"Redis at {shown} refused the connection's password "
+                       f"({_first_line(exc)}); put the right one in the URL or in "
+                       f"${PASSWORD_FILE_ENV}") from None
+    except (RedisError, OSError) as exc:
+        raise JobError(f"Redis at {shown} did not answer: {_first_line(exc)}; start it, or "
+                       "unset jobs.redis_url / ACTIVELEARN_REDIS_URL to run jobs inline"
+                       ) from None
+    except ValueError as exc:  # a malformed URL
+        raise JobError(f"jobs.redis_url {shown}: {exc}") from None
+    return client
+
+
+def _read_password(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobError(f"{PASSWORD_FILE_ENV}={path}: cannot read the Redis password "
+                       f"({type(exc).__name__})") from None
+
+
 def make_executor(cfg: JobsConfig) -> Executor:
     """RQ when a Redis URL is configured, else inline."""
     return RQExecutor(cfg) if cfg.redis_url else InlineExecutor()
@@ -213,7 +243,7 @@ def queue_status(cfg: JobsConfig) -> dict[str, Any]:
                                  "error": _job_error(j)} for j in _fetch(queue, failed[-5:])]})
     workers = [{"name": w.name, "state": str(w.get_state()), "queues": w.queue_names()}
                for w in Worker.all(connection=executor.redis)]
-    return {"redis_url": cfg.redis_url, "queues": queues, "workers": workers}
+    return {"redis_url": mask_password(cfg.redis_url), "queues": queues, "workers": workers}
 
 
 def _job_error(job) -> str:

@@ -21,7 +21,7 @@ from activelearn.config.registry import Registry
 from activelearn.data.sources.base import Pool
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
-from activelearn.jobs.inputs import load, predictor_for, training_inputs
+from activelearn.jobs.inputs import load, predictor_for, project_config, training_inputs
 from activelearn.kinds import UNKNOWN_LABEL, Split
 from activelearn.learn.checkpoints import checkpoint_path, metrics_path, save_checkpoint
 from activelearn.learn.inference import Predictor
@@ -74,6 +74,7 @@ def out_of_fold(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     label_errors.assign_folds) and writes their labels and its probs [items, classes]
     for the items inside it to `out` (.npz with item_ids, labels, probs). A fold already
     written is not trained again."""
+    project_config(payload)  # refuses paths outside the project's work dir
     out = Path(payload["out"])
     if out.exists():
         progress(1)
@@ -108,6 +109,7 @@ def score(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     embeddings, mc_passes, seed, out. Scores positions[start:stop] with the model and
     writes probs [items, classes] (and embeddings [items, dim], mc_probs [items, classes,
     passes] when asked) to `out` (.npz). A shard already written is not scored again."""
+    project_config(payload)  # refuses paths outside the project's work dir
     out = Path(payload["out"])
     start, stop = int(payload["start"]), int(payload["stop"])
     if out.exists():
@@ -140,6 +142,7 @@ def select(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     (score outputs in candidate order), labeled_shards (embeddings of the labeled items,
     for strategies that need them). Returns the chosen pool positions best first, with
     the strategy's scores and the model's suggested class and confidence."""
+    project_config(payload)  # refuses paths outside the project's work dir
     candidates = np.load(payload["candidates"])
     inp = _merge(payload["shards"], payload.get("labeled_shards") or [])
     chosen, sel = select_batch(get_strategy(payload["strategy"]), inp, candidates,

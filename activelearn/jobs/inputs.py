@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from activelearn.config import Config, load_config
 from activelearn.data.sources import load_source
 from activelearn.data.sources.base import Pool
-from activelearn.errors import DataError, StateError
+from activelearn.errors import DataError, JobError, StateError
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import checkpoint_path, load_checkpoint, resolve_device
 from activelearn.learn.fit import Fitted, fit, input_spec
@@ -23,13 +24,19 @@ from activelearn.learn.models import build_model
 from activelearn.state import Store
 
 DEVICE_ENV = "ACTIVELEARN_DEVICE"  # a worker's --device: overrides training.device
+# a worker's --work-dir folders (os.pathsep-separated): the projects whose jobs it runs
+WORK_DIRS_ENV = "ACTIVELEARN_WORKER_WORK_DIRS"
+# payload keys that name files: each must lie inside the project's work dir
+PATH_KEYS = ("out", "positions", "candidates", "shards", "labeled_shards")
 
 _pools: dict[tuple, Pool] = {}
 _predictors: dict[tuple, Predictor] = {}
 
 
-def load(payload: dict[str, Any]) -> tuple[Config, Pool]:
-    """The project's config and pool; the pool stays cached for the next job.
+def project_config(payload: dict[str, Any]) -> Config:
+    """The project's config of a job, checked: in a worker (see WORK_DIRS_ENV) the
+    project's work dir must be one the worker serves, and every path the payload names
+    must lie inside that work dir: a job never writes, or reads, anywhere else.
 
     Relative paths in the config are relative to the controller's directory (payload
     cwd): a worker works there (one job at a time, so changing directory is safe)."""
@@ -42,6 +49,29 @@ def load(payload: dict[str, Any]) -> tuple[Config, Pool]:
                             "run workers where the controller's paths resolve, or use "
                             "absolute paths in the config") from None
     cfg = load_config(payload["config"])
+    work_dir = cfg.work_dir.resolve()
+    served = [Path(d) for d in os.environ.get(WORK_DIRS_ENV, "").split(os.pathsep) if d]
+    if served and not any(work_dir.is_relative_to(d) for d in served):
+        raise JobError(f"refused: project work dir {work_dir} is not one this worker "
+                       f"serves ({', '.join(map(str, served))}); start it with --work-dir")
+    for key in PATH_KEYS:
+        for value in _listed(payload.get(key)):
+            if not Path(value).resolve().is_relative_to(work_dir):
+                raise JobError(f"refused: payload {key} {value} is outside the project's "
+                               f"work dir {work_dir}")
+    return cfg
+
+
+def _listed(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def load(payload: dict[str, Any]) -> tuple[Config, Pool]:
+    """The project's checked config (project_config) and pool; the pool stays cached for
+    the next job."""
+    cfg = project_config(payload)
     key = (repr(cfg.data), tuple(cfg.classes))
     if key not in _pools:
         _pools.clear()  # one project per worker process at a time: keep memory flat

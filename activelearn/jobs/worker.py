@@ -19,12 +19,17 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
-from activelearn.jobs.inputs import DEVICE_ENV
+from activelearn.config.checks import mask_password
+from activelearn.errors import JobError
+from activelearn.jobs.executor import PERFORM, redis_client
+from activelearn.jobs.functions import available_jobs
+from activelearn.jobs.inputs import DEVICE_ENV, WORK_DIRS_ENV
 
 log = logging.getLogger("activelearn.worker")
 
@@ -34,6 +39,17 @@ class ResidentWorker(SimpleWorker):
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         return 3 * int(self.job_monitoring_interval) + 5
+
+    def prepare_job_execution(self, job, *args, **kwargs) -> None:
+        """Refuse (fail, without running it) any job but activelearn's registered ones:
+        whoever can write to Redis must not choose what this process runs."""
+        allowed = job.func_name == PERFORM and len(job.args) == 2 \
+            and job.args[0] in available_jobs() and isinstance(job.args[1], dict)
+        if not allowed:
+            log.error("refused job %s: %s is not an activelearn job", job.id, job.func_name)
+            raise JobError(f"refused: {job.func_name} is not one of activelearn's jobs "
+                           f"({', '.join(available_jobs())}); this worker runs only those")
+        super().prepare_job_execution(job, *args, **kwargs)
 
     def execute_job(self, job, queue) -> None:
         execution = self.prepare_execution(job)
@@ -71,20 +87,23 @@ def describe_device(device: str) -> str:
 
 
 def run_worker(redis_url: str, queues: list[str], device: str, threads: int, burst: bool,
-               heartbeat: int, name: str | None = None,
+               heartbeat: int, work_dirs: list[str], name: str | None = None,
                announce: Callable[[str], None] = log.info) -> bool:
     """Work on the queues until stopped (or, with burst, until they are empty); announce
-    gets one line naming the worker, its queues and its device."""
+    gets one line naming the worker, its queues and its device. Jobs of projects whose
+    work dir is not under one of work_dirs are refused, and a job writes only under its
+    project's work dir (see inputs.project_config)."""
     import torch
-    from redis import Redis
 
     os.environ[DEVICE_ENV] = device  # the job functions use it instead of training.device
+    os.environ[WORK_DIRS_ENV] = os.pathsep.join(str(Path(d).resolve()) for d in work_dirs)
     if threads > 0:
         torch.set_num_threads(threads)
-    connection = Redis.from_url(redis_url)
+    connection = redis_client(redis_url)
     worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
                              for q in queues], connection=connection, name=name,
                             serializer=JSONSerializer, job_monitoring_interval=heartbeat)
-    announce(f"worker {worker.name} on {redis_url}, queues {', '.join(queues)}, device "
-             f"{describe_device(device)}")
+    announce(f"worker {worker.name} on {mask_password(redis_url)}, queues "
+             f"{', '.join(queues)}, device {describe_device(device)}, projects under "
+             f"{', '.join(work_dirs)}")
     return worker.work(burst=burst, logging_level="WARNING")

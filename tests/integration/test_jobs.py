@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,65 +13,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from redis import Redis
 
 from activelearn.cli import main
 from activelearn.config import load_config
-from activelearn.data.sources import load_source
-from activelearn.failpoints import ENV as FAILPOINT_ENV
 from activelearn.jobs import steps
 from activelearn.jobs.executor import InlineExecutor, JobError, RQExecutor
-from activelearn.kinds import Split
 from activelearn.state import Store
-from support import ROOT
-
-
-class Workers:
-    """`activelearn worker` processes of a test; stopped by pid at the end."""
-
-    def __init__(self, config: Path) -> None:
-        self.config = config
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, failpoint: str | None = None, name: str | None = None, threads: int = 1,
-              device: str = "cpu") -> subprocess.Popen:
-        env = dict(os.environ)
-        env.pop(FAILPOINT_ENV, None)
-        if failpoint:
-            env[FAILPOINT_ENV] = failpoint
-        name = name or f"test-{len(self.procs)}-{os.getpid()}"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "activelearn.cli", "worker", "--config", str(self.config),
-             "--threads", str(threads), "--device", device, "--name", name],
-            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.procs.append(proc)
-        self._wait_registered(name, proc)
-        return proc
-
-    def _wait_registered(self, name: str, proc: subprocess.Popen) -> None:
-        from rq import Worker
-
-        cfg = load_config(self.config)
-        client = Redis.from_url(cfg.jobs.redis_url)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any(w.name == name for w in Worker.all(connection=client)):
-                return
-            if proc.poll() is not None:
-                pytest.fail(f"worker exited: {proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.1)
-        pytest.fail("worker did not register in 60 s")
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+from support.jobs import Workers, finished_jobs, trained
 
 
 @pytest.fixture
@@ -88,27 +33,6 @@ def workers(rq_project) -> Iterator[Workers]:
     started = Workers(rq_project)
     yield started
     started.stop()
-
-
-def trained(path: Path):
-    """A project with 40 train labels and a model version t-r1, trained inline."""
-    cfg = load_config(path)
-    pool = load_source(cfg.data, cfg.classes)
-    with Store.open(cfg.work_dir / "state.sqlite") as store:
-        store.items.add((item, i, None, Split.TRAIN.value) for i, item in enumerate(pool.item_ids))
-        store.labels.set(zip(pool.item_ids[:40], pool.labels[:40].tolist()), "test", 0)
-    steps.train(InlineExecutor(), cfg, 1, "t-r1", progress=False)
-    return cfg, pool
-
-
-def finished_jobs(cfg) -> list:
-    """The finished jobs of the project's training/scoring queue."""
-    from rq import Queue
-    from rq.serializers import JSONSerializer
-
-    queue = Queue(cfg.jobs.gpu_queue, connection=Redis.from_url(cfg.jobs.redis_url),
-                  serializer=JSONSerializer)
-    return [queue.fetch_job(j) for j in queue.finished_job_registry.get_job_ids()]
 
 
 def test_sharded_scoring_on_two_workers_covers_every_item_once(rq_project, workers):

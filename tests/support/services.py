@@ -124,6 +124,57 @@ def redis_url(redis_server) -> Iterator[str]:
     client.flushdb()
 
 
+class SecureRedis(NamedTuple):
+    url: str  # rediss://:PASSWORD@127.0.0.1:PORT/0?ssl_ca_certs=CA (works as it is)
+    password: str
+    ca: Path
+
+
+@pytest.fixture(scope="session")
+def secure_redis(tmp_path_factory) -> Iterator[SecureRedis]:
+    """A redis-server of the session's own that speaks only TLS and wants a password,
+    with a self-signed certificate made by openssl for 127.0.0.1."""
+    binary, openssl = shutil.which("redis-server"), shutil.which("openssl")
+    if binary is None or openssl is None:
+        unavailable("redis-server and openssl are needed for the TLS Redis tests: run "
+                    "`bash scripts/redis.sh ensure`")
+    folder = tmp_path_factory.mktemp("redis-tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True,
+                   capture_output=True, timeout=60)
+    password, port = uuid.uuid4().hex, _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file",
+         str(cert), "--tls-auth-clients", "no", "--requirepass", password, "--save", "",
+         "--appendonly", "no", "--dir", str(folder), "--logfile", str(folder / "redis.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"rediss://:{password}@127.0.0.1:{port}/0?ssl_ca_certs={cert}"
+    try:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                Redis.from_url(url, socket_connect_timeout=1).ping()
+                break
+            except (RedisError, OSError):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    unavailable(f"redis-server with TLS did not start (log: {folder})")
+                time.sleep(0.1)
+        yield SecureRedis(url, password, cert)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """The path of a Chromium to render pages headless with."""
