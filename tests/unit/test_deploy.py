@@ -193,6 +193,10 @@ def test_activelearn_gets_only_variables_it_reads_and_the_token_as_a_file(
         "redis://redis:6379/0"
     assert controller["LABEL_STUDIO_API_KEY_FILE"] == "/run/secrets/label_studio_token"
     assert "label_studio_token" in services["controller"]["secrets"]
+    for service in ("controller", "worker"):  # Redis's password, from a secret file
+        assert env_of(services[service])["ACTIVELEARN_REDIS_PASSWORD_FILE"] == \
+            "/run/secrets/redis_password"
+        assert "redis_password" in services[service]["secrets"]
     assert compose["secrets"]["label_studio_token"]["file"].startswith("./secrets/")
     assert (DOCKER / ".gitignore").read_text().splitlines()[-1] == "secrets/"
     text = (DOCKER / "docker-compose.yml").read_text()
@@ -300,3 +304,12 @@ def test_the_readme_cron_line_and_systemd_recipe_name_real_commands() -> None:
     assert set(assigned) <= env_names_read_by_activelearn()
     for name in ("activelearn-cycle.service", "activelearn-cycle.timer"):
         assert f"deploy/systemd/{name}" in readme and (SYSTEMD / name).is_file()
+
+
+def test_redis_wants_the_password_from_its_secret_file(compose, services) -> None:
+    redis = services["redis"]
+    script = " ".join(redis["command"])
+    assert "--requirepass" in script and "/run/secrets/redis_password" in script
+    assert "redis_password" in redis["secrets"]
+    assert "/run/secrets/redis_password" in " ".join(redis["healthcheck"]["test"])
+    assert compose["secrets"]["redis_password"]["file"] == "./secrets/redis_password"
