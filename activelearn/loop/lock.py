@@ -1,9 +1,12 @@
 """The cycle lock: at most one `activelearn cycle` works on a project at a time.
 
 The lock is a row in the project's state store (see state.locks). Its holder refreshes
-a heartbeat from a background thread; the lock is stale, and taken over, when its
-holder's process is gone (same host: the pid no longer exists) or its heartbeat is older
-than STALE_AFTER seconds (any host, e.g. a machine that died or a hung process).
+a heartbeat from a background thread. The lock is stale, and taken over, when its holder
+is gone: on the same host when its process has ended (a wall-clock jump never makes a
+live holder look gone); on another host when its heartbeat is older than STALE_AFTER
+seconds (a machine that died). A holder that lost its lock stops before its next phase,
+and a model version's files are published put-if-absent, so two processes never write
+one checkpoint.
 """
 
 from __future__ import annotations
@@ -36,10 +39,27 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def process_started(pid: int) -> float | None:
+    """When process pid started (clock ticks since boot, Linux's /proc), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    return float(fields[19]) if len(fields) > 19 else None
+
+
 def is_stale(holder: LockHolder, now: float | None = None) -> bool:
-    """A holder whose process is gone, or that stopped beating, holds no lock."""
-    if holder.host == socket.gethostname() and not pid_alive(holder.pid):
-        return True
+    """Whether a lock's holder is gone. On this host that is known for sure, whatever the
+    clock does: its process has ended (or its pid now belongs to a process started
+    later). A holder on another host is gone when it stopped beating for STALE_AFTER
+    seconds by this host's clock (keep the hosts' clocks in sync)."""
+    if holder.host == socket.gethostname():
+        if not pid_alive(holder.pid):
+            return True
+        started = process_started(holder.pid)
+        return holder.started is not None and started is not None \
+            and started != holder.started
     return (now or time.time()) - holder.heartbeat > STALE_AFTER
 
 
@@ -61,7 +81,8 @@ class CycleLock:
         with Store.open(self.state_path) as store:
             previous = store.locks.holder(self.name)
             self.holder = store.locks.try_take(self.name, self.owner, os.getpid(),
-                                               socket.gethostname(), is_stale)
+                                               socket.gethostname(), is_stale,
+                                               process_started(os.getpid()))
         if self.holder is None:
             if previous is not None and previous.owner != self.owner:
                 self.took_over = previous

@@ -23,15 +23,18 @@ class LockHolder:
     host: str
     acquired_at: float
     heartbeat: float
+    started: float | None = None  # the holder process's start time on its host, if known
 
 
 class LockTable(Table):
     """The locks table."""
 
     def try_take(self, name: str, owner: str, pid: int, host: str,
-                 is_stale: Callable[[LockHolder], bool]) -> LockHolder | None:
+                 is_stale: Callable[[LockHolder], bool],
+                 started: float | None = None) -> LockHolder | None:
         """Take the lock `name` for owner; returns None when taken, else the live holder.
-        A holder that is_stale() calls gone is replaced."""
+        A holder that is_stale() calls gone is replaced. started: the start time of the
+        process pid (tells a live holder from a reused pid)."""
         self.db.execute("BEGIN IMMEDIATE")  # the read and the write below as one step
         try:
             holder = self.holder(name)
@@ -39,8 +42,10 @@ class LockTable(Table):
                 self.db.rollback()
                 return holder
             now = time.time()
-            self.db.execute("INSERT OR REPLACE INTO locks VALUES (?, ?, ?, ?, ?, ?)",
-                            (name, owner, pid, host, now, now))
+            self.db.execute(
+                "INSERT OR REPLACE INTO locks (name, owner, pid, host, acquired_at,"
+                " heartbeat, started) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, owner, pid, host, now, now, started))
             self.db.commit()
         except BaseException:
             self.db.rollback()
@@ -48,7 +53,9 @@ class LockTable(Table):
         return None
 
     def holder(self, name: str) -> LockHolder | None:
-        row = self.db.execute("SELECT * FROM locks WHERE name=?", (name,)).fetchone()
+        row = self.db.execute(
+            "SELECT name, owner, pid, host, acquired_at, heartbeat, started FROM locks"
+            " WHERE name=?", (name,)).fetchone()
         return LockHolder(*row) if row else None
 
     def beat(self, name: str, owner: str) -> bool:

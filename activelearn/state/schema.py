@@ -86,6 +86,7 @@ CREATE INDEX IF NOT EXISTS review_tasks_task ON review_tasks(task_id);
 # before gets them on open (ALTER TABLE ... ADD COLUMN, NULL in the existing rows).
 ADDED_COLUMNS = [
     ("tasks", "is_open", "INTEGER"),  # 1/0: Label Studio serves it still (NULL: not known)
+    ("locks", "started", "REAL"),  # the holder process's start time (NULL: not known)
 ]
 
 

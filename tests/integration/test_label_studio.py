@@ -155,7 +155,9 @@ def test_pull_returns_valid_annotations_and_rejects_bad_ones(backend, project, m
     assert nothing.cursor == pulled.cursor
 
 
-def test_pull_after_a_relabel_returns_only_the_changed_annotation(backend, project):
+def test_pull_after_a_relabel_returns_only_the_changed_annotation(backend, project,
+                                                                 monkeypatch):
+    monkeypatch.setattr(ls_module, "PULL_OVERLAP", 0.0)  # the overlap: the next test
     ids = backend.push(project, make_tasks(3))
     annotation = annotate(backend, ids["item-0"], choice_result("cat"))
     annotate(backend, ids["item-1"], choice_result("dog"))
@@ -166,6 +168,20 @@ def test_pull_after_a_relabel_returns_only_the_changed_annotation(backend, proje
     assert [(a.item_id, a.annotation_id, a.label_name) for a in pulled.annotations] == [
         ("item-0", annotation, "bird")]
     assert pulled.cursor > cursor
+
+
+def test_a_pull_reads_the_overlap_again_and_survives_a_clock_step_back(backend, project):
+    ids = backend.push(project, make_tasks(3))
+    annotate(backend, ids["item-0"], choice_result("cat"))
+    cursor = backend.pull(project, CLASSES).cursor
+    annotate(backend, ids["item-1"], choice_result("dog"))
+    again = backend.pull(project, CLASSES, since=cursor)
+    # item-0 was updated within PULL_OVERLAP before the cursor: read again (harmless)
+    assert {a.item_id for a in again.annotations} == {"item-0", "item-1"}
+    # a cursor ahead of every update (the server's clock stepped back): everything, once
+    ahead = backend.pull(project, CLASSES, since="2099-01-01T00:00:00.000000Z")
+    assert {a.item_id for a in ahead.annotations} == {"item-0", "item-1"}
+    assert ahead.cursor == again.cursor and ahead.tasks_seen == 3
 
 
 def test_pull_of_an_empty_project(backend, project):

@@ -25,6 +25,7 @@ from activelearn.annotation.label_studio.tasks import (
     TaskSpec,
     api_token,
     config_classes,
+    cursor_before,
     label_config,
     listed_task_key,
     parse_task,
@@ -53,6 +54,8 @@ _INCLUDE = {
                      *(f"annotations.{name}" for name in _ANNOTATION_FIELDS)]),
 }
 VIEW_TITLE = "least confident first"
+# Tasks updated this long before the pull cursor are read again by every pull.
+PULL_OVERLAP = 600.0  # seconds
 
 
 class Connection:
@@ -356,15 +359,25 @@ class LabelStudioBackend:
         The pull covers the tasks updated up to the newest update time seen when it
         starts (that time is the new cursor), read by id ranges, so tasks updated while
         it runs are neither skipped nor lost: they fall after the new cursor and come
-        with the next pull.
+        with the next pull. The tasks updated in the PULL_OVERLAP before the cursor are
+        read again (applying a pull is idempotent), so an annotation saved while the
+        server's clock stepped back a little is not missed; when the server's newest
+        update is older than the cursor (its clock stepped back further, or the cursor
+        is another server's) every task is read once, and the cursor starts over.
         Cancelled annotations are counted, not returned; unusable ones are rejected
         entries with a reason.
         """
         result = PullResult(cursor=since)
         until = self._newest_update(project_id)
-        if not until or (since and until <= since):
+        if not until or until == since:
             return result
-        window = [_datetime_filter("greater", since)] if since else []
+        if since and until < since:
+            log.warning("project %d: the newest task update %s is older than the pull "
+                        "cursor %s (the server's clock stepped back?): reading every task",
+                        project_id, until, since)
+            since = ""
+        window = [_datetime_filter("greater", cursor_before(since, PULL_OVERLAP))] \
+            if since else []
         window.append(_datetime_filter("less_or_equal", until))
         for task in self.conn.tasks(project_id, window, fields="all"):
             result.tasks_seen += 1

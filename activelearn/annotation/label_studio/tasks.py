@@ -11,7 +11,7 @@ import base64
 import io
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree
@@ -368,3 +368,9 @@ def to_cursor(value: Any) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value.strftime(CURSOR_FORMAT)
+
+
+def cursor_before(cursor: str, seconds: float) -> str:
+    """The cursor `seconds` earlier (cursor: CURSOR_FORMAT)."""
+    moved = datetime.strptime(cursor, CURSOR_FORMAT) - timedelta(seconds=seconds)
+    return moved.strftime(CURSOR_FORMAT)

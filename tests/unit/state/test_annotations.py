@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from activelearn.kinds import NO_LABEL, Split
-from activelearn.loop.lock import is_stale
 from activelearn.quality.votes import majority
-from activelearn.state import AnnotationRow, LockHolder, Problem, Store
+from activelearn.state import AnnotationRow, Problem, Store
 
 
 @pytest.fixture
@@ -121,27 +119,3 @@ def test_a_state_made_before_the_open_flag_gets_the_column(tmp_path: Path) -> No
     store = Store(path)
     assert store.tasks.waiting(Split.TRAIN.value) == 1  # never listed, no label: waiting
     store.close()
-
-
-def test_lock_is_exclusive_until_released_or_stale(store: Store) -> None:
-    assert store.locks.try_take("cycle", "a", 1, "h", lambda h: False) is None
-    holder = store.locks.try_take("cycle", "b", 2, "h", lambda h: False)
-    assert holder is not None and holder.owner == "a"
-    store.locks.release("cycle", "b")  # not b's: nothing happens
-    assert store.locks.holder("cycle").owner == "a"
-    assert store.locks.try_take("cycle", "b", 2, "h", lambda h: True) is None  # a went stale
-    assert not store.locks.beat("cycle", "a") and store.locks.beat("cycle", "b")
-    store.locks.release("cycle", "b")
-    assert store.locks.holder("cycle") is None
-
-
-def test_is_stale_by_pid_and_heartbeat() -> None:
-    import os
-    import socket
-
-    now = time.time()
-    here = socket.gethostname()
-    assert not is_stale(LockHolder("cycle", "a", os.getpid(), here, now, now))
-    assert is_stale(LockHolder("cycle", "a", 2**22 + 12345, here, now, now))  # no such pid
-    assert not is_stale(LockHolder("cycle", "a", 1, "elsewhere", now, now))
-    assert is_stale(LockHolder("cycle", "a", 1, "elsewhere", now - 600, now - 600))
