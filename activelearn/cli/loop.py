@@ -75,19 +75,25 @@ def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limi
 
 @main.command()
 @config_option
+@click.option("--relink", is_flag=True,
+              help="The project linked before is gone (deleted, or the server moved): link "
+                   "the project of this title on this server (made when missing) and push "
+                   "the items still waiting for a label to it again.")
 @handle_errors
-def init(config) -> None:
+def init(config, relink) -> None:
     """Create (or find) the project's Label Studio project and link it to the state.
 
     The project is found by the id stored in WORK_DIR/state.sqlite, else by its title
     (label_studio.project_title, default project.name), else created: a Choices
     interface over the classes, the annotation rules (label_studio.instructions),
     uncertainty sampling and a Data Manager tab listing the least confident tasks first.
+    A linked project that is gone is an error (exit 1) unless --relink.
     The server is label_studio.url (or $ACTIVELEARN_LS_URL); the API token comes only
     from $LABEL_STUDIO_API_KEY or the file named by $LABEL_STUDIO_API_KEY_FILE.
     """
     from activelearn.annotation.label_studio.client import LabelStudioBackend
-    from activelearn.loop.project import init_project
+    from activelearn.data.sources import load_source
+    from activelearn.loop.project import init_project, repush_pending
     from activelearn.state import Store
 
     cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
@@ -95,9 +101,14 @@ def init(config) -> None:
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
     with Store.open(cfg.work_dir / "state.sqlite") as store:
         linked = init_project(backend, store, ls.project_title or cfg.project.name,
-                              list(cfg.classes), ls.instructions)
-    click.echo(f"Label Studio project {linked.project_id} ({linked.how}): "
-               f"{backend.url}/projects/{linked.project_id}")
+                              list(cfg.classes), ls.instructions, relink=relink)
+        click.echo(f"Label Studio project {linked.project_id} ({linked.how}): "
+                   f"{backend.url}/projects/{linked.project_id}")
+        if relink:
+            backend.ensure_overlap(linked.project_id, ls.max_overlap)
+            pool = load_source(cfg.data, cfg.classes)
+            made = repush_pending(cfg, store, backend, pool, linked.project_id, click.echo)
+            click.echo(f"pushed {made} tasks of items still waiting for a label")
 
 
 @main.command()

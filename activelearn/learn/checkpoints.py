@@ -31,6 +31,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def model_version(project: str, round_: int) -> str:
+    """The version of the model a project's round trains, e.g. "fashion-mnist-r3"."""
+    return f"{project}-r{round_}"
+
+
 def checkpoint_path(work_dir: Path, version: str) -> Path:
     """The checkpoint of a model version in a project's work directory."""
     return Path(work_dir) / "models" / f"{version}.pt"

@@ -39,7 +39,12 @@ from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor, make_executor
 from activelearn.kinds import RoundStatus, Split
-from activelearn.learn.checkpoints import checkpoint_path, metrics_path, model_problem
+from activelearn.learn.checkpoints import (
+    checkpoint_path,
+    metrics_path,
+    model_problem,
+    model_version,
+)
 from activelearn.loop.batches import BatchPlanner
 from activelearn.loop.clean import needs_clean, propagate_labels, record_items, run_clean
 from activelearn.loop.lock import CycleLock
@@ -303,7 +308,7 @@ class Cycle:
         return rounds[-1].round + 1 if rounds else 0
 
     def _version(self, round_: int) -> str:
-        return f"{self.cfg.project.name}-r{round_}"
+        return model_version(self.cfg.project.name, round_)
 
 
 def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,

@@ -1,14 +1,22 @@
-"""Linking a project's state to its Label Studio project (`activelearn init`), and finding
-the linked project again without changing anything (`activelearn bot`)."""
+"""Linking a project's state to its Label Studio project (`activelearn init`), finding the
+linked project again without changing anything (`activelearn bot`), and relinking after
+the project was recreated or the server moved (`activelearn init --relink`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.config import Config
+from activelearn.data.sources.base import Pool
 from activelearn.errors import BackendError
-from activelearn.state import Store
+from activelearn.learn.checkpoints import model_version
+from activelearn.loop.pull import CURSOR_KEY
+from activelearn.loop.push import TaskPusher
+from activelearn.loop.review import push_reviews, review_specs
+from activelearn.state import ReviewState, Store
 
 PROJECT_ID_KEY = "label_studio_project_id"
 URL_KEY = "label_studio_url"
@@ -21,17 +29,47 @@ class LinkedProject:
 
 
 def init_project(backend: LabelStudioBackend, store: Store, title: str, classes: list[str],
-                 instructions: str) -> LinkedProject:
+                 instructions: str, relink: bool = False) -> LinkedProject:
     """Find the Label Studio project by the id stored in state, else by title, else create
-    it; record its id and the server URL in state. Running it again changes nothing."""
+    it; record its id and the server URL in state. Running it again changes nothing.
+
+    A project linked before that is gone (deleted, or the server moved) is not replaced
+    silently, which would leave every waiting item without a task: that is a
+    BackendError, unless relink, which links the project of this title on this server
+    (made when missing) and forgets the old project's tasks (see forget_old_tasks); the
+    waiting items are then pushed again (push.repush_pending)."""
+    stored = store.meta.get(PROJECT_ID_KEY)
     linked = _find(backend, store, title)
+    moved = stored is not None and (linked is None or linked.project_id != int(stored)
+                                    or store.meta.get(URL_KEY) != backend.url)
+    if moved and not relink:
+        raise BackendError(
+            f"the Label Studio project {stored} linked in state (at "
+            f"{store.meta.get(URL_KEY)}) is gone from {backend.url}; run `activelearn init "
+            "--relink` to link a new one and push the items still waiting to it again")
     if linked is None:
         linked = LinkedProject(backend.ensure_project(title, classes, instructions), "created")
     else:
         backend.check_classes(linked.project_id, classes)
+    if moved:
+        forget_old_tasks(store)
+        linked = LinkedProject(linked.project_id, f"{linked.how}, relinked")
     store.meta.set(PROJECT_ID_KEY, str(linked.project_id))
     store.meta.set(URL_KEY, backend.url)
     return linked
+
+
+def forget_old_tasks(store: Store) -> None:
+    """After a relink: the old project's tasks of labelled items stay as history (marked
+    deleted), those of items still waiting for a label are forgotten so they get a task
+    again, unanswered review tasks are to be pushed again, and the pull starts over."""
+    labelled = store.labels.current()
+    tasks = store.tasks.by_item()
+    store.tasks.mark_deleted([i for i in tasks if i in labelled])
+    store.tasks.forget([i for i in store.tasks.by_item(include_deleted=True)
+                        if i not in labelled])
+    store.reviews.unpush_unanswered()
+    store.meta.set(CURSOR_KEY, "")
 
 
 def linked_project(backend: LabelStudioBackend, state_path: Path, title: str) -> LinkedProject:
@@ -61,3 +99,22 @@ def _find(backend: LabelStudioBackend, store: Store, title: str) -> LinkedProjec
     # ensure_project finds by title itself; asking first only tells the user which it was
     existing = backend.find_project(title)
     return LinkedProject(existing, "found by title") if existing is not None else None
+
+
+def repush_pending(cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
+                   project_id: int, echo: Callable[[str], None]) -> int:
+    """Push every batch item still waiting for a label that has no task, round by round,
+    and the unanswered review tasks (after a relink). Returns how many tasks it made."""
+    before = len(store.tasks.by_item(include_deleted=True))
+    pusher = TaskPusher(cfg, store, backend, pool, project_id, echo)
+    for round_ in sorted({b["round"] for b in store.batches.all()}):
+        pusher.push(round_)
+    made = len(store.tasks.by_item(include_deleted=True)) - before
+    ls = cfg.label_studio
+    for round_ in sorted({r["round"] for r in store.reviews.rows()
+                          if r["state"] == ReviewState.SELECTED.value}):
+        specs = review_specs(store.reviews.rows(round_), list(cfg.classes),
+                             model_version(cfg.project.name, round_), pusher.image_of)
+        made += push_reviews(backend, project_id, store, round_, specs, ls.import_chunk,
+                             ls.max_overlap)
+    return made

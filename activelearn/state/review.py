@@ -63,6 +63,12 @@ class ReviewTable(Table):
                 " AND state=?", [(t, ReviewState.PUSHED.value, i, round_,
                                   ReviewState.SELECTED.value) for i, t in task_ids.items()])
 
+    def unpush_unanswered(self) -> None:
+        """Review tasks waiting in a project no longer linked: to be pushed again."""
+        with self.db:
+            self.db.execute("UPDATE review_tasks SET state=?, task_id=NULL WHERE state=?",
+                            (ReviewState.SELECTED.value, ReviewState.PUSHED.value))
+
     def task_rounds(self) -> dict[int, int]:
         """task id -> round of every review task recorded as pushed."""
         return dict(self.db.execute(

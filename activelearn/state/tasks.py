@@ -26,6 +26,12 @@ class TaskTable(Table):
         where = "" if include_deleted else " WHERE deleted_at IS NULL"
         return dict(self.db.execute(f"SELECT item_id, task_id FROM tasks{where}"))
 
+    def forget(self, item_ids: Iterable[str]) -> None:
+        """Drop the task rows of these items (their tasks are of a project no longer
+        linked): they are pushed again."""
+        with self.db:
+            self.db.executemany("DELETE FROM tasks WHERE item_id=?", [(i,) for i in item_ids])
+
     def mark_deleted(self, item_ids: Iterable[str]) -> None:
         with self.db:
             self.db.executemany("UPDATE tasks SET deleted_at=? WHERE item_id=?",

@@ -7,8 +7,10 @@ from __future__ import annotations
 import signal
 
 import pytest
+from click.testing import CliRunner
 
 from activelearn.annotation.label_studio.tasks import choice_result
+from activelearn.cli import main
 from activelearn.learn.checkpoints import checkpoint_path, metrics_path
 from support.loop import Project, cycle, run_cycle_process
 
@@ -91,3 +93,32 @@ def test_tasks_someone_else_imported_never_change_labels(project, ls_env):
         assert store.annotations.count() == 1
         reasons = [pr.reason for pr in store.annotations.problems()]
         assert sum("not one of this project's tasks" in r for r in reasons) == 2
+
+
+def test_a_recreated_project_is_relinked_and_gets_the_waiting_items_again(project, ls_env):
+    p = Project(project, ls_env)
+    cycle(project)
+    p.annotate(limit=30)
+    cycle(project)  # pulls the 30 labels (and trains, and pushes a query batch)
+    with p.store() as store:
+        waiting = store.batches.batched_ids() - set(store.labels.current())
+    old = p.project_id
+    p.backend.client.projects.delete(id=old)
+    result = CliRunner().invoke(main, ["cycle", "--config", str(project)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "activelearn init --relink" in lines[0], lines
+    result = CliRunner().invoke(main, ["init", "--config", str(project), "--relink"])
+    assert result.exit_code == 0, result.output
+    assert "relinked" in result.output, result.output
+    assert f"pushed {len(waiting)} tasks of items still waiting" in result.output
+    assert p.project_id != old
+    with p.store() as store:
+        labelled = set(store.labels.current())
+        live = store.tasks.by_item()
+    tasks = p.tasks()
+    assert len(labelled) == 30 and len(tasks) == len(waiting)
+    assert {t.data["item_id"] for t in tasks} == set(live) == waiting
+    p.annotate(limit=10)
+    out = cycle(project)
+    assert "10 new labels" in out and "problem" not in out, out
