@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -40,7 +41,7 @@ def handle_errors(fn):
     return wrapper
 
 
-def _one_line(exc: BaseException) -> str:
+def _one_line(exc: BaseException | str) -> str:
     """An error as one line; an OSError names its file and says what the system said."""
     if isinstance(exc, OSError) and not isinstance(exc, ActiveLearnError):
         where = f"{exc.filename}: " if exc.filename else ""
@@ -82,7 +83,33 @@ def load_needing(config: str | None, key: str, env: str) -> Config:
     return cfg
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ActiveLearnGroup(click.Group):
+    """The command group, with click's own errors (a bad option, a missing argument) as
+    one line like every other error, instead of click's usage block."""
+
+    def main(self, args: Any = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        try:
+            done = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                **extra)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "activelearn"
+            click.echo(f"error: {_one_line(exc.format_message())} (see `{where} --help`)",
+                       err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"error: {_one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("\ninterrupted", err=True)
+            sys.exit(130)
+        if not standalone_mode:
+            return done
+        sys.exit(done if isinstance(done, int) else 0)
+
+
+@click.group(cls=ActiveLearnGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 @click.version_option(package_name="activelearn")

@@ -85,6 +85,7 @@ def status(config, as_json, only_queues) -> None:
         for line in _state_report(found, only_queues):
             click.echo(line)
     if found["queues"] and "error" in found["queues"]:
+        click.echo(f"error: {found['queues']['error']}", err=True)
         sys.exit(1)
 
 

@@ -275,6 +275,10 @@ class Cycle:
         """Link the Label Studio project, record the pool's items (cleaning new ones) and
         the gold file's items; returns the project id."""
         ls = self.cfg.label_studio
+        gold = {}  # read first: a broken gold file fails before anything is written
+        if self.cfg.quality.gold_file:  # again each cycle: the file may have grown
+            gold = read_gold_file(self.cfg.quality.gold_file, self.cfg.classes,
+                                  self.planner.position)
         linked = init_project(self.backend, self.store,
                               ls.project_title or self.cfg.project.name,
                               list(self.cfg.classes), ls.instructions)
@@ -286,9 +290,8 @@ class Cycle:
             self.echo(f"  clean: {summary.groups} duplicate groups ({summary.grouped_items} "
                       f"items), {summary.leakage_pairs} leakage pairs, in "
                       f"{summary.seconds:.1f} s")
-        if self.cfg.quality.gold_file:  # again each cycle: the file may have grown
-            self.store.gold.add(read_gold_file(self.cfg.quality.gold_file, self.cfg.classes,
-                                               self.planner.position).items())
+        if gold:
+            self.store.gold.add(gold.items())
         return linked.project_id
 
     def _latest_model(self, including: int | None = None) -> tuple[int, str] | None:

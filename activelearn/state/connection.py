@@ -24,7 +24,7 @@ WAIT = 30.0  # seconds a writer waits for another process's transaction
 
 def explain(path: Path, exc: sqlite3.Error) -> StateError:
     """The one-line error of an SQLite failure on the state at path."""
-    text = str(exc)
+    text = " ".join(str(exc).split())
     low = text.lower()
     if "disk is full" in low or "disk i/o" in low:
         why = (f"the disk is full or failing while writing ({text}); free space and run "
@@ -182,8 +182,9 @@ def _check(path: Path, db: sqlite3.Connection, readonly: bool) -> None:
                          f"{SCHEMA_VERSION}; use a new work_dir")
     problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
     if problems != ["ok"]:
-        raise StateError(f"{path}: damaged ({'; '.join(problems)[:200]}); restore it from "
-                         "a backup, or use a new project.work_dir to start over")
+        detail = " ".join("; ".join(map(str, problems)).split())[:200]
+        raise StateError(f"{path}: damaged ({detail}); restore it from a backup, or use a "
+                         "new project.work_dir to start over")
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:

@@ -42,6 +42,8 @@ class Connection(Protocol):
 
     def answering(self, doing: str) -> AbstractContextManager[None]: ...
 
+    def required(self, value: Any, what: str) -> Any: ...
+
     def tasks(self, project_id: int, filters: list[dict[str, Any]],
               fields: str) -> Iterator[dict[str, Any]]: ...
 
@@ -65,7 +67,7 @@ class Annotators:
             organization = self.client.users.whoami().active_organization
             user = self.client.users.create(username=email, email=email, first_name=name,
                                             active_organization=organization)
-        assert user.id is not None
+        self.conn.required(user.id, f"the new user {email}")
         log.info("created Label Studio user %d %s", user.id, email)
         return user.id
 
@@ -92,8 +94,7 @@ class Annotators:
         with self.conn.answering(f"annotating task {task_id}"):
             annotation = self.client.annotations.create(
                 id=task_id, result=choice_result(label_name), completed_by=user_id)
-        assert annotation.id is not None
-        return annotation.id
+        return int(self.conn.required(annotation.id, f"the annotation of task {task_id}"))
 
     def annotate_many(self, annotations: Sequence[tuple[int, str, int]],
                       workers: int = ANNOTATE_WORKERS) -> list[int]:

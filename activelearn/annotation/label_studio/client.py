@@ -92,6 +92,19 @@ class Connection:
                     f"{exc.status_code}); check LABEL_STUDIO_API_KEY") from None
             raise BackendError(f"Label Studio at {self.url}: {doing} failed: HTTP "
                                f"{exc.status_code}: {_short(exc.body)}") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # an answer the SDK cannot read (not JSON, or JSON of another shape): not
+            # Label Studio's API, or another version of it
+            raise BackendError(f"Label Studio at {self.url}: {doing}: the answer is not "
+                               f"Label Studio's API ({type(exc).__name__}); check the URL "
+                               "and that the server is Label Studio 1.23") from None
+
+    def required(self, value: Any, what: str) -> Any:
+        """value of a server's answer, which must be there (a created object's id)."""
+        if value is None:
+            raise BackendError(f"Label Studio at {self.url} answered {what} without an id; "
+                               "check the URL and that the server is Label Studio 1.23")
+        return value
 
     def tasks(self, project_id: int, filters: list[dict[str, Any]],
               fields: str) -> Iterator[dict[str, Any]]:
@@ -194,11 +207,11 @@ class LabelStudioBackend:
                 title=title, label_config=label_config(class_names), sampling=SAMPLING,
                 expert_instruction=instructions, show_instruction=bool(instructions),
                 show_skip_button=True)
-            assert project.id is not None
-            self.client.views.create(project=project.id, data={
+            project_id = int(self.conn.required(project.id, "the new project"))
+            self.client.views.create(project=project_id, data={
                 "title": VIEW_TITLE, "ordering": ["tasks:predictions_score"]})
-        log.info("created Label Studio project %d %r", project.id, title)
-        return project.id
+        log.info("created Label Studio project %d %r", project_id, title)
+        return project_id
 
     def ensure_overlap(self, project_id: int, maximum: int) -> None:
         """Let Label Studio serve a task to up to `maximum` distinct annotators.
