@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from activelearn.errors import StateError
+from activelearn.errors import ConfigError, StateError
 from activelearn.files import write_atomically
 from activelearn.learn.inference import Normalizer
 from activelearn.learn.networks import SplitModel
@@ -25,10 +25,18 @@ _LOAD_ERRORS = (OSError, RuntimeError, EOFError, ValueError, TypeError, KeyError
 
 
 def resolve_device(name: str) -> torch.device:
-    """'auto' -> the first CUDA device when one is present, else the CPU."""
+    """'auto' -> the first CUDA device when one is present, else the CPU. A CUDA device
+    this machine does not have is a ConfigError (exit 2), not a crash in training."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            have = f"{count} CUDA device(s)" if count else "no CUDA device"
+            raise ConfigError(f"training.device (or the worker's --device): {name}, but this "
+                              f"machine has {have}; use auto or cpu")
+    return device
 
 
 def model_version(project: str, round_: int) -> str:

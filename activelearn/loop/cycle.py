@@ -100,6 +100,7 @@ class Cycle:
     def run(self) -> None:
         """Link the project, pull, then run (or resume) the round the state needs."""
         check_image_mode(self.cfg, self.pool)
+        self._check_lock()
         project_id = self._prepare()
         self.pusher = TaskPusher(self.cfg, self.store, self.backend, self.pool, project_id,
                                  self.echo)
@@ -173,9 +174,7 @@ class Cycle:
     def _phase(self, round_: int, name: str) -> Iterator[None]:
         """Record the phase before and after it runs; a failure is recorded with its reason
         and leaves the round running, so the next cycle resumes it."""
-        if self.lock.lost:
-            raise ActiveLearnError("another cycle took over the lock (this one stalled for "
-                                   "minutes); stopping without further changes")
+        self._check_lock()
         rounds = self.store.rounds
         rounds.record_phase(round_, name, "started")
         try:
@@ -187,6 +186,14 @@ class Cycle:
             raise
         rounds.record_phase(round_, name, "done")
         failpoint(f"after:{name}")
+
+    def _check_lock(self) -> None:
+        """Stop (before writing anything more) when the lock is no longer this cycle's."""
+        holder = self.store.locks.holder(self.lock.name)
+        if self.lock.lost or holder is None or holder.owner != self.lock.owner:
+            raise ActiveLearnError("another cycle took over the lock (this one stalled, or "
+                                   "the lock was handed over); stopping without further "
+                                   "changes")
 
     def _recover(self, round_: int, plan: Plan) -> Plan:
         """The model files a round still needs are checked before it goes on: a lost or

@@ -67,6 +67,48 @@ def test_sharded_scoring_on_two_workers_covers_every_item_once(rq_project, worke
     assert inline == rq
 
 
+def test_a_train_job_past_its_timeout_fails_with_one_line_then_a_rerun_trains(
+        project_file, redis_url, monkeypatch):
+    monkeypatch.setenv("ACTIVELEARN_REDIS_URL", redis_url)
+    slow = project_file(training={"min_steps": 20000},
+                        jobs={"train_timeout": 1, "heartbeat": 1, "wait_for_worker": 60})
+    cfg, _ = trained(slow, version=None)
+    started = Workers(slow)
+    try:
+        started.start()
+        with pytest.raises(JobError, match=r"\(train t-r1\) failed on worker test-0-.*"
+                                           r"JobTimeoutException"):
+            steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
+        quick = project_file(jobs={"train_timeout": 600, "heartbeat": 1})
+        cfg = load_config(quick)
+        result = steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
+        assert result["version"] == "t-r1" and result["labels"] == 40
+    finally:
+        started.stop()
+
+
+def test_a_train_worker_killed_mid_job_fails_the_round_then_another_trains(rq_project,
+                                                                          workers):
+    cfg, _ = trained(rq_project, version=None)
+    doomed = workers.start(failpoint="job:train")
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
+        except JobError as exc:
+            result["error"] = str(exc)
+
+    controller = threading.Thread(target=run)
+    controller.start()
+    assert doomed.wait(timeout=60) == -signal.SIGKILL  # it took the job and died
+    controller.join(timeout=120)
+    assert not controller.is_alive()
+    assert "(train t-r1) failed" in result["error"] and "abandoned" in result["error"].lower()
+    workers.start()
+    assert steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)["labels"] == 40
+
+
 def test_a_worker_killed_during_a_score_job_is_retried_by_another(rq_project, workers):
     cfg, pool = trained(rq_project)
     doomed = workers.start(failpoint="job:score")

@@ -71,14 +71,16 @@ class Workers:
 
 
 
-def trained(path: Path):
-    """A project with 40 train labels and a model version t-r1, trained inline."""
+def trained(path: Path, version: str | None = "t-r1"):
+    """A project with 40 train labels and (unless version is None) that model version,
+    trained inline."""
     cfg = load_config(path)
     pool = load_source(cfg.data, cfg.classes)
     with Store.open(cfg.work_dir / "state.sqlite") as store:
         store.items.add((item, i, None, Split.TRAIN.value) for i, item in enumerate(pool.item_ids))
         store.labels.set(zip(pool.item_ids[:40], pool.labels[:40].tolist()), "test", 0)
-    steps.train(InlineExecutor(), cfg, 1, "t-r1", progress=False)
+    if version is not None:
+        steps.train(InlineExecutor(), cfg, 1, version, progress=False)
     return cfg, pool
 
 
