@@ -170,8 +170,9 @@ def clean(config) -> None:
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="Folder to write to; must be empty or new unless --force.")
 @click.option("--force", is_flag=True,
-              help="Write into a non-empty --out, replacing an earlier export there "
-                   "(labels.*, classes.txt, split folders); other files are kept.")
+              help="Replace an earlier export in --out: only the files and folders its "
+                   "manifest (.activelearn-export.json) lists are removed; any other file "
+                   "is kept, and a folder without a manifest is refused.")
 @handle_errors
 def export(config, fmt, out, force) -> None:
     """Export the labelled items of WORK_DIR/state.sqlite: each item's split (train or
