@@ -20,7 +20,8 @@ from activelearn.errors import ActiveLearnError, ConfigError
 def handle_errors(fn):
     """Run a command; an ActiveLearnError becomes one line on stderr and its exit code, a
     file the system refused to read or write (a full disk, a read-only folder) one line
-    and exit 1, Ctrl-C exit 130. --debug shows the traceback instead."""
+    and exit 1, Ctrl-C exit 130, and anything else (a bug) one line saying so, exit 1.
+    --debug shows the traceback instead."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -37,6 +38,13 @@ def handle_errors(fn):
                 raise
             click.echo("\ninterrupted", err=True)
             sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+            if ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: unexpected {type(exc).__name__}: {_one_line(exc)[:300]} (a "
+                       "bug in activelearn: run again with --debug for the traceback and "
+                       "report it)", err=True)
+            sys.exit(1)
 
     return wrapper
 

@@ -23,6 +23,12 @@ LABEL_STUDIO = "label-studio"  # the `source` of labels that came from annotatio
 GOLD = "gold"  # the annotator recorded with a gold item's trusted label
 
 
+def _round_of(a: AnnotationRow, before: dict[int, tuple[str, int]], round_: int) -> int:
+    """The round an annotation came in: its earlier one when it is unchanged since."""
+    earlier = before.get(a.annotation_id)
+    return earlier[1] if earlier is not None and earlier[0] == a.updated_at else round_
+
+
 class AnnotationTable(Table):
     """The annotations, disagreements and problems tables; a pull writes labels (through
     the label table), reads the gold labels and applies review answers."""
@@ -47,13 +53,18 @@ class AnnotationTable(Table):
         """
         changes = PullChanges()
         with self.db:
+            # an annotation read again unchanged (pulls overlap) keeps the round it came in
+            before: dict[int, tuple[str, int]] = {}
             for chunk in chunks(list(seen)):
-                self.db.execute(f"DELETE FROM annotations WHERE task_id IN "
-                                f"({', '.join('?' * len(chunk))})", chunk)
+                marks = ", ".join("?" * len(chunk))
+                before.update((aid, (when, r)) for aid, when, r in self.db.execute(
+                    "SELECT annotation_id, updated_at, round FROM annotations WHERE task_id"
+                    f" IN ({marks})", chunk))
+                self.db.execute(f"DELETE FROM annotations WHERE task_id IN ({marks})", chunk)
             self.db.executemany(
                 "INSERT OR REPLACE INTO annotations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(a.annotation_id, a.task_id, a.item_id, a.label, a.annotator, a.lead_time,
-                  a.updated_at, round_) for a in annotations])
+                  a.updated_at, _round_of(a, before, round_)) for a in annotations])
             changes.new_problems = self._add_problems(problems, round_)
             self._resolve(sorted(set(seen.values())), round_, changes)
             if reviews is not None:

@@ -132,7 +132,7 @@ def test_a_wrong_or_missing_password_is_one_line_without_it(project_file, secure
     monkeypatch.delenv("ACTIVELEARN_REDIS_PASSWORD_FILE", raising=False)
     result = CliRunner().invoke(main, ["status", "--config", str(project_file()), "--queues"])
     assert result.exit_code == 1, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "refused the connection's password" in lines[0], lines
     assert secure_redis.password not in result.output
     if wrong:

@@ -21,6 +21,7 @@ from label_studio_sdk.core.api_error import ApiError
 
 from activelearn.annotation.label_studio.annotators import Annotators
 from activelearn.annotation.label_studio.tasks import (
+    LISTING_FIELDS,
     PullResult,
     TaskSpec,
     api_token,
@@ -33,6 +34,7 @@ from activelearn.annotation.label_studio.tasks import (
     task_json,
     task_review_round,
     to_cursor,
+    updated_filter,
 )
 from activelearn.errors import BackendAuthError, BackendError, BackendUnavailableError
 
@@ -42,17 +44,6 @@ SAMPLING = "Uncertainty sampling"
 # Tasks per list request (the server has no cap). Its time is per task: pages of 500, 1000
 # and 2500 measured alike.
 PAGE_SIZE = 1000
-# The fields a listing asks for (`include`, Label Studio's sparse field set; dotted names
-# reach into the annotations): every other column, the data with its image included, costs
-# the server time per task.
-_TASK_FIELDS = ("id", "meta", "updated_at", "is_labeled", "overlap")
-_ANNOTATION_FIELDS = ("id", "result", "was_cancelled", "completed_by", "lead_time",
-                      "updated_at", "created_at")
-_INCLUDE = {
-    "task_only": ",".join(_TASK_FIELDS),
-    "all": ",".join([*_TASK_FIELDS, "annotations",
-                     *(f"annotations.{name}" for name in _ANNOTATION_FIELDS)]),
-}
 VIEW_TITLE = "least confident first"
 # Tasks updated this long before the pull cursor are read again by every pull.
 PULL_OVERLAP = 600.0  # seconds
@@ -137,7 +128,7 @@ class Connection:
 
     def page(self, project_id: int, filters: list[dict[str, Any]], ordering: str,
              fields: str, size: int) -> list[Any]:
-        """The first `size` tasks matching the filters, with only the _INCLUDE fields.
+        """The first `size` tasks matching the filters, with only the LISTING_FIELDS.
 
         With the annotations (fields="all"), expand=annotations has them serialized by one
         nested serializer for the whole page; without it the Data Manager builds a new
@@ -150,7 +141,7 @@ class Connection:
         extra = {"expand": "annotations"} if fields == "all" else {}
         with self.answering("listing tasks"):
             page: Any = self.client.tasks.list(
-                project=project_id, fields=fields, include=_INCLUDE[fields], page=1,
+                project=project_id, fields=fields, include=LISTING_FIELDS[fields], page=1,
                 page_size=size, query=json.dumps(query), resolve_uri=False,
                 request_options={"additional_query_parameters": extra})
         return list(page.items or [])
@@ -389,9 +380,9 @@ class LabelStudioBackend:
                         "cursor %s (the server's clock stepped back?): reading every task",
                         project_id, until, since)
             since = ""
-        window = [_datetime_filter("greater", cursor_before(since, PULL_OVERLAP))] \
+        window = [updated_filter("greater", cursor_before(since, PULL_OVERLAP))] \
             if since else []
-        window.append(_datetime_filter("less_or_equal", until))
+        window.append(updated_filter("less_or_equal", until))
         for task in self.conn.tasks(project_id, window, fields="all"):
             result.tasks_seen += 1
             parse_task(task, class_names, result)
@@ -401,11 +392,6 @@ class LabelStudioBackend:
     def _newest_update(self, project_id: int) -> str:
         page = self.conn.page(project_id, [], "-tasks:updated_at", "task_only", 1)
         return to_cursor(page[0].updated_at) if page else ""
-
-def _datetime_filter(operator: str, value: str) -> dict[str, Any]:
-    return {"filter": "filter:tasks:updated_at", "operator": operator, "type": "Datetime",
-            "value": value}
-
 
 def _short(value: Any, limit: int = 200) -> str:
     """One line of at most `limit` characters from an exception or a response body."""

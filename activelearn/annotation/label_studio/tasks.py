@@ -374,3 +374,22 @@ def cursor_before(cursor: str, seconds: float) -> str:
     """The cursor `seconds` earlier (cursor: CURSOR_FORMAT)."""
     moved = datetime.strptime(cursor, CURSOR_FORMAT) - timedelta(seconds=seconds)
     return moved.strftime(CURSOR_FORMAT)
+
+
+# The fields a task listing asks for (`include`, Label Studio's sparse field set; dotted
+# names reach into the annotations), by listing kind: every other column, the data with
+# its image included, costs the server time per task.
+_TASK_FIELDS = ("id", "meta", "updated_at", "is_labeled", "overlap")
+_ANNOTATION_FIELDS = ("id", "result", "was_cancelled", "completed_by", "lead_time",
+                      "updated_at", "created_at")
+LISTING_FIELDS = {
+    "task_only": ",".join(_TASK_FIELDS),
+    "all": ",".join([*_TASK_FIELDS, "annotations",
+                     *(f"annotations.{name}" for name in _ANNOTATION_FIELDS)]),
+}
+
+
+def updated_filter(operator: str, value: str) -> dict[str, Any]:
+    """A Data Manager filter on the tasks' update time (value: CURSOR_FORMAT)."""
+    return {"filter": "filter:tasks:updated_at", "operator": operator, "type": "Datetime",
+            "value": value}

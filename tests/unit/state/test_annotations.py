@@ -119,3 +119,16 @@ def test_a_state_made_before_the_open_flag_gets_the_column(tmp_path: Path) -> No
     store = Store(path)
     assert store.tasks.waiting(Split.TRAIN.value) == 1  # never listed, no label: waiting
     store.close()
+
+
+def test_an_annotation_read_again_unchanged_keeps_its_round(store: Store) -> None:
+    """Pulls overlap (the minutes before the cursor are read again): an annotation seen
+    again as it was still counts for the round it came in."""
+    store.tasks.record(1, 0, {"img0": 10})
+    first = ann(1, 10, "img0", 3)
+    pull(store, {10: "img0"}, [first], round_=1)
+    pull(store, {10: "img0"}, [first], round_=4)
+    assert store.annotations.count(after_round=1) == 0
+    changed = AnnotationRow(1, 10, "img0", 5, "1", None, "2026-01-02T00:00:00Z")
+    pull(store, {10: "img0"}, [changed], round_=5)
+    assert store.annotations.count(after_round=4) == 1
