@@ -9,6 +9,7 @@ read it as mathtext and fail or draw a formula.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,12 @@ def _figure(width: float, height: float, dpi: int = 100) -> Any:
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    return write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
+    # a name in a script the default font lacks (CJK, ...) is drawn as boxes; matplotlib
+    # would warn once per character on stderr, which is noise to a user of `report`
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.tight_layout()
+        return write_atomically(path, lambda tmp: fig.savefig(tmp, format="png"))
 
 
 def learning_curve(by_split: Mapping[str, SplitCurve], path: Path) -> Path:
