@@ -38,6 +38,8 @@ def handle_errors(fn):
                 raise
             click.echo("\ninterrupted", err=True)
             sys.exit(130)
+        except click.ClickException:
+            raise  # usage errors: the group prints them (ActiveLearnGroup.main)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
             if ctx.obj.get("debug"):
                 raise

@@ -30,7 +30,8 @@ def test_debug_shows_the_traceback(project_file, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("args", [["nosuch"], ["status", "--nope"],
-                                  ["export", "--format", "csv"]])
+                                  ["export", "--format", "csv"],
+                                  ["bot", "--noise", "0.1", "--accuracy", "0.9"]])
 def test_usage_errors_are_one_line(args) -> None:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
