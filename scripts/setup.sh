@@ -24,11 +24,16 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import activelearn, pytest, importlinter" 2>/dev/null; then
+# Installed again when pyproject.toml changed since the last install (a new dependency),
+# or when the package does not import.
+STAMP=.venv/.activelearn-pyproject.sha256
+if ! sha256sum --status -c "$STAMP" 2>/dev/null \
+        || ! .venv/bin/python -c "import activelearn, pytest, importlinter" 2>/dev/null; then
     echo "setup: installing activelearn and its dependencies into .venv (a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip
     # torch/torchvision are pinned to the builds these machines keep on local disk
     .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e '.[test]'
+    sha256sum pyproject.toml > "$STAMP"
 fi
 if [ "${1:-}" = "--label-studio" ] || [ "${1:-}" = "--test" ]; then
     bash scripts/label_studio.sh install

@@ -17,7 +17,7 @@ import yaml
 
 from activelearn.config import FASHION_MNIST_CLASSES
 
-pytest_plugins = ["support.services"]
+pytest_plugins = ["support.services", "support.storage"]
 
 # fixture -> the marker of the service it starts
 SERVICE_MARKERS = {"label_studio": "label_studio", "redis_server": "redis", "redis_url": "redis",
