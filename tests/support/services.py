@@ -28,6 +28,16 @@ from support import ROOT
 LS_VENV = ROOT / ".venv-ls"
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a server this test run started (by its pid): terminate, then kill after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def unavailable(reason: str) -> None:
     """Skip the test (locally) or fail it (under CI=true): a service is missing."""
     if os.environ.get("CI", "").lower() == "true":
@@ -104,12 +114,7 @@ def redis_server(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.05)
         yield f"redis://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture
@@ -167,12 +172,7 @@ def secure_redis(tmp_path_factory) -> Iterator[SecureRedis]:
                 time.sleep(0.1)
         yield SecureRedis(url, password, cert)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")

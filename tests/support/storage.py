@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from support.services import unavailable
+from support.services import stop_process, unavailable
 
 # How long a request to /_hang waits (it ends sooner when the server stops).
 HANG_S = 30.0
@@ -142,12 +142,7 @@ def s3_server(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.1)
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture
