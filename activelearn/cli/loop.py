@@ -44,9 +44,11 @@ def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limi
     Writes rounds.csv, rounds.json and accuracy.png to --out and prints a summary:
     final accuracy, area under the curve and label efficiency against random.
     """
-    from activelearn.data.sources import load_source
+    from activelearn.data.sources import open_pool
+    from activelearn.kinds import UNKNOWN_LABEL
     from activelearn.loop.simulate import simulate as run
     from activelearn.reporting import results
+    from activelearn.state import Store
 
     cfg = load(config)
     cfg = with_overrides(cfg, "loop", initial=initial, batch=batch, budget=budget)
@@ -55,10 +57,16 @@ def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limi
     if not no_baseline and "random" not in names:
         names.insert(0, "random")
     out_dir = Path(out) if out else cfg.work_dir / "simulate"
-    pool = load_source(cfg.data, cfg.classes)
+    with Store.open(cfg.work_dir / "state.sqlite") as store:  # the catalogue of file pools
+        pool = open_pool(cfg, store, progress=not no_progress)
     if pool.skipped:
         click.echo(f"skipped {len(pool.skipped)} unusable images (see the warnings above)",
                    err=True)
+    unlabeled = pool.labels == UNKNOWN_LABEL
+    if unlabeled.any():  # the simulated annotator answers from the source's labels
+        click.echo(f"left out {int(unlabeled.sum())} unlabeled items: simulate needs each "
+                   "item's true label", err=True)
+        pool = pool.subset((~unlabeled).nonzero()[0])
     click.echo(f"pool: {len(pool)} items; strategies: {', '.join(names)}; "
                f"seeds: {seeds}; results in {out_dir}")
     seed_list = [cfg.project.seed + k for k in range(seeds)]
@@ -92,7 +100,7 @@ def init(config, relink) -> None:
     from $LABEL_STUDIO_API_KEY or the file named by $LABEL_STUDIO_API_KEY_FILE.
     """
     from activelearn.annotation.label_studio.client import LabelStudioBackend
-    from activelearn.data.sources import load_source
+    from activelearn.data.sources import open_pool
     from activelearn.loop.project import init_project, repush_pending
     from activelearn.state import Store
 
@@ -106,7 +114,7 @@ def init(config, relink) -> None:
                    f"{backend.url}/projects/{linked.project_id}")
         if relink:
             backend.ensure_overlap(linked.project_id, ls.max_overlap)
-            pool = load_source(cfg.data, cfg.classes)
+            pool = open_pool(cfg, store)
             made = repush_pending(cfg, store, backend, pool, linked.project_id, click.echo)
             click.echo(f"pushed {made} tasks of items still waiting for a label")
 
@@ -242,9 +250,10 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     """
     from activelearn.annotation.bot import annotate_open_tasks
     from activelearn.annotation.label_studio.client import LabelStudioBackend
-    from activelearn.data.sources import load_source
+    from activelearn.data.sources import open_pool
     from activelearn.kinds import UNKNOWN_LABEL
     from activelearn.loop.project import linked_project
+    from activelearn.state import Store
 
     if noise is not None and accuracies:
         raise click.UsageError("give --noise or --accuracy, not both")
@@ -255,7 +264,8 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     project_id = linked_project(backend, cfg.work_dir / "state.sqlite",
                                 ls.project_title or cfg.project.name).project_id
     backend.check_classes(project_id, list(cfg.classes))
-    pool = load_source(cfg.data, cfg.classes)
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        pool = open_pool(cfg, store, refresh=False)
     truth = {item_id: int(label) for item_id, label in zip(pool.item_ids, pool.labels)
              if label != UNKNOWN_LABEL}
     chosen = [1.0 - noise] if noise is not None else list(accuracies) or [1.0]

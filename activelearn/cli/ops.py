@@ -147,19 +147,48 @@ def clean(config) -> None:
     images the source could not use). cleaning.near_threshold sets how alike two images
     must be.
     """
-    from activelearn.data.sources import load_source
+    from activelearn.data.sources import open_pool
     from activelearn.loop.clean import record_items, run_clean
     from activelearn.state import Store
 
     cfg = load(config)
-    pool = load_source(cfg.data, cfg.classes)
     with Store.open(cfg.work_dir / "state.sqlite") as store:
+        pool = open_pool(cfg, store, progress=True)
         record_items(store, pool, cfg.splits, cfg.project.seed)
         out_dir = cfg.work_dir / "clean"
         summary = run_clean(pool, store, cfg.cleaning, out_dir)
     for line in summary.lines():
         click.echo(line)
     click.echo(f"wrote {out_dir / 'duplicates.csv'} and {out_dir / 'skipped.csv'}")
+
+
+@main.command()
+@config_option
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@handle_errors
+def ingest(config, no_progress) -> None:
+    """Catalogue the data source's images in WORK_DIR/state.sqlite: list the files and
+    read only the new or changed ones (header, content hashes, a check that they decode);
+    with data.cache: memmap, also decode the images not yet in the cache at
+    model.input_size. cycle, simulate and clean do this themselves; run it ahead for a
+    large new collection, or from cron after files were added.
+    """
+    from activelearn.data.sources import open_pool
+    from activelearn.state import Store
+
+    cfg = load(config)
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        pool = open_pool(cfg, store, progress=not no_progress)
+    for line in pool.notes:
+        click.echo(line)
+    tests = int(pool.is_test.sum())
+    click.echo(f"pool: {len(pool) - tests} items + {tests} test items, "
+               f"{len(pool.skipped)} unusable files skipped")
+    for item in pool.skipped[:5]:
+        click.echo(f"  skipped {item.item_id}: {item.reason}")
+    if len(pool.skipped) > 5:
+        click.echo(f"  ... and {len(pool.skipped) - 5} more (activelearn clean writes them "
+                   "all to skipped.csv)")
 
 
 @main.command()
@@ -186,8 +215,9 @@ def export(config, fmt, out, force) -> None:
                  readable by torchvision.datasets.ImageFolder(OUT/SPLIT); OUT/labels.csv
                  names each item's file. Class folders are the class names with '/' as '_'.
     """
-    from activelearn.data.sources import load_source
+    from activelearn.data.sources import open_pool
     from activelearn.reporting import export as exporting
+    from activelearn.state import Store
 
     cfg = load(config)
     classes = list(cfg.classes)
@@ -195,6 +225,10 @@ def export(config, fmt, out, force) -> None:
     exporting.check_labels(items, classes, cfg.path)
     out_dir = Path(out)
     exporting.prepare_out(out_dir, force)
-    result = exporting.write_export(items, classes, fmt, out_dir,
-                                    lambda: load_source(cfg.data, classes))
+
+    def pool():  # the catalogued pool, as the last cycle left it
+        with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
+            return open_pool(cfg, store, refresh=False)
+
+    result = exporting.write_export(items, classes, fmt, out_dir, pool)
     click.echo(result.summary())

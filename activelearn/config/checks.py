@@ -94,6 +94,7 @@ def _problems(cfg: Config) -> Iterator[str]:
     yield from _combination_problems(cfg)
     yield from _label_studio_problems(cfg.label_studio)
     yield from _jobs_problems(cfg.jobs)
+    yield from _model_problems(cfg)
 
 
 def _non_finite(value: Any, at: str) -> Iterator[str]:
@@ -130,6 +131,8 @@ def _limits(cfg: Config) -> list[tuple[str, float, Range]]:
         ("strategy.mc_passes", s.mc_passes, Range(1, 1000)),
         ("strategy.candidates", s.candidates, Range(0)),
         ("strategy.score_batch_size", s.score_batch_size, Range(1, 65_536)),
+        ("label_studio.presign_expiry", ls.presign_expiry,
+         Range(60, WEEK, note=" seconds, 7 days: the longest S3 signs a URL for")),
         ("label_studio.import_chunk", ls.import_chunk, Range(1, 10_000)),
         ("label_studio.parallel_requests", ls.parallel_requests, Range(1, 64)),
         ("label_studio.holdout", ls.holdout, Range(0)),
@@ -213,6 +216,19 @@ def _data_problems(data: DataConfig) -> Iterator[str]:
     for key, limit in (("data.limit", data.limit), ("data.test_limit", data.test_limit)):
         if limit is not None and limit < 0:
             yield f"{key}: must be 0 or more (leave it out for every item), got {limit}"
+
+
+def _model_problems(cfg: Config) -> Iterator[str]:
+    size, old = cfg.model.input_size, cfg.data.image_size
+    if size is not None and not all(8 <= side <= 4096 for side in size):
+        yield f"model.input_size: each side must be 8 to 4096 pixels, got {list(size)}"
+    elif size is not None and old is not None and tuple(size) != tuple(old):
+        yield (f"data.image_size: {list(old)} differs from model.input_size {list(size)} "
+               "(remove data.image_size, its older name)")
+    crop = cfg.training.random_crop
+    if crop is not None and not 0 < crop[0] <= crop[1] <= 1:
+        yield (f"training.random_crop: [min, max] with 0 < min <= max <= 1, got {list(crop)} "
+               "(or leave it out)")
 
 
 def _combination_problems(cfg: Config) -> Iterator[str]:

@@ -30,11 +30,19 @@ class DataConfig:
     """Where images come from.
 
     source: fashion-mnist | cifar10 | imagefolder | manifest
-    root: dataset root (torchvision sources), image folder, or manifest file (.csv/.jsonl)
-    image_size: [height, width] every image must have, each 1 to 4096 (images of another
-        size are skipped and reported, unless resize is true); torchvision sources know
-        their own.
+    root: dataset root (torchvision sources); for imagefolder a folder as a path, file://,
+        http(s):// (a server that lists its folders, like python -m http.server) or
+        s3://bucket/prefix (pip install activelearn[s3]); for manifest a .csv/.jsonl file
+        whose `path` column holds paths or URIs of those kinds
+    image_size: the older name of model.input_size (use that); torchvision sources know
+        their own size
     channels: 1 (grayscale) or 3 (RGB); torchvision sources know their own.
+    resize: no effect any more: file images of any size are scaled to cover
+        model.input_size and centre-cropped
+    cache: none | memmap: keep the file sources' images decoded at model.input_size in
+        a memory-mapped file under WORK_DIR/cache (built once by `activelearn ingest`,
+        extended for new items, an item redone when its file changes); rounds then read
+        it instead of decoding the files
     download: let torchvision download the dataset when it is missing (needs internet)
     limit: use only the first N pool items (stratified; 0 or more); test_limit: same for
         the test part
@@ -45,6 +53,7 @@ class DataConfig:
     image_size: tuple[int, int] | None = None
     channels: int | None = None
     resize: bool = False
+    cache: Literal["none", "memmap"] = "none"
     download: bool = False
     limit: int | None = None
     test_limit: int | None = None
@@ -53,10 +62,16 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     """name: lenet | small_cnn | resnet18; dropout: on the classifier head (used by BALD),
-    in [0, 1)."""
+    in [0, 1).
+
+    input_size: [height, width] the model sees, each 8 to 4096; file images of any size
+        are scaled to cover it and centre-cropped (default [64, 64] for file sources;
+        torchvision sources use their own size, and a value here must equal it)
+    """
 
     name: str = "small_cnn"
     dropout: float = 0.25
+    input_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +87,9 @@ class TrainingConfig:
         wrong for digits or text)
     shift: randomly translate training images by up to this many pixels (0 = off; at
         most 64)
+    random_crop: [min, max] share of the image's area a random resized crop keeps
+        (aspect ratio 3/4 to 4/3), each in (0, 1], e.g. [0.35, 1.0] for photos; empty =
+        off (torchvision's RandomResizedCrop, done per image on the batch)
     device: auto (CUDA when present) | cpu | cuda | cuda:N | mps (whether the device
         exists is found out when a job starts, not at load)
     threads: torch CPU threads (0 = torch's default; at most 1024)
@@ -87,6 +105,7 @@ class TrainingConfig:
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     hflip: bool = False
     shift: int = 0
+    random_crop: tuple[float, float] | None = None
     device: str = "auto"
     threads: int = 0
 
@@ -147,12 +166,18 @@ class LabelStudioConfig:
     instructions: the annotation rules shown to annotators before they label
     image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
         small images) | local-files (a /data/local-files URL; the server must serve
-        document_root) | url-template (url_template filled with {item_id} and {path})
+        document_root) | url-template (url_template filled with {item_id} and {path}) |
+        url (for a pool of remote images: an http(s):// URI as it is, an s3:// URI as a
+        presigned https URL lasting presign_expiry; local files need local-files)
     document_root: for local-files, the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
         an absolute path
     url_template: for url-template, e.g. "https://bucket.example.com/images/{path}": it
         starts with http://, https:// or /, and its only placeholders are {item_id} and
         {path} (plain, no !conversion or :format; {{ and }} for literal braces)
+    presign_expiry: for url, how long the presigned URL of an s3:// image lasts, in
+        seconds from the push (60 to 604800, S3's limit; default 7 days): afterwards the
+        task shows no image. The image is signed with the AWS settings of the process
+        that pushes (see activelearn.data.uris)
     import_chunk: tasks per import request (1 to 10000)
     parallel_requests: task-list requests in flight at once while pulling (1 to 64); more
         than 1 helps only a server with several worker processes (one per request at most)
@@ -168,9 +193,10 @@ class LabelStudioConfig:
     url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
     project_title: str = ""
     instructions: str = ""
-    image_mode: Literal["data-uri", "local-files", "url-template"] = "data-uri"
+    image_mode: Literal["data-uri", "local-files", "url-template", "url"] = "data-uri"
     document_root: str = ""
     url_template: str = ""
+    presign_expiry: int = 7 * 24 * 3600
     import_chunk: int = 1000
     parallel_requests: int = 1
     holdout: int = 200

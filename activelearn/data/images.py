@@ -54,7 +54,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from activelearn.data.uris import UnusableImage, open_uri, require_backends
 
 __all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "ImageInfo", "UnusableImage", "decode",
-           "decode_many", "read_info"]
+           "decode_many", "dhash", "read_bytes", "read_info"]
 
 MAX_PIXELS = 100_000_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -86,14 +86,40 @@ class ImageInfo:
     mode: str
 
 
-def read_info(uri: str) -> ImageInfo:
+def read_info(uri_or_bytes: str | bytes) -> ImageInfo:
     """The image's size, format and mode from its header; raises UnusableImage."""
-    with open_uri(uri) as handle:
+    if isinstance(uri_or_bytes, (bytes, bytearray, memoryview)):
+        if not uri_or_bytes:
+            raise UnusableImage("empty file")
+        with _reading(), Image.open(io.BytesIO(uri_or_bytes)) as img:
+            return ImageInfo(*_shown_size(img), img.format or "", img.mode)
+    with open_uri(uri_or_bytes) as handle:
         if _known_size(handle) == 0:
             raise UnusableImage("empty file")
         with _reading(), Image.open(handle) as img:
             width, height = _shown_size(img)
         return ImageInfo(width, height, img.format or "", img.mode)
+
+
+def read_bytes(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """The file's bytes; UnusableImage when it cannot be read, is empty or is larger than
+    max_bytes (refused before the read when the source tells its size)."""
+    data = _read(uri, max_bytes)
+    if not data:
+        raise UnusableImage("empty file")
+    if len(data) > max_bytes:
+        raise UnusableImage(_too_many_bytes(len(data), max_bytes))
+    return data
+
+
+def dhash(uri_or_bytes: str | bytes) -> int:
+    """A 64-bit difference hash of the image, as a signed int64: the image is shrunk to
+    9x8 gray (centre part, as decode crops), each bit tells whether a pixel is brighter
+    than its left neighbour. Near-identical photos (re-encoded, resized, slightly
+    retouched) differ in a few bits. Raises UnusableImage."""
+    gray = decode(uri_or_bytes, (8, 9), 1)[0].astype(np.int16)
+    bits = (gray[:, 1:] > gray[:, :-1]).ravel()
+    return int(np.packbits(bits).view(">i8")[0])
 
 
 def decode(
@@ -260,7 +286,9 @@ def _cover(img: Image.Image, size: tuple[int, int]) -> Image.Image:
     if (w, h) == (width, height):
         return img
     scale = max(width / w, height / h)
-    box_w, box_h = width / scale, height / scale
+    # min(): width / scale can come out a hair above w in floating point, and Pillow
+    # refuses a box that leaves the image
+    box_w, box_h = min(w, width / scale), min(h, height / scale)
     left, top = (w - box_w) / 2, (h - box_h) / 2
     return img.resize((width, height), Image.Resampling.BILINEAR,
                       box=(left, top, left + box_w, top + box_h), reducing_gap=_REDUCING_GAP)

@@ -19,6 +19,9 @@
 Whatever keeps one image from being opened or read (a missing file, HTTP 404 or 500, no
 such bucket or key, a refused connection, a timeout) is an UnusableImage with a short
 reason; errors raised while the caller reads inside the `with` are translated too.
+
+presigned_url signs an s3:// URI into an http(s) URL that anyone holding it can read
+for a while (for Label Studio tasks, whose annotators' browsers have no AWS keys).
 """
 
 from __future__ import annotations
@@ -29,13 +32,15 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from activelearn.errors import ConfigError
+from activelearn.errors import ConfigError, DataError
 
-__all__ = ["SCHEMES", "UnusableImage", "open_uri", "require_backends", "scheme_of"]
+__all__ = ["MAX_PRESIGN_S", "SCHEMES", "Listed", "UnusableImage", "list_folder", "local_path",
+           "open_uri", "presigned_url", "require_backends", "scheme_of"]
 
 SCHEMES = ("file", "http", "https", "s3")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -50,6 +55,8 @@ _S3_CODES = {"NoSuchBucket": "no such bucket", "NoSuchKey": "not found",
              "AccessDenied": "access denied", "InvalidAccessKeyId": "access denied (key id)",
              "SignatureDoesNotMatch": "access denied (secret key)"}
 _MAX_REASON = 200  # characters of a library's message kept in a reason
+# The longest a presigned URL may last: S3 refuses a SigV4 signature valid for longer.
+MAX_PRESIGN_S = 7 * 24 * 3600
 
 
 class UnusableImage(Exception):
@@ -90,6 +97,128 @@ def require_backends(uris: Iterable[str]) -> None:
     once per scheme, before any work starts)."""
     for scheme in sorted({scheme_of(uri) for uri in uris} & set(_INSTALL)):
         _filesystem_class(scheme)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A file a folder listing found. relative: its path under the folder, with "/";
+    size: bytes (-1 when the server does not tell); version: what changes when the file
+    does (a local file's mtime in ns, an S3 ETag; "" when the server tells nothing, "-"
+    for a local name that is no regular file)."""
+
+    uri: str
+    relative: str
+    size: int
+    version: str
+
+
+def list_folder(root: str) -> list[Listed]:
+    """Every file under a folder (a path, file://, http(s):// or s3:// URI), recursively,
+    hidden names (".x") and their folders left out, sorted by relative path.
+
+    Local folders are walked with os.scandir (one stat per file); an entry that is no
+    regular file (a FIFO, a broken link) is listed with size -1, for the reader to
+    refuse. http(s) folders are read from the server's index pages (as python -m
+    http.server writes them); they tell no size or date, so a changed file there is only
+    seen under a new name. Raises DataError when the folder cannot be listed.
+    """
+    scheme = scheme_of(root)
+    if scheme == "file":
+        return _list_local(_local_path(root) if _SCHEME.match(root) else root)
+    fs_class = _filesystem_class(scheme)
+    errors = _remote_errors(scheme)
+    base = root.rstrip("/")
+    try:
+        found = fs_class(**_options(scheme)).find(base, detail=True)
+    except errors as exc:
+        raise DataError(f"{root}: cannot list the folder: {_remote_reason(exc)}") from None
+    prefix = base.split("://", 1)[1] if scheme == "s3" else base
+    listed = []
+    for name, info in found.items():
+        relative = name[len(prefix):].lstrip("/")
+        if info.get("type") == "directory" or not relative or _hidden(relative):
+            continue
+        uri = f"s3://{name}" if scheme == "s3" else name
+        size = info.get("size")
+        version = str(info.get("ETag") or info.get("etag") or info.get("LastModified") or "")
+        listed.append(Listed(uri, relative, size if isinstance(size, int) else -1, version))
+    return sorted(listed, key=lambda f: f.relative)
+
+
+def _list_local(root: str) -> list[Listed]:
+    if not os.path.isdir(root):
+        raise DataError(f"{root}: not a folder")
+    listed: list[Listed] = []
+    stack = [(root, "")]
+    while stack:
+        folder, rel = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            raise DataError(f"{folder}: cannot list the folder: {exc.strerror or exc}") from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            relative = f"{rel}{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                stack.append((entry.path, relative + "/"))
+                continue
+            try:
+                st = entry.stat()
+            except OSError:  # a broken link: listed, refused when read
+                st = None
+            if st is not None and stat.S_ISREG(st.st_mode):
+                listed.append(Listed(entry.path, relative, st.st_size, str(st.st_mtime_ns)))
+            else:
+                listed.append(Listed(entry.path, relative, -1, "-"))
+    return sorted(listed, key=lambda f: f.relative)
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith(".") for part in relative.split("/"))
+
+
+def presigned_url(uri: str, expires_s: int) -> str:
+    """An http(s) URL that lets whoever holds it GET the object an s3:// URI names, for
+    expires_s seconds (1 to MAX_PRESIGN_S). Signed here with the S3 settings above, with
+    no request to the server: https://... on AWS, the scheme and host of
+    AWS_ENDPOINT_URL on an S3-compatible server. The object is not looked at: a
+    missing key gives a URL that answers 404. The signature is SigV4 for the region of
+    AWS_DEFAULT_REGION (us-east-1 when unset): on AWS it must be the bucket's region.
+
+    Raises ValueError for a URI that is not s3:// or an expiry out of range,
+    UnusableImage, with the reason, when it cannot be signed (a URI that names no object,
+    no credentials), ConfigError when s3fs is not installed.
+    """
+    if scheme_of(uri) != "s3":
+        raise ValueError(f"only an s3:// URI can be presigned, got {uri}")
+    if not 1 <= expires_s <= MAX_PRESIGN_S:
+        raise ValueError(f"a presigned URL lasts 1 to {MAX_PRESIGN_S} seconds, got {expires_s}")
+    fs_class = _filesystem_class("s3")
+    try:
+        # SigV4 whatever botocore's default: S3 takes nothing else in the newer regions
+        # (and it is what bounds a URL's life to 7 days)
+        fs = fs_class(**_options("s3"), config_kwargs={"signature_version": "s3v4"})
+        _, key, _ = fs.split_path(uri)
+        if not key:
+            raise UnusableImage("names a bucket, not an object (s3://bucket/key)")
+        return str(fs.url(uri, expires=expires_s))
+    except _remote_errors("s3") as exc:
+        import botocore.exceptions
+
+        if isinstance(exc, botocore.exceptions.NoCredentialsError):
+            raise UnusableImage("no AWS credentials to sign with: set AWS_ACCESS_KEY_ID and "
+                                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE") from None
+        raise UnusableImage(_short(exc)) from None
+
+
+def local_path(uri: str) -> str:
+    """The local path a plain path or a file:// URI names (a file:// URI of another host
+    is a DataError)."""
+    try:
+        return _local_path(uri)
+    except UnusableImage as exc:
+        raise DataError(f"{uri}: {exc}") from None
 
 
 # ---------------------------------------------------------------- local files

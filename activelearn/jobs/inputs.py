@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from activelearn.config import Config, load_config
-from activelearn.data.sources import load_source
+from activelearn.data.sources import open_pool
 from activelearn.data.sources.base import Pool
 from activelearn.errors import DataError, JobError, StateError
 from activelearn.kinds import Split
@@ -72,10 +72,12 @@ def load(payload: dict[str, Any]) -> tuple[Config, Pool]:
     """The project's checked config (project_config) and pool; the pool stays cached for
     the next job."""
     cfg = project_config(payload)
-    key = (repr(cfg.data), tuple(cfg.classes))
+    key = (repr(cfg.data), tuple(cfg.classes), cfg.model.input_size, str(cfg.work_dir))
     if key not in _pools:
         _pools.clear()  # one project per worker process at a time: keep memory flat
-        _pools[key] = load_source(cfg.data, cfg.classes)
+        # the catalogue as the controller left it: the same items at the same positions
+        with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
+            _pools[key] = open_pool(cfg, store, refresh=False)
     return cfg, _pools[key]
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from activelearn.config import ModelConfig, TrainingConfig
+from activelearn.data.imageset import ImageSet
 from activelearn.learn.inference import Normalizer, Predictor
 from activelearn.learn.models import build_model
 from activelearn.learn.networks import InputSpec, SplitModel
@@ -24,13 +25,13 @@ class Fitted:
     predictor: Predictor
 
 
-def input_spec(images: torch.Tensor, classes: int) -> InputSpec:
+def input_spec(images: ImageSet, classes: int) -> InputSpec:
     """What a model for these images sees. images: [items, channels, height, width]."""
     _, channels, height, width = images.shape
     return InputSpec(channels, height, width, classes)
 
 
-def fit(images: torch.Tensor, labels: np.ndarray, classes: int, model: ModelConfig,
+def fit(images: ImageSet, labels: np.ndarray, classes: int, model: ModelConfig,
         training: TrainingConfig, norm: Normalizer, seed: int, device: torch.device,
         score_batch_size: int = 256, progress: bool = False) -> Fitted:
     """A fresh model of the configured kind trained on images ([items, channels, h, w]

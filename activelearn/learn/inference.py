@@ -2,7 +2,8 @@
 
 On the CPU the model's features run as a frozen TorchScript graph in oneDNN's
 layout with batch norm folded in (see fast_features); images stay uint8 in memory
-and are normalised batch by batch.
+and are normalised batch by batch. Images are any image set (data.imageset): a uint8
+tensor, or file images decoded batch by batch in DataLoader workers.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from activelearn.data.imageset import (
+    ImageSet,
+    as_tensor,
+    batches,
+    is_lazy,
+    sample_positions,
+    slices,
+)
 from activelearn.learn.metrics import Metrics, compute_metrics
 from activelearn.learn.networks import SplitModel, fuse_for_inference
 
@@ -31,16 +40,18 @@ class Normalizer:
     std: tuple[float, ...]
 
     @classmethod
-    def fit(cls, images: torch.Tensor) -> Normalizer:
-        """images: [items, channels, height, width] uint8."""
-        sample = images[:: max(1, len(images) // 10000)].float()
+    def fit(cls, images: ImageSet) -> Normalizer:
+        """images: [items, channels, height, width] uint8, an image set; fitted on up to
+        10,000 of them spread evenly (1,000 for file images, which are decoded for it)."""
+        at_most = 1000 if is_lazy(images) else 10000
+        sample = as_tensor(images[sample_positions(len(images), at_most)]).float()
         mean = sample.mean(dim=(0, 2, 3))
         std = sample.std(dim=(0, 2, 3)).clamp_min(1.0)
         return cls(tuple(mean.tolist()), tuple(std.tolist()))
 
-    def __call__(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    def __call__(self, batch: ImageSet, device: torch.device) -> torch.Tensor:
         """uint8 [batch, channels, h, w] -> normalised float32 on device, channels_last."""
-        x = batch.to(device, non_blocking=True).float()
+        x = as_tensor(batch).to(device, non_blocking=True).float()
         mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -72,7 +83,7 @@ class Predictor:
         self._features: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @torch.inference_mode()
-    def __call__(self, images: torch.Tensor, embeddings: bool = False, mc_passes: int = 0,
+    def __call__(self, images: ImageSet, embeddings: bool = False, mc_passes: int = 0,
                  progress: bool = False, desc: str = "score") -> Scores:
         """Scores for images ([items, channels, h, w] uint8).
 
@@ -90,8 +101,9 @@ class Predictor:
         probs, embs, mcs = [], [], []
         bar = tqdm(total=len(images), desc=desc, unit="img", unit_scale=True, leave=False,
                    disable=not progress)
-        for start in range(0, len(images), batch_size):
-            feats = features(norm(images[start:start + batch_size], device))
+        for batch in batches(images, slices(len(images), batch_size),
+                             pin=device.type == "cuda"):
+            feats = features(norm(batch, device))
             probs.append(F.softmax(model.head(feats), dim=1).float().cpu())
             if embeddings:
                 embs.append(feats.float().cpu())
@@ -106,7 +118,7 @@ class Predictor:
             mc_probs=torch.cat(mcs).numpy() if mc_passes and mcs else None,
         )
 
-    def evaluate(self, images: torch.Tensor, labels: np.ndarray) -> Metrics:
+    def evaluate(self, images: ImageSet, labels: np.ndarray) -> Metrics:
         """Metrics of the argmax predictions against labels ([items] class indices)."""
         probs = self(images).probs
         return compute_metrics(labels, probs.argmax(axis=1), probs.shape[1])
@@ -143,7 +155,7 @@ def _mc_probs(model: SplitModel, feats: torch.Tensor, passes: int) -> torch.Tens
     return F.softmax(linear(dropped), dim=2).permute(1, 2, 0).float()
 
 
-def predict(model: SplitModel, images: torch.Tensor, norm: Normalizer, device: torch.device,
+def predict(model: SplitModel, images: ImageSet, norm: Normalizer, device: torch.device,
             batch_size: int = 256, embeddings: bool = False, mc_passes: int = 0) -> Scores:
     """One-off scoring of images ([items, channels, h, w] uint8); see Predictor."""
     return Predictor(model, norm, device, batch_size)(images, embeddings, mc_passes)

@@ -1,7 +1,9 @@
 """Training one model (seed article 3.7): cross-entropy, SGD with momentum, L1/L2.
 
 Images stay uint8 in memory and are normalised batch by batch; on the CPU they are
-fed in channels_last layout, which runs these small CNNs faster.
+fed in channels_last layout, which runs these small CNNs faster. File images (a lazy
+image set) are decoded once per training when the labelled set fits in
+IN_MEMORY_BYTES, else batch by batch in DataLoader workers, every epoch.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from activelearn.config import TrainingConfig
+from activelearn.data.imageset import ImageSet, as_tensor, batches, is_lazy
 from activelearn.learn.inference import Normalizer
 from activelearn.learn.networks import SplitModel
 
 log = logging.getLogger("activelearn.training")
+
+IN_MEMORY_BYTES = 2**30  # a lazy labelled set up to this size is decoded once per training
 
 
 @dataclass
@@ -65,10 +70,14 @@ def _l1_penalty(model: torch.nn.Module) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, recipe: TrainingConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random left-right mirroring and translation by up to recipe.shift pixels.
+    """Random resized crops (recipe.random_crop), left-right mirroring and translation by
+    up to recipe.shift pixels.
 
-    x: [batch, channels, h, w] normalised; one random draw per image, from gen.
+    x: [batch, channels, h, w] normalised; one random draw per image (from gen; the
+    crops from torch's seeded global generator, as torchvision draws them).
     """
+    if recipe.random_crop is not None:
+        x = random_resized_crop(x, recipe.random_crop)
     if recipe.hflip:
         flip = (torch.rand(len(x), generator=gen) < 0.5).to(x.device).view(-1, 1, 1, 1)
         x = torch.where(flip, x.flip(3), x)
@@ -86,15 +95,32 @@ def augment(x: torch.Tensor, recipe: TrainingConfig, gen: torch.Generator) -> to
     return x
 
 
-def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
+def random_resized_crop(x: torch.Tensor, scale: tuple[float, float]) -> torch.Tensor:
+    """Each image cropped to a random part (area share in scale, aspect ratio 3/4 to
+    4/3) and resized back to its size: torchvision's RandomResizedCrop, per image."""
+    from torchvision.transforms import RandomResizedCrop
+    from torchvision.transforms.v2 import functional as TF
+
+    size = list(x.shape[2:])
+    out = []
+    for image in x:
+        top, left, height, width = RandomResizedCrop.get_params(
+            image, scale=list(scale), ratio=[3 / 4, 4 / 3])
+        out.append(TF.resized_crop(image, top, left, height, width, size, antialias=True))
+    return torch.stack(out).contiguous(memory_format=torch.channels_last)
+
+
+def train_model(model: SplitModel, images: ImageSet, labels: np.ndarray,
                 recipe: TrainingConfig, norm: Normalizer, seed: int,
                 device: torch.device, progress: bool = True) -> TrainResult:
     """Fit the model in place with cross-entropy and SGD with momentum.
 
-    images: [items, channels, h, w] uint8; labels: [items] class indices.
+    images: [items, channels, h, w] uint8, an image set; labels: [items] class indices.
     Weight decay is the L2 penalty; recipe.l1 adds an L1 penalty on the weights.
     """
     start = time.perf_counter()
+    if is_lazy(images) and np.prod(images.shape) <= IN_MEMORY_BYTES:
+        images = as_tensor(images)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model.to(device).to(memory_format=torch.channels_last).train()
@@ -111,9 +137,10 @@ def train_model(model: SplitModel, images: torch.Tensor, labels: np.ndarray,
     for _ in range(epochs):
         order = torch.randperm(len(labels), generator=gen)
         total = 0.0
-        for lo, hi in bounds:
-            idx = order[lo:hi]
-            x = norm(images[idx], device)
+        index_batches = [order[lo:hi] for lo, hi in bounds]
+        for idx, batch in zip(index_batches, batches(images, index_batches,
+                                                     pin=device.type == "cuda"), strict=True):
+            x = norm(batch, device)
             x = augment(x, recipe, gen)
             loss = F.cross_entropy(model(x), y_all[idx].to(device))
             if recipe.l1 > 0:

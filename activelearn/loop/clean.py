@@ -16,6 +16,8 @@ import numpy as np
 
 from activelearn.config import CleaningConfig, SplitsConfig
 from activelearn.data import duplicates
+from activelearn.data.imageset import as_tensor
+from activelearn.data.photo_duplicates import find_file_pairs
 from activelearn.data.sources.base import Pool
 from activelearn.data.splits import assign_splits
 from activelearn.kinds import Split
@@ -52,7 +54,10 @@ def run_clean(pool: Pool, store: Store, cfg: CleaningConfig, out_dir: Path) -> C
     """Detect duplicates over the whole pool (items must be in the store), record the
     groups and write the CSV files into out_dir."""
     start = time.perf_counter()
-    pairs = duplicates.find_pairs(pool.images, cfg.near_threshold)
+    if pool.hashes is not None:  # a file pool: hashes from the catalogue
+        pairs = find_file_pairs(pool.images, pool.hashes, cfg.near_threshold)
+    else:
+        pairs = duplicates.find_pairs(as_tensor(pool.images), cfg.near_threshold)
     splits = store.items.splits()
     ids = pool.item_ids
     found = []

@@ -326,7 +326,7 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
     """Run one cycle under the project's lock (retrain: train a new model now, whatever
     the labels since the last one). Returns False (and does nothing) when another cycle
     holds the lock."""
-    from activelearn.data.sources import load_source
+    from activelearn.data.sources import open_pool
 
     state_path = cfg.work_dir / "state.sqlite"
     with CycleLock(state_path) as lock:
@@ -345,7 +345,7 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
         backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
         if cfg.training.threads > 0:
             torch.set_num_threads(cfg.training.threads)
-        pool = load_source(cfg.data, cfg.classes)
         with Store.open(state_path) as store:
+            pool = open_pool(cfg, store, progress=progress)
             Cycle(cfg, store, backend, pool, executor, lock, echo, progress, retrain).run()
     return True

@@ -81,7 +81,7 @@ def run_demo(cfg: Config, rounds: int, noise: float, echo: Callable[[str], None]
     pushes. Returns (round, train labels, holdout accuracy) per trained round."""
     from activelearn.annotation.bot import annotate_open_tasks
     from activelearn.annotation.label_studio.client import LabelStudioBackend
-    from activelearn.data.sources import load_source
+    from activelearn.data.sources import open_pool
     from activelearn.kinds import UNKNOWN_LABEL
     from activelearn.loop.cycle import run_cycle
     from activelearn.loop.project import init_project
@@ -93,7 +93,8 @@ def run_demo(cfg: Config, rounds: int, noise: float, echo: Callable[[str], None]
         linked = init_project(backend, store, ls.project_title, list(cfg.classes),
                               ls.instructions)
     echo(f"project: {backend.url}/projects/{linked.project_id} ({linked.how})")
-    pool = load_source(cfg.data, cfg.classes)
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        pool = open_pool(cfg, store)
     truth = {i: int(label) for i, label in zip(pool.item_ids, pool.labels)
              if label != UNKNOWN_LABEL}
     echo("\n== cycle: the first round pushes the holdout and the initial batch")

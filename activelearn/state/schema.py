@@ -79,6 +79,11 @@ CREATE TABLE IF NOT EXISTS review_tasks (
     confidence REAL NOT NULL, answer INTEGER, created_at REAL NOT NULL,
     PRIMARY KEY (item_id, round));
 CREATE INDEX IF NOT EXISTS review_tasks_task ON review_tasks(task_id);
+CREATE TABLE IF NOT EXISTS catalogue (
+    item_id TEXT PRIMARY KEY, uri TEXT NOT NULL, bytes INTEGER NOT NULL,
+    version TEXT NOT NULL, label INTEGER NOT NULL, is_test INTEGER NOT NULL,
+    width INTEGER, height INTEGER, format TEXT, mode TEXT, reason TEXT, sha256 TEXT,
+    dhash INTEGER, slot INTEGER NOT NULL, cached INTEGER NOT NULL DEFAULT 0);
 """
 
 

@@ -7,10 +7,10 @@
 meta, items, labels (with history), rounds and phases, batches (with provenance and
 the model's suggestions), metrics, Label Studio tasks and annotations (with
 disagreements and problems), gold items, duplicates, relabel requests, label-error
-reviews, and the cycle lock. Every write is committed at once, so a crash loses at most
-the phase that was running. The tables are in schema.py; opening and checking the file,
-and turning SQLite's errors into one line, in connection.py; only this package speaks
-SQL.
+reviews, the cycle lock, and the file sources' catalogue. Every write is committed at
+once, so a crash loses at most the phase that was running. The tables are in
+schema.py; opening and checking the file, and turning SQLite's errors into one line, in
+connection.py; only this package speaks SQL.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 from activelearn.state.annotations import AnnotationTable
 from activelearn.state.batches import BatchTable
+from activelearn.state.catalogue import CatalogueTable
 from activelearn.state.connection import connect
 from activelearn.state.duplicates import DuplicateTable
 from activelearn.state.gold import GoldTable
@@ -52,6 +53,7 @@ class Store:
         self.relabels = RelabelTable(db)
         self.duplicates = DuplicateTable(db)
         self.locks = LockTable(db)
+        self.catalogue = CatalogueTable(db)
 
     @classmethod
     def open(cls, path: Path | str, readonly: bool = False) -> Store:

@@ -1,10 +1,13 @@
 """Data sources: each turns a `data:` config section into a Pool of images with stable ids.
 
-    pool = load_source(cfg.data, cfg.classes)
+    pool = open_pool(cfg, store)                       # a project's pool (catalogued)
+    pool = load_source(cfg.data, cfg.classes)          # just the source
 
-A source is a function `(DataConfig, classes) -> Pool` (base.py), registered by name
-with register_source and found with get_source; data.source names it. The built-in
-sources are registered lazily, so listing the names does not import torch.
+A source is a function `(DataConfig, classes, input_size, state) -> Pool` (base.py),
+registered by name with register_source and found with get_source; data.source names it.
+input_size is model.input_size; state (files.SourceState) is where a file source keeps
+its catalogue and decoded cache, None for none. The built-in sources are registered
+lazily, so listing the names does not import torch.
 """
 
 from __future__ import annotations
@@ -12,19 +15,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from activelearn.config import DataConfig
+from activelearn.config import Config, DataConfig
 from activelearn.config.registry import Registry
 
-if TYPE_CHECKING:  # the type only: base.py imports torch
+if TYPE_CHECKING:  # the types only: base.py imports torch
     from activelearn.data.sources.base import Pool
+    from activelearn.state import Store
 
-__all__ = ["available_sources", "get_source", "load_source", "register_source"]
+__all__ = ["available_sources", "get_source", "load_source", "open_pool", "register_source"]
 
 log = logging.getLogger("activelearn.sources")
 
-Loader = Callable[[DataConfig, list[str]], "Pool"]
+Loader = Callable[..., "Pool"]  # (DataConfig, classes, input_size=..., state=...) -> Pool
 _SOURCES: Registry[Loader] = Registry("source")
 
 
@@ -48,7 +52,21 @@ for _name, _module in (("fashion-mnist", "fashion_mnist"), ("cifar10", "cifar10"
     _SOURCES.register_lazy(_name, f"activelearn.data.sources.{_module}:load")
 
 
-def load_source(cfg: DataConfig, classes: list[str]) -> Pool:
+def open_pool(cfg: Config, store: Store | None = None, refresh: bool = True,
+              progress: bool = False) -> Pool:
+    """The project's pool: the source of cfg.data at model.input_size, with its catalogue
+    and decoded cache in the store and WORK_DIR/cache (refresh: list the source and read
+    new or changed files, as the controller does; False: take the catalogue as the
+    controller left it, as a worker does). Without a store nothing is kept."""
+    from activelearn.data.sources.files import SourceState
+
+    state = None if store is None else SourceState(
+        store.catalogue, cfg.work_dir / "cache", refresh, progress)
+    return load_source(cfg.data, cfg.classes, cfg.model.input_size, state)
+
+
+def load_source(cfg: DataConfig, classes: list[str],
+                input_size: tuple[int, int] | None = None, state: Any = None) -> Pool:
     """Load the pool cfg describes; `classes` are the class names in label-index order.
 
     Raises UnknownNameError for an unregistered cfg.source, ConfigError for settings the
@@ -57,7 +75,7 @@ def load_source(cfg: DataConfig, classes: list[str]) -> Pool:
     """
     loader = get_source(cfg.source)
     started = time.perf_counter()
-    pool = loader(cfg, list(classes))
+    pool = loader(cfg, list(classes), input_size=input_size, state=state)
     tests = int(pool.is_test.sum())
     log.info(
         "loaded %s from %s: %d pool + %d test items, %d skipped, in %.2f s",

@@ -35,8 +35,15 @@ def check_classes(source: str, classes: list[str], expected: int) -> None:
         )
 
 
-def check_shape(source: str, cfg: DataConfig, channels: int, size: tuple[int, int]) -> None:
-    """data.channels / data.image_size are optional here but must match the dataset if set."""
+def check_shape(source: str, cfg: DataConfig, channels: int, size: tuple[int, int],
+                input_size: tuple[int, int] | None = None) -> None:
+    """data.channels / data.image_size / model.input_size are optional here but must match
+    the dataset if set."""
+    if input_size is not None and tuple(input_size) != size:
+        raise ConfigError(
+            f"model.input_size: {source} images are {size[0]}x{size[1]}, got "
+            f"{input_size[0]}x{input_size[1]} (remove the key)"
+        )
     if cfg.channels is not None and cfg.channels != channels:
         raise ConfigError(
             f"data.channels: {source} images have {channels} channel(s), got {cfg.channels} "

@@ -20,10 +20,12 @@ NAME = "cifar10"
 FOLDER = "cifar-10-batches-py"
 
 
-def load(cfg: DataConfig, classes: list[str]) -> Pool:
-    """Load both parts as a Pool: images [60000, 3, 32, 32] uint8, ids cifar10/train/00042."""
+def load(cfg: DataConfig, classes: list[str], input_size: tuple[int, int] | None = None,
+         state: object = None) -> Pool:
+    """Load both parts as a Pool: images [60000, 3, 32, 32] uint8, ids cifar10/train/00042
+    (input_size must be 32x32 when set; state is unused: the dataset sits in memory)."""
     check_classes(NAME, classes, 10)
-    check_shape(NAME, cfg, 3, (32, 32))
+    check_shape(NAME, cfg, 3, (32, 32), input_size)
     root = Path(cfg.root).expanduser()
     folder = root / FOLDER
     if not folder.is_dir() and not cfg.download:

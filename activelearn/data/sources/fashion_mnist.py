@@ -37,15 +37,19 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 def load(
     cfg: DataConfig,
     classes: list[str],
+    input_size: tuple[int, int] | None = None,
+    state: object = None,
     fallback: Callable[[], dict[str, Path]] | None = None,
 ) -> Pool:
     """Load both parts as a Pool: images [70000, 1, 28, 28] uint8, ids fashion-mnist/train/00042.
 
+    input_size: model.input_size, which must be 28x28 when set; state: unused (the
+    dataset is read whole into memory, no catalogue needed).
     fallback: finds gz copies of the raw files when ROOT lacks them (None: debian_files);
     tests pass no_fallback to simulate a machine without the Debian package.
     """
     check_classes(NAME, classes, 10)
-    check_shape(NAME, cfg, 1, (28, 28))
+    check_shape(NAME, cfg, 1, (28, 28), input_size)
     root = Path(cfg.root).expanduser()
     raw = root / "FashionMNIST" / "raw"
     if not _has_raw(raw):

@@ -1,110 +1,139 @@
-"""Build a Pool from a list of image files (shared by the imagefolder and manifest sources)."""
+"""Build a Pool from image files (shared by the imagefolder and manifest sources).
+
+A file source lists its candidates (catalogue.Candidate); the catalogue (catalogue.py)
+reads only the new or changed ones; the pool is the usable ones, as FileImages decoded
+at the model's input size when used, or read from the decoded cache with
+`data.cache: memmap` (cache.py). Where a project keeps its catalogue and cache is a
+SourceState; without one (a quick simulate on a folder) every file is read each time.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-import torch
 
 from activelearn.config import DataConfig
-from activelearn.data.sources.base import Pool, SkippedItem
-from activelearn.data.sources.decode import ImageSpec, decode_files
-from activelearn.data.sources.limits import check_limit, round_robin
+from activelearn.data.cache import ImageCache, build
+from activelearn.data.catalogue import Candidate, refresh
+from activelearn.data.imageset import FileImages
+from activelearn.data.sources.base import ContentHashes, Pool, SkippedItem
+from activelearn.data.sources.limits import check_limit, limited_positions
 from activelearn.errors import ConfigError, DataError
+from activelearn.state.catalogue import CatalogueRow, CatalogueTable
 
 log = logging.getLogger("activelearn.sources")
 
 DEFAULT_CHANNELS = 3  # RGB unless data.channels says 1
+DEFAULT_SIZE = (64, 64)  # the input size when model.input_size is not set
 
 
 @dataclass(frozen=True)
-class FileItem:
-    """One candidate image before decoding; label is a class index or UNKNOWN_LABEL."""
+class SourceState:
+    """Where a file source keeps what it learnt: the project's catalogue table and the
+    folder of the decoded cache. refresh: list the source and read new or changed files
+    (and extend the cache); False takes the catalogue as it stands (a worker loads the
+    pool the controller ingested, at the same positions)."""
 
-    item_id: str
-    path: str
-    label: int
-    is_test: bool = False
+    catalogue: CatalogueTable
+    cache_dir: Path
+    refresh: bool = True
+    progress: bool = False
 
 
-def image_spec(cfg: DataConfig, source: str) -> ImageSpec:
-    """The ImageSpec of a file source; data.image_size is required for these sources."""
-    if cfg.image_size is None:
-        raise ConfigError(f"data.image_size: required for the {source} source")
-    height, width = cfg.image_size
-    if height <= 0 or width <= 0:
-        raise ConfigError(f"data.image_size: must be positive, got [{height}, {width}]")
-    return ImageSpec((height, width), cfg.channels or DEFAULT_CHANNELS, cfg.resize)
+def decode_size(cfg: DataConfig, input_size: Sequence[int] | None) -> tuple[int, int]:
+    """The size file images are decoded at: model.input_size, else data.image_size (its
+    older name), else DEFAULT_SIZE."""
+    size = input_size or cfg.image_size or DEFAULT_SIZE
+    return int(size[0]), int(size[1])
 
 
 def pool_from_files(
-    items: Sequence[FileItem], class_names: list[str], spec: ImageSpec, cfg: DataConfig,
-    where: str,
+    list_candidates: Callable[[], list[Candidate]], class_names: list[str], cfg: DataConfig,
+    size: tuple[int, int], where: str, state: SourceState | None,
 ) -> Pool:
-    """Decode the items into a Pool, honouring data.limit / data.test_limit.
+    """The pool of the listed files, honouring data.limit / data.test_limit.
 
     The pool lists the non-test items in id order, then the test items in id order.
-
-    Unusable images become SkippedItems (one warning line each). `where` names the source
-    in messages, e.g. "imagefolder data/photos". Raises DataError when no image is usable.
+    Unusable files become SkippedItems. `where` names the source in messages, e.g.
+    "imagefolder data/photos". Raises DataError when no image is usable.
     """
     check_limit("limit", cfg.limit)
     check_limit("test_limit", cfg.test_limit)
-    parts = [[it for it in items if not it.is_test], [it for it in items if it.is_test]]
-    kept: list[FileItem] = []
-    arrays: list[np.ndarray] = []
-    skipped: list[SkippedItem] = []
-    for part, limit in zip(parts, [cfg.limit, cfg.test_limit], strict=True):
-        part_kept, part_images, part_skipped = _decode_part(part, limit, spec)
-        kept += part_kept
-        arrays.append(part_images)
-        skipped += part_skipped
+    notes: list[str] = []
+    rows = _catalogue_rows(list_candidates, cfg, state, notes)
+    channels = cfg.channels or DEFAULT_CHANNELS
+    cache = _cache(cfg, size, channels, state, rows, notes)
+    if cache is not None and state is not None and state.refresh:
+        rows = list(state.catalogue.rows())  # the cached flags as the build left them
+    usable = [r for r in rows if r.reason is None]
+    skipped = [SkippedItem(r.item_id, r.uri, r.reason) for r in rows if r.reason is not None]
+    kept: list[CatalogueRow] = []
+    for test, limit in ((False, cfg.limit), (True, cfg.test_limit)):
+        part = sorted((r for r in usable if r.is_test == test), key=lambda r: r.item_id)
+        keep = limited_positions(np.array([r.label for r in part], dtype=np.int64), limit)
+        kept += [part[i] for i in keep]
     if not kept:
-        raise DataError(_empty_message(where, len(items), skipped))
+        raise DataError(_empty_message(where, len(rows), skipped))
+    images = FileImages([r.uri for r in kept], size, channels, cache,
+                        np.array([r.slot for r in kept], dtype=np.int64),
+                        np.array([r.cached for r in kept], dtype=bool))
     return Pool(
-        item_ids=[it.item_id for it in kept],
-        images=torch.from_numpy(np.concatenate(arrays)),
-        labels=np.array([it.label for it in kept], dtype=np.int64),
-        is_test=np.array([it.is_test for it in kept], dtype=bool),
+        item_ids=[r.item_id for r in kept],
+        images=images,
+        labels=np.array([r.label for r in kept], dtype=np.int64),
+        is_test=np.array([r.is_test for r in kept], dtype=bool),
         class_names=list(class_names),
-        paths=[it.path for it in kept],
+        paths=[r.uri for r in kept],
         skipped=skipped,
+        notes=notes,
+        hashes=ContentHashes([r.sha256 or "" for r in kept],
+                             np.array([r.dhash or 0 for r in kept], dtype=np.int64)),
     )
 
 
-def _decode_part(
-    items: list[FileItem], limit: int | None, spec: ImageSpec
-) -> tuple[list[FileItem], np.ndarray, list[SkippedItem]]:
-    """Decode all items, or, under a limit, items in round-robin order until `limit` decode.
-
-    Only as many files as needed are read: a skipped one is replaced by the next in order.
-    """
-    by_id = sorted(items, key=lambda it: it.item_id)
-    order = round_robin(np.array([it.label for it in by_id], dtype=np.int64))
-    want = len(by_id) if limit is None else min(limit, len(by_id))
-    chosen: list[int] = []
-    blocks = [np.zeros((0, spec.channels, *spec.size), np.uint8)]
-    skipped: list[SkippedItem] = []
-    start = 0
-    while len(chosen) < want and start < len(order):
-        batch = order[start : start + want - len(chosen)].tolist()
-        start += len(batch)
-        images, reasons = decode_files([by_id[i].path for i in batch], spec)
-        ok = np.array([r is None for r in reasons], dtype=bool)
-        chosen += [i for i, r in zip(batch, reasons, strict=True) if r is None]
-        skipped += [_skip(by_id[i], r) for i, r in zip(batch, reasons, strict=True) if r]
-        blocks.append(images[ok])
-    # The pool lists items in id order whatever order they were decoded in.
-    back = np.argsort(np.array(chosen, dtype=np.int64), kind="stable")
-    return [by_id[chosen[j]] for j in back], np.concatenate(blocks)[back], skipped
+def _catalogue_rows(list_candidates: Callable[[], list[Candidate]], cfg: DataConfig,
+                    state: SourceState | None, notes: list[str]) -> list[CatalogueRow]:
+    source = f"{cfg.source} {cfg.root}"
+    if state is not None and not state.refresh and state.catalogue.source() == source \
+            and state.catalogue.count():
+        return list(state.catalogue.rows())
+    # a reader (refresh False) never writes: without the controller's catalogue it
+    # reads the files for itself
+    table = state.catalogue if state is not None and state.refresh else None
+    rows, summary = refresh(list_candidates(), table, source,
+                            state is not None and state.progress)
+    notes.append(summary.line())
+    return rows
 
 
-def _skip(item: FileItem, reason: str) -> SkippedItem:
-    log.warning("skipped image %s (%s): %s", item.item_id, item.path, reason)
-    return SkippedItem(item.item_id, item.path, reason)
+def _cache(cfg: DataConfig, size: tuple[int, int], channels: int,
+           state: SourceState | None, rows: list[CatalogueRow],
+           notes: list[str]) -> ImageCache | None:
+    """The decoded cache when data.cache is memmap, built or extended first when the
+    state refreshes (a worker only reads what the controller built)."""
+    if cfg.cache != "memmap":
+        return None
+    if state is None:
+        raise ConfigError("data.cache: memmap needs a project (its work dir holds the "
+                          "cache); run through a project config, or set data.cache: none")
+    cache = ImageCache(state.cache_dir, size, channels)
+    if state.refresh:
+        workers = min(8, os.cpu_count() or 1) if len(rows) >= 64 else 0
+        started = time.perf_counter()
+        written, failed = build(cache, state.catalogue, rows, workers, state.progress)
+        notes.append(f"cache {cache.path}: {written} images decoded into it, "
+                     f"{len(failed)} failed, in {time.perf_counter() - started:.1f} s")
+    elif state.catalogue.cache_geometry() != cache.geometry:
+        log.warning("cache %s is not built for %s; decoding the files instead "
+                    "(run activelearn ingest)", cache.path, cache.geometry)
+        return None
+    return cache
 
 
 def _empty_message(where: str, candidates: int, skipped: list[SkippedItem]) -> str:

@@ -4,19 +4,22 @@
     root/dog/x/002.jpg    -> id "dog/x/002.jpg", label "dog" (nested folders keep the class)
     root/0042.png         -> id "0042.png", unlabeled
 
-An image name that is no regular file (a FIFO, a socket, a device, a broken symbolic
-link) is kept as a candidate and then skipped with the reason when decoded
-(decode.decode_file never opens one), so the pool's `skipped` lists it.
+root is a local folder, a file:// URI, an http(s):// folder whose server lists it (as
+python -m http.server does) or an s3://bucket/prefix (uris.list_folder). An image name
+that is no regular file (a FIFO, a socket, a device, a broken symbolic link) is kept as a
+candidate and then skipped with the reason when read (the catalogue never opens one), so
+the pool's `skipped` lists it.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from activelearn.config import DataConfig
+from activelearn.data.catalogue import Candidate
 from activelearn.data.sources.base import Pool
-from activelearn.data.sources.files import FileItem, image_spec, pool_from_files
+from activelearn.data.sources.files import SourceState, decode_size, pool_from_files
+from activelearn.data.uris import list_folder, local_path, scheme_of
 from activelearn.errors import DataError
 from activelearn.kinds import UNKNOWN_LABEL
 
@@ -25,54 +28,44 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 
-def load(cfg: DataConfig, classes: list[str]) -> Pool:
+def load(cfg: DataConfig, classes: list[str], input_size: tuple[int, int] | None = None,
+         state: SourceState | None = None) -> Pool:
     """Load every image under cfg.root; see the module docstring for the layout."""
-    spec = image_spec(cfg, "imagefolder")
-    root = Path(cfg.root).expanduser()
-    if not root.is_dir():
-        raise DataError(f"imagefolder {root}: not a folder (set data.root to the image folder)")
-    items = scan(root, classes)
-    return pool_from_files(items, classes, spec, cfg, f"imagefolder {root}")
+    root = cfg.root
+    if scheme_of(root) == "file":
+        root = str(Path(local_path(root)).expanduser())
+    return pool_from_files(lambda: scan(root, classes), classes, cfg,
+                           decode_size(cfg, input_size), f"imagefolder {root}", state)
 
 
-def scan(root: Path, classes: list[str]) -> list[FileItem]:
+def scan(root: str, classes: list[str]) -> list[Candidate]:
     """The image files under root, labeled by their top-level class folder.
 
-    Hidden entries and files without an image suffix are ignored (any other entry with an
-    image suffix is a candidate, regular file or not); a folder that is not a class
-    raises DataError, since it usually means a typo in `classes` or the folder.
+    Hidden entries and files without an image suffix are ignored; a top-level folder
+    that is not a class raises DataError, since it usually means a typo in `classes` or
+    the folder.
     """
     index = {name: i for i, name in enumerate(classes)}
-    items: list[FileItem] = []
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith("."):
+    try:
+        listed = list_folder(root)
+    except DataError as exc:
+        raise DataError(f"imagefolder {exc} (set data.root to the image folder)") from None
+    folders = {f.relative.split("/")[0] for f in listed if "/" in f.relative}
+    if scheme_of(root) == "file":  # empty class folders too (a listing shows only files)
+        folders |= {e.name for e in Path(root).iterdir()
+                    if e.is_dir() and not e.name.startswith(".")}
+    for folder in sorted(folders):
+        if folder not in index:
+            raise DataError(
+                f"imagefolder {root}: folder {folder!r} is not a class "
+                f"(classes: {', '.join(classes)})"
+            )
+    items: list[Candidate] = []
+    for f in listed:
+        parts = f.relative.split("/")
+        if PurePosixPath(parts[-1]).suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        if entry.is_dir():
-            if entry.name not in index:
-                raise DataError(
-                    f"imagefolder {root}: folder {entry.name!r} is not a class "
-                    f"(classes: {', '.join(classes)})"
-                )
-            items += _files(root, entry, index[entry.name])
-        elif _has_image_suffix(entry):
-            items.append(FileItem(entry.name, str(entry), UNKNOWN_LABEL))
+        label = index[parts[0]] if len(parts) > 1 else UNKNOWN_LABEL
+        items.append(Candidate(f.relative, f.uri, label, False, f.size, f.version))
     return items
 
-
-def _files(root: Path, folder: Path, label: int) -> list[FileItem]:
-    # os.walk rather than Path.rglob: it learns file/folder from the directory listing
-    # instead of a stat() per file, which matters for folders of many small images.
-    found = []
-    for here, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        rel_dir = Path(here).relative_to(root).as_posix()
-        for name in sorted(names):
-            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                found.append(FileItem(f"{rel_dir}/{name}", os.path.join(here, name), label))
-    return sorted(found, key=lambda it: it.item_id)
-
-
-def _has_image_suffix(path: Path) -> bool:
-    # Folders were taken out before. No is_file() here: a FIFO or a broken link named
-    # x.png would vanish silently; decoding skips it with the reason instead.
-    return path.suffix.lower() in IMAGE_SUFFIXES

@@ -2,7 +2,8 @@
 
 CSV: a header with `id,path` and optionally `label` and `split` columns.
 JSONL: one object per line, {"id": ..., "path": ..., "label": ..., "split": ...}.
-Relative paths are relative to the manifest's folder. An empty or missing label means
+A path is a local path (relative ones are relative to the manifest's folder) or a
+file://, http(s):// or s3:// URI. An empty or missing label means
 unlabeled; `split: test` puts the item in the source's test part. A row whose path is
 missing or no regular file (a FIFO, a device) is skipped with the reason, like an
 unreadable image.
@@ -12,28 +13,32 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from activelearn.config import DataConfig
+from activelearn.data.catalogue import Candidate
 from activelearn.data.sources.base import Pool
-from activelearn.data.sources.files import FileItem, image_spec, pool_from_files
+from activelearn.data.sources.files import SourceState, decode_size, pool_from_files
+from activelearn.data.uris import scheme_of
 from activelearn.errors import DataError
 from activelearn.kinds import UNKNOWN_LABEL
 
 SPLITS = ("", "train", "test")  # "train" and "" both mean the pool
 
 
-def load(cfg: DataConfig, classes: list[str]) -> Pool:
+def load(cfg: DataConfig, classes: list[str], input_size: tuple[int, int] | None = None,
+         state: SourceState | None = None) -> Pool:
     """Load the images a manifest file (cfg.root: .csv or .jsonl) lists."""
-    spec = image_spec(cfg, "manifest")
     path = Path(cfg.root).expanduser()
-    items = read_manifest(path, classes)
-    return pool_from_files(items, classes, spec, cfg, f"manifest {path}")
+    return pool_from_files(lambda: read_manifest(path, classes), classes, cfg,
+                           decode_size(cfg, input_size), f"manifest {path}", state)
 
 
-def read_manifest(path: Path, classes: list[str]) -> list[FileItem]:
+def read_manifest(path: Path, classes: list[str]) -> list[Candidate]:
     """Parse and check a manifest; raises DataError naming the line of the first problem."""
     readers = {".csv": _csv_rows, ".jsonl": _jsonl_rows}
     if path.suffix.lower() not in readers:
@@ -59,7 +64,7 @@ def read_manifest(path: Path, classes: list[str]) -> list[FileItem]:
     return items
 
 
-def _item(manifest: Path, line: int, row: dict[str, Any], index: dict[str, int]) -> FileItem:
+def _item(manifest: Path, line: int, row: dict[str, Any], index: dict[str, int]) -> Candidate:
     where = f"manifest {manifest}: line {line}"
     item_id = _text(row.get("id"))
     file = _text(row.get("path"))
@@ -74,11 +79,24 @@ def _item(manifest: Path, line: int, row: dict[str, Any], index: dict[str, int])
     split = _text(row.get("split")).lower()
     if split not in SPLITS:
         raise DataError(f"{where}: id {item_id!r}: split {split!r} must be train, test or empty")
+    label_index = index[label] if label else UNKNOWN_LABEL
+    if scheme_of(file) != "file" or file.startswith(("file:", "FILE:")):
+        return Candidate(item_id, file, label_index, split == "test")
     resolved = Path(file).expanduser()
     if not resolved.is_absolute():
         resolved = manifest.parent / resolved
-    return FileItem(item_id, str(resolved), index[label] if label else UNKNOWN_LABEL,
-                    split == "test")
+    size, version = _stat(resolved)
+    return Candidate(item_id, str(resolved), label_index, split == "test", size, version)
+
+
+def _stat(path: Path) -> tuple[int, str]:
+    """The listing size and version of a local file ((-1, "-") for a missing one or no
+    regular file: the catalogue then reads it, and gives the reason)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return -1, "-"
+    return (st.st_size, str(st.st_mtime_ns)) if stat.S_ISREG(st.st_mode) else (-1, "-")
 
 
 def _text(value: Any) -> str:

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig
+from activelearn.data.imageset import as_tensor
 from activelearn.data.sources import available_sources, fashion_mnist, load_source
 from activelearn.data.sources.limits import round_robin
 from activelearn.errors import ConfigError, DataError, UnknownNameError
@@ -180,31 +181,34 @@ def test_cifar10_missing(tmp_path):
 
 def test_imagefolder_labels_unlabeled_and_skipped(tmp_path, caplog):
     root = make_folder(tmp_path / "photos")
-    with caplog.at_level(logging.WARNING, logger="activelearn.sources"):
+    with caplog.at_level(logging.WARNING, logger="activelearn.catalogue"):
         pool = load_source(folder_cfg(root), CLASSES)
+    # an image of another size is scaled to cover the input size and centre-cropped
     assert pool.item_ids == [
         "0001.png", "cat/c0.png", "cat/c1.png", "cat/c2.png",
-        "dog/d0.png", "dog/d1.png", "dog/sub/d9.png",
+        "dog/big.png", "dog/d0.png", "dog/d1.png", "dog/sub/d9.png",
     ]
-    assert pool.labels.tolist() == [UNKNOWN_LABEL, 0, 0, 0, 1, 1, 1]
+    assert pool.labels.tolist() == [UNKNOWN_LABEL, 0, 0, 0, 1, 1, 1, 1]
     assert not pool.is_test.any()
-    assert pool.images.shape == (7, 3, *SIZE)
-    assert pool.images[1, :, 0, 0].tolist() == list(COLORS["cat"])
-    assert pool.images[6, :, 5, 7].tolist() == list(COLORS["dog"])
+    assert pool.images.shape == (8, 3, *SIZE)
+    assert pool.images[1][:, 0, 0].tolist() == list(COLORS["cat"])
+    assert pool.images[7][:, 5, 7].tolist() == list(COLORS["dog"])
+    assert as_tensor(pool.images).shape == (8, 3, *SIZE)
     assert pool.paths[1] == str(root / "cat" / "c0.png")
     skipped = {s.item_id: s for s in pool.skipped}
-    assert sorted(skipped) == ["dog/big.png", "dog/corrupt.png", "dog/truncated.png"]
-    assert skipped["dog/big.png"].reason == "size 10x12 (height x width), expected 6x8"
+    assert sorted(skipped) == ["dog/corrupt.png", "dog/truncated.png"]
     assert skipped["dog/corrupt.png"].path == str(root / "dog" / "corrupt.png")
-    warnings = [r.getMessage() for r in caplog.records if r.name == "activelearn.sources"]
-    assert len(warnings) == 3
+    warnings = [r.getMessage() for r in caplog.records if r.name == "activelearn.catalogue"
+                and r.levelno == logging.WARNING]
+    assert len(warnings) == 2
     for item in pool.skipped:
         assert any(item.item_id in w and item.path in w for w in warnings)
 
 
-def test_imagefolder_grayscale_and_resize(tmp_path):
+def test_imagefolder_grayscale_at_the_model_input_size(tmp_path):
     root = make_folder(tmp_path / "photos")
-    pool = load_source(folder_cfg(root, channels=1, resize=True), CLASSES)
+    cfg = DataConfig(source="imagefolder", root=str(root), channels=1)
+    pool = load_source(cfg, CLASSES, input_size=SIZE)
     assert pool.images.shape == (8, 1, *SIZE)
     assert "dog/big.png" in pool.item_ids
     assert sorted(s.item_id for s in pool.skipped) == ["dog/corrupt.png", "dog/truncated.png"]
@@ -213,10 +217,9 @@ def test_imagefolder_grayscale_and_resize(tmp_path):
 def test_imagefolder_limit_replaces_skipped_items(tmp_path):
     root = make_folder(tmp_path / "photos")
     pool = load_source(folder_cfg(root, limit=4), CLASSES)
-    # Round robin in id order: cat/c0, dog/big (bad), 0001, cat/c1, dog/corrupt (bad),
-    # cat/c2: the two bad dogs are replaced by the next items in that order.
-    assert pool.item_ids == ["0001.png", "cat/c0.png", "cat/c1.png", "cat/c2.png"]
-    assert [s.item_id for s in pool.skipped] == ["dog/big.png", "dog/corrupt.png"]
+    # Round robin over the usable items in id order: cat/c0, dog/big, 0001, cat/c1
+    assert pool.item_ids == ["0001.png", "cat/c0.png", "cat/c1.png", "dog/big.png"]
+    assert sorted(s.item_id for s in pool.skipped) == ["dog/corrupt.png", "dog/truncated.png"]
 
 
 def test_imagefolder_unknown_class_folder(tmp_path):
@@ -229,10 +232,10 @@ def test_imagefolder_unknown_class_folder(tmp_path):
     )
 
 
-def test_imagefolder_needs_image_size(tmp_path):
-    with pytest.raises(ConfigError) as err:
-        load_source(DataConfig("imagefolder", root=str(tmp_path)), CLASSES)
-    assert str(err.value) == "data.image_size: required for the imagefolder source"
+def test_imagefolder_default_input_size(tmp_path):
+    root = make_folder(tmp_path / "photos")
+    pool = load_source(DataConfig("imagefolder", root=str(root)), CLASSES)
+    assert pool.images.shape == (8, 3, 64, 64)
 
 
 def test_imagefolder_without_usable_images(tmp_path):
@@ -285,7 +288,7 @@ def test_manifest_loads_and_skips_missing_files(tmp_path, writer, name):
     assert pool.is_test.tolist() == [False, False, False, True]
     assert pool.paths[0] == str(folder / "imgs" / "a.png")
     assert pool.paths[2] == str(folder.parent / "elsewhere" / "d.png")
-    assert pool.images[1, :, 0, 0].tolist() == list(COLORS["dog"])
+    assert pool.images[1][:, 0, 0].tolist() == list(COLORS["dog"])
     assert [(s.item_id, s.path, s.reason) for s in pool.skipped] == [
         ("gone", str(folder / "imgs" / "gone.png"), "file not found")
     ]
@@ -362,7 +365,7 @@ def test_imagefolder_skips_a_fifo_among_the_images(tmp_path):
     os.mkfifo(root / "loose.png")
     (root / "dog" / "dangling.png").symlink_to(root / "dog" / "nowhere.png")
     pool = load_within(folder_cfg(root), root / "cat" / "pipe.png")
-    assert "cat/c0.png" in pool.item_ids and len(pool.item_ids) == 7
+    assert "cat/c0.png" in pool.item_ids and len(pool.item_ids) == 8
     skipped = {s.item_id: s for s in pool.skipped}
     assert skipped["cat/pipe.png"].reason == "not a regular file (FIFO)"
     assert skipped["cat/pipe.png"].path == str(root / "cat" / "pipe.png")

@@ -81,7 +81,7 @@ def test_corrupt_images_are_skipped_not_fatal(project_file, tmp_path):
         for i in range(30):
             Image.new("L", (16, 16), color=shade + i).save(root / cls / f"{i}.png")
     (root / "dark" / "broken.png").write_bytes(b"not a png at all")
-    Image.new("L", (20, 20)).save(root / "light" / "big.png")
+    (root / "light" / "empty.png").write_bytes(b"")
     path = project_file(
         data={"source": "imagefolder", "root": str(root), "image_size": [16, 16],
               "channels": 1, "limit": None, "test_limit": None},

@@ -1,0 +1,176 @@
+"""A pool's images as one indexable set, whether they sit in memory or in files.
+
+    images[positions]          # a subset, still lazy for files
+    as_tensor(images[0:256])   # [256, channels, h, w] uint8, decoded (or read) now
+    for batch in batches(images, index_batches, pin=True): ...
+
+Fashion-MNIST and CIFAR-10 pools hold a uint8 tensor, which is its own image set. File
+pools hold FileImages: the URIs and the size to decode at, decoded only when a batch is
+asked for, in DataLoader worker processes ahead of the consumer, or read from the
+decoded cache (cache.py) where it holds the item. So memory follows the batch, not the
+pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
+
+import numpy as np
+
+from activelearn.data.cache import ImageCache
+from activelearn.data.images import decode_many
+
+if TYPE_CHECKING:  # torch is imported when images are used: `ingest` never needs it
+    import torch
+
+log = logging.getLogger("activelearn.images")
+
+# Decoding in worker processes pays only above this many pixels per image and images.
+_PROCESS_MIN_PIXELS = 96 * 96
+_PROCESS_MIN_IMAGES = 64
+
+
+class FileImages:
+    """Images named by URIs, decoded at size (h, w) with 1 or 3 channels when used.
+
+    slots/cached: per item, its row in the decoded cache and whether that row holds it
+    (no cache: all False). Indexing returns a FileImages of those items, except an int,
+    which returns that one image as a tensor, as a tensor would.
+    """
+
+    def __init__(self, uris: Sequence[str], size: tuple[int, int], channels: int,
+                 cache: ImageCache | None = None, slots: np.ndarray | None = None,
+                 cached: np.ndarray | None = None) -> None:
+        self.uris = list(uris)
+        self.size, self.channels, self.cache = (int(size[0]), int(size[1])), channels, cache
+        n = len(self.uris)
+        self.slots = np.full(n, -1, np.int64) if slots is None else np.asarray(slots, np.int64)
+        self.cached = np.zeros(n, bool) if cached is None or cache is None else \
+            np.asarray(cached, bool)
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.uris), self.channels, *self.size)
+
+    def __len__(self) -> int:
+        return len(self.uris)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer)):
+            return self.load_positions(np.array([int(key)]))[0]
+        positions = _positions(key, len(self))
+        return FileImages([self.uris[i] for i in positions], self.size, self.channels,
+                          self.cache, self.slots[positions], self.cached[positions])
+
+    def load(self) -> torch.Tensor:
+        """All of them: [len, channels, h, w] uint8 (zeros for a file that failed to
+        decode since it was catalogued; a warning names it)."""
+        return self.load_positions(np.arange(len(self)))
+
+    def load_positions(self, positions: np.ndarray) -> torch.Tensor:
+        out = np.zeros((len(positions), self.channels, *self.size), dtype=np.uint8)
+        hit = self.cached[positions]
+        if hit.any() and self.cache is not None:
+            out[hit] = self.cache.read(self.slots[positions[hit]])
+        miss = np.flatnonzero(~hit)
+        if len(miss):
+            uris = [self.uris[positions[i]] for i in miss]
+            images, reasons = decode_many(uris, self.size, self.channels,
+                                          workers=self._decode_processes(len(uris)))
+            out[miss] = images
+            for uri, reason in zip(uris, reasons, strict=True):
+                if reason is not None:
+                    log.warning("image %s failed to decode (%s); used as a blank image",
+                                uri, reason)
+        import torch
+
+        return torch.from_numpy(out)
+
+    def loader_workers(self) -> int:
+        """DataLoader worker processes for batches(): none when the cache holds every
+        item (a read is cheaper than a process), else up to 8 leaving a core to the model."""
+        if self.cached.all():
+            return 0
+        return max(1, min(8, (os.cpu_count() or 1) - 1))
+
+    def _decode_processes(self, count: int) -> int:
+        cpus = os.cpu_count() or 1
+        if (count < _PROCESS_MIN_IMAGES or cpus < 4
+                or self.size[0] * self.size[1] < _PROCESS_MIN_PIXELS):
+            return 0
+        return min(8, cpus)
+
+
+ImageSet: TypeAlias = "torch.Tensor | FileImages"
+
+
+def as_tensor(images: ImageSet) -> torch.Tensor:
+    """The images as a uint8 tensor: a tensor as it is, FileImages decoded now."""
+    return images.load() if isinstance(images, FileImages) else images
+
+
+def is_lazy(images: ImageSet) -> bool:
+    return isinstance(images, FileImages)
+
+
+def sample_positions(count: int, at_most: int) -> np.ndarray:
+    """At most `at_most` evenly spread positions of count items."""
+    return np.arange(0, count, max(1, -(-count // at_most)), dtype=np.int64)
+
+
+def batches(images: ImageSet, index_batches: Sequence[np.ndarray | torch.Tensor],
+            pin: bool = False) -> Iterator[torch.Tensor]:
+    """The uint8 batch of each index array, in order. File images are decoded by
+    DataLoader worker processes a few batches ahead, into pinned memory when pin (for
+    CUDA); a tensor is indexed directly."""
+    if not isinstance(images, FileImages):
+        import torch
+
+        for idx in index_batches:
+            yield images[torch.as_tensor(idx, dtype=torch.long)]
+        return
+    workers = images.loader_workers()
+    if workers == 0 or len(index_batches) < 2:
+        for idx in index_batches:
+            yield images.load_positions(np.asarray(idx, dtype=np.int64))
+        return
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(cast(Any, _Batches(images, index_batches)), batch_size=None,
+                        num_workers=min(workers, len(index_batches)), pin_memory=pin,
+                        prefetch_factor=2, persistent_workers=False)
+    yield from loader
+
+
+def slices(count: int, batch_size: int) -> list[np.ndarray]:
+    """Consecutive position batches covering count items."""
+    return [np.arange(lo, min(lo + batch_size, count), dtype=np.int64)
+            for lo in range(0, count, batch_size)]
+
+
+class _Batches:
+    """The map-style dataset of batches(): item i is the decoded batch i."""
+
+    def __init__(self, images: FileImages, index_batches: Sequence[Any]) -> None:
+        self.images, self.index_batches = images, index_batches
+
+    def __len__(self) -> int:
+        return len(self.index_batches)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images.load_positions(np.asarray(self.index_batches[i], dtype=np.int64))
+
+
+def _positions(key: Any, count: int) -> np.ndarray:
+    """Integer positions of an index: a slice, an int/bool array, a tensor or a list."""
+    if isinstance(key, slice):
+        return np.arange(count, dtype=np.int64)[key]
+    if hasattr(key, "cpu"):  # a torch tensor
+        key = key.cpu().numpy()
+    array = np.asarray(key)
+    if array.dtype == bool:
+        return np.flatnonzero(array)
+    return array.astype(np.int64).reshape(-1)

@@ -1,0 +1,124 @@
+"""The file sources' catalogue (`store.catalogue`): one row per image file the source
+lists, with what its file was when it was last read (byte size and a version: the mtime
+or the server's ETag) and what reading it found: size, format, mode, content hashes, or
+the reason it is unusable. Ingesting reads only new or changed files (data/catalogue.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from activelearn.state.schema import Table, chunks
+
+SOURCE_META = "catalogue_source"  # which source (name and root) the rows describe
+
+
+@dataclass(frozen=True)
+class CatalogueRow:
+    """One catalogued file. label: a class index or UNKNOWN_LABEL; width/height: as shown
+    (after EXIF orientation); reason: why it is unusable, None when it is usable;
+    sha256: of the file's bytes; dhash: a 64-bit perceptual hash (as a signed integer)."""
+
+    item_id: str
+    uri: str
+    bytes: int
+    version: str
+    label: int
+    is_test: bool
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    mode: str | None = None
+    reason: str | None = None
+    sha256: str | None = None
+    dhash: int | None = None
+    slot: int = -1  # its row in the decoded cache (stable while the item is catalogued)
+    cached: bool = False  # that row holds the file as it is now
+
+
+_COLUMNS = ("item_id, uri, bytes, version, label, is_test, width, height, format, mode, "
+            "reason, sha256, dhash, slot, cached")
+CACHE_META = "catalogue_cache"  # the geometry the cached flags are for, e.g. "3x32x32"
+
+
+class CatalogueTable(Table):
+    """The catalogue table."""
+
+    def source(self) -> str | None:
+        """The source ("name root") the rows describe, None before the first ingest."""
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (SOURCE_META,)).fetchone()
+        return row[0] if row else None
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM catalogue").fetchone()[0]
+
+    def rows(self) -> Iterator[CatalogueRow]:
+        """Every row, in item id order."""
+        for row in self.db.execute(f"SELECT {_COLUMNS} FROM catalogue ORDER BY item_id"):
+            yield _row(row)
+
+    def versions(self) -> dict[str, tuple[str, int, str]]:
+        """item_id -> (uri, bytes, version): what decides whether a file is read again."""
+        return {r[0]: (r[1], r[2], r[3]) for r in
+                self.db.execute("SELECT item_id, uri, bytes, version FROM catalogue")}
+
+    def next_slot(self) -> int:
+        """The cache row a newly catalogued item gets."""
+        return self.db.execute("SELECT COALESCE(MAX(slot), -1) + 1 FROM catalogue").fetchone()[0]
+
+    def replace(self, source: str, upserts: Iterable[CatalogueRow],
+                relabelled: Iterable[tuple[str, int, bool]], removed: list[str]) -> None:
+        """One ingest's changes in one transaction: rows read (new or changed files, with
+        their slot and cached False), (item_id, label, is_test) of unchanged files whose
+        label or split moved, and the ids of files the source no longer lists."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SOURCE_META, source))
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO catalogue ({_COLUMNS}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((r.item_id, r.uri, r.bytes, r.version, r.label, int(r.is_test), r.width,
+                  r.height, r.format, r.mode, r.reason, r.sha256, r.dhash, r.slot,
+                  int(r.cached)) for r in upserts))
+            self.db.executemany("UPDATE catalogue SET label=?, is_test=? WHERE item_id=?",
+                                ((label, int(test), item_id)
+                                 for item_id, label, test in relabelled))
+            for part in chunks(removed):
+                marks = ",".join("?" * len(part))
+                self.db.execute(f"DELETE FROM catalogue WHERE item_id IN ({marks})", part)
+
+    def clear(self) -> None:
+        """Forget every row (the project now reads another source)."""
+        with self.db:
+            self.db.execute("DELETE FROM catalogue")
+
+    def cache_geometry(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (CACHE_META,)).fetchone()
+        return row[0] if row else None
+
+    def reset_cache(self, geometry: str) -> None:
+        """The cache now holds images of another geometry: no row is cached."""
+        with self.db:
+            self.db.execute("UPDATE catalogue SET cached=0")
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CACHE_META, geometry))
+
+    def set_cached(self, item_ids: list[str]) -> None:
+        """These items' cache rows now hold their files (written and flushed before)."""
+        with self.db:
+            for part in chunks(item_ids):
+                marks = ",".join("?" * len(part))
+                self.db.execute(f"UPDATE catalogue SET cached=1 WHERE item_id IN ({marks})",
+                                part)
+
+    def mark_unusable(self, reasons: dict[str, str]) -> None:
+        """Record files found unusable after they were catalogued (a decode failed)."""
+        with self.db:
+            self.db.executemany("UPDATE catalogue SET reason=? WHERE item_id=?",
+                                ((reason, item_id) for item_id, reason in reasons.items()))
+
+
+def _row(values: tuple) -> CatalogueRow:
+    (item_id, uri, size, version, label, is_test, width, height, fmt, mode, reason, sha,
+     dhash, slot, cached) = values
+    return CatalogueRow(item_id, uri, size, version, label, bool(is_test), width, height,
+                        fmt, mode, reason, sha, dhash, slot, bool(cached))
