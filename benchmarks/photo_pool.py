@@ -17,9 +17,8 @@ each as a child process `python -m activelearn.cli ...` whose peak RSS os.wait4 
    in 2 workers) against a plain Pillow loop over the same 2,000 files;
 5. `clean` (duplicates and leakage over the pool);
 6. `simulate` for one round: train on 500 labels, score the pool, select 500, train again
-   (--initial 500 --batch 500 --budget 1000, margin only, no random baseline). simulate
-   needs a label for every item, so it runs on a manifest of the labeled files (the
-   loose 10% left out) in a work dir of its own, ingested first ("ingest labeled").
+   (--initial 500 --batch 500 --budget 1000, margin only, no random baseline), on the
+   same project (simulate leaves the loose, unlabeled 10% out by itself).
 
 Prints a table (seconds; peak RSS of the largest process, from wait4; peak PSS of the
 child's whole process tree, DataLoader workers included, sampled every 0.5 s) and the
@@ -31,7 +30,6 @@ the figures as JSON to --out [default: WORK/results.json].
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import shutil
@@ -179,17 +177,6 @@ def decode_step(root: Path, size: int, seed: int) -> Step:
     return Step("decode", time.perf_counter() - start, extra=figures)
 
 
-def write_manifest(path: Path, root: Path) -> int:
-    """A manifest CSV of the labeled files only, with the imagefolder's item ids:
-    simulate needs a label for every item. Returns the rows written."""
-    rows = [f for f in photos.list_files(root) if f.parent != root]
-    with open(path, "w", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["id", "path", "label"])
-        writer.writerows([f.relative_to(root).as_posix(), str(f), f.parent.name] for f in rows)
-    return len(rows)
-
-
 def run_all(args: argparse.Namespace) -> tuple[dict, list[Step]]:
     collection = ensure_collection(args.root, args.count, args.seed)
     if args.work.exists():
@@ -208,19 +195,9 @@ def run_all(args: argparse.Namespace) -> tuple[dict, list[Step]]:
     step.extra["files_changed"] = len(changed)
     steps += [step, decode_step(args.root, args.input_size, args.seed),
               run_step("clean", cli("clean", *config), logs)]
-    return collection, steps + simulate_steps(args, logs)
-
-
-def simulate_steps(args: argparse.Namespace, logs: Path) -> list[Step]:
-    """simulate over the labeled files (a manifest; its own work dir, ingested first)."""
-    manifest = args.work / "labeled.csv"
-    write_manifest(manifest, args.root)
-    cfg = args.work / "photo_pool_labeled.yaml"
-    write_config(cfg, manifest, "manifest", args.work / "run-simulate", args.input_size)
-    config = ["--config", str(cfg)]
-    return [run_step("ingest labeled", cli("ingest", *config), logs),
-            run_step("simulate 1 round", cli("simulate", *config, "--seeds", "1",
-                                             "--no-progress", "--no-baseline"), logs)]
+    steps.append(run_step("simulate 1 round", cli("simulate", *config, "--seeds", "1",
+                                                  "--no-progress", "--no-baseline"), logs))
+    return collection, steps
 
 
 # ---------------------------------------------------------------- report

@@ -168,9 +168,11 @@ def _results(task: _Reading) -> Iterator[tuple[int, CatalogueRow]]:
     if len(task) < _PARALLEL_MIN or workers < 2:
         yield from (task[i] for i in range(len(task)))
         return
+    import torch
     from torch.utils.data import DataLoader
 
     loader = DataLoader(cast(Any, task), batch_size=32, num_workers=workers,
-                        collate_fn=list, persistent_workers=False)
+                        collate_fn=list, persistent_workers=False,
+                        generator=torch.Generator().manual_seed(0))
     for batch in loader:
         yield from batch

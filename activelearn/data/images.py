@@ -322,10 +322,13 @@ def _results(task: _Decoding, workers: int) -> Iterator[tuple[int, np.ndarray, s
     if workers <= 0 or len(task) == 0:
         yield from (task[i] for i in range(len(task)))
         return
+    import torch
     from torch.utils.data import DataLoader
 
+    # its own generator: the workers' seed is not drawn from torch's global one
     loader = DataLoader(cast(Any, task), batch_size=_BATCH, num_workers=workers,
-                        collate_fn=_collate, persistent_workers=False)
+                        collate_fn=_collate, persistent_workers=False,
+                        generator=torch.Generator().manual_seed(0))
     for indices, images, reasons in loader:
         yield from zip(indices, images, reasons)
 

@@ -137,11 +137,16 @@ def batches(images: ImageSet, index_batches: Sequence[np.ndarray | torch.Tensor]
         for idx in index_batches:
             yield images.load_positions(np.asarray(idx, dtype=np.int64))
         return
+    import torch
     from torch.utils.data import DataLoader
 
+    # a generator of its own: a DataLoader draws its workers' seed from the global one,
+    # which would change the dropout and crops that follow (a seeded run must not
+    # depend on where its images come from)
     loader = DataLoader(cast(Any, _Batches(images, index_batches)), batch_size=None,
                         num_workers=min(workers, len(index_batches)), pin_memory=pin,
-                        prefetch_factor=2, persistent_workers=False)
+                        prefetch_factor=2, persistent_workers=False,
+                        generator=torch.Generator().manual_seed(0))
     yield from loader
 
 

@@ -129,7 +129,9 @@ def list_folder(root: str) -> list[Listed]:
     errors = _remote_errors(scheme)
     base = root.rstrip("/")
     try:
-        found = fs_class(**_options(scheme)).find(base, detail=True)
+        fs = fs_class(**_options(scheme))
+        fs.invalidate_cache()  # fsspec keeps listings: a second ingest must see changes
+        found = fs.find(base, detail=True)
     except errors as exc:
         raise DataError(f"{root}: cannot list the folder: {_remote_reason(exc)}") from None
     prefix = base.split("://", 1)[1] if scheme == "s3" else base

@@ -11,6 +11,11 @@ In local-files mode (LocalFiles) every pool path is resolved once, symlinks foll
 and checked against the resolved document root before anything is recorded; the task
 URLs and the folders connected as Local Files storages come from the same resolved
 paths, so a file that passes the check is one Label Studio serves.
+
+In url mode a pool of remote images goes by URL: an http(s):// URI as it is, an s3://
+URI presigned here at push time (label_studio.presign_expiry), since the annotators'
+browsers fetch the image themselves and hold no AWS keys. Local files cannot be
+fetched by a browser: check_image_mode refuses them and names local-files.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from activelearn.annotation.label_studio.tasks import (
 )
 from activelearn.config import Config
 from activelearn.data.sources.base import Pool
+from activelearn.data.uris import UnusableImage, presigned_url, scheme_of
 from activelearn.errors import ConfigError
 from activelearn.failpoints import failpoint
 from activelearn.kinds import BatchKind
@@ -37,6 +43,7 @@ from activelearn.quality.overlap import task_overlap
 from activelearn.state import Store
 
 QUERY_KINDS = (BatchKind.QUERY.value, BatchKind.GOLD.value)
+URL_SCHEMES = ("http", "https", "s3")  # what image_mode url can give Label Studio
 
 
 class TaskPusher:
@@ -87,10 +94,23 @@ class TaskPusher:
         ls, pos = self.cfg.label_studio, self.position[item_id]
         if ls.image_mode == "local-files":
             return self.local_files.url(pos)
+        if ls.image_mode == "url":
+            return image_reference("url", item_id, path=self._remote_url(pos))
         return image_reference(
             ls.image_mode, item_id, path=self.pool.paths[pos] if self.pool.paths else "",
             image=self.pool.images[pos].numpy() if ls.image_mode == "data-uri" else None,
             document_root=ls.document_root, url_template=ls.url_template)
+
+    def _remote_url(self, position: int) -> str:
+        """The http(s) URL of a remote pool image: its URI, or an s3:// one presigned."""
+        uri = self.pool.paths[position]
+        if scheme_of(uri) != "s3":
+            return uri
+        try:
+            return presigned_url(uri, self.cfg.label_studio.presign_expiry)
+        except UnusableImage as exc:  # the AWS settings changed since check_image_mode
+            raise ConfigError(f"{self.cfg.path}: label_studio.image_mode: url: {uri} "
+                              f"cannot be presigned: {exc}") from None
 
     def _connect_folders(self) -> None:
         """Connect a Local Files storage for each of the narrowest folders that hold the
@@ -138,7 +158,8 @@ class TaskPusher:
 def check_image_mode(cfg: Config, pool: Pool) -> None:
     """ConfigError when label_studio.image_mode cannot work with this pool: file modes
     need image files, local-files needs every one of them (symlinks followed) inside
-    label_studio.document_root, in a folder below it."""
+    label_studio.document_root, in a folder below it, url needs every one to be an
+    http(s):// or s3:// URI, and the s3:// ones to be presignable (AWS settings)."""
     ls = cfg.label_studio
     if ls.image_mode == "data-uri":
         return
@@ -150,6 +171,35 @@ def check_image_mode(cfg: Config, pool: Pool) -> None:
         problem = LocalFiles(ls.document_root, pool.paths).problem()
         if problem:
             raise ConfigError(f"{cfg.path}: label_studio.document_root: {problem}")
+    if ls.image_mode == "url":
+        problem = url_problem(pool.paths, ls.presign_expiry)
+        if problem:
+            raise ConfigError(f"{cfg.path}: label_studio.image_mode: url: {problem}")
+
+
+def url_problem(paths: Sequence[str], presign_expiry: int) -> str | None:
+    """Why image_mode url cannot give Label Studio these images, one line naming the
+    first and how many; None when it can. One s3:// URI is presigned (no request to the
+    server): what fails for one, missing credentials, fails for all."""
+    schemes = [scheme_of(uri) for uri in paths]
+    local = [i for i, scheme in enumerate(schemes) if scheme == "file"]
+    if local:
+        return (f"{len(local):,} of {len(paths):,} images are local files, the first "
+                f"{paths[local[0]]}; an annotator's browser cannot fetch a file of this "
+                "machine by URL: use image_mode local-files (with document_root) for "
+                "local images")
+    other = [i for i, scheme in enumerate(schemes) if scheme not in URL_SCHEMES]
+    if other:
+        return (f"{len(other):,} of {len(paths):,} images have a URI scheme url cannot "
+                f"give Label Studio, the first {paths[other[0]]}; url takes http://, "
+                "https:// and s3:// URIs")
+    s3 = next((i for i, scheme in enumerate(schemes) if scheme == "s3"), None)
+    if s3 is not None:
+        try:
+            presigned_url(paths[s3], presign_expiry)
+        except UnusableImage as exc:
+            return f"{paths[s3]} cannot be presigned: {exc}"
+    return None
 
 
 class LocalFiles:

@@ -5,7 +5,8 @@ served over HTTP on loopback, and a bucket on a local S3-compatible server (moto
 
 http_folder needs nothing beyond Python. s3_bucket needs moto's server, s3fs and boto3
 (the `test` extra); when they cannot be had the test is skipped with the reason, or fails
-under CI=true (services.unavailable).
+under CI=true (services.unavailable). aws_settings and no_aws_credentials set the AWS
+environment for what needs no server (presigning a URL is done without one).
 """
 
 from __future__ import annotations
@@ -143,6 +144,53 @@ def s3_server(tmp_path_factory) -> Iterator[str]:
         yield endpoint
     finally:
         stop_process(proc)
+
+
+# Where no server listens: what is signed for it is never fetched.
+OFFLINE_ENDPOINT = "http://127.0.0.1:9"
+# AWS variables that could bring in the caller's own credentials or settings
+_AWS_CALLER = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3",
+               "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+               "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN")
+
+
+def _set_aws(monkeypatch, tmp_path: Path, **values: str) -> None:
+    """The AWS environment: values, the caller's files and variables out of reach, no
+    instance-metadata lookup (it would leave the machine), and no s3fs filesystem
+    cached with earlier settings (before and after the test)."""
+    import s3fs
+
+    for name in _AWS_CALLER + ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    values = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+              "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+              "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
+              **values}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def aws_settings(monkeypatch, tmp_path) -> Iterator[str]:
+    """Dummy credentials and an endpoint where nothing listens (yielded): enough to sign,
+    never to fetch."""
+    import s3fs
+
+    _set_aws(monkeypatch, tmp_path, AWS_ENDPOINT_URL=OFFLINE_ENDPOINT,
+             AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    yield OFFLINE_ENDPOINT
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def no_aws_credentials(monkeypatch, tmp_path) -> Iterator[None]:
+    """An AWS environment with no credentials anywhere botocore looks on this machine."""
+    import s3fs
+
+    _set_aws(monkeypatch, tmp_path, AWS_ENDPOINT_URL=OFFLINE_ENDPOINT)
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()
 
 
 @pytest.fixture

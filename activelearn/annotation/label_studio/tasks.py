@@ -225,9 +225,9 @@ def image_data_uri(image: np.ndarray) -> str:
 
 def image_reference(mode: str, item_id: str, path: str = "", image: np.ndarray | None = None,
                     document_root: str = "", url_template: str = "") -> str:
-    """Where a task finds its image, by LabelStudioConfig.image_mode:
-    data-uri (needs image), local-files (needs path under document_root, symlinks
-    followed), url-template."""
+    """Where a task finds its image, by LabelStudioConfig.image_mode: data-uri (needs
+    image), local-files (needs path under document_root, symlinks followed),
+    url-template, url (path: an http(s) URL, as is; the caller presigns s3:// URIs)."""
     if mode == "data-uri":
         if image is None:
             raise ValueError(f"item {item_id}: data-uri needs the image's pixels")
@@ -239,6 +239,10 @@ def image_reference(mode: str, item_id: str, path: str = "", image: np.ndarray |
         return local_files_url(relative)
     if mode == "url-template":
         return url_template.format(item_id=quote(item_id, safe=""), path=quote(path))
+    if mode == "url":
+        if not path.lower().startswith(("http://", "https://")):
+            raise ValueError(f"item {item_id}: url needs an http(s) URL, got {path!r}")
+        return path
     raise ValueError(f"unknown image mode {mode!r}")
 
 

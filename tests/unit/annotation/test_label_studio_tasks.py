@@ -71,6 +71,17 @@ def test_image_reference_modes(tmp_path):
         "https://s3/d/a.png?id=id%2F1"
 
 
+def test_image_reference_url_mode_gives_an_http_url_as_it_is():
+    # a presigned URL's query (signature, expiry) must reach Label Studio untouched
+    signed = ("https://b.s3.amazonaws.com/cats/a%20b.png?X-Amz-Expires=600&"
+              "X-Amz-Signature=ab%2Fcd")
+    for url in ("http://127.0.0.1:8000/cats/a.png", signed, "HTTPS://h/x.png"):
+        assert image_reference("url", "x", url) == url
+    for uri in ("s3://bucket/a.png", "/srv/a.png", "file:///srv/a.png", ""):
+        with pytest.raises(ValueError, match=r"^item x: url needs an http\(s\) URL"):
+            image_reference("url", "x", uri)
+
+
 def test_task_json_carries_item_round_strategy_and_prediction():
     task = TaskSpec("item-1", "data:x", round=2, strategy="margin", score=0.25,
                     suggestion=Suggestion("Trouser", 0.6, "v2"))

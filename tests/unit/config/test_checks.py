@@ -182,6 +182,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
                                                       "image_mode is local-files"),
     ({"label_studio": {"image_mode": "local-files", "document_root": "images"}},
      'label_studio.document_root: must be an absolute path'),
+    ({"label_studio": {"image_mode": "url", "presign_expiry": 59}},
+     "label_studio.presign_expiry: must be 60 or more, got 59 (allowed: 60 to 604800 "
+     "seconds, 7 days: the longest S3 signs a URL for)"),
+    ({"label_studio": {"presign_expiry": 604_801}}, "label_studio.presign_expiry: must be at "
+                                                    "most 604800, got 604801"),
     # jobs: numbers
     ({"jobs": {"shard_size": 0}}, "jobs.shard_size: must be positive"),
     ({"jobs": {"shard_size": 10**7 + 1}}, "jobs.shard_size: must be at most 10000000"),
@@ -327,6 +332,9 @@ def test_a_url_from_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> 
                      "http://h/{path}?id={item_id}&x={{literal}}")
 ] + [
     {"label_studio": {"image_mode": "local-files", "document_root": "/srv/images"}},
+    {"label_studio": {"image_mode": "url"}},
+    {"label_studio": {"image_mode": "url", "presign_expiry": 60}},
+    {"label_studio": {"image_mode": "url", "presign_expiry": 604_800}},
     {"classes": ["T-shirt/top", "Ankle boot", "Größe", "x" * 200]},
     {"project": {"name": "fashion-mnist_v2.1", "seed": 2**32 - 1}},
     {"project": {"name": "n" * 100}},

@@ -117,3 +117,53 @@ def test_fast_inference_matches_the_eager_model(subset):
     assert fast.embeddings is not None and fast.embeddings.shape == (37, 128)
     assert np.allclose(fast.embeddings, features.numpy(), atol=1e-4)
     assert np.allclose(fast.probs, eager, atol=1e-5)
+
+
+def test_random_resized_crop_keeps_the_shape_and_changes_the_images():
+    from activelearn.learn.training import random_resized_crop
+
+    torch.manual_seed(0)
+    x = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).reshape(2, 3, 16, 16)
+    out = random_resized_crop(x, (0.3, 0.6))
+    assert out.shape == x.shape
+    assert not torch.equal(out, x)
+
+
+def test_file_images_train_and_score_like_their_tensor(tmp_path, subset):
+    """A lazy file pool gives the same model as its decoded tensor (same seed), in
+    memory and batch by batch through DataLoader workers."""
+    from PIL import Image
+
+    from activelearn.data.imageset import FileImages
+    from activelearn.learn import training
+
+    pool, train, _ = subset
+    idx = train[:96]
+    paths = []
+    for i in idx:
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(pool.images[int(i)][0].numpy()).save(path)
+        paths.append(str(path))
+    files = FileImages(paths, (28, 28), 1)
+    norm = Normalizer.fit(pool.images)
+    cfg = TrainingConfig(epochs=1, min_steps=6, batch_size=32, random_crop=(0.5, 1.0))
+    results = []
+    for images in (pool.images[idx], files):
+        torch.manual_seed(0)
+        model = build_model("small_cnn", InputSpec(1, 28, 28, 10))
+        results.append((model, train_model(model, images, pool.labels[idx], cfg, norm, 0, CPU,
+                                           progress=False)))
+    assert results[0][1].epoch_losses == pytest.approx(results[1][1].epoch_losses, rel=1e-5)
+    # too large to hold: decoded per batch, in worker processes
+    old = training.IN_MEMORY_BYTES
+    training.IN_MEMORY_BYTES = 0
+    try:
+        torch.manual_seed(0)
+        model = build_model("small_cnn", InputSpec(1, 28, 28, 10))
+        batched = train_model(model, files, pool.labels[idx], cfg, norm, 0, CPU, progress=False)
+    finally:
+        training.IN_MEMORY_BYTES = old
+    assert batched.epoch_losses == pytest.approx(results[0][1].epoch_losses, rel=1e-5)
+    a = Predictor(results[0][0], norm, CPU, 40)(pool.images[idx]).probs
+    b = Predictor(results[0][0], norm, CPU, 40)(files).probs
+    assert np.allclose(a, b, atol=1e-5)
