@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -62,16 +62,19 @@ class ImageCache:
             del mapped
         return out
 
+    def reserve(self, rows: int) -> None:
+        """Make the file hold at least this many rows (before workers write into it)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "ab"):
+            pass  # created when missing
+        if self.rows() < rows:
+            os.truncate(self.path, rows * self.row_bytes)
+
     def write(self, slots: np.ndarray, images: np.ndarray) -> None:
         """Store images ([len(slots), channels, h, w] uint8) at these slots and flush."""
         if len(slots) == 0:
             return
-        needed = int(np.max(slots)) + 1
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab"):
-            pass  # created when missing
-        if self.rows() < needed:
-            os.truncate(self.path, needed * self.row_bytes)
+        self.reserve(int(np.max(slots)) + 1)
         mapped = np.memmap(self.path, dtype=np.uint8, mode="r+",
                            shape=(self.rows(), *self.row_shape))
         try:
@@ -81,32 +84,60 @@ class ImageCache:
             del mapped
 
 
-def build(cache: ImageCache, table: CatalogueTable, rows: Sequence[CatalogueRow],
-          workers: int, progress: bool = False) -> tuple[int, dict[str, str]]:
-    """Decode the usable rows that are not cached into the cache, marking them cached as
-    they are written. Returns (images written, item_id -> reason for files that failed
-    to decode), the failures also recorded in the catalogue as unusable."""
+def missing(cache: ImageCache, table: CatalogueTable,
+            rows: Sequence[CatalogueRow]) -> list[CatalogueRow]:
+    """The usable rows the cache does not hold (all of them when the catalogue's flags
+    are for another geometry: they are cleared), with room made for them in the file."""
     fresh = table.cache_geometry() != cache.geometry
     if fresh:  # another input size: no row holds an image of this one
         table.reset_cache(cache.geometry)
-    missing = [r for r in rows if r.reason is None and (fresh or not r.cached)]
+    found = [r for r in rows if r.reason is None and (fresh or not r.cached)]
+    if found:
+        cache.reserve(max(r.slot for r in found) + 1)
+    return found
+
+
+def write_rows(cache: ImageCache, rows: Sequence[CatalogueRow], workers: int,
+               done: Callable[[list[str], dict[str, str]], None] | None = None,
+               progress: bool = False) -> tuple[list[str], dict[str, str]]:
+    """Decode rows into their cache slots, a chunk at a time (written and flushed before
+    done(written ids, failed) is called for the chunk). Returns (the ids written,
+    item_id -> reason for files that failed to decode)."""
+    written: list[str] = []
     failed: dict[str, str] = {}
-    written = 0
-    bar = tqdm(total=len(missing), desc="cache", unit="img", unit_scale=True, leave=False,
+    bar = tqdm(total=len(rows), desc="cache", unit="img", unit_scale=True, leave=False,
                disable=None if progress else True)
-    for start in range(0, len(missing), _CHUNK):
-        part = missing[start:start + _CHUNK]
+    for start in range(0, len(rows), _CHUNK):
+        part = rows[start:start + _CHUNK]
         images, reasons = decode_many([r.uri for r in part], cache.size, cache.channels,
                                       workers=workers)
         ok = [i for i, reason in enumerate(reasons) if reason is None]
         cache.write(np.array([part[i].slot for i in ok], dtype=np.int64), images[ok])
-        table.set_cached([part[i].item_id for i in ok])
-        failed.update({part[i].item_id: str(reason)
-                       for i, reason in enumerate(reasons) if reason is not None})
-        written += len(ok)
+        chunk_ok = [part[i].item_id for i in ok]
+        chunk_failed = {part[i].item_id: str(reason)
+                        for i, reason in enumerate(reasons) if reason is not None}
+        if done is not None:
+            done(chunk_ok, chunk_failed)
+        written += chunk_ok
+        failed.update(chunk_failed)
         bar.update(len(part))
     bar.close()
-    if failed:
-        table.mark_unusable(failed)
-        log.warning("cache: %d files failed to decode (now listed as unusable)", len(failed))
     return written, failed
+
+
+def build(cache: ImageCache, table: CatalogueTable, rows: Sequence[CatalogueRow],
+          workers: int, progress: bool = False) -> tuple[int, dict[str, str]]:
+    """Decode the usable rows that are not cached into the cache in this process (and
+    its DataLoader workers), marking them cached as they are written. Returns (images
+    written, item_id -> reason for files that failed to decode), the failures also
+    recorded in the catalogue as unusable."""
+
+    def record(ok: list[str], failed: dict[str, str]) -> None:
+        table.set_cached(ok)
+        table.mark_unusable(failed)
+
+    written, failed = write_rows(cache, missing(cache, table, rows), workers, record,
+                                 progress)
+    if failed:
+        log.warning("cache: %d files failed to decode (now listed as unusable)", len(failed))
+    return len(written), failed

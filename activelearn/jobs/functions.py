@@ -1,6 +1,7 @@
 """The job functions: train, out-of-fold (the label-error review's fold models), score one
-shard, select. Plain functions of a JSON payload, registered by kind (register_job); they
-parse the payload, call learn/ and strategies/, and write their artifacts.
+shard, select, decode a shard of the pool into the decoded cache. Plain functions of a
+JSON payload, registered by kind (register_job); they parse the payload, call learn/ and
+strategies/, and write their artifacts.
 
 They run the same way inline in the controller or in an RQ worker (see executor.py), read
 what they need from the project's work directory (config file, state, checkpoints,
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 
 from activelearn.config.registry import Registry
+from activelearn.data.cache import ImageCache, write_rows
 from activelearn.data.sources.base import Pool
+from activelearn.data.sources.files import DEFAULT_CHANNELS, decode_size
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
 from activelearn.jobs.inputs import load, predictor_for, project_config, training_inputs
@@ -26,6 +29,7 @@ from activelearn.kinds import UNKNOWN_LABEL, Split
 from activelearn.learn.checkpoints import checkpoint_path, metrics_path, save_checkpoint
 from activelearn.learn.inference import Predictor
 from activelearn.quality.label_errors import assign_folds
+from activelearn.state import Store
 from activelearn.strategies import SelectionInput, get_strategy, select_batch
 
 Progress = Callable[[int], None]  # items (or steps) done so far in this job
@@ -167,6 +171,22 @@ def _merge(shards: list[str], labeled_shards: list[str]) -> SelectionInput:
                           joined("embeddings", labeled))
 
 
+# -- cache ------------------------------------------------------------------------------
+def cache(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """payload: config, item_ids. Decodes those catalogued files into their rows of the
+    project's decoded cache (data.cache: memmap; the controller sized the file). The
+    files are the catalogue's (read from state, never from the payload). Returns the ids
+    written and, per id, why a file failed; the controller records both."""
+    cfg = project_config(payload)
+    with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
+        rows = store.catalogue.rows_of([str(i) for i in payload["item_ids"]])
+    size = decode_size(cfg.data, cfg.model.input_size)
+    image_cache = ImageCache(cfg.work_dir / "cache", size, cfg.data.channels or DEFAULT_CHANNELS)
+    written, failed = write_rows(image_cache, rows, workers=0,
+                                 done=lambda ok, bad: progress(len(ok) + len(bad)))
+    return {"written": written, "failed": failed}
+
+
 _JOBS: Registry[JobFunction] = Registry("job")
 
 
@@ -186,5 +206,5 @@ def available_jobs() -> list[str]:
 
 
 for _kind, _function in (("train", train), ("score", score), ("select", select),
-                         ("oof", out_of_fold)):
+                         ("oof", out_of_fold), ("cache", cache)):
     register_job(_kind, _function)

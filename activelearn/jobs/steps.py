@@ -14,9 +14,32 @@ from typing import Any
 import numpy as np
 
 from activelearn.config import Config
+from activelearn.data.cache import ImageCache, missing
+from activelearn.data.sources.files import DEFAULT_CHANNELS, decode_size
 from activelearn.files import write_atomically
 from activelearn.jobs.executor import Executor
+from activelearn.state import Store
 from activelearn.strategies import get_strategy
+
+
+def build_cache(executor: Executor, cfg: Config, store: Store, progress: bool) -> int:
+    """Decode the catalogued files the decoded cache lacks (data.cache: memmap) as
+    `cache` jobs of jobs.shard_size files, and record what they wrote (and the files that
+    failed, as unusable). Returns the images written."""
+    size = decode_size(cfg.data, cfg.model.input_size)
+    image_cache = ImageCache(cfg.work_dir / "cache", size, cfg.data.channels or DEFAULT_CHANNELS)
+    rows = list(store.catalogue.rows())
+    todo = [r.item_id for r in missing(image_cache, store.catalogue, rows)]
+    shard = cfg.jobs.shard_size
+    payloads = [{**base_payload(cfg), "item_ids": todo[start:start + shard]}
+                for start in range(0, len(todo), shard)]
+    written = 0
+    for result in executor.run("cache", payloads, total=len(todo), desc="cache",
+                               progress=progress):
+        store.catalogue.set_cached(result["written"])
+        store.catalogue.mark_unusable(result["failed"])
+        written += len(result["written"])
+    return written
 
 
 def base_payload(cfg: Config) -> dict[str, Any]:

@@ -43,8 +43,10 @@ class Normalizer:
     def fit(cls, images: ImageSet) -> Normalizer:
         """images: [items, channels, height, width] uint8, an image set; fitted on up to
         10,000 of them spread evenly (1,000 for file images, which are decoded for it)."""
-        at_most = 1000 if is_lazy(images) else 10000
-        sample = as_tensor(images[sample_positions(len(images), at_most)]).float()
+        if is_lazy(images):
+            sample = as_tensor(images[sample_positions(len(images), 1000)]).float()
+        else:
+            sample = images[:: max(1, len(images) // 10000)].float()
         mean = sample.mean(dim=(0, 2, 3))
         std = sample.std(dim=(0, 2, 3)).clamp_min(1.0)
         return cls(tuple(mean.tolist()), tuple(std.tolist()))

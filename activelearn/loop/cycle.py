@@ -346,6 +346,10 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
         if cfg.training.threads > 0:
             torch.set_num_threads(cfg.training.threads)
         with Store.open(state_path) as store:
-            pool = open_pool(cfg, store, progress=progress)
+            inline = executor.name == "inline"  # else the workers decode the cache
+            pool = open_pool(cfg, store, progress=progress, build_cache=inline)
+            if (cfg.data.cache == "memmap" and not inline
+                    and steps.build_cache(executor, cfg, store, progress)):
+                pool = open_pool(cfg, store, refresh=False)
             Cycle(cfg, store, backend, pool, executor, lock, echo, progress, retrain).run()
     return True

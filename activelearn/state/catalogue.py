@@ -58,6 +58,15 @@ class CatalogueTable(Table):
         for row in self.db.execute(f"SELECT {_COLUMNS} FROM catalogue ORDER BY item_id"):
             yield _row(row)
 
+    def rows_of(self, item_ids: list[str]) -> list[CatalogueRow]:
+        """The rows of these ids (those catalogued), in item id order."""
+        found: list[CatalogueRow] = []
+        for part in chunks(item_ids):
+            marks = ",".join("?" * len(part))
+            found += [_row(r) for r in self.db.execute(
+                f"SELECT {_COLUMNS} FROM catalogue WHERE item_id IN ({marks})", part)]
+        return sorted(found, key=lambda r: r.item_id)
+
     def versions(self) -> dict[str, tuple[str, int, str]]:
         """item_id -> (uri, bytes, version): what decides whether a file is read again."""
         return {r[0]: (r[1], r[2], r[3]) for r in

@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 
 from activelearn.cli import main
-from activelearn.config import load_config
+from activelearn.config import load_config, with_overrides
 from activelearn.jobs import steps
 from activelearn.jobs.executor import InlineExecutor, JobError, RQExecutor
 from activelearn.state import Store
@@ -266,3 +266,49 @@ def test_a_gpu_worker_scores_like_the_cpu(rq_project, workers):
     gpu = probs(RQExecutor(cfg.jobs))
     cpu = probs(InlineExecutor())
     assert gpu.shape == (len(candidates), 10) and np.allclose(gpu, cpu, atol=1e-4)
+
+
+def test_the_decoded_cache_is_built_by_two_workers_like_inline(project_file, redis_url,
+                                                               monkeypatch, tmp_path):
+    """data.cache: memmap on RQ: the controller catalogues, two workers decode shards of
+    the files into the cache, the controller records them; the cache equals an inline
+    build, and a broken file is recorded as unusable."""
+    from PIL import Image
+
+    from activelearn.data.imageset import as_tensor
+    from activelearn.data.sources import open_pool
+
+    monkeypatch.setenv("ACTIVELEARN_REDIS_URL", redis_url)
+    root = tmp_path / "photos"
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        (root / f"c{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (40 + i, 70, 3), dtype=np.uint8)).save(
+            root / f"c{i % 2}" / f"{i:02d}.jpg")
+    (root / "c0" / "late-broken.jpg").write_bytes(b"\xff\xd8\xff" + bytes(50))
+    path = project_file(data={"source": "imagefolder", "root": str(root), "cache": "memmap",
+                              "limit": None, "test_limit": None},
+                        model={"name": "small_cnn", "input_size": [16, 16]},
+                        classes=["c0", "c1"],
+                        jobs={"shard_size": 20, "heartbeat": 1, "wait_for_worker": 60})
+    cfg = load_config(path)
+    started = Workers(path)
+    try:
+        started.start()
+        started.start()
+        with Store.open(cfg.work_dir / "state.sqlite") as store:
+            pool = open_pool(cfg, store, build_cache=False)
+            assert not pool.images.cached.any()
+            written = steps.build_cache(RQExecutor(cfg.jobs), cfg, store, progress=False)
+            assert written == 50
+            built = open_pool(cfg, store, refresh=False)
+    finally:
+        started.stop()
+    assert built.images.cached.all() and len(built) == 50
+    jobs = finished_jobs(cfg)
+    assert sorted(len(j.args[1]["item_ids"]) for j in jobs) == [10, 20, 20]
+    plain = with_overrides(cfg, "data", cache="none")  # decoded here, no cache involved
+    with Store.open(tmp_path / "inline.sqlite") as store:
+        inline = open_pool(plain, store)
+    assert torch.equal(as_tensor(built.images), as_tensor(inline.images))
+    assert [s.item_id for s in built.skipped] == ["c0/late-broken.jpg"]

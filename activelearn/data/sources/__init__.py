@@ -53,15 +53,17 @@ for _name, _module in (("fashion-mnist", "fashion_mnist"), ("cifar10", "cifar10"
 
 
 def open_pool(cfg: Config, store: Store | None = None, refresh: bool = True,
-              progress: bool = False) -> Pool:
+              progress: bool = False, build_cache: bool = True) -> Pool:
     """The project's pool: the source of cfg.data at model.input_size, with its catalogue
     and decoded cache in the store and WORK_DIR/cache (refresh: list the source and read
     new or changed files, as the controller does; False: take the catalogue as the
-    controller left it, as a worker does). Without a store nothing is kept."""
+    controller left it, as a worker does). Without a store nothing is kept.
+    build_cache: False leaves the decoded cache to the caller (jobs.steps.build_cache,
+    on RQ workers); the pool decodes what the cache lacks meanwhile."""
     from activelearn.data.sources.files import SourceState
 
     state = None if store is None else SourceState(
-        store.catalogue, cfg.work_dir / "cache", refresh, progress)
+        store.catalogue, cfg.work_dir / "cache", refresh, progress, build_cache)
     return load_source(cfg.data, cfg.classes, cfg.model.input_size, state)
 
 

@@ -37,13 +37,14 @@ DEFAULT_SIZE = (64, 64)  # the input size when model.input_size is not set
 class SourceState:
     """Where a file source keeps what it learnt: the project's catalogue table and the
     folder of the decoded cache. refresh: list the source and read new or changed files
-    (and extend the cache); False takes the catalogue as it stands (a worker loads the
-    pool the controller ingested, at the same positions)."""
+    (and extend the cache, unless build_cache is False); False takes the catalogue as it
+    stands (a worker loads the pool the controller ingested, at the same positions)."""
 
     catalogue: CatalogueTable
     cache_dir: Path
     refresh: bool = True
     progress: bool = False
+    build_cache: bool = True  # False: the caller builds it (as jobs on RQ workers)
 
 
 def decode_size(cfg: DataConfig, input_size: Sequence[int] | None) -> tuple[int, int]:
@@ -69,7 +70,7 @@ def pool_from_files(
     rows = _catalogue_rows(list_candidates, cfg, state, notes)
     channels = cfg.channels or DEFAULT_CHANNELS
     cache = _cache(cfg, size, channels, state, rows, notes)
-    if cache is not None and state is not None and state.refresh:
+    if cache is not None and state is not None and state.refresh and state.build_cache:
         rows = list(state.catalogue.rows())  # the cached flags as the build left them
     usable = [r for r in rows if r.reason is None]
     skipped = [SkippedItem(r.item_id, r.uri, r.reason) for r in rows if r.reason is not None]
@@ -123,15 +124,16 @@ def _cache(cfg: DataConfig, size: tuple[int, int], channels: int,
         raise ConfigError("data.cache: memmap needs a project (its work dir holds the "
                           "cache); run through a project config, or set data.cache: none")
     cache = ImageCache(state.cache_dir, size, channels)
-    if state.refresh:
+    if state.refresh and state.build_cache:
         workers = min(8, os.cpu_count() or 1) if len(rows) >= 64 else 0
         started = time.perf_counter()
         written, failed = build(cache, state.catalogue, rows, workers, state.progress)
         notes.append(f"cache {cache.path}: {written} images decoded into it, "
                      f"{len(failed)} failed, in {time.perf_counter() - started:.1f} s")
     elif state.catalogue.cache_geometry() != cache.geometry:
-        log.warning("cache %s is not built for %s; decoding the files instead "
-                    "(run activelearn ingest)", cache.path, cache.geometry)
+        if not state.refresh:  # the controller builds it; this reader decodes meanwhile
+            log.warning("cache %s is not built for %s; decoding the files instead "
+                        "(run activelearn ingest)", cache.path, cache.geometry)
         return None
     return cache
 
