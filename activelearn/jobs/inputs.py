@@ -72,11 +72,13 @@ def load(payload: dict[str, Any]) -> tuple[Config, Pool]:
     """The project's checked config (project_config) and pool; the pool stays cached for
     the next job."""
     cfg = project_config(payload)
-    key = (repr(cfg.data), tuple(cfg.classes), cfg.model.input_size, str(cfg.work_dir))
-    if key not in _pools:
-        _pools.clear()  # one project per worker process at a time: keep memory flat
-        # the catalogue as the controller left it: the same items at the same positions
-        with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
+    # the catalogue as the controller left it: the same items at the same positions, and
+    # a new pool once the controller changed it
+    with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
+        key = (repr(cfg.data), tuple(cfg.classes), cfg.model.input_size, str(cfg.work_dir),
+               store.catalogue.generation())
+        if key not in _pools:
+            _pools.clear()  # one project per worker process at a time: keep memory flat
             _pools[key] = open_pool(cfg, store, refresh=False)
     return cfg, _pools[key]
 

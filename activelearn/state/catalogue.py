@@ -40,6 +40,7 @@ class CatalogueRow:
 _COLUMNS = ("item_id, uri, bytes, version, label, is_test, width, height, format, mode, "
             "reason, sha256, dhash, slot, cached")
 CACHE_META = "catalogue_cache"  # the geometry the cached flags are for, e.g. "3x32x32"
+GENERATION_META = "catalogue_generation"  # counts the changes of the rows
 
 
 class CatalogueTable(Table):
@@ -67,10 +68,15 @@ class CatalogueTable(Table):
                 f"SELECT {_COLUMNS} FROM catalogue WHERE item_id IN ({marks})", part)]
         return sorted(found, key=lambda r: r.item_id)
 
-    def versions(self) -> dict[str, tuple[str, int, str]]:
-        """item_id -> (uri, bytes, version): what decides whether a file is read again."""
-        return {r[0]: (r[1], r[2], r[3]) for r in
-                self.db.execute("SELECT item_id, uri, bytes, version FROM catalogue")}
+    def generation(self) -> int:
+        """A number that changes whenever the rows do (a reader's cached pool is stale
+        once it changed)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (GENERATION_META,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _changed(self) -> None:  # inside the writer's transaction
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                        (GENERATION_META, str(self.generation() + 1)))
 
     def next_slot(self) -> int:
         """The cache row a newly catalogued item gets."""
@@ -81,6 +87,7 @@ class CatalogueTable(Table):
         """One ingest's changes in one transaction: rows read (new or changed files, with
         their slot and cached False), (item_id, label, is_test) of unchanged files whose
         label or split moved, and the ids of files the source no longer lists."""
+        before = self.db.total_changes + 1  # + the source's meta row, written first
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SOURCE_META, source))
             self.db.executemany(
@@ -95,11 +102,14 @@ class CatalogueTable(Table):
             for part in chunks(removed):
                 marks = ",".join("?" * len(part))
                 self.db.execute(f"DELETE FROM catalogue WHERE item_id IN ({marks})", part)
+            if self.db.total_changes != before:
+                self._changed()
 
     def clear(self) -> None:
         """Forget every row (the project now reads another source)."""
         with self.db:
             self.db.execute("DELETE FROM catalogue")
+            self._changed()
 
     def cache_geometry(self) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (CACHE_META,)).fetchone()
@@ -110,6 +120,7 @@ class CatalogueTable(Table):
         with self.db:
             self.db.execute("UPDATE catalogue SET cached=0")
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (CACHE_META, geometry))
+            self._changed()
 
     def set_cached(self, item_ids: list[str]) -> None:
         """These items' cache rows now hold their files (written and flushed before)."""
@@ -118,12 +129,16 @@ class CatalogueTable(Table):
                 marks = ",".join("?" * len(part))
                 self.db.execute(f"UPDATE catalogue SET cached=1 WHERE item_id IN ({marks})",
                                 part)
+            if item_ids:
+                self._changed()
 
     def mark_unusable(self, reasons: dict[str, str]) -> None:
         """Record files found unusable after they were catalogued (a decode failed)."""
         with self.db:
             self.db.executemany("UPDATE catalogue SET reason=? WHERE item_id=?",
                                 ((reason, item_id) for item_id, reason in reasons.items()))
+            if reasons:
+                self._changed()
 
 
 def _row(values: tuple) -> CatalogueRow:

@@ -54,9 +54,11 @@ def test_reingest_reads_only_new_or_changed_files(tmp_path, caplog):
         first = load_source(cfg(root), CLASSES, (16, 16), state(store, tmp_path))
         assert first.notes[0].startswith("catalogue: 13 files listed, 13 read")
         assert [s.item_id for s in first.skipped] == ["red/broken.jpg"]
+        generation = store.catalogue.generation()
         again = load_source(cfg(root), CLASSES, (16, 16), state(store, tmp_path))
         assert again.notes[0].startswith("catalogue: 13 files listed, 0 read")
         assert again.item_ids == first.item_ids
+        assert store.catalogue.generation() == generation  # readers keep their pools
         # one file changed, one added, one removed
         photo(root / "red" / "000.jpg", 99)
         os.utime(root / "red" / "000.jpg", ns=(1, 1))
@@ -66,6 +68,7 @@ def test_reingest_reads_only_new_or_changed_files(tmp_path, caplog):
         assert third.notes[0].startswith("catalogue: 13 files listed, 2 read (new or "
                                          "changed), 1 gone")
         assert "blue/new.jpg" in third.item_ids and "blue/001.jpg" not in third.item_ids
+        assert store.catalogue.generation() > generation  # readers load the pool again
         changed = third.item_ids.index("red/000.jpg")
         assert np.array_equal(third.images[changed].numpy(),
                               decode(str(root / "red" / "000.jpg"), (16, 16), 3))
