@@ -7,15 +7,14 @@ the reason it is unusable. Ingesting reads only new or changed files (data/catal
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from activelearn.state.schema import Table, chunks
 
 SOURCE_META = "catalogue_source"  # which source (name and root) the rows describe
 
 
-@dataclass(frozen=True)
-class CatalogueRow:
+class CatalogueRow(NamedTuple):  # a tuple: read by the hundred thousand
     """One catalogued file. label: a class index or UNKNOWN_LABEL; width/height: as shown
     (after EXIF orientation); reason: why it is unusable, None when it is usable;
     sha256: of the file's bytes; dhash: a 64-bit perceptual hash (as a signed integer)."""

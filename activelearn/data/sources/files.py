@@ -69,8 +69,9 @@ def pool_from_files(
     notes: list[str] = []
     rows = _catalogue_rows(list_candidates, cfg, state, notes)
     channels = cfg.channels or DEFAULT_CHANNELS
+    generation = state.catalogue.generation() if state is not None else 0
     cache = _cache(cfg, size, channels, state, rows, notes)
-    if cache is not None and state is not None and state.refresh and state.build_cache:
+    if state is not None and state.catalogue.generation() != generation:
         rows = list(state.catalogue.rows())  # the cached flags as the build left them
     usable = [r for r in rows if r.reason is None]
     skipped = [SkippedItem(r.item_id, r.uri, r.reason) for r in rows if r.reason is not None]

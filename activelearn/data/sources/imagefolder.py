@@ -13,7 +13,7 @@ the pool's `skipped` lists it.
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from activelearn.config import DataConfig
 from activelearn.data.catalogue import Candidate
@@ -63,7 +63,8 @@ def scan(root: str, classes: list[str]) -> list[Candidate]:
     items: list[Candidate] = []
     for f in listed:
         parts = f.relative.split("/")
-        if PurePosixPath(parts[-1]).suffix.lower() not in IMAGE_SUFFIXES:
+        name = parts[-1]
+        if name[name.rfind("."):].lower() not in IMAGE_SUFFIXES:  # no "." : not a suffix
             continue
         label = index[parts[0]] if len(parts) > 1 else UNKNOWN_LABEL
         items.append(Candidate(f.relative, f.uri, label, False, f.size, f.version))

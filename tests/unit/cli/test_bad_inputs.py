@@ -439,8 +439,9 @@ IGNORED_META = {("schema_version", "1")}
 
 
 def work_rows(path: Path) -> list:
-    """What the project's state holds (all but IGNORED_TABLES and the schema version and
-    catalogue source); [] when there is no state file, or it is not an activelearn one."""
+    """What the project's state holds (all but IGNORED_TABLES, the schema version and the
+    catalogue's meta keys); [] when there is no state file, or it is not an activelearn
+    one."""
     if not path.is_file():
         return []
     try:
@@ -452,7 +453,8 @@ def work_rows(path: Path) -> list:
         db.close()
     except sqlite3.DatabaseError:
         return [path.read_bytes()]
-    kept = [(t, [r for r in found if r not in IGNORED_META and r[0] != "catalogue_source"])
+    kept = [(t, [r for r in found
+                 if r not in IGNORED_META and not str(r[0]).startswith("catalogue_")])
             for t, found in rows]
     return [(t, found) for t, found in kept if found]
 
