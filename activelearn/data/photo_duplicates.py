@@ -30,6 +30,13 @@ from activelearn.data.imageset import as_tensor
 from activelearn.data.sources.base import ContentHashes
 
 HASH_BITS = 4  # a near-duplicate candidate's hash differs in at most this many bits
+# The pixel test compares brightness; photos also keep their colours when re-encoded or
+# resized: the colour differences (R-G, B-G, 0..1) of two near-duplicates, pooled to
+# COLOUR_GRID x COLOUR_GRID, differ by at most COLOUR_MAX on average. (A synthetic test
+# collection of one shape per class paired a magenta square on grey with a grey square
+# on magenta without this check.)
+COLOUR_GRID = 8
+COLOUR_MAX = 0.06
 _BLOCK = 2048  # hashes of one band bucket compared against each other at a time
 _VERIFY = 4096  # candidate pairs verified at a time
 
@@ -48,14 +55,27 @@ def find_file_pairs(images, hashes: ContentHashes, threshold: float) -> list[Pai
     for start in range(0, len(candidates), _VERIFY):
         part = candidates[start:start + _VERIFY]
         involved, local = np.unique(part, return_inverse=True)
-        canon = canonical(as_tensor(images[unique[involved]]))
+        pixels = as_tensor(images[unique[involved]])
+        canon = canonical(pixels)
         pairs = torch.from_numpy(local.reshape(-1, 2))
         sims = shifted_correlation(canon, pairs)
         keep = sims >= threshold
         keep[keep.clone()] = local_residual(canon, pairs[keep]) <= RESIDUAL_MAX
+        if pixels.shape[1] == 3:
+            keep[keep.clone()] = colour_difference(pixels, pairs[keep]) <= COLOUR_MAX
         for (a, b), s in zip(part[keep.numpy()].tolist(), sims[keep].tolist()):
             near.append(Pair(int(unique[a]), int(unique[b]), "near", float(s)))
     return exact + near
+
+
+def colour_difference(images: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Per pair, the mean absolute difference of the two images' colour differences
+    (R-G and B-G, in 0..1 units, pooled to COLOUR_GRID squares: brightness cancels out).
+    images: [items, 3, h, w] uint8; pairs: [pairs, 2] positions in images."""
+    x = images.float() / 255
+    chroma = torch.stack([x[:, 0] - x[:, 1], x[:, 2] - x[:, 1]], dim=1)
+    pooled = torch.nn.functional.adaptive_avg_pool2d(chroma, COLOUR_GRID)
+    return (pooled[pairs[:, 0]] - pooled[pairs[:, 1]]).abs().mean(dim=(1, 2, 3))
 
 
 def hash_candidates(codes: np.ndarray, max_bits: int = HASH_BITS) -> np.ndarray:

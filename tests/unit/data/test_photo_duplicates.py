@@ -55,3 +55,28 @@ def test_exact_near_and_distinct_photos(tmp_path):
     found = {(pool.item_ids[p.first], pool.item_ids[p.second], p.kind) for p in pairs}
     assert found == {("a/p0-copy.jpg", "a/p0.jpg", "exact"),
                      ("a/p1-small.jpg", "a/p1.jpg", "near")}
+
+
+def test_the_same_shape_in_other_colours_is_no_duplicate(tmp_path):
+    """Brightness alone pairs a light pink square on grey with a light yellow square on
+    green (the same gray picture); the colour check keeps them apart, and keeps a
+    brightened copy paired."""
+    root = tmp_path / "photos" / "a"
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+
+    def square(background, inside, path, noise=0.0):
+        image = np.zeros((120, 120, 3)) + background
+        image[35:85, 35:85] = inside
+        image += rng.normal(0, noise, image.shape)
+        Image.fromarray(image.clip(0, 255).astype(np.uint8)).save(path, quality=95)
+
+    square((128, 128, 128), (255, 200, 255), root / "grey.jpg")  # gray 128, square 220
+    square((60, 170, 60), (255, 230, 120), root / "green.jpg")  # gray 124, square 225
+    with Image.open(root / "grey.jpg") as img:  # the same photo, a little brighter
+        Image.eval(img, lambda v: min(255, v + 12)).save(root / "grey-bright.jpg", quality=90)
+    pool = load_source(DataConfig("imagefolder", root=str(tmp_path / "photos")), ["a", "b"],
+                       (32, 32))
+    pairs = find_file_pairs(pool.images, pool.hashes, 0.9)
+    found = {(pool.item_ids[p.first], pool.item_ids[p.second]) for p in pairs}
+    assert found == {("a/grey-bright.jpg", "a/grey.jpg")}
