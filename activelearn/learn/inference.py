@@ -8,10 +8,13 @@ tensor, or file images decoded batch by batch in DataLoader workers.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +33,13 @@ from activelearn.learn.metrics import Metrics, compute_metrics
 from activelearn.learn.networks import SplitModel, fuse_for_inference
 
 log = logging.getLogger("activelearn.inference")
+
+# Every this many batches the scoring loop hands freed heap memory back to the system
+# (glibc's malloc_trim). Without it the batches' freed activations stay in the process
+# and fragment: scoring 180,000 images of 32x32 at 256 a batch grew the resident memory by
+# 3 MB a batch, to 2.7 GB; trimming every 64 batches kept it near 1.1 GB for about 5%
+# more time (every 10: 0.9 GB, 30% more time).
+TRIM_EVERY = 64
 
 
 @dataclass(frozen=True)
@@ -103,8 +113,10 @@ class Predictor:
         probs, embs, mcs = [], [], []
         bar = tqdm(total=len(images), desc=desc, unit="img", unit_scale=True, leave=False,
                    disable=not progress)
-        for batch in batches(images, slices(len(images), batch_size),
-                             pin=device.type == "cuda"):
+        for done, batch in enumerate(batches(images, slices(len(images), batch_size),
+                                             pin=device.type == "cuda")):
+            if done % TRIM_EVERY == TRIM_EVERY - 1:
+                release_freed_memory()
             feats = features(norm(batch, device))
             probs.append(F.softmax(model.head(feats), dim=1).float().cpu())
             if embeddings:
@@ -124,6 +136,22 @@ class Predictor:
         """Metrics of the argmax predictions against labels ([items] class indices)."""
         probs = self(images).probs
         return compute_metrics(labels, probs.argmax(axis=1), probs.shape[1])
+
+
+def release_freed_memory() -> None:
+    """Return the heap's free memory to the system (glibc's malloc_trim; a no-op where
+    the C library has none)."""
+    global _trim
+    if _trim is None:
+        try:
+            _trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _trim = False
+    if _trim:
+        _trim(0)
+
+
+_trim: Any = None
 
 
 def fast_features(model: SplitModel, example: torch.Tensor,
