@@ -31,6 +31,7 @@ log = logging.getLogger("activelearn.catalogue")
 
 _CHUNK = 2000  # rows read between two commits
 _PARALLEL_MIN = 64  # fewer new files than this are read in this process
+_WARN_AT_MOST = 20  # unusable files named one warning each; the rest are counted
 
 
 class Candidate(NamedTuple):  # a tuple: cheap to make by the hundred thousand
@@ -86,15 +87,21 @@ def refresh(candidates: Sequence[Candidate], table: CatalogueTable | None, sourc
     removed = [item_id for item_id in old if item_id not in listed]
     next_slot = table.next_slot() if table is not None else len(candidates)
     fresh: list[CatalogueRow] = []
+    unusable = 0
     for position, row in _read_all([candidates[i] for i in to_read], old, next_slot,
                                    progress):
         rows[to_read[position]] = row
         fresh.append(row)
         if row.reason is not None:
-            log.warning("skipped image %s (%s): %s", row.item_id, row.uri, row.reason)
+            unusable += 1
+            if unusable <= _WARN_AT_MOST:
+                log.warning("skipped image %s (%s): %s", row.item_id, row.uri, row.reason)
         if table is not None and len(fresh) >= _CHUNK:
             table.replace(source, fresh, [], [])
             fresh = []
+    if unusable > _WARN_AT_MOST:
+        log.warning("skipped %d more unusable images (activelearn clean lists them all in "
+                    "skipped.csv)", unusable - _WARN_AT_MOST)
     if table is not None:
         table.replace(source, fresh, relabelled, removed)
     done = cast(list[CatalogueRow], rows)
