@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from activelearn.config.registry import Registry
-from activelearn.data.cache import ImageCache, write_rows
+from activelearn.data.cache import write_rows
+from activelearn.data.sources import project_cache
 from activelearn.data.sources.base import Pool
-from activelearn.data.sources.files import DEFAULT_CHANNELS, decode_size
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
 from activelearn.jobs.inputs import load, predictor_for, project_config, training_inputs
@@ -180,9 +180,7 @@ def cache(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     cfg = project_config(payload)
     with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
         rows = store.catalogue.rows_of([str(i) for i in payload["item_ids"]])
-    size = decode_size(cfg.data, cfg.model.input_size)
-    image_cache = ImageCache(cfg.work_dir / "cache", size, cfg.data.channels or DEFAULT_CHANNELS)
-    written, failed = write_rows(image_cache, rows, workers=0,
+    written, failed = write_rows(project_cache(cfg), rows, workers=0,
                                  done=lambda ok, bad: progress(len(ok) + len(bad)))
     return {"written": written, "failed": failed}
 

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from activelearn.config import Config
-from activelearn.data.cache import ImageCache, missing
-from activelearn.data.sources.files import DEFAULT_CHANNELS, decode_size
+from activelearn.data.cache import missing
+from activelearn.data.sources import project_cache
 from activelearn.files import write_atomically
 from activelearn.jobs.executor import Executor
 from activelearn.state import Store
@@ -26,10 +26,8 @@ def build_cache(executor: Executor, cfg: Config, store: Store, progress: bool) -
     """Decode the catalogued files the decoded cache lacks (data.cache: memmap) as
     `cache` jobs of jobs.shard_size files, and record what they wrote (and the files that
     failed, as unusable). Returns the images written."""
-    size = decode_size(cfg.data, cfg.model.input_size)
-    image_cache = ImageCache(cfg.work_dir / "cache", size, cfg.data.channels or DEFAULT_CHANNELS)
     rows = list(store.catalogue.rows())
-    todo = [r.item_id for r in missing(image_cache, store.catalogue, rows)]
+    todo = [r.item_id for r in missing(project_cache(cfg), store.catalogue, rows)]
     shard = cfg.jobs.shard_size
     payloads = [{**base_payload(cfg), "item_ids": todo[start:start + shard]}
                 for start in range(0, len(todo), shard)]

@@ -15,16 +15,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from activelearn.config import Config, DataConfig
 from activelearn.config.registry import Registry
 
 if TYPE_CHECKING:  # the types only: base.py imports torch
+    from activelearn.data.cache import ImageCache
     from activelearn.data.sources.base import Pool
     from activelearn.state import Store
 
-__all__ = ["available_sources", "get_source", "load_source", "open_pool", "register_source"]
+__all__ = ["available_sources", "cache_dir", "get_source", "load_source", "open_pool",
+           "project_cache", "register_source"]
 
 log = logging.getLogger("activelearn.sources")
 
@@ -63,8 +66,22 @@ def open_pool(cfg: Config, store: Store | None = None, refresh: bool = True,
     from activelearn.data.sources.files import SourceState
 
     state = None if store is None else SourceState(
-        store.catalogue, cfg.work_dir / "cache", refresh, progress, build_cache)
+        store.catalogue, cache_dir(cfg), refresh, progress, build_cache)
     return load_source(cfg.data, cfg.classes, cfg.model.input_size, state)
+
+
+def cache_dir(cfg: Config) -> Path:
+    """Where the project's decoded cache lives."""
+    return cfg.work_dir / "cache"
+
+
+def project_cache(cfg: Config) -> ImageCache:
+    """The project's decoded cache at its input size and channels (data.cache: memmap)."""
+    from activelearn.data.cache import ImageCache
+    from activelearn.data.sources.files import DEFAULT_CHANNELS, decode_size
+
+    return ImageCache(cache_dir(cfg), decode_size(cfg.data, cfg.model.input_size),
+                      cfg.data.channels or DEFAULT_CHANNELS)
 
 
 def load_source(cfg: DataConfig, classes: list[str],

@@ -7,11 +7,9 @@ import importlib
 import os
 import struct
 import sys
-import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from PIL import Image, JpegImagePlugin
 from activelearn.data import images
 from activelearn.data.images import ImageInfo, UnusableImage, decode, decode_many, read_info
 from activelearn.errors import ConfigError
+from support.threads import within
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
@@ -222,30 +221,6 @@ def test_a_file_over_the_byte_limit_is_refused(tmp_path):
 
 
 # ---------------------------------------------------------------- broken files
-
-def within(work: Callable[[], Any], seconds: float = 10.0, fifo: Path | None = None) -> Any:
-    """work() in a thread; fails when it takes over `seconds` (a read of a FIFO blocks
-    until a writer comes). Its result, or the error it raised."""
-    done: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            done["result"] = work()
-        except BaseException as exc:  # handed to the test thread
-            done["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        if fifo is not None:  # a writer that closes at once gives the reader its end of file
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            thread.join(seconds)
-        pytest.fail(f"took over {seconds} s")
-    if "error" in done:
-        raise done["error"]
-    return done["result"]
-
 
 def write_truncated_jpeg(path: Path) -> None:
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from activelearn.data.sources import available_sources, fashion_mnist, load_sour
 from activelearn.data.sources.limits import round_robin
 from activelearn.errors import ConfigError, DataError, UnknownNameError
 from activelearn.kinds import UNKNOWN_LABEL
+from support.threads import within
 
 CLASSES = ["cat", "dog", "bird"]
 SIZE = (6, 8)  # [height, width]: not square, so a swapped height/width shows up
@@ -331,28 +331,9 @@ def test_manifest_csv_needs_id_and_path_columns(tmp_path):
 # ---------------------------------------------------------------- special files
 
 def load_within(cfg: DataConfig, fifo: Path, seconds: float = 10.0):
-    """load_source(cfg, CLASSES) in a thread; fails when it takes over `seconds` (a read
-    of the FIFO blocks until a writer comes). The loaded pool, or the error it raised."""
-    done: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            done["pool"] = load_source(cfg, CLASSES)
-        except BaseException as exc:  # handed to the test thread
-            done["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        # a writer that closes at once gives the blocked reader its end of file
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        thread.join(seconds)
-        pytest.fail(f"loading took over {seconds} s: the FIFO {fifo} was opened")
-    error = done.get("error")
-    if isinstance(error, BaseException):
-        raise error
-    return done["pool"]
+    """load_source(cfg, CLASSES), failing when it takes over `seconds` (a read of the
+    FIFO blocks until a writer comes). The loaded pool, or the error it raised."""
+    return within(lambda: load_source(cfg, CLASSES), seconds, fifo)
 
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
