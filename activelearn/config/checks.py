@@ -225,6 +225,19 @@ def _model_problems(cfg: Config) -> Iterator[str]:
     elif size is not None and old is not None and tuple(size) != tuple(old):
         yield (f"data.image_size: {list(old)} differs from model.input_size {list(size)} "
                "(remove data.image_size, its older name)")
+    model = cfg.model
+    if model.train != "scratch" and not model.weights:
+        yield (f"model.train: {model.train} starts from pretrained weights: set model.weights "
+               "(a torchvision weights name or a weights file), or use train: scratch")
+    if cfg.loop.initial_strategy != "random" and not model.weights:
+        yield (f"loop.initial_strategy: {cfg.loop.initial_strategy} picks from a pretrained "
+               "backbone's embeddings: set model.weights, or use random")
+    if model.weights_sha256 and not re.fullmatch(r"[0-9a-fA-F]{64}", model.weights_sha256):
+        yield (f"model.weights_sha256: 64 hex digits, got {_show(model.weights_sha256)}")
+    if model.weights_sha256 and not model.weights:
+        yield "model.weights_sha256: set, but model.weights is empty"
+    if not 0 <= model.head_hidden <= 65536:
+        yield f"model.head_hidden: must be 0 to 65536, got {model.head_hidden}"
     crop = cfg.training.random_crop
     if crop is not None and not 0 < crop[0] <= crop[1] <= 1:
         yield (f"training.random_crop: [min, max] with 0 < min <= max <= 1, got {list(crop)} "

@@ -4,9 +4,14 @@ default. Loading and checking are in load.py and checks.py."""
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+# A torchvision weights name: ResNet18_Weights.IMAGENET1K_V1, IMAGENET1K_V1, DEFAULT.
+_WEIGHTS_NAME = re.compile(r"(?:[A-Za-z0-9]+_Weights\.)?[A-Z0-9_]+")
+HUB_INPUT_SIZE = (224, 224)  # file images' default size for torchvision weights
 
 FASHION_MNIST_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -61,17 +66,40 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """name: lenet | small_cnn | resnet18; dropout: on the classifier head (used by BALD),
-    in [0, 1).
+    """name: lenet | small_cnn | resnet18 (built in) or a torchvision architecture:
+    resnet34 | resnet50 | mobilenet_v3_large | efficientnet_b0 | convnext_tiny | vit_b_16
+    dropout: on the classifier head (used by BALD), in [0, 1).
 
     input_size: [height, width] the model sees, each 8 to 4096; file images of any size
-        are scaled to cover it and centre-cropped (default [64, 64] for file sources;
-        torchvision sources use their own size, and a value here must equal it)
+        are scaled to cover it and centre-cropped (default: the weights' size when they
+        name one, else [64, 64] for file sources; torchvision sources use their own size,
+        and a value here must equal it)
+    weights: pretrained weights for the backbone: a torchvision weights name (e.g.
+        ResNet18_Weights.IMAGENET1K_V1 or DEFAULT; the file is read from the torch hub
+        cache, never downloaded) or a weights file (a state dict, or a checkpoint saved by
+        activelearn); empty = random initialisation. With torchvision weights, resnet18
+        is torchvision's own (7x7 stem), else the built-in small-image variant.
+    weights_sha256: the weights file's expected sha256 (hex); checked when set
+    train: scratch (the whole network from random weights) | head (the backbone frozen:
+        its embeddings are computed once per item and cached under WORK_DIR/cache, and
+        each round trains only a head on them) | finetune (the whole network, starting
+        from the weights; meant for GPU workers). head and finetune need weights.
+    head_hidden: units of a hidden layer in the head (head mode; 0 = a linear head)
     """
 
     name: str = "small_cnn"
     dropout: float = 0.25
     input_size: tuple[int, int] | None = None
+    weights: str = ""
+    weights_sha256: str = ""
+    train: Literal["scratch", "head", "finetune"] = "scratch"
+    head_hidden: int = 0
+
+    @property
+    def hub_weights(self) -> bool:
+        """True when weights is a torchvision weights name (read from the torch hub
+        cache), False for a file or no weights."""
+        return bool(_WEIGHTS_NAME.fullmatch(self.weights)) and not Path(self.weights).suffix
 
 
 @dataclass(frozen=True)
@@ -128,6 +156,10 @@ class LoopConfig:
     budget: stop once this many labels are in the training set (holdout not counted).
     Each of them 1 to 10**8, and budget at least initial.
 
+    initial_strategy: random | kmeans | typiclust: how the initial batch is picked;
+        kmeans and typiclust pick representative items from the backbone's embeddings
+        (needs model.weights); the holdout is always random
+
     For `activelearn cycle` (Label Studio):
     min_new_labels: train a new model once this many new or changed labels arrived
         (the first model: once this many, or once the initial batch is all labelled)
@@ -136,6 +168,7 @@ class LoopConfig:
     """
 
     initial: int = 500
+    initial_strategy: Literal["random", "kmeans", "typiclust"] = "random"
     batch: int = 500
     budget: int = 4000
     min_new_labels: int = 100

@@ -1,5 +1,6 @@
 """The job functions: train, out-of-fold (the label-error review's fold models), score one
-shard, select, decode a shard of the pool into the decoded cache. Plain functions of a
+shard, select, decode a shard of the pool into the decoded cache, embed a shard of the
+pool into the embedding cache. Plain functions of a
 JSON payload, registered by kind (register_job); they parse the payload, call learn/ and
 strategies/, and write their artifacts.
 
@@ -24,9 +25,17 @@ from activelearn.data.sources import project_cache
 from activelearn.data.sources.base import Pool
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
-from activelearn.jobs.inputs import load, predictor_for, project_config, training_inputs
+from activelearn.jobs.inputs import (
+    device_for,
+    load,
+    predictor_for,
+    project_config,
+    training_inputs,
+)
 from activelearn.kinds import UNKNOWN_LABEL, Split
+from activelearn.learn.backbones import provenance
 from activelearn.learn.checkpoints import checkpoint_path, metrics_path, save_checkpoint
+from activelearn.learn.embedding import pool_keys, project_embedder
 from activelearn.learn.inference import Predictor
 from activelearn.quality.label_errors import assign_folds
 from activelearn.state import Store
@@ -57,8 +66,10 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     out = {"version": version, "labels": len(inp.ids), "seconds": round(result.seconds, 3),
            "epochs": result.epochs, "loss": result.final_loss,
            "device": str(predictor.device), "metrics": metrics}
+    made_by = provenance(cfg.model)
+    out.update(made_by)
     meta = {"model_version": version, "round": payload["round"], "labels": len(inp.ids),
-            "model": cfg.model.name}
+            **made_by, "input_size": list(pool.images.shape[2:])}
     try:
         save_checkpoint(checkpoint_path(cfg.work_dir, version), fitted.model, inp.norm, meta,
                         exclusive=True)
@@ -185,6 +196,22 @@ def cache(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     return {"written": written, "failed": failed}
 
 
+# -- embed ------------------------------------------------------------------------------
+def embed(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """payload: config, positions (an .npy of pool positions), start, stop. Writes the
+    backbone's embeddings of positions[start:stop] into the project's embedding cache
+    (the controller sized it), skipping those already there."""
+    cfg, pool = load(payload, features=False)
+    positions = np.load(payload["positions"])[int(payload["start"]):int(payload["stop"])]
+    embedder = project_embedder(cfg, pool)
+    rows, tags = pool_keys(pool)
+    done = embedder.embed_missing(pool.images[torch.from_numpy(positions)], rows[positions],
+                                  tags[positions], device_for(cfg),
+                                  cfg.strategy.score_batch_size)
+    progress(len(positions))
+    return {"items": len(positions), "embedded": done}
+
+
 _JOBS: Registry[JobFunction] = Registry("job")
 
 
@@ -204,5 +231,5 @@ def available_jobs() -> list[str]:
 
 
 for _kind, _function in (("train", train), ("score", score), ("select", select),
-                         ("oof", out_of_fold), ("cache", cache)):
+                         ("oof", out_of_fold), ("cache", cache), ("embed", embed)):
     register_job(_kind, _function)

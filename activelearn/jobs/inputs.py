@@ -13,14 +13,14 @@ import numpy as np
 import torch
 
 from activelearn.config import Config, load_config
-from activelearn.data.sources import open_pool
+from activelearn.data.sources import input_size, open_pool
 from activelearn.data.sources.base import Pool
 from activelearn.errors import DataError, JobError, StateError
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import checkpoint_path, load_checkpoint, resolve_device
-from activelearn.learn.fit import Fitted, fit, input_spec
+from activelearn.learn.embedding import pool_keys, project_embedder, with_features
+from activelearn.learn.fit import Fitted, build, fit, input_spec, normalizer
 from activelearn.learn.inference import Normalizer, Predictor
-from activelearn.learn.models import build_model
 from activelearn.state import Store
 
 DEVICE_ENV = "ACTIVELEARN_DEVICE"  # a worker's --device: overrides training.device
@@ -68,18 +68,24 @@ def _listed(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def load(payload: dict[str, Any]) -> tuple[Config, Pool]:
+def load(payload: dict[str, Any], features: bool = True) -> tuple[Config, Pool]:
     """The project's checked config (project_config) and pool; the pool stays cached for
-    the next job."""
+    the next job. In head mode (features) the pool's images are the backbone's cached
+    embeddings, which the controller computed before the round's jobs."""
     cfg = project_config(payload)
+    head = features and cfg.model.train == "head"
     # the catalogue as the controller left it: the same items at the same positions, and
     # a new pool once the controller changed it
     with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
-        key = (repr(cfg.data), tuple(cfg.classes), cfg.model.input_size, str(cfg.work_dir),
-               store.catalogue.generation())
+        key = (repr(cfg.data), tuple(cfg.classes), input_size(cfg), repr(cfg.model), head,
+               str(cfg.work_dir), store.catalogue.generation())
         if key not in _pools:
             _pools.clear()  # one project per worker process at a time: keep memory flat
-            _pools[key] = open_pool(cfg, store, refresh=False)
+            pool = open_pool(cfg, store, refresh=False)
+            if head:
+                pool = with_features(pool, project_embedder(cfg, pool).features(
+                    *pool_keys(pool)))
+            _pools[key] = pool
     return cfg, _pools[key]
 
 
@@ -97,8 +103,7 @@ def predictor_for(cfg: Config, pool: Pool, version: str) -> Predictor:
         raise StateError(f"{path}: the checkpoint of model {version} is missing") from None
     if key not in _predictors:
         _predictors.clear()
-        model = build_model(cfg.model.name, input_spec(pool.images, len(pool.class_names)),
-                            cfg.model.dropout)
+        model = build(cfg.model, input_spec(pool.images, len(pool.class_names)))
         norm, _ = load_checkpoint(path, model)
         _predictors[key] = Predictor(model, norm, device_for(cfg), cfg.strategy.score_batch_size)
     return _predictors[key]
@@ -143,7 +148,7 @@ def training_inputs(payload: dict[str, Any]) -> TrainingInputs:
         splits = store.items.splits()
     fit_on = [position[i] for i, s in splits.items()
               if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
-    norm = Normalizer.fit(pool.images[torch.tensor(fit_on, dtype=torch.long)])
+    norm = normalizer(cfg.model, pool.images[torch.tensor(fit_on, dtype=torch.long)])
     ids = sorted(i for i in labels if i in position)
     return TrainingInputs(cfg, pool, position, ids,
                           np.array([labels[i] for i in ids], dtype=np.int64), holdout,

@@ -16,8 +16,10 @@ import numpy as np
 from activelearn.config import Config
 from activelearn.data.cache import missing
 from activelearn.data.sources import project_cache
+from activelearn.data.sources.base import Pool
 from activelearn.files import write_atomically
 from activelearn.jobs.executor import Executor
+from activelearn.learn.embedding import pool_keys, project_embedder
 from activelearn.state import Store
 from activelearn.strategies import get_strategy
 
@@ -38,6 +40,27 @@ def build_cache(executor: Executor, cfg: Config, store: Store, progress: bool) -
         store.catalogue.mark_unusable(result["failed"])
         written += len(result["written"])
     return written
+
+
+def embed(executor: Executor, cfg: Config, pool: Pool, progress: bool) -> int:
+    """Compute the backbone's embeddings the embedding cache lacks (model.weights set) as
+    `embed` jobs of jobs.shard_size items; returns how many. Each job writes its rows
+    chunk by chunk, so a rerun after a crash embeds only what is still missing."""
+    embedder = project_embedder(cfg, pool)
+    rows, tags = pool_keys(pool)
+    todo = embedder.cache.missing(rows, tags)
+    if not len(todo):
+        return 0
+    embedder.cache.reserve(int(rows.max()) + 1)
+    folder = cfg.work_dir / "embed"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"todo-{embedder.cache.key}.npy"
+    write_atomically(path, lambda tmp: np.save(tmp, todo.astype(np.int64)))
+    shard = cfg.jobs.shard_size
+    payloads = [{**base_payload(cfg), "positions": str(path), "start": start,
+                 "stop": min(start + shard, len(todo))} for start in range(0, len(todo), shard)]
+    executor.run("embed", payloads, total=len(todo), desc="embed", progress=progress)
+    return len(todo)
 
 
 def base_payload(cfg: Config) -> dict[str, Any]:

@@ -76,6 +76,21 @@ def _read(path: Path) -> dict:
     return ckpt
 
 
+def read_weights(path: Path) -> dict:
+    """A pretrained weights file (model.weights): a state dict or an activelearn
+    checkpoint, loaded with weights_only=True. ConfigError (one line) when unreadable."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except _LOAD_ERRORS as exc:
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise ConfigError(f"model.weights: {path} is not a weights file torch can load "
+                          f"safely ({why})") from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"model.weights: {path} holds a {type(state).__name__}, not a "
+                          "state dict")
+    return state
+
+
 def load_checkpoint(path: Path, model: SplitModel) -> tuple[Normalizer, dict]:
     """Load weights into model; returns the normaliser and metadata saved with them.
     StateError (one line) for a missing, foreign or unreadable file."""

@@ -44,7 +44,8 @@ TRIM_EVERY = 64
 
 @dataclass(frozen=True)
 class Normalizer:
-    """Per-channel mean and std (in 0..255 units) of the pool, stored with the model."""
+    """Per-channel mean and std (in 0..255 units) of the pool, stored with the model; for
+    embeddings ([items, dim], head mode) per dimension."""
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
@@ -57,6 +58,9 @@ class Normalizer:
             sample = as_tensor(images[sample_positions(len(images), 1000)]).float()
         else:
             sample = images[:: max(1, len(images) // 10000)].float()
+        if sample.ndim == 2:  # embeddings: per dimension, on their own scale
+            return cls(tuple(sample.mean(dim=0).tolist()),
+                       tuple(sample.std(dim=0).clamp_min(1e-3).tolist()))
         mean = sample.mean(dim=(0, 2, 3))
         std = sample.std(dim=(0, 2, 3)).clamp_min(1.0)
         return cls(tuple(mean.tolist()), tuple(std.tolist()))
@@ -64,6 +68,9 @@ class Normalizer:
     def __call__(self, batch: ImageSet, device: torch.device) -> torch.Tensor:
         """uint8 [batch, channels, h, w] -> normalised float32 on device, channels_last."""
         x = as_tensor(batch).to(device, non_blocking=True).float()
+        if x.ndim == 2:  # embeddings [batch, dim]
+            mean = torch.tensor(self.mean, device=device).view(1, -1)
+            return (x - mean) / torch.tensor(self.std, device=device).view(1, -1)
         mean = torch.tensor(self.mean, device=device).view(1, -1, 1, 1)
         std = torch.tensor(self.std, device=device).view(1, -1, 1, 1)
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
@@ -165,8 +172,8 @@ def fast_features(model: SplitModel, example: torch.Tensor,
     example: [batch, channels, h, w] a normalised input batch.
     """
     fused = fuse_for_inference(model.features).to(device)
-    if device.type != "cpu" or len(example) == 0:
-        return fused
+    if device.type != "cpu" or len(example) == 0 or example.ndim != 4:
+        return fused  # (a head on embeddings has nothing to gain)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)

@@ -36,6 +36,9 @@ def available_models() -> list[str]:
 
 for _name in ("lenet", "small_cnn", "resnet18"):
     _MODELS.register_lazy(_name, f"activelearn.learn.networks:{_name}")
+for _name in ("resnet34", "resnet50", "mobilenet_v3_large", "efficientnet_b0",
+              "convnext_tiny", "vit_b_16"):  # torchvision's, see backbones.py
+    _MODELS.register_lazy(_name, f"activelearn.learn.backbones:{_name}")
 
 
 def build_model(name: str, spec: InputSpec, dropout: float = 0.25) -> SplitModel:

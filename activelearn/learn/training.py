@@ -74,8 +74,11 @@ def augment(x: torch.Tensor, recipe: TrainingConfig, gen: torch.Generator) -> to
     up to recipe.shift pixels.
 
     x: [batch, channels, h, w] normalised; one random draw per image (from gen; the
-    crops from torch's seeded global generator, as torchvision draws them).
+    crops from torch's seeded global generator, as torchvision draws them). Embeddings
+    ([batch, dim], head mode) are not augmented.
     """
+    if x.ndim != 4:
+        return x
     if recipe.random_crop is not None:
         x = random_resized_crop(x, recipe.random_crop)
     if recipe.hflip:

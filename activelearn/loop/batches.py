@@ -1,7 +1,8 @@
 """The batch planner: which items go into a round's batches, recorded in state.
 
 The first round draws a random holdout batch (labelled by people, used only for
-evaluation) and a random initial batch. A select phase asks the strategy for a query
+evaluation) and an initial batch (random, or picked from a pretrained backbone's
+embeddings: loop.initial_strategy). A select phase asks the strategy for a query
 batch with the latest model (random before there is one), and mixes in gold items
 (quality.gold_rate) and requests for another annotation of disputed items
 (quality.relabel_fraction). Only candidates are ever chosen: train-split items never
@@ -19,6 +20,7 @@ from activelearn.data.sources.base import Pool
 from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor
 from activelearn.kinds import BatchKind, Split
+from activelearn.learn.embedding import cold_start, pool_keys, project_embedder
 from activelearn.loop.clean import selectable_positions
 from activelearn.loop.relabel import request_relabels
 from activelearn.state import Store
@@ -41,9 +43,19 @@ class BatchPlanner:
         self._random_batch(round_, n, BatchKind.HOLDOUT, candidates)
 
     def initial(self, round_: int) -> None:
-        """The random initial batch: the first training labels."""
-        self._random_batch(round_, min(self.cfg.loop.initial, self.cfg.loop.budget),
-                           BatchKind.INITIAL, self.candidates())
+        """The initial batch, the first training labels: random, or representative items
+        of the backbone's embeddings (loop.initial_strategy: kmeans, typiclust)."""
+        n, how = min(self.cfg.loop.initial, self.cfg.loop.budget), self.cfg.loop.initial_strategy
+        if how == "random":
+            self._random_batch(round_, n, BatchKind.INITIAL, self.candidates())
+            return
+        candidates = self.candidates()
+        embedder = project_embedder(self.cfg, self.pool)
+        features = embedder.features(*pool_keys(self.pool))
+        chosen = cold_start(how, features, candidates, min(n, len(candidates)),
+                            self.cfg.project.seed + round_)
+        self.store.batches.add(round_, BatchKind.INITIAL, how, self.cfg.project.seed, None,
+                               [(self.pool.item_ids[i], 0.0) for i in chosen])
 
     def select(self, round_: int, version: str | None) -> None:
         """A batch of up to loop.batch items within the labelling budget: gold items,

@@ -351,5 +351,10 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
             if (cfg.data.cache == "memmap" and not inline
                     and steps.build_cache(executor, cfg, store, progress)):
                 pool = open_pool(cfg, store, refresh=False)
+            if cfg.model.weights:  # the backbone's embeddings, once per item
+                embedded = steps.embed(executor, cfg, pool, progress)
+                if embedded:
+                    echo(f"embedded {embedded} items with {cfg.model.name} "
+                         f"({cfg.model.weights})")
             Cycle(cfg, store, backend, pool, executor, lock, echo, progress, retrain).run()
     return True

@@ -21,9 +21,11 @@ from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.data.splits import assign_splits
 from activelearn.kinds import BatchKind, RoundStatus, Split
+from activelearn.learn.backbones import provenance
 from activelearn.learn.checkpoints import resolve_device, save_checkpoint
-from activelearn.learn.fit import Fitted, fit
-from activelearn.learn.inference import Normalizer, Predictor
+from activelearn.learn.embedding import cold_start, pool_features, with_features
+from activelearn.learn.fit import Fitted, fit, normalizer
+from activelearn.learn.inference import Predictor
 from activelearn.learn.metrics import Metrics
 from activelearn.reporting import plots, results
 from activelearn.state import Store
@@ -52,22 +54,26 @@ class SimulatedRun:
     """One strategy with one seed against the oracle, round after round."""
 
     def __init__(self, cfg: Config, pool: Pool, strategy_name: str, seed: int, run_dir: Path,
-                 progress: bool = True) -> None:
+                 progress: bool = True, features: torch.Tensor | None = None) -> None:
+        """features: [items, dim] the backbone's embeddings of the pool (for the cold
+        start), None without a backbone; in head mode the pool's images are these."""
         self.cfg, self.pool, self.seed, self.run_dir = cfg, pool, seed, run_dir
-        self.progress = progress
+        self.progress, self.features = progress, features
         self.strategy = get_strategy(strategy_name)
         self.device = resolve_device(cfg.training.device)
         self.splits = assign_splits(pool.labels, pool.is_test, cfg.splits, cfg.project.seed)
         self.store = _open_store(run_dir, pool, self.splits)
         self.oracle = Oracle(pool.item_ids, pool.labels)
-        self.norm = Normalizer.fit(pool.images)
+        self.norm = normalizer(cfg.model, pool.images)
         self.labeled = np.zeros(len(pool), dtype=bool)
+        self.made_by = provenance(cfg.model)
 
     def run(self, on_round: Callable[[Record], None]) -> list[Record]:
         """Label the initial random batch, then train/score/select until the budget."""
         records: list[Record] = []
         try:
-            self._label(0, self._initial(), BatchKind.INITIAL, "random", None, None)
+            self._label(0, self._initial(), BatchKind.INITIAL, self.cfg.loop.initial_strategy,
+                        None, None)
             round_ = 0
             while True:
                 record = self._round(round_)
@@ -80,10 +86,14 @@ class SimulatedRun:
             self.store.close()
 
     def _initial(self) -> np.ndarray:
-        """The seed's random initial positions (the same for every strategy)."""
+        """The seed's initial positions (the same for every strategy): random, or picked
+        from the backbone's embeddings by loop.initial_strategy."""
         pool_idx = np.flatnonzero(self.splits == Split.TRAIN.value)
-        rng = np.random.default_rng(self.seed)
         size = min(self.cfg.loop.initial, len(pool_idx))
+        if self.cfg.loop.initial_strategy != "random" and self.features is not None:
+            return np.sort(cold_start(self.cfg.loop.initial_strategy, self.features, pool_idx,
+                                      size, self.seed))
+        rng = np.random.default_rng(self.seed)
         return np.sort(rng.choice(pool_idx, size=size, replace=False))
 
     def _label(self, round_: int, chosen: np.ndarray, kind: BatchKind, strategy: str,
@@ -104,13 +114,15 @@ class SimulatedRun:
         train_idx = np.flatnonzero(self.labeled)
         trained = self._train(train_idx, self.seed + round_)
         save_checkpoint(self.run_dir / "model.pt", trained.fitted.model, self.norm,
-                        {"model_version": version, "round": round_, "model": cfg.model.name})
+                        {"model_version": version, "round": round_, **self.made_by,
+                         "input_size": list(self.pool.images.shape[2:])})
         store.rounds.record_phase(round_, "train", "done")
         for split, metrics in (("test", trained.test), ("validation", trained.validation)):
             if metrics is not None:
                 store.metrics.record(round_, split, version, metrics.to_dict())
         record = _record(self.strategy.name, self.seed, round_, int(self.labeled.sum()),
                          trained, version)
+        record.update(mode=self.made_by["mode"], weights_sha256=self.made_by["weights_sha256"])
         room = cfg.loop.budget - record["labels"]
         unlabeled = np.flatnonzero(~self.labeled & (self.splits == Split.TRAIN.value))
         if room > 0 and len(unlabeled):
@@ -215,12 +227,19 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
         results.write_rounds(records, out_dir)
         echo(_round_line(record))
 
+    features = None
+    if cfg.model.weights:
+        features = pool_features(cfg, pool, resolve_device(cfg.training.device), progress)
+        echo(f"backbone {cfg.model.name} ({cfg.model.train}), weights "
+             f"{provenance(cfg.model)['weights_sha256']}: {tuple(features.shape)} embeddings")
+        if cfg.model.train == "head":
+            pool = with_features(pool, features)
     try:
         for seed in seeds:
             for name in strategies:
                 run_dir = out_dir / "runs" / f"{name}-seed{seed}"
                 _fresh(run_dir)
-                SimulatedRun(cfg, pool, name, seed, run_dir, progress).run(on_round)
+                SimulatedRun(cfg, pool, name, seed, run_dir, progress, features).run(on_round)
     finally:
         if records:
             plots.simulate_curves(records, out_dir / "accuracy.png")

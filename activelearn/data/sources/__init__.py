@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from activelearn.config import Config, DataConfig
 from activelearn.config.registry import Registry
+from activelearn.config.schema import HUB_INPUT_SIZE
 
 if TYPE_CHECKING:  # the types only: base.py imports torch
     from activelearn.data.cache import ImageCache
@@ -67,7 +68,19 @@ def open_pool(cfg: Config, store: Store | None = None, refresh: bool = True,
 
     state = None if store is None else SourceState(
         store.catalogue, cache_dir(cfg), refresh, progress, build_cache)
-    return load_source(cfg.data, cfg.classes, cfg.model.input_size, state)
+    return load_source(cfg.data, cfg.classes, input_size(cfg), state)
+
+
+FILE_SOURCES = ("imagefolder", "manifest")
+
+
+def input_size(cfg: Config) -> tuple[int, int] | None:
+    """model.input_size; unset, torchvision weights' 224x224 for file sources (None: the
+    source's own size or default)."""
+    if cfg.model.input_size is None and cfg.model.hub_weights \
+            and cfg.data.source in FILE_SOURCES:
+        return HUB_INPUT_SIZE
+    return cfg.model.input_size
 
 
 def cache_dir(cfg: Config) -> Path:
@@ -80,7 +93,7 @@ def project_cache(cfg: Config) -> ImageCache:
     from activelearn.data.cache import ImageCache
     from activelearn.data.sources.files import DEFAULT_CHANNELS, decode_size
 
-    return ImageCache(cache_dir(cfg), decode_size(cfg.data, cfg.model.input_size),
+    return ImageCache(cache_dir(cfg), decode_size(cfg.data, input_size(cfg)),
                       cfg.data.channels or DEFAULT_CHANNELS)
 
 

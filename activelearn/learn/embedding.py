@@ -1,0 +1,135 @@
+"""A pretrained backbone's embeddings of the pool, computed once and kept in the embedding
+cache (data/embeddings.py); in head mode a round reads them instead of running the
+backbone, and the cold start picks its first batch from them.
+
+    embedder = Embedder.for_pool(cfg.model, pool, cache_dir, source)
+    embedder.embed_missing(pool.images, rows, tags, device)   # only what the cache lacks
+    features = embedder.features(rows, tags)                  # [items, dim] float16 tensor
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from activelearn.config import Config, ModelConfig
+from activelearn.data.embeddings import EmbeddingCache, cache_key, item_keys
+from activelearn.data.imageset import ImageSet
+from activelearn.data.sources import cache_dir
+from activelearn.data.sources.base import Pool
+from activelearn.errors import DataError
+from activelearn.learn.backbones import Backbone, load_backbone
+from activelearn.learn.inference import Normalizer, Predictor
+from activelearn.learn.networks import SplitModel
+from activelearn.strategies import SelectionInput, get_strategy, select_batch
+
+log = logging.getLogger("activelearn.embedding")
+
+CHUNK = 4096  # items embedded, then written and flushed, at a time (the resume granule)
+
+
+@dataclass
+class Embedder:
+    """A backbone, its normaliser and the cache its embeddings go to."""
+
+    backbone: Backbone
+    norm: Normalizer
+    cache: EmbeddingCache
+
+    @classmethod
+    def for_pool(cls, model: ModelConfig, images: ImageSet, cache_dir: Path,
+                 source: dict[str, Any]) -> Embedder:
+        """The configured backbone for these images ([items, channels, h, w]) and its
+        cache under cache_dir; source: what identifies the data source (its config)."""
+        _, channels, height, width = images.shape
+        backbone = load_backbone(model, channels, (height, width))
+        assert backbone.mean is not None and backbone.std is not None
+        norm = Normalizer(backbone.mean, backbone.std)
+        key = cache_key({**backbone.describe(), "transform": {
+            "image": [channels, height, width], "size": backbone.size,
+            "mean": norm.mean, "std": norm.std}, "source": source})
+        return cls(backbone, norm, EmbeddingCache(cache_dir, key, backbone.dim))
+
+    def embed_missing(self, images: ImageSet, rows: np.ndarray, tags: np.ndarray,
+                      device: torch.device, batch_size: int = 64,
+                      progress: bool = False) -> int:
+        """Embed the items (images[i] at rows[i] with tags[i]) the cache does not hold,
+        CHUNK at a time (written before the next chunk starts); returns how many."""
+        todo = self.cache.missing(rows, tags)
+        if not len(todo):
+            return 0
+        self.cache.reserve(int(np.max(rows)) + 1)
+        predictor = self.predictor(device, batch_size)
+        start = time.perf_counter()
+        bar = tqdm(total=len(todo), desc="embed", unit="img", unit_scale=True, leave=False,
+                   disable=not progress)
+        for lo in range(0, len(todo), CHUNK):
+            part = todo[lo:lo + CHUNK]
+            vectors = predictor(images[torch.from_numpy(part)], embeddings=True).embeddings
+            assert vectors is not None
+            self.cache.write(rows[part], vectors, tags[part])
+            bar.update(len(part))
+        bar.close()
+        log.info("embedded %d items with %s in %.1f s", len(todo), self.backbone.name,
+                 time.perf_counter() - start)
+        return len(todo)
+
+    def predictor(self, device: torch.device, batch_size: int) -> Predictor:
+        """The backbone as a Predictor whose embeddings are the backbone's output."""
+        model = SplitModel(self.backbone.features, self.backbone.dim, 1, 0.0)
+        return Predictor(model, self.norm, device, batch_size)
+
+    def features(self, rows: np.ndarray, tags: np.ndarray) -> torch.Tensor:
+        """[items, dim] float16: the cached embeddings of rows; DataError when some are
+        not computed yet (or their items changed since)."""
+        absent = self.cache.missing(rows, tags)
+        if len(absent):
+            raise DataError(f"{self.cache.path}: {len(absent)} of {len(rows)} items have no "
+                            "embedding yet; run `activelearn cycle` (it embeds the pool "
+                            "before training)")
+        return torch.from_numpy(self.cache.read(rows))
+
+
+def project_embedder(cfg: Config, pool: Pool) -> Embedder:
+    """The project's backbone (model.weights) for its pool, with its embedding cache
+    under WORK_DIR/cache."""
+    return Embedder.for_pool(cfg.model, pool.images, cache_dir(cfg),
+                             {"source": cfg.data.source, "root": cfg.data.root})
+
+
+def pool_keys(pool: Pool) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, tags) of the pool's items in the embedding cache (see data/embeddings.py)."""
+    return item_keys(pool.images, None if pool.hashes is None else pool.hashes.sha256)
+
+
+def with_features(pool: Pool, features: torch.Tensor) -> Pool:
+    """The pool with its images replaced by their embeddings ([items, dim]): what head
+    mode trains on and scores."""
+    return replace(pool, images=features)
+
+
+def pool_features(cfg: Config, pool: Pool, device: torch.device,
+                  progress: bool = False) -> torch.Tensor:
+    """[items, dim] float16: the backbone's embeddings of the whole pool, computing here
+    (inline) only those the cache lacks."""
+    embedder = project_embedder(cfg, pool)
+    rows, tags = pool_keys(pool)
+    embedder.embed_missing(pool.images, rows, tags, device, progress=progress)
+    return embedder.features(rows, tags)
+
+
+def cold_start(name: str, features: torch.Tensor, positions: np.ndarray, n: int,
+               seed: int) -> np.ndarray:
+    """[n] pool positions out of `positions` that strategy `name` (kmeans, typiclust)
+    picks from their embeddings (features: [pool items, dim]), best first."""
+    emb = features[torch.from_numpy(positions)].float().numpy()
+    inp = SelectionInput(np.ones((len(positions), 1), dtype=np.float32), emb)
+    chosen, _ = select_batch(get_strategy(name), inp, positions, n, seed)
+    return chosen
