@@ -99,7 +99,7 @@ class ModelConfig:
     def hub_weights(self) -> bool:
         """True when weights is a torchvision weights name (read from the torch hub
         cache), False for a file or no weights."""
-        return bool(_WEIGHTS_NAME.fullmatch(self.weights)) and not Path(self.weights).suffix
+        return bool(_WEIGHTS_NAME.fullmatch(self.weights))
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,24 @@ def built(name: str, spec: InputSpec) -> nn.Module:
     return build_model(name, spec).eval()
 
 
+# torchvision's architectures (learn/backbones.py): embedding size, the size they take
+TORCHVISION = {"resnet34": (512, 64), "resnet50": (2048, 64), "mobilenet_v3_large": (1280, 64),
+               "efficientnet_b0": (1280, 64), "convnext_tiny": (768, 64),
+               "vit_b_16": (768, 224)}
+
+
 def test_every_registered_model_is_tested() -> None:
-    assert available_models() == sorted(NAMES)
+    assert available_models() == sorted(NAMES + list(TORCHVISION))
+
+
+@pytest.mark.parametrize("name", TORCHVISION)
+def test_torchvision_architectures_split_into_features_and_head(name: str) -> None:
+    dim, side = TORCHVISION[name]
+    spec = InputSpec(channels=1, height=side, width=side, classes=4)
+    model = built(name, spec)
+    with torch.no_grad():
+        logits = model(images(spec, batch=2))
+    assert model.embedding_dim == dim and logits.shape == (2, 4)
 
 
 @pytest.mark.parametrize("spec_id", SPECS)
@@ -108,7 +124,8 @@ def test_unknown_model_lists_available_names() -> None:
     with pytest.raises(UnknownNameError) as info:
         build_model("vgg16", SPECS["gray28"])
     message = str(info.value)
-    assert message == "unknown model 'vgg16'; available: lenet, resnet18, small_cnn"
+    assert message == f"unknown model 'vgg16'; available: {', '.join(available_models())}"
+    assert "lenet, mobilenet_v3_large, resnet18" in message
     assert isinstance(info.value, ConfigError)
     assert info.value.exit_code == 2
 
