@@ -74,10 +74,14 @@ class Resized(nn.Module):
         self.body = body
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[2:]) != self.size:
-            x = F.interpolate(x, size=self.size, mode="bilinear", antialias=True,
-                              align_corners=False)
+        x = F.interpolate(x, size=self.size, mode="bilinear", antialias=True,
+                          align_corners=False)
         return self.body(x)
+
+
+def _sized(size: tuple[int, int], body: nn.Module, image_size: tuple[int, int]) -> nn.Module:
+    """body, behind a Resized when the images are not of its size."""
+    return Resized(size, body) if tuple(size) != tuple(image_size) else body
 
 
 _loaded: dict[tuple, Backbone] = {}
@@ -105,7 +109,7 @@ def _load(model: ModelConfig, channels: int, image_size: tuple[int, int]) -> Bac
                           "file: replace it, or correct the digest)")
     state = read_weights(path)
     if "norm" in state and "meta" in state:  # a checkpoint activelearn saved
-        return _from_checkpoint(model, state, path, digest, channels)
+        return _from_checkpoint(model, state, path, digest, channels, image_size)
     if model.name not in TORCHVISION:
         raise ConfigError(f"model.weights: {path} is a plain state dict, which needs a "
                           f"torchvision architecture as model.name ({', '.join(TORCHVISION)});"
@@ -119,22 +123,21 @@ def _load(model: ModelConfig, channels: int, image_size: tuple[int, int]) -> Bac
     std = tuple(meta.get("std", _IMAGENET_STD))
     if channels == 1:  # grey images: the channels' average
         mean, std = (sum(mean) / 3,), (sum(std) / 3,)
-    features = Resized(size, net) if tuple(size) != tuple(image_size) else net
+    features = _sized(size, net, image_size)
     return Backbone(model.name, model.weights, features, dim, mean, std, tuple(size),
                     digest[:16])
 
 
 def _from_checkpoint(model: ModelConfig, ckpt: dict, path: Path, digest: str,
-                     channels: int) -> Backbone:
+                     channels: int, image_size: tuple[int, int]) -> Backbone:
     weights = ckpt["model"]
     head = weights.get("head.1.weight")
     if head is None:
         raise ConfigError(f"model.weights: {path} is an activelearn checkpoint without a "
                           "classifier head; save a whole model")
-    size = ckpt["meta"].get("input_size")
-    if size is None:
-        raise ConfigError(f"model.weights: {path} does not record the input size it was "
-                          "trained at (meta input_size); save it with activelearn >= 0.14")
+    # checkpoints before the input size was recorded: trained at the pool's image size
+    recorded = ckpt["meta"].get("input_size") or image_size
+    size = (int(recorded[0]), int(recorded[1]))
     spec = InputSpec(channels, int(size[0]), int(size[1]), int(head.shape[0]))
     try:
         net = build_model(model.name, spec, model.dropout)
@@ -144,7 +147,7 @@ def _from_checkpoint(model: ModelConfig, ckpt: dict, path: Path, digest: str,
         raise ConfigError(f"model.weights: {path} does not fit model.name {model.name} "
                           f"with {channels} channel(s) ({why})") from None
     mean, std = ckpt["norm"]
-    return Backbone(model.name, model.weights, Resized(tuple(size), net.features),
+    return Backbone(model.name, model.weights, _sized(size, net.features, image_size),
                     net.embedding_dim, tuple(mean), tuple(std), tuple(size), digest[:16])
 
 

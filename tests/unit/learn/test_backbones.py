@@ -17,19 +17,9 @@ from activelearn.cli import main
 from activelearn.config import ModelConfig
 from activelearn.errors import ConfigError
 from activelearn.learn.backbones import load_backbone, provenance
-from activelearn.learn.checkpoints import save_checkpoint
 from activelearn.learn.fit import build, input_spec
-from activelearn.learn.inference import Normalizer
-from activelearn.learn.networks import InputSpec, small_cnn
-
-
-def saved_cnn(path: Path, classes: int = 5) -> torch.nn.Module:
-    """A small_cnn for 28x28 grey images saved as an activelearn checkpoint at path."""
-    torch.manual_seed(3)
-    model = small_cnn(InputSpec(1, 28, 28, classes), 0.25).eval()
-    save_checkpoint(path, model, Normalizer((70.0,), (90.0,)),
-                    {"model_version": "pre", "input_size": [28, 28]})
-    return model
+from activelearn.learn.networks import InputSpec
+from support.weights import saved_cnn
 
 
 def sha256(path: Path) -> str:
