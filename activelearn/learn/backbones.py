@@ -148,7 +148,7 @@ def _from_checkpoint(model: ModelConfig, ckpt: dict, path: Path, digest: str,
                           f"with {channels} channel(s) ({why})") from None
     mean, std = ckpt["norm"]
     return Backbone(model.name, model.weights, _sized(size, net.features, image_size),
-                    net.embedding_dim, tuple(mean), tuple(std), tuple(size), digest[:16])
+                    net.embedding_dim, tuple(mean), tuple(std), size, digest[:16])
 
 
 def provenance(model: ModelConfig) -> dict[str, str]:
