@@ -234,22 +234,25 @@ class Cycle:
         self._discard_model(self._version(round_))
         result = steps.train(self.executor, self.cfg, round_, self._version(round_),
                              self.progress)
-        self.echo(f"  trained {result['version']} on {result['labels']} labels in "
-                  f"{result['seconds']:.1f} s ({result['epochs']} epochs, {result['device']})")
+        self.echo(f"  trained {result['version']} ({made_by(result)}) on {result['labels']} "
+                  f"labels in {result['seconds']:.1f} s ({result['epochs']} epochs, "
+                  f"{result['device']})")
 
     def _evaluate(self, round_: int) -> None:
         """Record the metrics the train job measured (written next to the checkpoint)."""
         version = self._version(round_)
         path = metrics_path(self.cfg.work_dir, version)
         try:
-            metrics = json.loads(path.read_text())["metrics"]
+            result = json.loads(path.read_text())
+            metrics = result["metrics"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             # the next run finds the model unusable and trains it again (see _recover)
             raise StateError(f"{path}: the metrics of {version} are unreadable "
                              f"({type(exc).__name__}); the next cycle trains the round "
                              "again") from None
+        made = {k: result[k] for k in ("model", "mode", "weights_sha256") if k in result}
         for split, found in metrics.items():
-            self.store.metrics.record(round_, split, version, found)
+            self.store.metrics.record(round_, split, version, {**found, **made})
             self.echo(f"  {split} accuracy {found['accuracy']:.4f}, macro-F1 "
                       f"{found['macro_f1']:.4f} ({found['items']} items)")
         if "holdout" not in metrics:
@@ -358,3 +361,10 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
                          f"({cfg.model.weights})")
             Cycle(cfg, store, backend, pool, executor, lock, echo, progress, retrain).run()
     return True
+
+
+def made_by(result: dict) -> str:
+    """"small_cnn, head on weights 5ff016cebd3ecf1d": what a train job's model is."""
+    text = f"{result.get('model', '?')}, {result.get('mode', 'scratch')}"
+    return text + (f" on weights {result['weights_sha256']}"
+                   if result.get("weights_sha256") else "")

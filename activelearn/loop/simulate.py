@@ -122,7 +122,8 @@ class SimulatedRun:
                 store.metrics.record(round_, split, version, metrics.to_dict())
         record = _record(self.strategy.name, self.seed, round_, int(self.labeled.sum()),
                          trained, version)
-        record.update(mode=self.made_by["mode"], weights_sha256=self.made_by["weights_sha256"])
+        record.update(model=self.made_by["model"], mode=self.made_by["mode"],
+                      weights_sha256=self.made_by["weights_sha256"])
         room = cfg.loop.budget - record["labels"]
         unlabeled = np.flatnonzero(~self.labeled & (self.splits == Split.TRAIN.value))
         if room > 0 and len(unlabeled):

@@ -120,6 +120,16 @@ def _about(project: str, state_path: Path, data: StateData) -> list[str]:
     return lines
 
 
+def _model_cell(e: Evaluation) -> str:
+    """The model version, and what produced it when not a from-scratch model
+    ("t-r3 (small_cnn head, weights 5ff016cebd3ecf1d)")."""
+    version, p = e.model_version or "-", e.payload
+    if not p.get("weights_sha256"):
+        return version
+    return f"{version} ({p.get('model', '?')} {p.get('mode', '?')}, weights " \
+           f"{p['weights_sha256']})"
+
+
 # -------------------------------------------------------------------------- sections
 
 
@@ -152,7 +162,7 @@ def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Sect
     for round_, found in sorted(by_round.items()):
         first = next(iter(found.values()))
         row: list[object] = [round_, "-" if first.labels is None else first.labels,
-                             first.model_version or "-"]
+                             _model_cell(first)]
         for s in splits:
             got = found.get(s)
             row += ([fmt(got.payload["accuracy"]), fmt(got.payload["macro_f1"]),

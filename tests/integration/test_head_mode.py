@@ -5,6 +5,7 @@ next run and extended (only) for new or changed files."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from activelearn.config import load_config
 from activelearn.data.sources import open_pool
 from activelearn.learn.embedding import Embedder, pool_features, pool_keys, project_embedder
 from activelearn.state import Store
+from support.jobs import Workers
 from support.weights import saved_cnn
 
 pytestmark = pytest.mark.usefixtures("counted")
@@ -84,7 +86,7 @@ def test_kmeans_cold_start_picks_the_same_initial_batch_for_every_strategy(proje
         with Store.open(out / "runs" / f"{name}-seed0" / "state.sqlite") as store:
             first = store.batches.all()[0]
             assert first["kind"] == "initial" and first["strategy"] == "kmeans"
-            initial.append(sorted(store.batches.items_of(first["id"])))
+            initial.append(sorted(store.batches.items(first["batch_id"])))
     assert initial[0] == initial[1] == initial[2] and len(initial[0]) == 30
 
 
@@ -125,3 +127,48 @@ def test_the_cache_is_extended_for_new_and_changed_files_only(project_file, tmp_
     # the cache holds every item as it is now
     embedder = project_embedder(cfg, pool)
     assert len(embedder.cache.missing(*pool_keys(pool))) == 0
+
+
+def test_inline_and_rq_head_cycles_embed_once_and_push_the_same_batch(
+        project_file, redis_url, label_studio, monkeypatch, tmp_path, counted):
+    """Two rounds in head mode with a typiclust cold start, through Label Studio: once
+    inline, once with the embedding and training on two RQ workers (sharded embed jobs)."""
+    monkeypatch.setenv("ACTIVELEARN_LS_URL", label_studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+    weights = tmp_path / "pretrained.pt"
+    saved_cnn(weights)
+    batches, outputs = {}, {}
+    for mode in ("inline", "rq"):
+        path = project_file(
+            project={"name": "t", "work_dir": str(tmp_path / mode), "seed": 0},
+            model={"name": "small_cnn", "weights": str(weights), "train": "head"},
+            loop={"initial": 40, "batch": 40, "budget": 400, "min_new_labels": 20,
+                  "initial_strategy": "typiclust"},
+            label_studio={"project_title": f"head-{mode}-{os.getpid()}", "holdout": 30},
+            jobs={"redis_url": redis_url if mode == "rq" else "", "shard_size": 256,
+                  "heartbeat": 1})
+        started = Workers(path)
+        if mode == "rq":
+            started.start(threads=2)
+            started.start(threads=2)
+        outputs[mode] = ""
+        try:
+            for _ in range(2):
+                result = CliRunner().invoke(main, ["cycle", "--config", str(path),
+                                                   "--no-progress"])
+                assert result.exit_code == 0, result.output
+                outputs[mode] += result.output
+                result = CliRunner().invoke(main, ["bot", "--config", str(path)])
+                assert result.exit_code == 0, result.output
+        finally:
+            started.stop()
+        with Store.open(tmp_path / mode / "state.sqlite") as store:
+            kinds = {b["kind"]: b for b in store.batches.all()}
+            assert kinds["initial"]["strategy"] == "typiclust"
+            batches[mode] = [store.batches.items(kinds[k]["batch_id"])
+                             for k in ("initial", "query")]
+    assert batches["rq"] == batches["inline"] and len(batches["rq"][1]) == 40
+    for out in outputs.values():
+        assert out.count("embedded 900 items") == 1, out  # once, in the first cycle
+        assert "small_cnn, head on weights" in out, out
+    assert counted == [900]  # in this process: the inline run; rq's ran on the workers
