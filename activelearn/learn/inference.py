@@ -12,7 +12,8 @@ import ctypes
 import ctypes.util
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,7 +113,8 @@ class Predictor:
         if self._features is None and len(images):
             example = self.norm(images[:self.batch_size], self.device)
             self._features = fast_features(self.model, example, self.device)
-        return self._run(images, embeddings, mc_passes, progress, desc)
+        with head_threads(images, self.device):
+            return self._run(images, embeddings, mc_passes, progress, desc)
 
     def _run(self, images, embeddings, mc_passes, progress, desc) -> Scores:
         model, norm, device, batch_size = self.model, self.norm, self.device, self.batch_size
@@ -143,6 +145,24 @@ class Predictor:
         """Metrics of the argmax predictions against labels ([items] class indices)."""
         probs = self(images).probs
         return compute_metrics(labels, probs.argmax(axis=1), probs.shape[1])
+
+
+@contextmanager
+def head_threads(images: ImageSet, device: torch.device) -> Iterator[None]:
+    """One torch thread while working on embeddings ([items, dim], head mode) on the CPU.
+
+    A head's operations are tiny: one thread runs them fastest, and several threads
+    waiting on each other on a busy machine made them 50x slower (13 s instead of 0.27 s
+    for 465 training steps of a 128 -> 5 head on 2 loaded cores)."""
+    if len(images.shape) != 2 or device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def release_freed_memory() -> None:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from activelearn.config import TrainingConfig
 from activelearn.data.imageset import ImageSet, as_tensor, batches, is_lazy
-from activelearn.learn.inference import Normalizer
+from activelearn.learn.inference import Normalizer, head_threads
 from activelearn.learn.networks import SplitModel
 
 log = logging.getLogger("activelearn.training")
@@ -118,9 +118,16 @@ def train_model(model: SplitModel, images: ImageSet, labels: np.ndarray,
                 device: torch.device, progress: bool = True) -> TrainResult:
     """Fit the model in place with cross-entropy and SGD with momentum.
 
-    images: [items, channels, h, w] uint8, an image set; labels: [items] class indices.
-    Weight decay is the L2 penalty; recipe.l1 adds an L1 penalty on the weights.
+    images: [items, channels, h, w] uint8, an image set (head mode: embeddings [items,
+    dim]); labels: [items] class indices. Weight decay is the L2 penalty; recipe.l1 adds
+    an L1 penalty on the weights.
     """
+    with head_threads(images, device):
+        return _train(model, images, labels, recipe, norm, seed, device, progress)
+
+
+def _train(model: SplitModel, images: ImageSet, labels: np.ndarray, recipe: TrainingConfig,
+           norm: Normalizer, seed: int, device: torch.device, progress: bool) -> TrainResult:
     start = time.perf_counter()
     if is_lazy(images) and np.prod(images.shape) <= IN_MEMORY_BYTES:
         images = as_tensor(images)
