@@ -6,8 +6,8 @@ or IMAGENET1K_V1 / DEFAULT for the configured architecture), read from the torch
 cache and never downloaded, or a file: a plain state dict (torchvision's format) or a
 checkpoint activelearn saved. Files are loaded with torch.load(weights_only=True) and
 checked against `model.weights_sha256` when it is set. The input normalisation and size
-come from the weights when they know them (torchvision's metadata; an activelearn
-checkpoint's normaliser and image size), else from the pool.
+come from the weights (torchvision's metadata; an activelearn checkpoint's normaliser and
+input size); a plain state dict is taken to be ImageNet's (its mean and std).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ class Backbone:
     """A feature extractor and what it expects.
 
     features: images [batch, channels, h, w] normalised -> embeddings [batch, dim]
-    mean, std: per-channel normalisation in 0..255 units (None: fit it on the pool)
+    mean, std: per-channel normalisation in 0..255 units
     size: [h, w] the weights were made for (images of another size are resized to it
         inside `features`), None when unknown
     digest: the first 16 hex digits of the weights file's sha256
@@ -51,8 +51,8 @@ class Backbone:
     weights: str
     features: nn.Module
     dim: int
-    mean: tuple[float, ...] | None
-    std: tuple[float, ...] | None
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
     size: tuple[int, int] | None
     digest: str
 

@@ -50,7 +50,6 @@ class Embedder:
         cache under cache_dir; source: what identifies the data source (its config)."""
         _, channels, height, width = images.shape
         backbone = load_backbone(model, channels, (height, width))
-        assert backbone.mean is not None and backbone.std is not None
         norm = Normalizer(backbone.mean, backbone.std)
         key = cache_key({**backbone.describe(), "transform": {
             "image": [channels, height, width], "size": backbone.size,

@@ -65,6 +65,5 @@ def normalizer(model: ModelConfig, images: ImageSet) -> Normalizer:
     if model.train == "finetune":
         _, channels, height, width = images.shape
         backbone = load_backbone(model, channels, (height, width))
-        assert backbone.mean is not None and backbone.std is not None
         return Normalizer(backbone.mean, backbone.std)
     return Normalizer.fit(images)
