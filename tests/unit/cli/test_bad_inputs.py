@@ -145,6 +145,13 @@ OVERRIDES = {
     "negative data limit": {"data": {"limit": -5}},
     "heartbeat above the wait for a worker": {"jobs": {"heartbeat": 700,
                                                        "wait_for_worker": 600}},
+    "head mode without weights": {"model": {"train": "head"}},
+    "an unknown training mode": {"model": {"train": "lora", "weights": "x.pt"}},
+    "kmeans cold start without weights": {"loop": {"initial_strategy": "kmeans"}},
+    "an unknown cold start": {"loop": {"initial_strategy": "coreset"}},
+    "weights digest not hex": {"model": {"weights": "x.pt", "weights_sha256": "abc"}},
+    "weights digest without weights": {"model": {"weights_sha256": "ab" * 32}},
+    "a negative hidden layer": {"model": {"head_hidden": -1}},
 }
 for _name, _sections in OVERRIDES.items():
     case(f"config: {_name}", 2)(lambda c, s=_sections: status(c.project_file(**s)))
@@ -429,6 +436,44 @@ def _(c: Ctx) -> list[str]:
 @case("simulate: an unknown strategy option", 2)
 def _(c: Ctx) -> list[str]:
     return ["simulate", "--config", str(c.project_file()), "--strategy", "magrin"]
+
+
+def weights_project(c: Ctx, weights: str, **model) -> list[str]:
+    return ["simulate", "--config", str(c.project_file(model={
+        "name": "small_cnn", "weights": weights, "train": "head", **model})), "--no-progress"]
+
+
+case("weights: the file is missing", 2)(
+    lambda c: weights_project(c, str(c.tmp / "absent.pt")))
+case("weights: the file is not a weights file", 2)(
+    lambda c: weights_project(c, str(c.raw_config("just text"))))
+@case("weights: a torchvision name absent from the hub cache", 2)
+def _(c: Ctx) -> list[str]:
+    c.env["TORCH_HOME"] = str(c.tmp / "torch")  # an empty hub cache, on any machine
+    return weights_project(c, "DEFAULT", name="resnet18")
+
+
+case("weights: a torchvision name that does not exist", 2)(
+    lambda c: weights_project(c, "IMAGENET9K_V9", name="resnet18"))
+
+
+@case("weights: the digest does not match", 2)
+def _(c: Ctx) -> list[str]:
+    import torch
+
+    path = c.tmp / "w.pt"
+    torch.save({"model": {}, "norm": [[0.0], [1.0]], "meta": {}}, path)
+    return weights_project(c, str(path), weights_sha256="0" * 64)
+
+
+@case("weights: of another architecture", 2)
+def _(c: Ctx) -> list[str]:
+    import torch
+    import torchvision
+
+    path = c.tmp / "w.pt"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
+    return weights_project(c, str(path), name="resnet34")
 
 
 # Not the project's work: the lock, the schema version, and the catalogue of the source's
