@@ -96,6 +96,13 @@ class Embedder:
         return torch.from_numpy(self.cache.read(rows))
 
 
+def uses_embeddings(cfg: Config) -> bool:
+    """True when the project reads the backbone's cached embeddings: head mode, or a
+    cold start picked from them."""
+    return bool(cfg.model.weights) and (cfg.model.train == "head"
+                                        or cfg.loop.initial_strategy != "random")
+
+
 def project_embedder(cfg: Config, pool: Pool) -> Embedder:
     """The project's backbone (model.weights) for its pool, with its embedding cache
     under WORK_DIR/cache."""

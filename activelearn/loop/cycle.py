@@ -45,6 +45,7 @@ from activelearn.learn.checkpoints import (
     model_problem,
     model_version,
 )
+from activelearn.learn.embedding import uses_embeddings
 from activelearn.loop.batches import BatchPlanner
 from activelearn.loop.clean import needs_clean, propagate_labels, record_items, run_clean
 from activelearn.loop.lock import CycleLock
@@ -354,7 +355,7 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
             if (cfg.data.cache == "memmap" and not inline
                     and steps.build_cache(executor, cfg, store, progress)):
                 pool = open_pool(cfg, store, refresh=False)
-            if cfg.model.weights:  # the backbone's embeddings, once per item
+            if uses_embeddings(cfg):  # the backbone's embeddings, once per item
                 embedded = steps.embed(executor, cfg, pool, progress)
                 if embedded:
                     echo(f"embedded {embedded} items with {cfg.model.name} "

@@ -23,7 +23,12 @@ from activelearn.data.splits import assign_splits
 from activelearn.kinds import BatchKind, RoundStatus, Split
 from activelearn.learn.backbones import provenance
 from activelearn.learn.checkpoints import resolve_device, save_checkpoint
-from activelearn.learn.embedding import cold_start, pool_features, with_features
+from activelearn.learn.embedding import (
+    cold_start,
+    pool_features,
+    uses_embeddings,
+    with_features,
+)
 from activelearn.learn.fit import Fitted, fit, normalizer
 from activelearn.learn.inference import Predictor
 from activelearn.learn.metrics import Metrics
@@ -229,7 +234,7 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
         echo(_round_line(record))
 
     features = None
-    if cfg.model.weights:
+    if uses_embeddings(cfg):
         features = pool_features(cfg, pool, resolve_device(cfg.training.device), progress)
         echo(f"backbone {cfg.model.name} ({cfg.model.train}), weights "
              f"{provenance(cfg.model)['weights_sha256']}: {tuple(features.shape)} embeddings")
