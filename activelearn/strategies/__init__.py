@@ -7,8 +7,11 @@ Importing this package registers every built-in strategy; look one up with
 from activelearn.strategies import (  # noqa: F401  (imported to register)
     badge,
     bald,
+    cluster_margin,
     coreset,
+    kmeans,
     random_sampling,
+    typiclust,
     uncertainty,
 )
 from activelearn.strategies.base import (

@@ -5,12 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from activelearn.strategies._inputs import require, zero_non_finite_rows
-from activelearn.strategies._nearest import NearestCentres, expand_sq
+from activelearn.strategies._nearest import D2Sampler, NearestCentres, expand_sq
 from activelearn.strategies.base import Selection, SelectionInput, Strategy, register_strategy
-
-# Rejected proposals in a row before the bounds are refreshed (which makes the next
-# proposal certain to be accepted).
-_MAX_REJECTIONS = 16
 
 
 @register_strategy
@@ -30,7 +26,9 @@ class Badge(Strategy):
 
     def _select(self, inp: SelectionInput, n: int, rng: np.random.Generator) -> Selection:
         probs = zero_non_finite_rows(require(inp, "probs", self.name), "probs")
-        emb = zero_non_finite_rows(require(inp, "embeddings", self.name), "embeddings")
+        # Rows with a NaN or inf never get here (Strategy.select sets them aside), so the
+        # embeddings need no check: a pass over 2 GB at a million candidates.
+        emb = require(inp, "embeddings", self.name)
         residual = probs.copy()  # [candidates, classes]: p - onehot(argmax p)
         residual[np.arange(len(probs)), probs.argmax(axis=1)] -= 1.0
         return kmeans_plus_plus(residual, emb, n, rng)
@@ -54,7 +52,7 @@ def kmeans_plus_plus(
         return expand_sq(cross, sq_norms[rows], sq_norms[centres])
 
     nearest = NearestCentres(sq_dist, np.full(len(emb), np.inf, np.float32), taken_value=0.0)
-    sampler = _D2Sampler(nearest, rng)
+    sampler = D2Sampler(nearest, rng)
     positions = np.empty(n, dtype=np.int64)
     scores = np.empty(n, dtype=np.float64)
     positions[0] = int(np.argmax(sq_norms))
@@ -65,51 +63,3 @@ def kmeans_plus_plus(
         positions[k], scores[k] = pick, np.sqrt(sq)
         nearest.add(pick)
     return Selection(positions=positions, scores=scores)
-
-
-class _D2Sampler:
-    """Draws a candidate with probability proportional to its squared nearest-centre distance.
-
-    Rejection sampling: propose from the bounds as of the last refresh (one cumulative
-    sum per refresh, not per pick), accept with probability exact / bound. Bounds only
-    overestimate, so accepted draws follow the exact D^2 distribution.
-    """
-
-    def __init__(self, nearest: NearestCentres, rng: np.random.Generator) -> None:
-        self._nearest = nearest
-        self._rng = rng
-        self._weights: np.ndarray = np.zeros(0)  # [candidates] bounds at the last refresh
-        self._cumulative: np.ndarray = np.zeros(0)  # [candidates] their running sum
-
-    def draw(self, taken: np.ndarray) -> tuple[int, float]:
-        """A position not in taken: [k], and its squared distance to the nearest centre."""
-        if self._nearest.full or not len(self._cumulative):
-            self._refresh()
-        for _ in range(_MAX_REJECTIONS):
-            drawn = self._propose_and_test()
-            if drawn is not None:
-                return drawn
-        self._refresh()
-        drawn = self._propose_and_test()
-        if drawn is not None:
-            return drawn
-        # Every remaining candidate sits on a centre: no weight anywhere, draw uniformly.
-        untaken = np.setdiff1d(np.arange(len(self._weights)), taken)
-        return int(self._rng.choice(untaken)), 0.0
-
-    def _refresh(self) -> None:
-        self._nearest.refresh()
-        self._weights = self._nearest.bound.copy()
-        self._cumulative = np.cumsum(self._weights, dtype=np.float64)
-
-    def _propose_and_test(self) -> tuple[int, float] | None:
-        total = self._cumulative[-1]
-        if not total > 0.0:
-            return None
-        # side="right" never lands on a zero weight: its cumulative equals the previous one.
-        proposal = int(np.searchsorted(self._cumulative, self._rng.random() * total, "right"))
-        proposal = min(proposal, len(self._weights) - 1)
-        sq = float(self._nearest.exact(np.array([proposal]))[0])
-        if self._rng.random() * self._weights[proposal] < sq:
-            return proposal, sq
-        return None

@@ -15,6 +15,9 @@ import numpy as np
 from activelearn.config.registry import Registry
 from activelearn.errors import PoolExhaustedError
 
+# Rows per block of the finiteness check (65,536 x 512 booleans: 32 MiB).
+_FINITE_BLOCK = 65536
+
 
 @dataclass
 class SelectionInput:
@@ -22,6 +25,8 @@ class SelectionInput:
 
     probs: [candidates, classes] softmax probabilities (float32)
     embeddings: [candidates, dim] penultimate-layer features, when the strategy needs them
+        (float32, or float16 and memmapped for large pools: no strategy makes more than
+        one float32 copy of them)
     mc_probs: [candidates, classes, passes] MC-dropout probabilities, when it needs them
     labeled_embeddings: [labeled, dim] features of the labeled training items (core-set)
     """
@@ -93,7 +98,7 @@ class Strategy:
             fields.append(inp.mc_probs)
         broken = np.zeros(inp.size, dtype=bool)
         for array in fields:
-            broken |= ~np.isfinite(np.asarray(array).reshape(inp.size, -1)).all(axis=1)
+            broken |= ~finite_rows(np.asarray(array))
         return broken
 
     def _finite_first(self, inp: SelectionInput, broken: np.ndarray, n: int,
@@ -112,6 +117,19 @@ class Strategy:
         floor = float(scores.min()) if len(scores) else 0.0
         return Selection(np.concatenate([positions, rest]),
                          np.concatenate([scores, np.full(len(rest), floor)]))
+
+
+def finite_rows(array: np.ndarray) -> np.ndarray:
+    """array: [rows, ...] -> [rows] bool, True where every value of the row is finite.
+
+    In blocks of rows: np.isfinite of 1,000,000 x 512 embeddings at once would be a
+    512 MB temporary.
+    """
+    out = np.empty(len(array), dtype=bool)
+    for start in range(0, len(array), _FINITE_BLOCK):
+        block = array[start:start + _FINITE_BLOCK]
+        out[start:start + len(block)] = np.isfinite(block.reshape(len(block), -1)).all(axis=1)
+    return out
 
 
 _STRATEGIES: Registry[type[Strategy]] = Registry("strategy")

@@ -9,6 +9,7 @@ from activelearn.errors import PoolExhaustedError, UnknownNameError
 from activelearn.strategies import (
     SelectionInput,
     Strategy,
+    _nearest,
     available_strategies,
     get_strategy,
 )
@@ -56,6 +57,7 @@ def select(name: str, inp: SelectionInput, n: int, seed: int = 0) -> list[int]:
 def test_every_built_in_strategy_is_registered() -> None:
     assert set(STRATEGIES) == {
         "random", "least-confidence", "margin", "entropy", "bald", "coreset", "badge",
+        "kmeans", "typiclust", "cluster-margin",
     }
 
 
@@ -261,7 +263,8 @@ def test_coreset_picks_the_point_far_from_labeled_clusters() -> None:
     assert sel.scores == pytest.approx([np.hypot(5, 8.9), np.hypot(5, 6)], abs=1e-3)
 
 
-def test_coreset_matches_textbook_k_center_greedy() -> None:
+def test_coreset_matches_textbook_k_center_greedy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_nearest, "MAX_PENDING", 16)  # refreshes every 16 picks
     rng = np.random.default_rng(5)
     clusters = rng.normal(size=(8, 16)) * 5
     points = (clusters[rng.integers(8, size=400)] + rng.normal(size=(400, 16))).astype(np.float32)
