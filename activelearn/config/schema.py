@@ -287,9 +287,9 @@ class JobsConfig:
         *** in errors
     gpu_queue: the queue of training and scoring jobs (workers with a GPU, or CPU ones)
     cpu_queue: the queue of light jobs (selecting the batch from the merged scores)
-    shard_size: pool items per scoring job (1 to 10**7)
+    shard_size: pool items per scoring, cache or embed job (1 to 10**7)
     train_timeout, score_timeout, select_timeout: seconds a job may run before RQ stops it
-        (1 to 604800, 7 days)
+        (1 to 604800, 7 days); score_timeout also bounds cache and embed jobs
     retries: how often a failed or abandoned (worker killed) scoring job is run again (0
         to 100)
     wait_for_worker: seconds a job may wait in its queue for a worker before the round

@@ -111,7 +111,7 @@ class RQExecutor(Executor):
         queue = self.queue(kind)
         timeout = {"train": self.cfg.train_timeout, "oof": self.cfg.train_timeout,
                    "score": self.cfg.score_timeout, "cache": self.cfg.score_timeout,
-                   "select": self.cfg.select_timeout}[kind]
+                   "embed": self.cfg.score_timeout, "select": self.cfg.select_timeout}[kind]
         retries = 0 if kind == "train" else self.cfg.retries
         jobs = [queue.enqueue(PERFORM, kind, dict(p), job_timeout=timeout,
                               retry=Retry(max=retries) if retries else None,
@@ -213,6 +213,8 @@ def _describe(kind: str, payload: dict[str, Any]) -> str:
         return f"train {payload['version']}"
     if kind == "cache":
         return f"cache {len(payload['item_ids'])} images"
+    if kind == "embed":
+        return f"embed items {payload['start']}-{payload['stop']}"
     if kind == "oof":
         return f"out-of-fold {payload['version']} fold {payload['fold']}/{payload['folds']}"
     return f"select {payload['n']} with {payload['strategy']}"

@@ -171,4 +171,5 @@ def test_inline_and_rq_head_cycles_embed_once_and_push_the_same_batch(
     for out in outputs.values():
         assert out.count("embedded 900 items") == 1, out  # once, in the first cycle
         assert "small_cnn, head on weights" in out, out
-    assert counted == [900]  # in this process: the inline run; rq's ran on the workers
+    # in this process: the inline run's embed jobs (shards of 256); rq's ran on the workers
+    assert counted == [256, 256, 256, 132]
