@@ -21,7 +21,7 @@ several), counts resnet18's FLOPs per image with forward hooks (2 per multiply-a
 Conv2d and Linear layers), and prints the fraction of the peak each configuration reaches:
 images/s x GFLOP/image / peak GFLOP/s (bf16 runs against the bf16 peak). With CUDA, the
 same runs on the GPU (eager float32, fused, float16 and bfloat16 autocast). Writes the
-figures as JSON to --out [default: benchmarks/results/embed_throughput.json].
+figures as JSON to --out [default: runs/bench/embed_throughput.json].
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from torch import nn
 from activelearn.learn.inference import fast_features
 from activelearn.learn.networks import SplitModel, fuse_for_inference
 
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "embed_throughput.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "runs" / "bench" / "embed_throughput.json"
 NOTE = ("figures from a shared machine: other processes ran on the same cores, so "
         "the best of the repeats is the closer estimate of what the hardware can do")
 
