@@ -1,7 +1,8 @@
 """Transfer from a pretrained backbone: head, finetune and from-scratch active learning.
 
     .venv/bin/python benchmarks/transfer.py [--seeds 3] [--initial 100] [--batch 100]
-        [--budget 600] [--modes head finetune scratch] [--out runs/bench-transfer]
+        [--budget 600] [--modes head finetune scratch] [--head-hidden 0]
+        [--out runs/bench-transfer]
 
 An offline stand-in for "pretrained on other data" (issue 14):
 1. the default CNN (configs/fashion_mnist.yaml's model and recipe) is pretrained on all
@@ -79,6 +80,8 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=600)
     parser.add_argument("--pretrain-epochs", type=int, default=5)
     parser.add_argument("--modes", nargs="+", default=["head", "finetune", "scratch"])
+    parser.add_argument("--head-hidden", type=int, default=0,
+                        help="model.head_hidden for head mode (0: a linear head)")
     parser.add_argument("--strategies", nargs="+", default=["margin", "random"])
     parser.add_argument("--out", type=Path, default=Path("runs/bench-transfer"))
     args = parser.parse_args()
@@ -96,7 +99,8 @@ def main() -> None:
             cfg, project=dataclasses.replace(cfg.project, work_dir=str(args.out / mode)),
             classes=target.class_names,
             model=dataclasses.replace(cfg.model, weights="" if mode == "scratch" else
-                                      str(weights), train=mode),
+                                      str(weights), train=mode,
+                                      head_hidden=args.head_hidden),
             loop=dataclasses.replace(cfg.loop, initial=args.initial, batch=args.batch,
                                      budget=args.budget))
         if mode == "head":  # the one-time pass, timed apart (simulate then reuses it)
@@ -118,7 +122,6 @@ def summarize(records: list[dict], embed_s: dict[str, float]) -> dict:
         else records[0]["strategy"]
     rows = results.summarize(records, baseline=baseline)
     print("\n" + results.format_summary(rows))
-    print(results.target_line(rows))
     out: dict = {"baseline": baseline, "summary": [dataclasses.asdict(r) for r in rows],
                  "embed_seconds": embed_s, "per_round": {}}
     print(f"\n{'run':<18} {'s/round':>8}  accuracy by labels (mean over seeds)")
