@@ -57,6 +57,10 @@ def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limi
     if not no_baseline and "random" not in names:
         names.insert(0, "random")
     out_dir = Path(out) if out else cfg.work_dir / "simulate"
+    if cfg.model.weights:  # a missing or wrong weights file: before any work
+        from activelearn.learn.backbones import check_weights
+
+        check_weights(cfg.model)
     with Store.open(cfg.work_dir / "state.sqlite") as store:  # the catalogue of file pools
         pool = open_pool(cfg, store, progress=not no_progress)
     if pool.skipped:

@@ -39,6 +39,7 @@ from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor, make_executor
 from activelearn.kinds import RoundStatus, Split
+from activelearn.learn.backbones import check_weights
 from activelearn.learn.checkpoints import (
     checkpoint_path,
     metrics_path,
@@ -332,6 +333,8 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
     holds the lock."""
     from activelearn.data.sources import open_pool
 
+    if cfg.model.weights:  # a missing or wrong weights file: before any work
+        check_weights(cfg.model)
     state_path = cfg.work_dir / "state.sqlite"
     with CycleLock(state_path) as lock:
         if lock.holder is not None:
