@@ -9,6 +9,7 @@ backbone, and the cold start picks its first batch from them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, replace
@@ -42,6 +43,7 @@ class Embedder:
     backbone: Backbone
     norm: Normalizer
     cache: EmbeddingCache
+    precision: str = "float32"  # model.embed_precision
 
     @classmethod
     def for_pool(cls, model: ModelConfig, images: ImageSet, cache_dir: Path,
@@ -53,8 +55,10 @@ class Embedder:
         norm = Normalizer(backbone.mean, backbone.std)
         key = cache_key({**backbone.describe(), "transform": {
             "image": [channels, height, width], "size": backbone.size,
-            "mean": norm.mean, "std": norm.std}, "source": source})
-        return cls(backbone, norm, EmbeddingCache(cache_dir, key, backbone.dim))
+            "mean": norm.mean, "std": norm.std}, "source": source,
+            "precision": model.embed_precision})
+        return cls(backbone, norm, EmbeddingCache(cache_dir, key, backbone.dim),
+                   model.embed_precision)
 
     def embed_missing(self, images: ImageSet, rows: np.ndarray, tags: np.ndarray,
                       device: torch.device, batch_size: int = 64,
@@ -71,7 +75,9 @@ class Embedder:
                    disable=not progress)
         for lo in range(0, len(todo), CHUNK):
             part = todo[lo:lo + CHUNK]
-            vectors = predictor(images[torch.from_numpy(part)], embeddings=True).embeddings
+            with self._autocast(device):  # (the fast path is traced under it too)
+                vectors = predictor(images[torch.from_numpy(part)],
+                                    embeddings=True).embeddings
             assert vectors is not None
             self.cache.write(rows[part], vectors, tags[part])
             bar.update(len(part))
@@ -79,6 +85,12 @@ class Embedder:
         log.info("embedded %d items with %s in %.1f s", len(todo), self.backbone.name,
                  time.perf_counter() - start)
         return len(todo)
+
+    def _autocast(self, device: torch.device) -> Any:
+        """Lower-precision arithmetic for the backbone (model.embed_precision)."""
+        if self.precision == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=getattr(torch, self.precision))
 
     def predictor(self, device: torch.device, batch_size: int) -> Predictor:
         """The backbone as a Predictor whose embeddings are the backbone's output."""

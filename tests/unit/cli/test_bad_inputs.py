@@ -152,6 +152,8 @@ OVERRIDES = {
     "weights digest not hex": {"model": {"weights": "x.pt", "weights_sha256": "abc"}},
     "weights digest without weights": {"model": {"weights_sha256": "ab" * 32}},
     "a negative hidden layer": {"model": {"head_hidden": -1}},
+    "an unknown embedding precision": {"model": {"weights": "x.pt", "train": "head",
+                                                 "embed_precision": "int4"}},
 }
 for _name, _sections in OVERRIDES.items():
     case(f"config: {_name}", 2)(lambda c, s=_sections: status(c.project_file(**s)))

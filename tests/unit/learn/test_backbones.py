@@ -9,6 +9,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -154,3 +155,22 @@ def test_head_mode_without_weights_is_exit_2(project_file) -> None:
     config = project_file(model={"name": "small_cnn", "train": "head"})
     result = CliRunner().invoke(main, ["simulate", "--config", str(config)])
     assert result.exit_code == 2 and "set model.weights" in result.output
+
+
+def test_bfloat16_embeddings_are_close_and_cached_apart(tmp_path: Path) -> None:
+    from activelearn.learn.embedding import Embedder
+
+    path = tmp_path / "pre.pt"
+    saved_cnn(path)
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    rows = np.arange(64)
+    tags = rows + (1 << 60)
+    found = {}
+    for precision in ("float32", "bfloat16"):
+        cfg = ModelConfig(weights=str(path), train="head", embed_precision=precision)
+        embedder = Embedder.for_pool(cfg, images, tmp_path / "cache", {"source": "t"})
+        assert embedder.embed_missing(images, rows, tags, torch.device("cpu")) == 64
+        found[precision] = (embedder.cache.key, embedder.features(rows, tags).float())
+    (key32, exact), (key16, fast) = found["float32"], found["bfloat16"]
+    assert key32 != key16 and not torch.equal(fast, exact)  # computed in bfloat16
+    assert (fast - exact).abs().max() <= 0.02 * exact.abs().max()
