@@ -105,17 +105,21 @@ def check_weights(model: ModelConfig) -> tuple[Path, str]:
     model.weights_sha256: what commands call before any work, so a missing or wrong file
     is one ConfigError line before anything runs."""
     path, _ = _weights_file(model)
+    return path, _checked_digest(model, path)
+
+
+def _checked_digest(model: ModelConfig, path: Path) -> str:
     digest = file_sha256(path)
     if model.weights_sha256 and digest != model.weights_sha256.lower():
         raise ConfigError(f"model.weights_sha256: {path} has sha256 {digest}, the config "
                           f"expects {model.weights_sha256.lower()} (a different or damaged "
                           "file: replace it, or correct the digest)")
-    return path, digest
+    return digest
 
 
 def _load(model: ModelConfig, channels: int, image_size: tuple[int, int]) -> Backbone:
-    path, digest = check_weights(model)
-    _, meta = _weights_file(model)
+    path, meta = _weights_file(model)
+    digest = _checked_digest(model, path)
     state = read_weights(path)
     if "norm" in state and "meta" in state:  # a checkpoint activelearn saved
         return _from_checkpoint(model, state, path, digest, channels, image_size)

@@ -48,6 +48,15 @@ def cluster(array: np.ndarray, k: int, rng: np.random.Generator,
     return centroids, assign(array, centroids)
 
 
+def largest_first(array: np.ndarray, k: int, rng: np.random.Generator, what: str
+                  ) -> tuple[np.ndarray, Assignment, np.ndarray, np.ndarray]:
+    """cluster(), with each cluster's size ([k]) and the clusters largest first ([k]
+    cluster numbers; ties in number order): what kmeans and typiclust pick from."""
+    centroids, assignment = cluster(array, k, rng, what)
+    sizes = assignment.sizes(k)
+    return centroids, assignment, sizes, np.argsort(-sizes, kind="stable")
+
+
 def members_of(labels: np.ndarray, k: int) -> list[np.ndarray]:
     """labels: [rows] cluster numbers -> for each of the k clusters, its rows in order."""
     order = np.argsort(labels, kind="stable")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from activelearn.strategies._clustering import cluster, nearest_unpicked
+from activelearn.strategies._clustering import largest_first, nearest_unpicked
 from activelearn.strategies._inputs import check
 from activelearn.strategies.base import Selection, SelectionInput, Strategy, register_strategy
 
@@ -24,8 +24,6 @@ class KMeans(Strategy):
 
     def _select(self, inp: SelectionInput, n: int, rng: np.random.Generator) -> Selection:
         emb = check(inp, "embeddings", self.name)
-        centroids, assignment = cluster(emb, n, rng, self.name)
-        sizes = assignment.sizes(n)
-        order = np.argsort(-sizes, kind="stable")
+        centroids, assignment, sizes, order = largest_first(emb, n, rng, self.name)
         positions = nearest_unpicked(emb, centroids, order, assignment.nearest)
         return Selection(positions=positions, scores=sizes[order].astype(np.float64))

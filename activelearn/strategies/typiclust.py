@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from activelearn.strategies._clustering import cluster, members_of, nearest_unpicked
+from activelearn.strategies._clustering import largest_first, members_of, nearest_unpicked
 from activelearn.strategies._inputs import check
 from activelearn.strategies._nearest import expand_sq
 from activelearn.strategies.base import Selection, SelectionInput, Strategy, register_strategy
@@ -33,9 +33,7 @@ class TypiClust(Strategy):
 
     def _select(self, inp: SelectionInput, n: int, rng: np.random.Generator) -> Selection:
         emb = check(inp, "embeddings", self.name)
-        centroids, assignment = cluster(emb, n, rng, self.name)
-        sizes = assignment.sizes(n)
-        order = np.argsort(-sizes, kind="stable")
+        centroids, assignment, sizes, order = largest_first(emb, n, rng, self.name)
         members = members_of(assignment.labels, n)
         filled = int(np.count_nonzero(sizes))  # the empty clusters come last in order
         positions = np.empty(n, dtype=np.int64)
