@@ -25,24 +25,36 @@ from activelearn.errors import ConfigError
 @click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
 @click.option("--name", default=None, help="Worker name [default: RQ's, host.pid].")
 @click.option("--work-dir", "work_dirs", multiple=True, metavar="DIR",
-              help="Run jobs only of projects whose work dir lies under DIR; repeat for "
+              help="Run jobs of projects on a disk shared with the controller only when "
+                   "their work dir and local artifact store lie under DIR; repeat for "
                    "several. [default: the --config project's work dir]")
+@click.option("--artifacts", "stores", multiple=True, metavar="URL",
+              help="Run jobs of projects whose artifact store is URL (e.g. "
+                   "s3://bucket/prefix): nothing of the controller's disk is needed; "
+                   "repeat for several. [default: the --config project's jobs.artifacts "
+                   "when it is remote]")
+@click.option("--scratch", type=click.Path(file_okay=False), default=None,
+              help="This worker's own folder: artifacts it fetched, caches of remote "
+                   "projects. [default: a new temporary folder]")
 @handle_errors
-def worker(config, queues, device, threads, burst, name, work_dirs) -> None:
+def worker(config, queues, device, threads, burst, name, work_dirs, stores, scratch) -> None:
     """Run an RQ worker for training, scoring and selection jobs.
 
     Jobs run inside the worker process (no fork per job): CUDA is safe to use and the
     pool and the latest model stay loaded between jobs. Start one per GPU (see
     workers/gpu_worker.sh, which pins the GPU through CUDA_VISIBLE_DEVICES) or a few
-    with one thread each on CPU. Run it from the directory the controller runs in (or
-    use absolute paths in the project file): jobs find the project's files there.
+    with one thread each on CPU. A job carries its project's config and reads its
+    inputs from the project's artifact store (jobs.artifacts): on another machine,
+    serve an s3:// store with --artifacts (the images must be reachable, e.g. on S3 or
+    HTTP); on the controller's machine or a shared disk, the work dir is the store.
 
     \b
     The Redis URL is jobs.redis_url or $ACTIVELEARN_REDIS_URL: redis://:PASSWORD@host:6379/0,
     rediss://... for TLS (add ?ssl_ca_certs=/path/ca.pem for a private CA), or the
     password in the file named by $ACTIVELEARN_REDIS_PASSWORD_FILE. The worker runs only
-    activelearn's own jobs, of the projects under --work-dir, and a job writes only
-    inside its project's work dir.
+    activelearn's own jobs, of the projects under --work-dir or --artifacts, and a job
+    writes only into its project's artifact store (and work dir, on a shared disk) and
+    this worker's scratch folder.
     """
     from activelearn.jobs.executor import RQExecutor
     from activelearn.jobs.worker import run_worker
@@ -51,9 +63,11 @@ def worker(config, queues, device, threads, burst, name, work_dirs) -> None:
     RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
     names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
     served = list(work_dirs) or [str(cfg.work_dir)]
+    remote = list(stores) or ([cfg.jobs.artifacts] if cfg.jobs.remote_artifacts else [])
     try:
         run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat,
-                   served, name, announce=lambda line: click.echo(line, err=True))
+                   served, name, announce=lambda line: click.echo(line, err=True),
+                   artifacts=tuple(remote), scratch=scratch)
     except KeyboardInterrupt:
         sys.exit(130)
 

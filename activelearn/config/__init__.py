@@ -7,7 +7,13 @@ checks.py: ranges, combinations and names; load.py: reading and overriding;
 registry.py: the registries of named pluggables.
 """
 
-from activelearn.config.load import DEFAULT_CONFIG, config_from_dict, load_config, with_overrides
+from activelearn.config.load import (
+    DEFAULT_CONFIG,
+    config_content,
+    config_from_dict,
+    load_config,
+    with_overrides,
+)
 from activelearn.config.registry import Registry
 from activelearn.config.schema import (
     FASHION_MNIST_CLASSES,
@@ -29,5 +35,5 @@ __all__ = [
     "DEFAULT_CONFIG", "FASHION_MNIST_CLASSES", "CleaningConfig", "Config", "DataConfig",
     "JobsConfig", "LabelStudioConfig", "LoopConfig", "ModelConfig", "ProjectConfig",
     "QualityConfig", "Registry", "SplitsConfig", "StrategyConfig", "TrainingConfig",
-    "config_from_dict", "load_config", "with_overrides",
+    "config_content", "config_from_dict", "load_config", "with_overrides",
 ]

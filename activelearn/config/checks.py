@@ -33,6 +33,8 @@ WEEK = 7 * 24 * 3600  # seconds: the longest timeout or wait a round may ask for
 PROJECT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 DEVICE = re.compile(r"auto|cpu|cuda|cuda:[0-9]+|mps")
 TEMPLATE_FIELDS = ("item_id", "path")
+# jobs.artifacts: a folder (file) or a remote store fsspec writes to
+ARTIFACT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "memory")
 # Characters a class name may not hold: they break the one-line label lists annotators
 # see and the CSV/JSON files the names go into (categories: control, surrogate, line and
 # paragraph separators).
@@ -250,6 +252,12 @@ def _combination_problems(cfg: Config) -> Iterator[str]:
         yield f"loop.budget: {loop.budget} is below loop.initial {loop.initial}"
     if quality.gold_rate > 0 and not quality.gold_file:
         yield "quality.gold_file: needed when quality.gold_rate is above 0"
+    cold = f"loop.initial_strategy: {cfg.loop.initial_strategy}"
+    if jobs.remote_artifacts and (cfg.model.train == "head" or "random" not in cold):
+        key = "model.train: head" if cfg.model.train == "head" else cold
+        yield (f"{key}: reads the embedding cache on the controller's disk, which a remote "
+               f"jobs.artifacts store ({_show(jobs.artifacts)}) does not share yet; use a "
+               "shared folder for jobs.artifacts, or train: scratch / finetune")
     if jobs.heartbeat >= jobs.wait_for_worker:
         # a worker is seen as alive only through its heartbeats: one beat per wait or
         # fewer and a busy queue looks like a queue without workers
@@ -281,6 +289,11 @@ def _jobs_problems(jobs: JobsConfig) -> Iterator[str]:
         for problem in _url_problems("jobs.redis_url", jobs.redis_url,
                                      ("redis", "rediss", "unix")):
             yield f"{problem} (from the key or $ACTIVELEARN_REDIS_URL)"
+    scheme = jobs.artifacts.split("://", 1)[0].lower() if jobs.remote_artifacts else "file"
+    if scheme not in ARTIFACT_SCHEMES:
+        yield (f"jobs.artifacts: {_show(jobs.artifacts)} is no store jobs can write to "
+               f"(a folder, file://, or one of {', '.join(s + '://' for s in ARTIFACT_SCHEMES[1:])}"
+               "; from the key or $ACTIVELEARN_ARTIFACTS)")
 
 
 def _template_problems(key: str, template: str) -> Iterator[str]:

@@ -66,3 +66,21 @@ def with_overrides(cfg: Config, section: str, **values: Any) -> Config:
     result = dataclasses.replace(cfg, **{section: updated})
     check_semantics(result, cfg.path or "<options>")
     return result
+
+
+def config_content(cfg: Config) -> dict[str, Any]:
+    """cfg as a plain, JSON-able mapping that config_from_dict reads back to an equal
+    Config: what a job carries instead of the path of a file only the controller has."""
+    raw = dataclasses.asdict(cfg)
+    raw.pop("path", None)
+    return _plain(raw)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value

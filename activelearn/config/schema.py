@@ -302,6 +302,12 @@ class JobsConfig:
     heartbeat: seconds between a worker's heartbeats while it runs a job (1 to 3600, and
         below wait_for_worker); a killed worker's job counts as abandoned about 3
         heartbeats after its last one
+    artifacts: where jobs publish checkpoints, metrics, score shards and the snapshots
+        they work from (default: $ACTIVELEARN_ARTIFACTS, else the project's work dir):
+        a local folder, which workers must then see at the same path (a shared disk), or
+        an fsspec URL such as s3://bucket/prefix (pip install 'activelearn[s3]'; AWS
+        settings as for s3:// images), which is all a worker on another machine shares
+        with the controller besides Redis
     """
 
     redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
@@ -314,6 +320,13 @@ class JobsConfig:
     retries: int = 2
     wait_for_worker: int = 600
     heartbeat: int = 5
+    artifacts: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_ARTIFACTS", ""))
+
+    @property
+    def remote_artifacts(self) -> bool:
+        """True when artifacts names a remote store (a URL other than file://)."""
+        return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", self.artifacts)) \
+            and not self.artifacts.lower().startswith("file://")
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from urllib.request import url2pathname
 
 from activelearn.errors import ConfigError, DataError
 
-__all__ = ["MAX_PRESIGN_S", "SCHEMES", "Listed", "UnusableImage", "list_folder", "local_path",
-           "open_uri", "presigned_url", "require_backends", "scheme_of"]
+__all__ = ["MAX_PRESIGN_S", "SCHEMES", "Listed", "UnusableImage", "filesystem_class",
+           "list_folder", "local_path", "open_uri", "presigned_url", "remote_errors",
+           "remote_reason", "require_backends", "scheme_of"]
 
 SCHEMES = ("file", "http", "https", "s3")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -95,7 +96,7 @@ def require_backends(uris: Iterable[str]) -> None:
     """ConfigError when one of the URIs needs a package that is not installed (checked
     once per scheme, before any work starts)."""
     for scheme in sorted({scheme_of(uri) for uri in uris} & set(_INSTALL)):
-        _filesystem_class(scheme)
+        filesystem_class(scheme)
 
 
 class Listed(NamedTuple):  # a tuple: 200,000 of them are made per listing
@@ -123,15 +124,15 @@ def list_folder(root: str) -> list[Listed]:
     scheme = scheme_of(root)
     if scheme == "file":
         return _list_local(_local_path(root) if _SCHEME.match(root) else root)
-    fs_class = _filesystem_class(scheme)
-    errors = _remote_errors(scheme)
+    fs_class = filesystem_class(scheme)
+    errors = remote_errors(scheme)
     base = root.rstrip("/")
     try:
         fs = fs_class(**_options(scheme))
         fs.invalidate_cache()  # fsspec keeps listings: a second ingest must see changes
         found = fs.find(base, detail=True)
     except errors as exc:
-        raise DataError(f"{root}: cannot list the folder: {_remote_reason(exc)}") from None
+        raise DataError(f"{root}: cannot list the folder: {remote_reason(exc)}") from None
     prefix = base.split("://", 1)[1] if scheme == "s3" else base
     listed = []
     for name, info in found.items():
@@ -194,7 +195,7 @@ def presigned_url(uri: str, expires_s: int) -> str:
         raise ValueError(f"only an s3:// URI can be presigned, got {uri}")
     if not 1 <= expires_s <= MAX_PRESIGN_S:
         raise ValueError(f"a presigned URL lasts 1 to {MAX_PRESIGN_S} seconds, got {expires_s}")
-    fs_class = _filesystem_class("s3")
+    fs_class = filesystem_class("s3")
     try:
         # SigV4 whatever botocore's default: S3 takes nothing else in the newer regions
         # (and it is what bounds a URL's life to 7 days)
@@ -203,7 +204,7 @@ def presigned_url(uri: str, expires_s: int) -> str:
         if not key:
             raise UnusableImage("names a bucket, not an object (s3://bucket/key)")
         return str(fs.url(uri, expires=expires_s))
-    except _remote_errors("s3") as exc:
+    except remote_errors("s3") as exc:
         import botocore.exceptions
 
         if isinstance(exc, botocore.exceptions.NoCredentialsError):
@@ -284,23 +285,23 @@ def _file_kind(mode: int) -> str:
 
 @contextmanager
 def _open_remote(uri: str, scheme: str) -> Iterator[BinaryIO]:
-    fs_class = _filesystem_class(scheme)
-    errors = _remote_errors(scheme)
+    fs_class = filesystem_class(scheme)
+    errors = remote_errors(scheme)
     try:
         fs = fs_class(**_options(scheme))
         handle = fs.open(uri, "rb")
     except errors as exc:
-        raise UnusableImage(_remote_reason(exc)) from None
+        raise UnusableImage(remote_reason(exc)) from None
     try:
         yield handle
     except errors as exc:
-        raise UnusableImage(_remote_reason(exc)) from None
+        raise UnusableImage(remote_reason(exc)) from None
     finally:
         with suppress(*errors):  # a failed close of a file only read loses nothing
             handle.close()
 
 
-def _filesystem_class(scheme: str) -> Any:
+def filesystem_class(scheme: str) -> Any:
     """fsspec's filesystem class for the scheme; ConfigError naming what to install."""
     try:
         import fsspec
@@ -322,7 +323,7 @@ def _options(scheme: str) -> dict[str, Any]:
     return {}  # s3: endpoint, credentials and region from the AWS settings
 
 
-def _remote_errors(scheme: str) -> tuple[type[BaseException], ...]:
+def remote_errors(scheme: str) -> tuple[type[BaseException], ...]:
     """What the remote libraries raise when a server, a network or an object fails.
     OSError covers fsspec's FileNotFoundError / PermissionError and refused connections;
     ValueError a URI that names no object (s3://bucket) or a server that ignores ranges;
@@ -338,10 +339,10 @@ def _remote_errors(scheme: str) -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _remote_reason(exc: BaseException) -> str:
+def remote_reason(exc: BaseException) -> str:
     if isinstance(exc, FileNotFoundError) and exc.__cause__ is not None:
         # fsspec's HTTP filesystem reports any failure to learn a file's size so
-        return _remote_reason(exc.__cause__)
+        return remote_reason(exc.__cause__)
     status = getattr(exc, "status", None)  # aiohttp.ClientResponseError
     if status == 404:
         return "not found (HTTP 404)"

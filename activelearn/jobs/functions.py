@@ -5,15 +5,16 @@ JSON payload, registered by kind (register_job); they parse the payload, call le
 strategies/, and write their artifacts.
 
 They run the same way inline in the controller or in an RQ worker (see executor.py), read
-what they need from the project's work directory (config file, state, checkpoints,
-position files; see inputs.py) and write their artifacts there.
+what they need from the payload and the project's artifact store (the config as content,
+the labelled and catalogue snapshots, checkpoints, position files; see inputs.py) and
+publish what they make there, atomically: a killed job leaves nothing half-written that
+another would read. They never open the controller's state.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,24 +22,17 @@ import torch
 
 from activelearn.config.registry import Registry
 from activelearn.data.cache import write_rows
+from activelearn.data.snapshot import CatalogueSnapshot
 from activelearn.data.sources import project_cache
 from activelearn.data.sources.base import Pool
 from activelearn.errors import JobError
-from activelearn.files import write_atomically
-from activelearn.jobs.inputs import (
-    device_for,
-    load,
-    predictor_for,
-    project_config,
-    training_inputs,
-)
+from activelearn.jobs.inputs import device_for, load, open_job, predictor_for, training_inputs
 from activelearn.kinds import UNKNOWN_LABEL, Split
 from activelearn.learn.backbones import provenance
-from activelearn.learn.checkpoints import checkpoint_path, metrics_path, save_checkpoint
+from activelearn.learn.checkpoints import checkpoint_name, metrics_name, save_checkpoint
 from activelearn.learn.embedding import pool_keys, project_embedder
 from activelearn.learn.inference import Predictor
 from activelearn.quality.label_errors import assign_folds
-from activelearn.state import Store
 from activelearn.strategies import SelectionInput, get_strategy, select_batch
 
 Progress = Callable[[int], None]  # items (or steps) done so far in this job
@@ -48,11 +42,12 @@ SCORE_CHUNK = 4096  # items per progress report while scoring
 
 # -- train ------------------------------------------------------------------------------
 def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """payload: config, round, version. Trains on the train labels in state, saves the
-    checkpoint and evaluates on the holdout (and the source's test labels when known).
-    Returns (and writes next to the checkpoint) the metrics as JSON. The files are
-    published put-if-absent: two processes never both write one model version."""
-    inp = training_inputs(payload)
+    """payload: config, artifacts, snapshot (the labels), round, version. Trains on the
+    snapshot's train labels, publishes the checkpoint and evaluates on the holdout (and
+    the source's test labels when known). Returns (and publishes next to the checkpoint)
+    the metrics as JSON. Both are published put-if-absent: two processes never both
+    write one model version."""
+    job, inp = training_inputs(payload)
     cfg, pool, position = inp.cfg, inp.pool, inp.position
     fitted = inp.fit(np.ones(len(inp.ids), dtype=bool), cfg.project.seed + int(payload["round"]))
     result, predictor = fitted.result, fitted.predictor
@@ -71,10 +66,10 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     meta = {"model_version": version, "round": payload["round"], "labels": len(inp.ids),
             **made_by, "input_size": list(pool.images.shape[2:])}
     try:
-        save_checkpoint(checkpoint_path(cfg.work_dir, version), fitted.model, inp.norm, meta,
-                        exclusive=True)
-        write_atomically(metrics_path(cfg.work_dir, version),
-                         lambda tmp: tmp.write_text(json.dumps(out)), exclusive=True)
+        job.store.publish(checkpoint_name(version), lambda tmp: save_checkpoint(
+            tmp, fitted.model, inp.norm, meta), exclusive=True)
+        job.store.publish_bytes(metrics_name(version), json.dumps(out).encode(),
+                                exclusive=True)
     except FileExistsError as exc:
         raise JobError(f"{exc.filename}: model {version} was written by another process "
                        "meanwhile (two cycles at once?); this run stops, the next one "
@@ -84,17 +79,17 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
 
 # -- out-of-fold predictions (label-error review) -------------------------------------------
 def out_of_fold(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """payload: config, round, version, fold, folds, out. Trains a model with the train
-    job's recipe on the labelled train items outside `fold` (see
-    label_errors.assign_folds) and writes their labels and its probs [items, classes]
-    for the items inside it to `out` (.npz with item_ids, labels, probs). A fold already
-    written is not trained again."""
-    project_config(payload)  # refuses paths outside the project's work dir
-    out = Path(payload["out"])
-    if out.exists():
+    """payload: config, artifacts, snapshot, round, version, fold, folds, out. Trains a
+    model with the train job's recipe on the labelled train items outside `fold` (see
+    label_errors.assign_folds) and publishes their labels and its probs [items, classes]
+    for the items inside it as `out` (.npz with item_ids, labels, probs). A fold already
+    published is not trained again."""
+    job = open_job(payload)
+    out = str(payload["out"])
+    if job.store.exists(out):
         progress(1)
-        return {"out": str(out), "cached": True}
-    inp = training_inputs(payload)
+        return {"out": out, "cached": True}
+    job, inp = training_inputs(payload)
     round_ = int(payload["round"])
     folds = assign_folds(inp.ids, int(payload["folds"]), inp.cfg.project.seed + round_)
     inside = folds == int(payload["fold"])
@@ -103,11 +98,11 @@ def out_of_fold(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     judged = torch.tensor([inp.position[i] for i, k in zip(inp.ids, inside) if k],
                           dtype=torch.long)
     probs = predictor(inp.pool.images[judged]).probs
-    write_atomically(out, lambda tmp: np.savez(
+    job.store.publish(out, lambda tmp: np.savez(
         tmp, item_ids=np.array([i for i, k in zip(inp.ids, inside) if k], dtype=str),
         labels=inp.labels[inside], probs=probs))
     progress(1)
-    return {"out": str(out), "cached": False, "items": int(inside.sum())}
+    return {"out": out, "cached": False, "items": int(inside.sum())}
 
 
 def _evaluate(predictor: Predictor, pool: Pool, position: dict[str, int],
@@ -120,19 +115,20 @@ def _evaluate(predictor: Predictor, pool: Pool, position: dict[str, int],
 
 # -- score ------------------------------------------------------------------------------
 def score(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """payload: config, version, positions (an .npy of pool positions), start, stop,
-    embeddings, mc_passes, seed, out. Scores positions[start:stop] with the model and
-    writes probs [items, classes] (and embeddings [items, dim], mc_probs [items, classes,
-    passes] when asked) to `out` (.npz). A shard already written is not scored again."""
-    project_config(payload)  # refuses paths outside the project's work dir
-    out = Path(payload["out"])
+    """payload: config, artifacts, catalogue, version, positions (an .npy artifact of
+    pool positions), start, stop, embeddings, mc_passes, seed, out. Scores
+    positions[start:stop] with the model and publishes probs [items, classes] (and
+    embeddings [items, dim], mc_probs [items, classes, passes] when asked) as `out`
+    (.npz). A shard already published is not scored again."""
+    job = open_job(payload)
+    out = str(payload["out"])
     start, stop = int(payload["start"]), int(payload["stop"])
-    if out.exists():
+    if job.store.exists(out):
         progress(stop - start)
-        return {"out": str(out), "items": stop - start, "cached": True}
-    cfg, pool = load(payload)
-    positions = np.load(payload["positions"])[start:stop]
-    predictor = predictor_for(cfg, pool, payload["version"])
+        return {"out": out, "items": stop - start, "cached": True}
+    job, pool = load(payload)
+    positions = np.load(job.store.fetch(payload["positions"]))[start:stop]
+    predictor = predictor_for(job, pool, payload["version"])
     # MC dropout draws from torch's generator: seeded per shard, so a shard gives the same
     # numbers wherever and however often it runs
     torch.manual_seed(int(payload["seed"]) + start)
@@ -147,19 +143,21 @@ def score(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
         arrays["embeddings"] = np.concatenate([p.embeddings for p in parts])
     if payload["mc_passes"]:
         arrays["mc_probs"] = np.concatenate([p.mc_probs for p in parts])
-    write_atomically(out, lambda tmp: np.savez(tmp, **arrays))
-    return {"out": str(out), "items": len(positions), "cached": False}
+    job.store.publish(out, lambda tmp: np.savez(tmp, **arrays))
+    return {"out": out, "items": len(positions), "cached": False}
 
 
 # -- select -----------------------------------------------------------------------------
 def select(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """payload: config, strategy, n, seed, candidates (.npy of pool positions), shards
-    (score outputs in candidate order), labeled_shards (embeddings of the labeled items,
-    for strategies that need them). Returns the chosen pool positions best first, with
-    the strategy's scores and the model's suggested class and confidence."""
-    project_config(payload)  # refuses paths outside the project's work dir
-    candidates = np.load(payload["candidates"])
-    inp = _merge(payload["shards"], payload.get("labeled_shards") or [])
+    """payload: config, artifacts, strategy, n, seed, candidates (.npy artifact of pool
+    positions), shards (score outputs in candidate order), labeled_shards (embeddings of
+    the labeled items, for strategies that need them). Returns the chosen pool positions
+    best first, with the strategy's scores and the model's suggested class and
+    confidence."""
+    store = open_job(payload).store
+    candidates = np.load(store.fetch(payload["candidates"]))
+    inp = _merge([np.load(store.fetch(n)) for n in payload["shards"]],
+                 [np.load(store.fetch(n)) for n in payload.get("labeled_shards") or []])
     chosen, sel = select_batch(get_strategy(payload["strategy"]), inp, candidates,
                                int(payload["n"]), int(payload["seed"]))
     probs = inp.probs[sel.positions]
@@ -173,36 +171,44 @@ def joined(name: str, files: list) -> np.ndarray | None:
     return np.concatenate([f[name] for f in files]) if files and name in files[0] else None
 
 
-def _merge(shards: list[str], labeled_shards: list[str]) -> SelectionInput:
-    loaded = [np.load(path) for path in shards]
+def _merge(loaded: list, labeled: list) -> SelectionInput:
     probs = joined("probs", loaded)
     assert probs is not None  # every score shard has probs
-    labeled = [np.load(path) for path in labeled_shards]
     return SelectionInput(probs, joined("embeddings", loaded), joined("mc_probs", loaded),
                           joined("embeddings", labeled))
 
 
 # -- cache ------------------------------------------------------------------------------
 def cache(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """payload: config, item_ids. Decodes those catalogued files into their rows of the
-    project's decoded cache (data.cache: memmap; the controller sized the file). The
-    files are the catalogue's (read from state, never from the payload). Returns the ids
-    written and, per id, why a file failed; the controller records both."""
-    cfg = project_config(payload)
-    with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
-        rows = store.catalogue.rows_of([str(i) for i in payload["item_ids"]])
-    written, failed = write_rows(project_cache(cfg), rows, workers=0,
+    """payload: config, artifacts, catalogue, item_ids. Decodes those catalogued files
+    into their rows of the project's decoded cache (data.cache: memmap; the controller
+    sized the file, on a disk this job shares). The files are the catalogue snapshot's
+    (never paths from the payload). Returns the ids written and, per id, why a file
+    failed; the controller records both."""
+    job = open_job(payload)
+    if not job.shared:
+        raise JobError("refused: a cache job writes the controller's decoded cache, which "
+                       "this worker does not share (a remote artifact store)")
+    snapshot = CatalogueSnapshot.parse(job.read(payload["catalogue"]), shared_cache=True)
+    rows = snapshot.rows_of([str(i) for i in payload["item_ids"]])
+    written, failed = write_rows(project_cache(job.cfg), rows, workers=0,
                                  done=lambda ok, bad: progress(len(ok) + len(bad)))
     return {"written": written, "failed": failed}
 
 
 # -- embed ------------------------------------------------------------------------------
 def embed(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """payload: config, positions (an .npy of pool positions), start, stop. Writes the
-    backbone's embeddings of positions[start:stop] into the project's embedding cache
-    (the controller sized it), skipping those already there."""
-    cfg, pool = load(payload, features=False)
-    positions = np.load(payload["positions"])[int(payload["start"]):int(payload["stop"])]
+    """payload: config, artifacts, catalogue, positions (an .npy artifact of pool
+    positions), start, stop. Writes the backbone's embeddings of positions[start:stop]
+    into the project's embedding cache (the controller sized it, on a disk this job
+    shares), skipping those already there."""
+    job, pool = load(payload, features=False)
+    if not job.shared:
+        raise JobError("refused: an embed job writes the controller's embedding cache, "
+                       "which this worker does not share (a remote artifact store)")
+    cfg = job.cfg
+    positions = np.load(job.store.fetch(payload["positions"]))[
+        int(payload["start"]):int(payload["stop"])]
     embedder = project_embedder(cfg, pool)
     rows, tags = pool_keys(pool)
     done = embedder.embed_missing(pool.images[torch.from_numpy(positions)], rows[positions],

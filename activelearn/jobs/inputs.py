@@ -1,9 +1,24 @@
-"""What a job works with, loaded from its payload: the project's config and pool, the
-model of a version, and the labelled snapshot a model trains on. A resident worker keeps
-the pool and the latest model loaded between jobs (the caches below)."""
+"""What a job works with, loaded from its payload alone: the project's config (carried as
+content), its artifact store, the pool (through the catalogue snapshot for file sources),
+the labelled snapshot a model trains on, and the model of a version. A job never opens
+state.sqlite: the controller is the only reader and writer of state. A resident worker
+keeps the pool and the latest model loaded between jobs (the caches below).
+
+Where a job runs decides what it may touch:
+- inline, in the controller: the project's work dir and its artifact store;
+- in a worker (SCRATCH_ENV set), with a local store (a disk shared with the controller):
+  only projects whose work dir and store lie under its --work-dir folders;
+- in a worker with a remote store (s3://...): only the stores it serves (--artifacts),
+  and its own scratch folder, where the project's work dir (the caches a pool keeps)
+  and the artifacts it fetched live. Nothing of the controller's disk is needed.
+Artifact names are checked by the store (relative, inside it).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,81 +27,96 @@ from typing import Any
 import numpy as np
 import torch
 
-from activelearn.config import Config, load_config
+from activelearn.config import Config, config_from_dict
+from activelearn.data.artifacts import ArtifactStore
+from activelearn.data.snapshot import CatalogueSnapshot
 from activelearn.data.sources import input_size, open_pool
 from activelearn.data.sources.base import Pool
-from activelearn.errors import DataError, JobError, StateError
+from activelearn.errors import JobError, StateError
 from activelearn.kinds import Split
-from activelearn.learn.checkpoints import checkpoint_path, load_checkpoint, resolve_device
+from activelearn.learn.checkpoints import checkpoint_name, load_checkpoint, resolve_device
 from activelearn.learn.embedding import pool_keys, project_embedder, with_features
 from activelearn.learn.fit import Fitted, build, fit, input_spec, normalizer
 from activelearn.learn.inference import Normalizer, Predictor
-from activelearn.state import Store
 
 DEVICE_ENV = "ACTIVELEARN_DEVICE"  # a worker's --device: overrides training.device
-# a worker's --work-dir folders (os.pathsep-separated): the projects whose jobs it runs
+SCRATCH_ENV = "ACTIVELEARN_WORKER_SCRATCH"  # set in a worker: its own scratch folder
+# a worker's --work-dir folders (os.pathsep-separated): the shared-disk projects it serves
 WORK_DIRS_ENV = "ACTIVELEARN_WORKER_WORK_DIRS"
-# payload keys that name files: each must lie inside the project's work dir
-PATH_KEYS = ("out", "positions", "candidates", "shards", "labeled_shards")
+# a worker's --artifacts stores (one per line): the remote stores it serves
+ARTIFACTS_ENV = "ACTIVELEARN_WORKER_ARTIFACTS"
 
 _pools: dict[tuple, Pool] = {}
 _predictors: dict[tuple, Predictor] = {}
 
 
-def project_config(payload: dict[str, Any]) -> Config:
-    """The project's config of a job, checked: in a worker (see WORK_DIRS_ENV) the
-    project's work dir must be one the worker serves, and every path the payload names
-    must lie inside that work dir: a job never writes, or reads, anywhere else.
+@dataclass(frozen=True)
+class Job:
+    """A job's project: its config (work_dir: where its caches live), its artifact
+    store, and whether it sees the controller's disk (shared: inline, or a worker with a
+    local store)."""
 
-    Relative paths in the config are relative to the controller's directory (payload
-    cwd): a worker works there (one job at a time, so changing directory is safe)."""
-    cwd = payload.get("cwd")
-    if cwd and os.path.abspath(cwd) != os.getcwd():
+    cfg: Config
+    store: ArtifactStore
+    shared: bool
+
+    def read(self, name: str) -> bytes:
+        """An artifact the controller published before the job (StateError if gone)."""
         try:
-            os.chdir(cwd)
-        except OSError as exc:
-            raise DataError(f"the project's directory {cwd} is not here ({exc.strerror}): "
-                            "run workers where the controller's paths resolve, or use "
-                            "absolute paths in the config") from None
-    cfg = load_config(payload["config"])
-    work_dir = cfg.work_dir.resolve()
-    served = [Path(d) for d in os.environ.get(WORK_DIRS_ENV, "").split(os.pathsep) if d]
-    if served and not any(work_dir.is_relative_to(d) for d in served):
-        raise JobError(f"refused: project work dir {work_dir} is not one this worker "
-                       f"serves ({', '.join(map(str, served))}); start it with --work-dir")
-    for key in PATH_KEYS:
-        for value in _listed(payload.get(key)):
-            if not Path(value).resolve().is_relative_to(work_dir):
-                raise JobError(f"refused: payload {key} {value} is outside the project's "
-                               f"work dir {work_dir}")
-    return cfg
+            return self.store.read_bytes(name)
+        except FileNotFoundError as exc:
+            raise StateError(f"{exc.filename}: the job's input is missing from the artifact "
+                             "store (removed meanwhile?); the next cycle publishes it "
+                             "again") from None
 
 
-def _listed(value: Any) -> list[str]:
-    if not value:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+def open_job(payload: dict[str, Any]) -> Job:
+    """The job's project, checked against what this process may touch (see the module)."""
+    cfg = config_from_dict(payload["config"], source="the job's config")
+    url = str(payload["artifacts"])
+    scratch = os.environ.get(SCRATCH_ENV)
+    if not scratch:  # inline
+        return Job(cfg, ArtifactStore(url, cfg.work_dir / "fetched"), shared=True)
+    store = ArtifactStore(url, Path(scratch))
+    if store.local:
+        served = [Path(d) for d in os.environ.get(WORK_DIRS_ENV, "").split(os.pathsep) if d]
+        for what, path in (("work dir", cfg.work_dir.resolve()), ("artifact store",
+                                                                  Path(store.url))):
+            if not any(path.is_relative_to(d) for d in served):
+                raise JobError(f"refused: the project's {what} {path} is not under a folder "
+                               f"this worker serves ({', '.join(map(str, served)) or 'none'}); "
+                               "start it with --work-dir")
+        return Job(cfg, store, shared=True)
+    served_urls = [u.rstrip("/") for u in os.environ.get(ARTIFACTS_ENV, "").splitlines() if u]
+    if store.url not in served_urls:
+        raise JobError(f"refused: artifact store {store.url} is not one this worker serves "
+                       f"({', '.join(served_urls) or 'none'}); start it with --artifacts "
+                       f"{store.url}")
+    own = Path(scratch) / "projects" / hashlib.sha256(store.url.encode()).hexdigest()[:12]
+    project = dataclasses.replace(cfg.project, work_dir=str(own))
+    return Job(dataclasses.replace(cfg, project=project), store, shared=False)
 
 
-def load(payload: dict[str, Any], features: bool = True) -> tuple[Config, Pool]:
-    """The project's checked config (project_config) and pool; the pool stays cached for
-    the next job. In head mode (features) the pool's images are the backbone's cached
-    embeddings, which the controller computed before the round's jobs."""
-    cfg = project_config(payload)
+def load(payload: dict[str, Any], features: bool = True) -> tuple[Job, Pool]:
+    """The job's project (open_job) and pool; the pool stays cached for the next job. A
+    file source's pool is the catalogue snapshot the payload names: the same items at
+    the same positions as the controller's. In head mode (features) the pool's images
+    are the backbone's cached embeddings, which the controller computed before."""
+    job = open_job(payload)
+    cfg = job.cfg
     head = features and cfg.model.train == "head"
-    # the catalogue as the controller left it: the same items at the same positions, and
-    # a new pool once the controller changed it
-    with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
-        key = (repr(cfg.data), tuple(cfg.classes), input_size(cfg), repr(cfg.model), head,
-               str(cfg.work_dir), store.catalogue.generation())
-        if key not in _pools:
-            _pools.clear()  # one project per worker process at a time: keep memory flat
-            pool = open_pool(cfg, store, refresh=False)
-            if head:
-                pool = with_features(pool, project_embedder(cfg, pool).features(
-                    *pool_keys(pool)))
-            _pools[key] = pool
-    return cfg, _pools[key]
+    catalogue = str(payload.get("catalogue") or "")
+    key = (repr(cfg.data), tuple(cfg.classes), input_size(cfg), repr(cfg.model), head,
+           str(cfg.work_dir), job.store.url, catalogue)
+    if key not in _pools:
+        _pools.clear()  # one project per worker process at a time: keep memory flat
+        snapshot = CatalogueSnapshot.parse(job.read(catalogue), shared_cache=job.shared) \
+            if catalogue else None
+        pool = open_pool(cfg, catalogue=snapshot)
+        if head:
+            pool = with_features(pool, project_embedder(cfg, pool).features(*pool_keys(pool)))
+        _pools[key] = pool
+    return job, _pools[key]
 
 
 def device_for(cfg: Config) -> torch.device:
@@ -94,13 +124,15 @@ def device_for(cfg: Config) -> torch.device:
     return resolve_device(os.environ.get(DEVICE_ENV) or cfg.training.device)
 
 
-def predictor_for(cfg: Config, pool: Pool, version: str) -> Predictor:
+def predictor_for(job: Job, pool: Pool, version: str) -> Predictor:
     """The model of a version, ready for inference; cached while the file is unchanged."""
-    path = checkpoint_path(cfg.work_dir, version)
     try:
-        key = (str(path), path.stat().st_mtime_ns, str(device_for(cfg)))
-    except FileNotFoundError:
-        raise StateError(f"{path}: the checkpoint of model {version} is missing") from None
+        path = job.store.fetch(checkpoint_name(version))
+    except FileNotFoundError as exc:
+        raise StateError(f"{exc.filename}: the checkpoint of model {version} is "
+                         "missing") from None
+    cfg = job.cfg
+    key = (job.store.url, str(path), path.stat().st_mtime_ns, str(device_for(cfg)))
     if key not in _predictors:
         _predictors.clear()
         model = build(cfg.model, input_spec(pool.images, len(pool.class_names)))
@@ -136,20 +168,36 @@ class TrainingInputs:
                    cfg.strategy.score_batch_size)
 
 
-def training_inputs(payload: dict[str, Any]) -> TrainingInputs:
-    """The TrainingInputs of a train or out-of-fold job (labels read from state)."""
-    cfg, pool = load(payload)
+def training_inputs(payload: dict[str, Any]) -> tuple[Job, TrainingInputs]:
+    """The TrainingInputs of a train or out-of-fold job: the labels and splits from the
+    snapshot the payload names (published by the controller from its state)."""
+    job, pool = load(payload)
+    cfg = job.cfg
     if cfg.training.threads > 0 and not os.environ.get(DEVICE_ENV):
         torch.set_num_threads(cfg.training.threads)
     position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
-    with Store.open(cfg.work_dir / "state.sqlite") as store:
-        labels = store.labels.current(Split.TRAIN.value)
-        holdout = store.labels.current(Split.HOLDOUT.value)
-        splits = store.items.splits()
+    snapshot = parse_labels(job.read(payload["snapshot"]))
+    labels, holdout, splits = (snapshot[k] for k in ("train", "holdout", "splits"))
     fit_on = [position[i] for i, s in splits.items()
               if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
     norm = normalizer(cfg.model, pool.images[torch.tensor(fit_on, dtype=torch.long)])
     ids = sorted(i for i in labels if i in position)
-    return TrainingInputs(cfg, pool, position, ids,
-                          np.array([labels[i] for i in ids], dtype=np.int64), holdout,
-                          splits, norm)
+    return job, TrainingInputs(cfg, pool, position, ids,
+                               np.array([labels[i] for i in ids], dtype=np.int64), holdout,
+                               splits, norm)
+
+
+def labels_snapshot(train: dict[str, int], holdout: dict[str, int],
+                    splits: dict[str, str]) -> bytes:
+    """The labelled snapshot a train job works from, as JSON bytes (equal snapshots,
+    equal bytes: its name is its digest)."""
+    return json.dumps({"train": train, "holdout": holdout, "splits": splits},
+                      sort_keys=True, separators=(",", ":")).encode()
+
+
+def parse_labels(data: bytes) -> dict[str, dict]:
+    """labels_snapshot's bytes read back: train and holdout labels, splits."""
+    document = json.loads(data)
+    return {"train": {str(k): int(v) for k, v in document["train"].items()},
+            "holdout": {str(k): int(v) for k, v in document["holdout"].items()},
+            "splits": {str(k): str(v) for k, v in document["splits"].items()}}

@@ -1,4 +1,5 @@
-"""The controller's side of a round's jobs: building payloads, sharding, merging.
+"""The controller's side of a round's jobs: building payloads, publishing what they work
+from (the labelled and catalogue snapshots, position lists), sharding, merging.
 
 Whatever the executor, the same payloads run the same job functions, so a round through
 RQ workers selects exactly the batch it selects inline (same seed, same shards).
@@ -6,43 +7,50 @@ RQ workers selects exactly the batch it selects inline (same seed, same shards).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import os
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from activelearn.config import Config
+from activelearn.config import Config, config_content
+from activelearn.data.artifacts import project_artifacts
 from activelearn.data.cache import missing
+from activelearn.data.snapshot import catalogue_snapshot
 from activelearn.data.sources import project_cache
 from activelearn.data.sources.base import Pool
-from activelearn.files import write_atomically
 from activelearn.jobs.executor import Executor
+from activelearn.jobs.inputs import labels_snapshot
+from activelearn.kinds import Split
 from activelearn.learn.embedding import pool_keys, project_embedder
 from activelearn.state import Store
 from activelearn.strategies import get_strategy
 
 
-def build_cache(executor: Executor, cfg: Config, store: Store, progress: bool) -> int:
+def build_cache(executor: Executor, cfg: Config, state: Store, progress: bool) -> int:
     """Decode the catalogued files the decoded cache lacks (data.cache: memmap) as
     `cache` jobs of jobs.shard_size files, and record what they wrote (and the files that
     failed, as unusable). Returns the images written."""
-    rows = list(store.catalogue.rows())
-    todo = [r.item_id for r in missing(project_cache(cfg), store.catalogue, rows)]
+    rows = list(state.catalogue.rows())
+    todo = [r.item_id for r in missing(project_cache(cfg), state.catalogue, rows)]
     shard = cfg.jobs.shard_size
-    payloads = [{**base_payload(cfg), "item_ids": todo[start:start + shard]}
+    base = base_payload(cfg, state)
+    payloads = [{**base, "item_ids": todo[start:start + shard]}
                 for start in range(0, len(todo), shard)]
     written = 0
     for result in executor.run("cache", payloads, total=len(todo), desc="cache",
                                progress=progress):
-        store.catalogue.set_cached(result["written"])
-        store.catalogue.mark_unusable(result["failed"])
+        state.catalogue.set_cached(result["written"])
+        state.catalogue.mark_unusable(result["failed"])
         written += len(result["written"])
     return written
 
 
-def embed(executor: Executor, cfg: Config, pool: Pool, progress: bool) -> int:
+def embed(executor: Executor, cfg: Config, pool: Pool, progress: bool,
+          state: Store | None = None) -> int:
     """Compute the backbone's embeddings the embedding cache lacks (model.weights set) as
     `embed` jobs of jobs.shard_size items; returns how many. Each job writes its rows
     chunk by chunk, so a rerun after a crash embeds only what is still missing."""
@@ -52,60 +60,117 @@ def embed(executor: Executor, cfg: Config, pool: Pool, progress: bool) -> int:
     if not len(todo):
         return 0
     embedder.cache.reserve(int(rows.max()) + 1)
-    folder = cfg.work_dir / "embed"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"todo-{embedder.cache.key}.npy"
-    write_atomically(path, lambda tmp: np.save(tmp, todo.astype(np.int64)))
+    base = _with_state(cfg, state, base_payload)
+    name = _publish_array(cfg, "embed", todo)
     shard = cfg.jobs.shard_size
-    payloads = [{**base_payload(cfg), "positions": str(path), "start": start,
+    payloads = [{**base, "positions": name, "start": start,
                  "stop": min(start + shard, len(todo))} for start in range(0, len(todo), shard)]
     executor.run("embed", payloads, total=len(todo), desc="embed", progress=progress)
     return len(todo)
 
 
-def base_payload(cfg: Config) -> dict[str, Any]:
-    """What every job needs to find the project: the config file, and the directory its
-    relative paths (data.root, project.work_dir) are relative to."""
-    return {"config": str(Path(cfg.path).resolve()), "cwd": os.getcwd()}
+def base_payload(cfg: Config, state: Store | None = None) -> dict[str, Any]:
+    """What every job needs: the config as content (its paths made absolute), the
+    artifact store, and for a file source the catalogue snapshot (published once per
+    version of the catalogue) that gives the job the controller's pool."""
+    payload: dict[str, Any] = {"config": config_content(_absolute(cfg)),
+                               "artifacts": project_artifacts(cfg).url}
+    if state is not None and state.catalogue.count():
+        payload["catalogue"] = _catalogue(cfg, state)
+    return payload
 
 
-def train(executor: Executor, cfg: Config, round_: int, version: str,
-          progress: bool) -> dict[str, Any]:
-    """Train and evaluate one model version; returns the train job's result."""
-    payload = {**base_payload(cfg), "round": round_, "version": version}
+def _absolute(cfg: Config) -> Config:
+    """cfg with its relative local paths (work dir, data root, a weights file) made
+    absolute, as the controller resolves them: a job resolves nothing against its cwd."""
+    def absolute(value: str) -> str:
+        return value if not value or "://" in value or os.path.isabs(value) \
+            else os.path.abspath(value)
+
+    project = dataclasses.replace(cfg.project, work_dir=str(cfg.work_dir.resolve()))
+    data = dataclasses.replace(cfg.data, root=absolute(cfg.data.root))
+    weights = cfg.model.weights if cfg.model.hub_weights else absolute(cfg.model.weights)
+    return dataclasses.replace(cfg, project=project, data=data,
+                               model=dataclasses.replace(cfg.model, weights=weights))
+
+
+_published: dict[tuple[str, int], str] = {}  # (store, catalogue generation) -> its name
+
+
+def _catalogue(cfg: Config, state: Store) -> str:
+    artifacts = project_artifacts(cfg)
+    key = (artifacts.url, state.catalogue.generation())
+    if key not in _published:
+        _published[key] = artifacts.publish_content(
+            "catalogues", catalogue_snapshot(state.catalogue), ".json")
+    return _published[key]
+
+
+def _training_payload(cfg: Config, state: Store) -> dict[str, Any]:
+    """base_payload and the labels a model trains on (train and holdout labels, splits),
+    published as a content-addressed snapshot."""
+    data = labels_snapshot(state.labels.current(Split.TRAIN.value),
+                           state.labels.current(Split.HOLDOUT.value), state.items.splits())
+    return {**base_payload(cfg, state),
+            "snapshot": project_artifacts(cfg).publish_content("snapshots", data, ".json")}
+
+
+def _with_state(cfg: Config, state: Store | None,
+                make: Callable[[Config, Store], dict[str, Any]]) -> dict[str, Any]:
+    """make(cfg, state), with the project's state file opened when state is None."""
+    if state is not None:
+        return make(cfg, state)
+    with Store.open(cfg.work_dir / "state.sqlite") as opened:
+        return make(cfg, opened)
+
+
+def _publish_array(cfg: Config, folder: str, positions: np.ndarray) -> str:
+    """Publish pool positions (.npy) under their content-addressed name."""
+    buffer = io.BytesIO()
+    np.save(buffer, positions.astype(np.int64))
+    return project_artifacts(cfg).publish_content(folder, buffer.getvalue(), ".npy")
+
+
+def train(executor: Executor, cfg: Config, round_: int, version: str, progress: bool,
+          state: Store | None = None) -> dict[str, Any]:
+    """Train and evaluate one model version on the labels in state (the project's state
+    file when not given); returns the train job's result."""
+    payload = {**_with_state(cfg, state, _training_payload), "round": round_,
+               "version": version}
     return executor.run("train", [payload], desc="train", progress=progress)[0]
 
 
 def out_of_fold(executor: Executor, cfg: Config, round_: int, version: str, folds: int,
-                progress: bool) -> list[str]:
+                progress: bool, state: Store | None = None) -> list[str]:
     """Out-of-fold predictions of the labelled train items, one job per fold (on the
-    training queue); returns the fold files (.npz: item_ids, labels, probs). A fold file
-    already written is reused, so a rerun after a crash trains only the missing folds."""
-    folder = cfg.work_dir / "review" / version
-    payloads = [{**base_payload(cfg), "round": round_, "version": version, "fold": k,
-                 "folds": folds, "out": str(folder / f"fold-{k}-of-{folds}.npz")}
+    training queue); returns the fold artifacts (.npz: item_ids, labels, probs). A fold
+    already published is reused, so a rerun after a crash trains only the missing
+    folds."""
+    base = {**_with_state(cfg, state, _training_payload), "round": round_,
+            "version": version, "folds": folds}
+    payloads = [{**base, "fold": k, "out": f"review/{version}/fold-{k}-of-{folds}.npz"}
                 for k in range(folds)]
     results = executor.run("oof", payloads, total=folds, desc="out-of-fold", progress=progress)
     return [r["out"] for r in results]
 
 
 def score_and_select(executor: Executor, cfg: Config, version: str, candidates: np.ndarray,
-                     labeled: np.ndarray, n: int, seed: int, progress: bool) -> dict[str, Any]:
+                     labeled: np.ndarray, n: int, seed: int, progress: bool,
+                     state: Store | None = None) -> dict[str, Any]:
     """Score the candidate pool positions in shards of jobs.shard_size, then select n.
 
-    candidates, labeled: [items] pool positions. Shards are files named by a digest of
-    what they score, so a rerun after a crash reuses the shards already written.
+    candidates, labeled: [items] pool positions. Shards are artifacts named by a digest
+    of what they score, so a rerun after a crash reuses the shards already published.
     Returns the select job's result (positions best first, scores, suggestions).
     """
     strategy = get_strategy(cfg.strategy.name)
     mc = cfg.strategy.mc_passes if strategy.needs_mc_dropout else 0
-    folder = cfg.work_dir / "scores" / version
-    base = {**base_payload(cfg), "version": version, "seed": seed}
-    shards = _shards(folder, candidates, cfg.jobs.shard_size,
+    base = {**_with_state(cfg, state, base_payload), "version": version, "seed": seed}
+    shards = _shards(cfg, version, candidates, cfg.jobs.shard_size,
                      {**base, "embeddings": strategy.needs_embeddings, "mc_passes": mc})
     labeled_shards = []
     if strategy.needs_labeled_embeddings:
-        labeled_shards = _shards(folder, labeled, cfg.jobs.shard_size,
+        labeled_shards = _shards(cfg, version, labeled, cfg.jobs.shard_size,
                                  {**base, "embeddings": True, "mc_passes": 0})
     jobs = shards + labeled_shards
     executor.run("score", jobs, total=len(candidates) + len(labeled_shards and labeled),
@@ -117,17 +182,14 @@ def score_and_select(executor: Executor, cfg: Config, version: str, candidates: 
     return executor.run("select", [payload], desc="select", progress=progress)[0]
 
 
-def _shards(folder: Path, positions: np.ndarray, size: int, base: dict[str, Any]
-            ) -> list[dict[str, Any]]:
-    """Score payloads over positions (saved once as .npy) in ranges of `size`."""
+def _shards(cfg: Config, version: str, positions: np.ndarray, size: int,
+            base: dict[str, Any]) -> list[dict[str, Any]]:
+    """Score payloads over positions (published once as .npy) in ranges of `size`."""
     digest = hashlib.sha1(positions.astype(np.int64).tobytes())
     digest.update(f"{base['embeddings']}/{base['mc_passes']}/{base['seed']}".encode())
     key = digest.hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"positions-{key}.npy"
-    if not path.exists():
-        write_atomically(path, lambda tmp: np.save(tmp, positions.astype(np.int64)))
-    return [{**base, "positions": str(path), "start": start,
+    name = _publish_array(cfg, f"scores/{version}", positions)
+    return [{**base, "positions": name, "start": start,
              "stop": min(start + size, len(positions)),
-             "out": str(folder / f"shard-{key}-{start}.npz")}
+             "out": f"scores/{version}/shard-{key}-{start}.npz"}
             for start in range(0, len(positions), size)]

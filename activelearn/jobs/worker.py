@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ from activelearn.config.checks import mask_password
 from activelearn.errors import JobError
 from activelearn.jobs.executor import PERFORM, redis_client
 from activelearn.jobs.functions import available_jobs
-from activelearn.jobs.inputs import DEVICE_ENV, WORK_DIRS_ENV
+from activelearn.jobs.inputs import ARTIFACTS_ENV, DEVICE_ENV, SCRATCH_ENV, WORK_DIRS_ENV
 
 log = logging.getLogger("activelearn.worker")
 
@@ -88,22 +89,29 @@ def describe_device(device: str) -> str:
 
 def run_worker(redis_url: str, queues: list[str], device: str, threads: int, burst: bool,
                heartbeat: int, work_dirs: list[str], name: str | None = None,
-               announce: Callable[[str], None] = log.info) -> bool:
+               announce: Callable[[str], None] = log.info, artifacts: tuple[str, ...] = (),
+               scratch: str | None = None) -> bool:
     """Work on the queues until stopped (or, with burst, until they are empty); announce
-    gets one line naming the worker, its queues and its device. Jobs of projects whose
-    work dir is not under one of work_dirs are refused, and a job writes only under its
-    project's work dir (see inputs.project_config)."""
+    gets one line naming the worker, its queues and its device. A job runs only for a
+    project whose local artifact store and work dir lie under one of work_dirs (a shared
+    disk), or whose remote store is one of artifacts; it writes only there and into
+    scratch (default: a new temporary folder); see inputs.open_job."""
     import torch
 
     os.environ[DEVICE_ENV] = device  # the job functions use it instead of training.device
     os.environ[WORK_DIRS_ENV] = os.pathsep.join(str(Path(d).resolve()) for d in work_dirs)
+    os.environ[ARTIFACTS_ENV] = "\n".join(a.rstrip("/") for a in artifacts)
+    folder = Path(scratch) if scratch else Path(tempfile.mkdtemp(prefix="activelearn-worker-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[SCRATCH_ENV] = str(folder.resolve())
     if threads > 0:
         torch.set_num_threads(threads)
     connection = redis_client(redis_url)
     worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
                              for q in queues], connection=connection, name=name,
                             serializer=JSONSerializer, job_monitoring_interval=heartbeat)
+    serves = [*work_dirs, *artifacts]
     announce(f"worker {worker.name} on {mask_password(redis_url)}, queues "
-             f"{', '.join(queues)}, device {describe_device(device)}, projects under "
-             f"{', '.join(work_dirs)}")
+             f"{', '.join(queues)}, device {describe_device(device)}, projects of "
+             f"{', '.join(serves)}, scratch {folder}")
     return worker.work(burst=burst, logging_level="WARNING")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from activelearn.data.artifacts import ArtifactStore
 from activelearn.errors import ConfigError, StateError
 from activelearn.files import write_atomically
 from activelearn.learn.inference import Normalizer
@@ -44,14 +45,25 @@ def model_version(project: str, round_: int) -> str:
     return f"{project}-r{round_}"
 
 
+def checkpoint_name(version: str) -> str:
+    """The artifact name of a model version's checkpoint, e.g. "models/fm-r3.pt"."""
+    return f"models/{version}.pt"
+
+
+def metrics_name(version: str) -> str:
+    """The artifact name of the train job's result (metrics), next to the checkpoint."""
+    return f"models/{version}.json"
+
+
 def checkpoint_path(work_dir: Path, version: str) -> Path:
-    """The checkpoint of a model version in a project's work directory."""
-    return Path(work_dir) / "models" / f"{version}.pt"
+    """The checkpoint of a model version in a local artifact store (by default the
+    project's work directory)."""
+    return Path(work_dir) / checkpoint_name(version)
 
 
 def metrics_path(work_dir: Path, version: str) -> Path:
-    """The train job's result (metrics) of a model version, next to its checkpoint."""
-    return checkpoint_path(work_dir, version).with_suffix(".json")
+    """The metrics of a model version in a local artifact store, next to its checkpoint."""
+    return Path(work_dir) / metrics_name(version)
 
 
 def save_checkpoint(path: Path, model: SplitModel, norm: Normalizer, meta: dict,
@@ -105,18 +117,21 @@ def load_checkpoint(path: Path, model: SplitModel) -> tuple[Normalizer, dict]:
     return Normalizer(tuple(mean), tuple(std)), ckpt["meta"]
 
 
-def model_problem(work_dir: Path, version: str) -> str | None:
-    """Why a model version's files cannot be used (a missing or unreadable checkpoint or
-    metrics file), or None when they can."""
-    metrics = metrics_path(work_dir, version)
+def model_problem(store: ArtifactStore, version: str) -> str | None:
+    """Why a model version's files in the artifact store cannot be used (a missing or
+    unreadable checkpoint or metrics file), or None when they can."""
+    shown = store.path(metrics_name(version)) if store.local \
+        else f"{store.url}/{metrics_name(version)}"
     try:
-        _read(checkpoint_path(work_dir, version))
+        _read(store.fetch(checkpoint_name(version)))
+    except FileNotFoundError as exc:
+        return f"{exc.filename}: the checkpoint is missing"
     except StateError as exc:
         return str(exc)
     try:
-        json.loads(metrics.read_text())["metrics"]
+        json.loads(store.read_bytes(metrics_name(version)))["metrics"]
     except FileNotFoundError:
-        return f"{metrics}: the metrics file is missing"
+        return f"{shown}: the metrics file is missing"
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        return f"{metrics}: unreadable ({type(exc).__name__})"
+        return f"{shown}: unreadable ({type(exc).__name__})"
     return None

@@ -107,7 +107,7 @@ class BatchPlanner:
         candidates = candidate_positions(selectable, strategy.candidates, seed)
         chosen = steps.score_and_select(self.executor, self.cfg, version, candidates,
                                         self._labeled_train_positions(), n, seed,
-                                        self.progress)
+                                        self.progress, state=self.store)
         ids = [self.pool.item_ids[i] for i in chosen["positions"]]
         suggestions = list(zip(ids, chosen["labels"], chosen["confidence"]))
         self.store.batches.add(round_, BatchKind.QUERY, strategy.name, seed, version,

@@ -22,7 +22,6 @@ transaction.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ import torch
 
 from activelearn.annotation.label_studio.client import LabelStudioBackend
 from activelearn.config import Config
+from activelearn.data.artifacts import project_artifacts
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
 from activelearn.failpoints import failpoint
@@ -41,8 +41,8 @@ from activelearn.jobs.executor import Executor, make_executor
 from activelearn.kinds import RoundStatus, Split
 from activelearn.learn.backbones import check_weights
 from activelearn.learn.checkpoints import (
-    checkpoint_path,
-    metrics_path,
+    checkpoint_name,
+    metrics_name,
     model_problem,
     model_version,
 )
@@ -88,6 +88,7 @@ class Cycle:
         self.cfg, self.store, self.backend, self.pool = cfg, store, backend, pool
         self.executor, self.lock, self.echo, self.progress = executor, lock, echo, progress
         self.retrain = retrain
+        self.artifacts = project_artifacts(cfg)
         self.planner = BatchPlanner(cfg, store, pool, executor, echo, progress)
         self.pusher: TaskPusher | None = None  # once the project is linked (run)
 
@@ -207,7 +208,7 @@ class Cycle:
         if "select" in done:
             return plan
         if plan is Plan.TRAIN and "train" in done:
-            problem = model_problem(self.cfg.work_dir, self._version(round_))
+            problem = model_problem(self.artifacts, self._version(round_))
             if problem is not None:
                 self.echo(f"  the model of round {round_} is unusable ({problem}): "
                           "training it again")
@@ -216,7 +217,7 @@ class Cycle:
                 self._discard_model(self._version(round_))
         elif plan is Plan.TOPUP:
             latest = self._latest_model()
-            problem = latest and model_problem(self.cfg.work_dir, latest[1])
+            problem = latest and model_problem(self.artifacts, latest[1])
             if latest is not None and problem:
                 self.echo(f"  the latest model {latest[1]} is unusable ({problem}): this "
                           "round trains a new one instead")
@@ -226,16 +227,15 @@ class Cycle:
 
     def _discard_model(self, version: str) -> None:
         """Remove what is left of a model version's files, so training publishes anew."""
-        for path in (checkpoint_path(self.cfg.work_dir, version),
-                     metrics_path(self.cfg.work_dir, version)):
-            path.unlink(missing_ok=True)
+        for name in (checkpoint_name(version), metrics_name(version)):
+            self.artifacts.remove(name)
 
     # -- phases of a training round ------------------------------------------------
     def _train(self, round_: int) -> None:
         # files left by a run killed between publishing and recording the phase
         self._discard_model(self._version(round_))
         result = steps.train(self.executor, self.cfg, round_, self._version(round_),
-                             self.progress)
+                             self.progress, state=self.store)
         self.echo(f"  trained {result['version']} ({made_by(result)}) on {result['labels']} "
                   f"labels in {result['seconds']:.1f} s ({result['epochs']} epochs, "
                   f"{result['device']})")
@@ -243,15 +243,15 @@ class Cycle:
     def _evaluate(self, round_: int) -> None:
         """Record the metrics the train job measured (written next to the checkpoint)."""
         version = self._version(round_)
-        path = metrics_path(self.cfg.work_dir, version)
+        name = metrics_name(version)
         try:
-            result = json.loads(path.read_text())
+            result = self.artifacts.read_json(name)
             metrics = result["metrics"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             # the next run finds the model unusable and trains it again (see _recover)
-            raise StateError(f"{path}: the metrics of {version} are unreadable "
-                             f"({type(exc).__name__}); the next cycle trains the round "
-                             "again") from None
+            raise StateError(f"{self.artifacts.url}/{name}: the metrics of {version} are "
+                             f"unreadable ({type(exc).__name__}); the next cycle trains the "
+                             "round again") from None
         made = {k: result[k] for k in ("model", "mode", "weights_sha256") if k in result}
         for split, found in metrics.items():
             self.store.metrics.record(round_, split, version, {**found, **made})
@@ -353,13 +353,14 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
         if cfg.training.threads > 0:
             torch.set_num_threads(cfg.training.threads)
         with Store.open(state_path) as store:
-            inline = executor.name == "inline"  # else the workers decode the cache
+            # the workers decode the cache, when they share this disk
+            inline = executor.name == "inline" or cfg.jobs.remote_artifacts
             pool = open_pool(cfg, store, progress=progress, build_cache=inline)
             if (cfg.data.cache == "memmap" and not inline
                     and steps.build_cache(executor, cfg, store, progress)):
                 pool = open_pool(cfg, store, refresh=False)
             if uses_embeddings(cfg):  # the backbone's embeddings, once per item
-                embedded = steps.embed(executor, cfg, pool, progress)
+                embedded = steps.embed(executor, cfg, pool, progress, state=store)
                 if embedded:
                     echo(f"embedded {embedded} items with {cfg.model.name} "
                          f"({cfg.model.weights})")

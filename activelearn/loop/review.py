@@ -23,6 +23,7 @@ import numpy as np
 from activelearn.annotation.label_studio.client import LabelStudioBackend
 from activelearn.annotation.label_studio.tasks import REVIEW_KIND, ReviewNote, Suggestion, TaskSpec
 from activelearn.config import Config
+from activelearn.data.artifacts import ArtifactStore, project_artifacts
 from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor
@@ -44,8 +45,9 @@ def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, v
     labels = store.labels.current(Split.TRAIN.value)
     if len(labels) < 2 * quality.review_folds:
         return 0
-    files = steps.out_of_fold(executor, cfg, round_, version, quality.review_folds, progress)
-    ids, given, probs = merge_folds(files)
+    files = steps.out_of_fold(executor, cfg, round_, version, quality.review_folds,
+                              progress, state=store)
+    ids, given, probs = merge_folds(project_artifacts(cfg), files)
     ranking = rank_label_errors(probs, given, quality.review_min_confidence)
     skip = store.reviews.not_reviewable() | set(store.gold.labels())
     rows: list[tuple[str, int, int, float, float]] = []
@@ -63,9 +65,10 @@ def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, v
     return len(rows)
 
 
-def merge_folds(files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """item_ids [items], labels [items], probs [items, classes] of the fold files."""
-    loaded = [np.load(path) for path in files]
+def merge_folds(artifacts: ArtifactStore, names: list[str]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """item_ids [items], labels [items], probs [items, classes] of the fold artifacts."""
+    loaded = [np.load(artifacts.fetch(name)) for name in names]
     ids, labels, probs = (joined(name, loaded) for name in ("item_ids", "labels", "probs"))
     assert ids is not None and labels is not None and probs is not None  # written together
     return ids, labels, probs

@@ -151,8 +151,8 @@ def test_a_failing_job_is_reported_with_its_id(rq_project, workers):
 
     executor = RQExecutor(dataclasses.replace(cfg.jobs, retries=0))
     payload = {**steps.base_payload(cfg), "version": "t-r1", "seed": 0, "embeddings": False,
-               "mc_passes": 0, "positions": str(cfg.work_dir / "missing.npy"), "start": 0,
-               "stop": 10, "out": str(cfg.work_dir / "out.npz")}
+               "mc_passes": 0, "positions": "missing.npy", "start": 0,
+               "stop": 10, "out": "out.npz"}
     with pytest.raises(JobError) as err:
         executor.run("score", [payload])
     assert str(err.value).startswith("job ")
@@ -170,7 +170,8 @@ def test_out_of_fold_jobs_on_two_workers_predict_every_label_once_like_inline(rq
     cfg, _ = trained(rq_project)
     for _ in range(2):
         workers.start(threads=cfg.training.threads)  # as inline: the same float sums
-    files = steps.out_of_fold(RQExecutor(cfg.jobs), cfg, 1, "t-r1", 2, progress=False)
+    names = steps.out_of_fold(RQExecutor(cfg.jobs), cfg, 1, "t-r1", 2, progress=False)
+    files = [cfg.work_dir / name for name in names]  # the default store: the work dir
     folds = [np.load(f) for f in files]
     predicted = [str(i) for fold in folds for i in fold["item_ids"]]
     with Store.open(cfg.work_dir / "state.sqlite") as store:
@@ -182,11 +183,11 @@ def test_out_of_fold_jobs_on_two_workers_predict_every_label_once_like_inline(rq
     assert all(j.timeout == cfg.jobs.train_timeout for j in jobs)
     rq = {str(i): p for fold in folds for i, p in zip(fold["item_ids"], fold["probs"])}
     for f in files:
-        Path(f).unlink()
+        f.unlink()
     inline = steps.out_of_fold(InlineExecutor(), cfg, 1, "t-r1", 2, progress=False)
-    assert inline == files
-    again = {str(i): p for f in inline for i, p in zip(np.load(f)["item_ids"],
-                                                       np.load(f)["probs"])}
+    assert inline == names
+    again = {str(i): p for f in files for i, p in zip(np.load(f)["item_ids"],
+                                                      np.load(f)["probs"])}
     assert all(np.allclose(rq[i], again[i], atol=1e-5) for i in labels)
 
 

@@ -71,24 +71,27 @@ def test_a_job_never_writes_outside_its_project(rq_project, workers, tmp_path):
     cfg, _ = trained(rq_project)
     workers.start()
     outside = tmp_path / "elsewhere" / "shard.npz"
-    positions = cfg.work_dir / "positions.npy"
-    np.save(positions, np.arange(40, 60))
+    np.save(cfg.work_dir / "positions.npy", np.arange(40, 60))
     payload = {**steps.base_payload(cfg), "version": "t-r1", "seed": 0, "embeddings": False,
-               "mc_passes": 0, "positions": str(positions), "start": 0, "stop": 20,
-               "out": str(outside)}
+               "mc_passes": 0, "positions": "positions.npy", "start": 0, "stop": 20,
+               "out": "scores/s.npz"}
     queue = RQExecutor(cfg.jobs).queue("score")
-    job = queue.enqueue(PERFORM, "score", payload)
+    for out in (str(outside), "../elsewhere/shard.npz", "scores/../../shard.npz"):
+        job = queue.enqueue(PERFORM, "score", {**payload, "out": out})
+        assert finished(job) == JobStatus.FAILED
+        assert "is not a plain relative path inside the store" in reason(job), reason(job)
+    assert not outside.parent.exists() and not (cfg.work_dir / "scores" / "s.npz").exists()
+    # a project this worker does not serve (another work dir, another store) is refused
+    other = dict(payload["config"], project={**payload["config"]["project"],
+                                            "work_dir": str(tmp_path / "other-work")})
+    job = queue.enqueue(PERFORM, "score", {**payload, "config": other,
+                                           "artifacts": str(tmp_path / "other-work")})
     assert finished(job) == JobStatus.FAILED
-    assert "is outside the project's work dir" in reason(job)
-    assert not outside.parent.exists()
-    # a project this worker does not serve (another work dir) is refused as a whole
-    other = rq_project.parent / "other.yaml"
-    other.write_text(rq_project.read_text().replace(str(cfg.work_dir),
-                                                    str(tmp_path / "other-work")))
-    job = queue.enqueue(PERFORM, "score", {**payload, "config": str(other),
-                                           "out": str(tmp_path / "other-work" / "s.npz")})
+    assert "is not under a folder this worker serves" in reason(job)
+    job = queue.enqueue(PERFORM, "score", {**payload, "artifacts": "s3://elsewhere/x"})
     assert finished(job) == JobStatus.FAILED
-    assert "is not one this worker serves" in reason(job)
+    assert "artifact store s3://elsewhere/x is not one this worker serves" in reason(job)
+    assert not (tmp_path / "other-work").exists()
 
 
 def test_jobs_over_tls_with_a_password_select_as_inline(project_file, secure_redis,

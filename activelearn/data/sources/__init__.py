@@ -24,6 +24,7 @@ from activelearn.config.schema import HUB_INPUT_SIZE
 
 if TYPE_CHECKING:  # the types only: base.py imports torch
     from activelearn.data.cache import ImageCache
+    from activelearn.data.snapshot import CatalogueSnapshot
     from activelearn.data.sources.base import Pool
     from activelearn.state import Store
 
@@ -57,17 +58,23 @@ for _name, _module in (("fashion-mnist", "fashion_mnist"), ("cifar10", "cifar10"
 
 
 def open_pool(cfg: Config, store: Store | None = None, refresh: bool = True,
-              progress: bool = False, build_cache: bool = True) -> Pool:
+              progress: bool = False, build_cache: bool = True,
+              catalogue: CatalogueSnapshot | None = None) -> Pool:
     """The project's pool: the source of cfg.data at model.input_size, with its catalogue
     and decoded cache in the store and WORK_DIR/cache (refresh: list the source and read
     new or changed files, as the controller does; False: take the catalogue as the
     controller left it, as a worker does). Without a store nothing is kept.
     build_cache: False leaves the decoded cache to the caller (jobs.steps.build_cache,
-    on RQ workers); the pool decodes what the cache lacks meanwhile."""
+    on RQ workers); the pool decodes what the cache lacks meanwhile.
+    catalogue: instead of a store, the catalogue a job reads from its snapshot (never
+    refreshed)."""
     from activelearn.data.sources.files import SourceState
 
-    state = None if store is None else SourceState(
-        store.catalogue, cache_dir(cfg), refresh, progress, build_cache)
+    state = None
+    if catalogue is not None:
+        state = SourceState(catalogue, cache_dir(cfg), refresh=False)
+    elif store is not None:
+        state = SourceState(store.catalogue, cache_dir(cfg), refresh, progress, build_cache)
     return load_source(cfg.data, cfg.classes, input_size(cfg), state)
 
 

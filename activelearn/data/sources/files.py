@@ -22,6 +22,7 @@ from activelearn.config import DataConfig
 from activelearn.data.cache import ImageCache, build
 from activelearn.data.catalogue import Candidate, refresh
 from activelearn.data.imageset import FileImages
+from activelearn.data.snapshot import CatalogueSnapshot
 from activelearn.data.sources.base import ContentHashes, Pool, SkippedItem
 from activelearn.data.sources.limits import check_limit, limited_positions
 from activelearn.errors import ConfigError, DataError
@@ -40,7 +41,7 @@ class SourceState:
     (and extend the cache, unless build_cache is False); False takes the catalogue as it
     stands (a worker loads the pool the controller ingested, at the same positions)."""
 
-    catalogue: CatalogueTable
+    catalogue: CatalogueTable | CatalogueSnapshot  # a snapshot only with refresh False
     cache_dir: Path
     refresh: bool = True
     progress: bool = False
@@ -108,6 +109,7 @@ def _catalogue_rows(list_candidates: Callable[[], list[Candidate]], cfg: DataCon
     # a reader (refresh False) never writes: without the controller's catalogue it
     # reads the files for itself
     table = state.catalogue if state is not None and state.refresh else None
+    assert not isinstance(table, CatalogueSnapshot)  # a snapshot is never refreshed
     rows, summary = refresh(list_candidates(), table, source,
                             state is not None and state.progress)
     notes.append(summary.line())
@@ -126,6 +128,7 @@ def _cache(cfg: DataConfig, size: tuple[int, int], channels: int,
                           "cache); run through a project config, or set data.cache: none")
     cache = ImageCache(state.cache_dir, size, channels)
     if state.refresh and state.build_cache:
+        assert not isinstance(state.catalogue, CatalogueSnapshot)  # never refreshed
         workers = min(8, os.cpu_count() or 1) if len(rows) >= 64 else 0
         started = time.perf_counter()
         written, failed = build(cache, state.catalogue, rows, workers, state.progress)

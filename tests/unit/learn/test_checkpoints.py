@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from activelearn.errors import StateError
+from activelearn.data.artifacts import ArtifactStore
 from activelearn.learn.checkpoints import (
     checkpoint_path,
     load_checkpoint,
@@ -83,15 +84,16 @@ def test_a_checkpoint_of_another_model_is_one_line(tmp_path: Path) -> None:
 
 def test_model_problem_names_what_is_missing_or_unreadable(tmp_path: Path) -> None:
     pt, js = checkpoint_path(tmp_path, "t-r1"), metrics_path(tmp_path, "t-r1")
-    assert "checkpoint is missing" in (model_problem(tmp_path, "t-r1") or "")
+    store = ArtifactStore(str(tmp_path), tmp_path / "scratch")
+    assert "checkpoint is missing" in (model_problem(store, "t-r1") or "")
     save_checkpoint(pt, build_model("small_cnn", SPEC), Normalizer((0.0,), (1.0,)), {})
-    assert "metrics file is missing" in (model_problem(tmp_path, "t-r1") or "")
+    assert "metrics file is missing" in (model_problem(store, "t-r1") or "")
     js.write_text("{not json")
-    assert "unreadable" in (model_problem(tmp_path, "t-r1") or "")
+    assert "unreadable" in (model_problem(store, "t-r1") or "")
     js.write_text(json.dumps({"metrics": {}}))
-    assert model_problem(tmp_path, "t-r1") is None
+    assert model_problem(store, "t-r1") is None
     pt.write_bytes(b"\0" * 10)
-    assert "not a checkpoint" in (model_problem(tmp_path, "t-r1") or "")
+    assert "not a checkpoint" in (model_problem(store, "t-r1") or "")
 
 
 def test_an_exclusive_save_never_replaces_a_published_checkpoint(tmp_path: Path) -> None:

@@ -1,0 +1,209 @@
+"""The artifact store: where jobs publish what they make (checkpoints, metrics, score
+shards, position lists, labelled snapshots, catalogue snapshots) and where the controller
+and the workers read it back. The only thing besides Redis that a worker on another
+machine shares with the controller (`jobs.artifacts`).
+
+    store = ArtifactStore("s3://bucket/activelearn", scratch=Path("/tmp/worker"))
+    store.publish("models/v1.pt", lambda tmp: torch.save(state, tmp), exclusive=True)
+    path = store.fetch("models/v1.pt")     # a local copy (the file itself when local)
+
+- A local store is a folder (by default the project's work dir, so the layout is the one
+  a shared disk always had); a remote one any fsspec URL, s3:// through s3fs (the
+  `s3` extra) with the usual AWS settings (AWS_ENDPOINT_URL for MinIO, moto, Ceph).
+- Names are relative paths with "/" (no "..", nothing absolute): nothing read or
+  written through a store lies outside it.
+- Publication is atomic: the file is written whole in a private place first (the
+  scratch folder, or a hidden temporary name beside the target), then renamed (local)
+  or uploaded in one PUT (S3 shows an object only once its upload completed, multipart
+  ones too). A job killed mid-write or mid-upload leaves nothing anyone would read.
+  exclusive=True publishes only when the name is free (os.link; S3's If-None-Match),
+  so two writers never both publish one model version.
+- Names are written once: a remote artifact fetched into the scratch folder is reused
+  while its name is. Content-addressed names (snapshots, positions, shards) and
+  versioned ones (checkpoints) keep that true.
+- A store that cannot be reached or answers with an error is one JobError line naming
+  the store, the artifact and the reason; the round stops and resumes on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from activelearn.config import Config
+from activelearn.data.uris import filesystem_class, remote_errors, remote_reason, scheme_of
+from activelearn.errors import JobError
+from activelearn.files import write_atomically
+
+__all__ = ["ArtifactStore", "content_name", "project_artifacts"]
+
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*(/[A-Za-z0-9_][A-Za-z0-9_.=+-]*)*$")
+# seconds to connect to a remote store and to wait for one answer, and tries per call:
+# a store that is down costs about a minute, never hangs a round
+CONNECT_TIMEOUT_S = 10
+READ_TIMEOUT_S = 60
+ATTEMPTS = 3
+
+
+def project_artifacts(cfg: Config) -> ArtifactStore:
+    """The controller's view of a project's store: jobs.artifacts, else the work dir;
+    remote artifacts are fetched into WORK_DIR/fetched."""
+    return ArtifactStore(cfg.jobs.artifacts or str(cfg.work_dir), cfg.work_dir / "fetched")
+
+
+def content_name(folder: str, data: bytes, suffix: str) -> str:
+    """A content-addressed name: folder/<first 20 hex digits of the sha256>suffix."""
+    return f"{folder}/{hashlib.sha256(data).hexdigest()[:20]}{suffix}"
+
+
+class ArtifactStore:
+    """A folder or an fsspec URL holding a project's artifacts; see the module.
+
+    url: a local path (made absolute) or e.g. s3://bucket/prefix. scratch: a local folder
+    for remote artifacts fetched and for files written before their upload."""
+
+    def __init__(self, url: str, scratch: Path) -> None:
+        self.scheme = scheme_of(url)
+        self.local = self.scheme == "file"
+        if self.local:
+            self.url = str(Path(url.removeprefix("file://")).expanduser().resolve())
+        else:
+            self.url = url.rstrip("/")
+        self.scratch = Path(scratch)
+        self._fs: Any = None
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({self.url!r})"
+
+    # -- reading ----------------------------------------------------------------------
+    def exists(self, name: str) -> bool:
+        """Whether an artifact of that name was published."""
+        if self.local:
+            return self.path(name).is_file()
+        return bool(self._call("look for", name, lambda fs, key: fs.isfile(key)))
+
+    def read_bytes(self, name: str) -> bytes:
+        """The artifact's bytes; FileNotFoundError when there is none of that name."""
+        return self.fetch(name).read_bytes()
+
+    def read_json(self, name: str) -> Any:
+        """The artifact, parsed as JSON (FileNotFoundError when missing)."""
+        return json.loads(self.read_bytes(name))
+
+    def fetch(self, name: str) -> Path:
+        """A local file holding the artifact: the file itself in a local store, else a
+        copy in scratch/fetched (downloaded once per name, whole before it is renamed
+        into place). FileNotFoundError when there is none of that name."""
+        if self.local:
+            path = self.path(name)
+            if not path.is_file():
+                raise FileNotFoundError(2, "no such artifact", str(path))
+            return path
+        copy = self._copy(name)
+        if copy.is_file():
+            return copy
+        try:
+            self._call("download", name, lambda fs, key: write_atomically(
+                copy, lambda tmp: fs.get_file(key, str(tmp))))
+        except FileNotFoundError:
+            raise FileNotFoundError(2, "no such artifact", f"{self.url}/{name}") from None
+        return copy
+
+    def path(self, name: str) -> Path:
+        """Where a local store keeps an artifact (ValueError for a remote store)."""
+        if not self.local:
+            raise ValueError(f"{self.url} is not a local folder")
+        return Path(self.url) / _checked(name)
+
+    # -- writing ----------------------------------------------------------------------
+    def publish(self, name: str, write: Callable[[Path], object],
+                exclusive: bool = False) -> None:
+        """Call write(tmp) with a private temporary path (its suffix is the name's), then
+        publish it under `name` atomically (see the module). exclusive: FileExistsError
+        when the name is taken, and the artifact there stays."""
+        if self.local:
+            write_atomically(self.path(name), write, exclusive=exclusive)
+            return
+        copy = self._copy(name)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        tmp = copy.with_name(f".{copy.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+                             f"{copy.suffix}")
+        try:
+            write(tmp)
+            if exclusive and self.exists(name):
+                raise FileExistsError(17, "artifact exists", f"{self.url}/{name}")
+            mode = "create" if exclusive and self.scheme == "s3" else "overwrite"
+            self._call("upload", name,
+                       lambda fs, key: fs.put_file(str(tmp), key, mode=mode))
+            os.replace(tmp, copy)  # the publisher reads its own without a download
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def publish_bytes(self, name: str, data: bytes, exclusive: bool = False) -> None:
+        """publish() of bytes held in memory."""
+        self.publish(name, lambda tmp: Path(tmp).write_bytes(data), exclusive=exclusive)
+
+    def publish_content(self, folder: str, data: bytes, suffix: str) -> str:
+        """Publish data under its content-addressed name (content_name) unless it is
+        there already; returns the name."""
+        name = content_name(folder, data, suffix)
+        if not self.exists(name):
+            self.publish_bytes(name, data)
+        return name
+
+    def remove(self, name: str) -> None:
+        """Remove an artifact (nothing when there is none), and its fetched copy."""
+        if self.local:
+            self.path(name).unlink(missing_ok=True)
+            return
+        self._copy(name).unlink(missing_ok=True)
+        if self.exists(name):
+            self._call("remove", name, lambda fs, key: fs.rm_file(key))
+
+    def check(self) -> None:
+        """JobError unless the store answers (a remote store's root can be listed)."""
+        if self.local:
+            return
+        self._call("reach", "", lambda fs, key: fs.ls(key.rstrip("/"), detail=False))
+
+    # -- remote plumbing --------------------------------------------------------------
+    def _copy(self, name: str) -> Path:
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
+        return self.scratch / "fetched" / digest / _checked(name)
+
+    def _filesystem(self) -> Any:
+        if self._fs is None:
+            fs_class = filesystem_class(self.scheme)
+            options: dict[str, Any] = {}
+            if self.scheme == "s3":
+                options["config_kwargs"] = {
+                    "connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": READ_TIMEOUT_S,
+                    "retries": {"max_attempts": ATTEMPTS, "mode": "standard"}}
+            self._fs = fs_class(**options)
+        return self._fs
+
+    def _call(self, what: str, name: str, call: Callable[[Any, str], Any]) -> Any:
+        key = f"{self.url}/{_checked(name)}" if name else self.url + "/"
+        try:
+            return call(self._filesystem(), key)
+        except (FileNotFoundError, FileExistsError):
+            raise
+        except remote_errors(self.scheme) as exc:
+            raise JobError(f"artifact store {self.url}: cannot {what} "
+                           f"{name or 'its root'}: {remote_reason(exc)}; check that it is up "
+                           "and reachable (AWS_ENDPOINT_URL, credentials); the round resumes "
+                           "on the next run") from None
+
+
+def _checked(name: str) -> str:
+    """The name, when it is a relative path inside the store (JobError otherwise)."""
+    if not _NAME.fullmatch(name):  # each part starts with a letter, digit or _: no ".."
+        raise JobError(f"refused: artifact name {name!r} is not a plain relative path "
+                       "inside the store")
+    return name
