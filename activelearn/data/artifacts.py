@@ -167,10 +167,16 @@ class ArtifactStore:
             self._call("remove", name, lambda fs, key: fs.rm_file(key))
 
     def check(self) -> None:
-        """JobError unless the store answers (a remote store's root can be listed)."""
+        """JobError unless the store answers and its bucket (or top folder) exists."""
         if self.local:
             return
-        self._call("reach", "", lambda fs, key: fs.ls(key.rstrip("/"), detail=False))
+        top = self.url.split("://", 1)[1].split("/", 1)[0]
+        try:
+            self._call("reach", "", lambda fs, key: fs.ls(f"{self.scheme}://{top}",
+                                                          detail=False))
+        except FileNotFoundError:
+            raise JobError(f"artifact store {self.url}: there is no bucket {top}; create it, "
+                           "or set jobs.artifacts to one that exists") from None
 
     # -- remote plumbing --------------------------------------------------------------
     def _copy(self, name: str) -> Path:

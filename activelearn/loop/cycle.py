@@ -349,6 +349,7 @@ def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
         failpoint("cycle:locked")
         ls = cfg.label_studio
         executor = make_executor(cfg.jobs)  # Redis first: an outage fails before any change
+        project_artifacts(cfg).check()  # and a remote artifact store
         backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
         if cfg.training.threads > 0:
             torch.set_num_threads(cfg.training.threads)

@@ -2,7 +2,9 @@
 machines the tests run on (see docker/README.md, "What was not run here").
 
 Every `activelearn ...` command they contain must parse with the real CLI, and every
-environment variable given to activelearn must be one the package reads.
+environment variable given to activelearn must be one the package (or botocore, for the
+S3 store) reads. The compose file's worker shares no volume with the controller: only
+Redis (over TLS, with a password) and the S3 store.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 import shlex
 import warnings
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
+from urllib.parse import parse_qs, urlsplit
 
 import click
 import pytest
@@ -34,6 +38,11 @@ LABEL_STUDIO_ENV = {"LABEL_STUDIO_USERNAME", "LABEL_STUDIO_ENABLE_LEGACY_API_TOK
                     "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED",
                     "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"}
 SHELL_OPERATORS = set("();<>|&")
+# What botocore (under s3fs, for an s3:// artifact store) reads: the endpoint of an
+# S3-compatible server, the credentials file, the region.
+AWS_ENV = {"AWS_ENDPOINT_URL", "AWS_SHARED_CREDENTIALS_FILE", "AWS_DEFAULT_REGION"}
+ACTIVELEARN_SERVICES = ("controller", "worker")
+SECRET = re.compile(r"/run/secrets/([A-Za-z0-9_.-]+)")
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -90,6 +99,8 @@ def activelearn_calls(script: str) -> list[list[str]]:
     as ; && | or after VAR=value assignments), with its words up to the next operator."""
     calls: list[list[str]] = []
     for line in script.replace("\\\n", " ").splitlines():
+        if line.lstrip().startswith("#"):
+            continue  # a comment line
         lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
         lexer.whitespace_split = True
         lexer.commenters = ""
@@ -119,6 +130,41 @@ def env_of(service: dict) -> dict[str, str]:
     return {k: str(v) for k, v in env.items()}
 
 
+class Mount(NamedTuple):
+    source: str  # a named volume, or a host path (./..., /...) for a bind
+    target: str
+    read_only: bool
+
+    @property
+    def bind(self) -> bool:
+        return self.source.startswith((".", "/", "~"))
+
+
+def mounts_of(service: dict) -> list[Mount]:
+    """A service's volumes, in the short (SOURCE:TARGET[:MODE]) or the long syntax."""
+    found = []
+    for entry in service.get("volumes", []):
+        if isinstance(entry, dict):
+            found.append(Mount(str(entry.get("source", "")), entry["target"],
+                               bool(entry.get("read_only"))))
+            continue
+        source, target, *mode = entry.split(":")
+        found.append(Mount(source, target, "ro" in ",".join(mode).split(",")))
+    return found
+
+
+def secrets_of(service: dict) -> set[str]:
+    """The names of the secrets a service is given (short or long syntax)."""
+    return {s if isinstance(s, str) else s["source"] for s in service.get("secrets", [])}
+
+
+def project_cfg(monkeypatch):
+    monkeypatch.delenv("ACTIVELEARN_ARTIFACTS", raising=False)
+    monkeypatch.delenv("ACTIVELEARN_REDIS_URL", raising=False)
+    monkeypatch.setenv("ACTIVELEARN_LS_URL", "http://label-studio:8080")
+    return load_config(DOCKER / "project.yaml")
+
+
 # -- compose ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def compose() -> dict:
@@ -141,21 +187,64 @@ def activelearn_commands(service: dict) -> list[list[str]]:
     return activelearn_calls(script)
 
 
-def test_compose_has_the_four_services_and_shared_volumes(compose, services) -> None:
-    assert set(services) == {"redis", "label-studio", "controller", "worker"}
+def test_compose_has_its_services_and_their_volumes(compose, services) -> None:
+    assert set(services) == {"redis", "minio", "minio-setup", "label-studio", "controller",
+                             "worker"}
     assert services["redis"]["image"].startswith("redis:")
     assert services["label-studio"]["image"].startswith("heartexlabs/label-studio:")
-    assert set(compose["volumes"]) >= {"work", "data", "redis", "label-studio"}
+    assert set(compose["volumes"]) >= {"work", "data", "worker-data", "worker-scratch",
+                                       "redis", "minio", "label-studio"}
     assert "label-studio:/label-studio/data" in services["label-studio"]["volumes"]
-    mounts = [set(services[name]["volumes"]) for name in ("controller", "worker")]
-    assert mounts[0] == mounts[1]  # jobs pass paths: both must see the same files
-    assert {"work:/srv/activelearn/work", "data:/srv/activelearn/data",
-            f"./project.yaml:{CONFIG_IN_CONTAINER}:ro"} <= mounts[0]
-    for name in ("controller", "worker"):
+    controller = set(mounts_of(services["controller"]))
+    assert {Mount("work", "/srv/activelearn/work", False),
+            Mount("data", "/srv/activelearn/data", False),
+            Mount("./project.yaml", CONFIG_IN_CONTAINER, True)} <= controller
+    assert set(mounts_of(services["worker"])) == {
+        Mount("./project.yaml", CONFIG_IN_CONTAINER, True),
+        Mount("worker-data", "/srv/activelearn/data", False),
+        Mount("worker-scratch", "/srv/activelearn/scratch", False)}
+    for name in ACTIVELEARN_SERVICES:
         assert services[name]["build"] == {"context": "..", "dockerfile": "docker/Dockerfile"}
         assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert services[name]["depends_on"]["minio-setup"]["condition"] == \
+            "service_completed_successfully"
     assert services["controller"]["depends_on"]["label-studio"]["condition"] == \
         "service_healthy"
+
+
+def test_the_worker_shares_no_volume_with_the_controller(compose, services) -> None:
+    """Only Redis and the S3 store connect them: the worker could run elsewhere."""
+    worker = mounts_of(services["worker"])
+    for name, service in services.items():
+        if name == "worker":
+            continue
+        other = mounts_of(service)
+        shared = {m.source for m in worker if not m.bind} & {m.source for m in other}
+        assert not shared, f"the worker shares volume {shared} with {name}"
+        for mine in (m for m in worker if m.bind):  # a bind: the same file, read-only
+            theirs = [m for m in other if m.source == mine.source]
+            assert mine.read_only and all(m.read_only for m in theirs), mine
+    assert all(m.read_only for m in worker if m.bind)  # no file of the host is written
+    # the config file is the only bind, and holds no state: the queues' names
+    assert [m.source for m in worker if m.bind] == ["./project.yaml"]
+    # and no mount of its own lies on the controller's state (the work volume's path)
+    assert not any(PurePosixPath(m.target).is_relative_to("/srv/activelearn/work")
+                   for m in worker)
+
+
+def test_every_secret_a_service_reads_is_given_and_exists(compose, services) -> None:
+    declared = compose["secrets"]
+    setup = (DOCKER / "docker-compose.yml").read_text().split("\nname:", 1)[0]
+    for name, spec in declared.items():
+        file = spec["file"]
+        assert file.startswith("./secrets/"), name  # git-ignored: see .gitignore
+        # the header's setup commands create it
+        assert re.search(rf"(>|-out|-keyout) {re.escape(file[2:])}\b", setup), file
+    for name, service in services.items():
+        given = secrets_of(service)
+        assert given <= set(declared), f"{name}: {given - set(declared)} not declared"
+        read = set(SECRET.findall(json.dumps(service)))
+        assert read <= given, f"{name} reads {read - given} without being given them"
 
 
 def test_the_worker_reserves_an_nvidia_gpu_and_uses_it(services) -> None:
@@ -164,6 +253,20 @@ def test_the_worker_reserves_an_nvidia_gpu_and_uses_it(services) -> None:
     assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
     (args,) = activelearn_commands(worker)
     assert args[0] == "worker" and check_cli(args).params["device"] == "cuda:0"
+
+
+def test_the_worker_serves_the_projects_s3_store_from_its_own_scratch(
+        services, monkeypatch) -> None:
+    (args,) = activelearn_commands(services["worker"])
+    params = check_cli(args).params
+    cfg = project_cfg(monkeypatch)
+    assert cfg.jobs.remote_artifacts and cfg.jobs.artifacts.startswith("s3://")
+    assert list(params["stores"]) == [cfg.jobs.artifacts]  # the store the jobs name
+    scratch = str(params["scratch"])
+    (mount,) = [m for m in mounts_of(services["worker"]) if m.target == scratch]
+    assert not mount.bind and not mount.read_only  # a volume of its own (see above)
+    dockerfile = (DOCKER / "Dockerfile").read_text()
+    assert scratch in dockerfile  # made in the image: the volume is the user's
 
 
 def test_every_activelearn_command_is_a_real_one(services) -> None:
@@ -187,10 +290,9 @@ def test_activelearn_gets_only_variables_it_reads_and_the_token_as_a_file(
     known = env_names_read_by_activelearn()
     assert {"ACTIVELEARN_LS_URL", "ACTIVELEARN_REDIS_URL", "LABEL_STUDIO_API_KEY_FILE"} <= known
     controller, worker = env_of(services["controller"]), env_of(services["worker"])
-    assert set(controller) <= known and set(worker) <= known
+    assert set(controller) <= known | AWS_ENV and set(worker) <= known | AWS_ENV
     assert controller["ACTIVELEARN_LS_URL"] == "http://label-studio:8080"
-    assert controller["ACTIVELEARN_REDIS_URL"] == worker["ACTIVELEARN_REDIS_URL"] == \
-        "redis://redis:6379/0"
+    assert controller["ACTIVELEARN_REDIS_URL"] == worker["ACTIVELEARN_REDIS_URL"]
     assert controller["LABEL_STUDIO_API_KEY_FILE"] == "/run/secrets/label_studio_token"
     assert "label_studio_token" in services["controller"]["secrets"]
     for service in ("controller", "worker"):  # Redis's password, from a secret file
@@ -217,13 +319,81 @@ def test_label_studio_gets_what_it_reads_and_its_secrets_from_files(services) ->
     assert "/health" in " ".join(ls["healthcheck"]["test"])
 
 
-def test_the_project_file_loads_and_lives_in_the_shared_volumes(monkeypatch) -> None:
-    monkeypatch.setenv("ACTIVELEARN_LS_URL", "http://label-studio:8080")
-    cfg = load_config(DOCKER / "project.yaml")
-    assert cfg.work_dir.is_relative_to("/srv/activelearn/work")
-    assert Path(cfg.data.root).is_relative_to("/srv/activelearn/data")
+def test_the_project_file_loads_and_lives_in_the_volumes(services, monkeypatch) -> None:
+    cfg = project_cfg(monkeypatch)
+    assert cfg.work_dir.is_relative_to("/srv/activelearn/work")  # the controller's
+    assert Path(cfg.data.root).is_relative_to("/srv/activelearn/data")  # each has one
+    for name in ACTIVELEARN_SERVICES:
+        assert "/srv/activelearn/data" in {m.target for m in mounts_of(services[name])}
+    assert cfg.data.download  # so the worker fetches its own copy of Fashion-MNIST
     assert cfg.label_studio.url == "http://label-studio:8080"  # from the environment
     assert cfg.jobs.redis_url == ""  # nothing secret or host-specific in the file
+    # with the compose file's environment it still loads (the rediss:// URL passes)
+    for name in ACTIVELEARN_SERVICES:
+        for key, value in env_of(services[name]).items():
+            monkeypatch.setenv(key, value)
+        assert load_config(DOCKER / "project.yaml").jobs.redis_url.startswith("rediss://")
+
+
+# -- the S3 store and Redis over TLS ----------------------------------------------------
+def test_an_s3_service_holds_the_artifacts_and_activelearn_points_there(
+        compose, services, monkeypatch) -> None:
+    minio, setup = services["minio"], services["minio-setup"]
+    image, _, tag = minio["image"].partition(":")
+    assert image.endswith("minio/minio") and tag.startswith("RELEASE.")  # pinned
+    assert setup["image"].split(":")[0].endswith("minio/mc")
+    assert setup["image"].split(":")[1].startswith("RELEASE.")
+    assert minio["healthcheck"]["test"]
+    assert setup["depends_on"]["minio"]["condition"] == "service_healthy"
+    assert setup["restart"] == "no"  # a one-shot job
+    env = env_of(minio)
+    assert env["MINIO_ROOT_USER_FILE"] == "/run/secrets/minio_root_user"
+    assert env["MINIO_ROOT_PASSWORD_FILE"] == "/run/secrets/minio_root_password"
+    assert {m.source for m in mounts_of(minio)} == {"minio"}
+    cfg = project_cfg(monkeypatch)
+    bucket = urlsplit(cfg.jobs.artifacts).netloc
+    script = setup["command"][0]
+    assert f"mc mb --ignore-existing local/{bucket}" in script
+    assert f"arn:aws:s3:::{bucket}/*" in script  # activelearn's key: that bucket only
+    for name in ACTIVELEARN_SERVICES:
+        env = env_of(services[name])
+        assert "ACTIVELEARN_ARTIFACTS" not in env  # project.yaml's jobs.artifacts
+        endpoint = urlsplit(env["AWS_ENDPOINT_URL"])
+        assert endpoint.hostname == "minio" and endpoint.port == 9000
+        credentials = env["AWS_SHARED_CREDENTIALS_FILE"]
+        assert SECRET.fullmatch(credentials).group(1) in secrets_of(services[name])
+    assert compose["secrets"]["s3_credentials"]["file"] == "./secrets/s3_credentials"
+    assert "s3_credentials" in secrets_of(setup)  # the key it creates is activelearn's
+    assert not re.search(r"(?i)aws_(secret_)?access_key(_id)?\s*[:=]\s*\w",
+                         json.dumps(services))  # no key in the file itself
+
+
+def test_redis_speaks_only_tls_and_the_clients_check_its_certificate(services) -> None:
+    redis = services["redis"]
+    script = " ".join(redis["command"])
+    words = script.split()
+
+    def values(option: str) -> list[str]:
+        return [words[i + 1] for i, word in enumerate(words) if word == option]
+
+    assert values("--port") == ["0"]  # no plain-text port
+    assert values("--tls-port") == ["6379"]
+    assert values("--tls-auth-clients") == ["no"]  # the password authenticates clients
+    for option in ("--tls-cert-file", "--tls-key-file", "--tls-ca-cert-file"):
+        secret = SECRET.fullmatch(words[words.index(option) + 1]).group(1)
+        assert secret in secrets_of(redis)
+    health = " ".join(redis["healthcheck"]["test"])
+    assert "--tls" in health and "--cacert /run/secrets/redis_ca" in health
+    text = (DOCKER / "docker-compose.yml").read_text()
+    assert not re.search(r"\bredis://", text)  # every URL is rediss://
+    for name in ACTIVELEARN_SERVICES:
+        url = env_of(services[name])["ACTIVELEARN_REDIS_URL"]
+        parts = urlsplit(url)
+        assert parts.scheme == "rediss" and parts.hostname == "redis" and parts.port == 6379
+        assert parts.password is None  # the password comes from its file
+        (ca,) = parse_qs(parts.query)["ssl_ca_certs"]
+        assert SECRET.fullmatch(ca).group(1) in secrets_of(services[name])
+        assert "ssl_cert_reqs" not in parts.query  # the certificate is checked
 
 
 # -- Dockerfile -------------------------------------------------------------------------
@@ -247,7 +417,8 @@ def test_dockerfile_runs_activelearn_as_a_non_root_user_on_a_cuda_torch_base() -
     users = [arg for word, arg in steps if word == "USER"]
     assert users and users[-1] not in ("root", "0") and not users[-1].startswith("0:")
     runs = " ".join(arg for word, arg in steps if word == "RUN")
-    assert "pip install ." in runs and "useradd" in runs and users[-1] in runs
+    assert "useradd" in runs and users[-1] in runs
+    assert re.search(r"pip install \"?\.\[s3\]", runs)  # s3fs, for the S3 artifact store
     entrypoint = json.loads(dict(steps)["ENTRYPOINT"])
     assert entrypoint == ["activelearn"]
     check_cli(json.loads(dict(steps)["CMD"]))
@@ -313,3 +484,23 @@ def test_redis_wants_the_password_from_its_secret_file(compose, services) -> Non
     assert "redis_password" in redis["secrets"]
     assert "/run/secrets/redis_password" in " ".join(redis["healthcheck"]["test"])
     assert compose["secrets"]["redis_password"]["file"] == "./secrets/redis_password"
+
+
+
+# -- the docs ---------------------------------------------------------------------------
+@pytest.mark.parametrize("readme", ["docker/README.md", "workers/README.md"])
+def test_the_readmes_run_workers_elsewhere_with_real_commands(readme) -> None:
+    text = (ROOT / readme).read_text()
+    assert "rediss://" in text and "AWS_ENDPOINT_URL" in text
+    assert not re.search(r"\bredis://[^\s`]*@", text)  # no password in a plain URL
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", text, re.S)
+    calls = [args for block in blocks for args in activelearn_calls(block)]
+    workers = [args for args in calls if args[0] == "worker"]
+    assert workers, f"{readme}: no `activelearn worker` command"
+    for args in calls:
+        check_cli(args)
+    assert any(check_cli(args).params["stores"] and check_cli(args).params["scratch"]
+               for args in workers)
+    assigned = {name for block in blocks  # VAR=... or export VAR=..., not -subj /CN=...
+                for name in re.findall(r"(?m)(?:^|\s)([A-Z][A-Z0-9_]*)=", block)}
+    assert assigned <= env_names_read_by_activelearn() | AWS_ENV

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from activelearn.errors import StateError
 from activelearn.data.artifacts import ArtifactStore
+from activelearn.errors import StateError
 from activelearn.learn.checkpoints import (
     checkpoint_path,
     load_checkpoint,
