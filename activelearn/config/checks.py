@@ -252,12 +252,6 @@ def _combination_problems(cfg: Config) -> Iterator[str]:
         yield f"loop.budget: {loop.budget} is below loop.initial {loop.initial}"
     if quality.gold_rate > 0 and not quality.gold_file:
         yield "quality.gold_file: needed when quality.gold_rate is above 0"
-    cold = f"loop.initial_strategy: {cfg.loop.initial_strategy}"
-    if jobs.remote_artifacts and (cfg.model.train == "head" or "random" not in cold):
-        key = "model.train: head" if cfg.model.train == "head" else cold
-        yield (f"{key}: reads the embedding cache on the controller's disk, which a remote "
-               f"jobs.artifacts store ({_show(jobs.artifacts)}) does not share yet; use a "
-               "shared folder for jobs.artifacts, or train: scratch / finetune")
     if jobs.heartbeat >= jobs.wait_for_worker:
         # a worker is seen as alive only through its heartbeats: one beat per wait or
         # fewer and a busy queue looks like a queue without workers

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,8 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     out = {"version": version, "labels": len(inp.ids), "seconds": round(result.seconds, 3),
            "epochs": result.epochs, "loss": result.final_loss,
            "device": str(predictor.device), "metrics": metrics}
-    made_by = provenance(cfg.model)
+    # the weights as the project names them (a worker elsewhere reads a fetched copy)
+    made_by = {**provenance(cfg.model), "weights": payload["config"]["model"]["weights"]}
     out.update(made_by)
     meta = {"model_version": version, "round": payload["round"], "labels": len(inp.ids),
             **made_by, "input_size": list(pool.images.shape[2:])}
@@ -200,22 +202,26 @@ def cache(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
 def embed(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: config, artifacts, catalogue, positions (an .npy artifact of pool
     positions), start, stop. Writes the backbone's embeddings of positions[start:stop]
-    into the project's embedding cache (the controller sized it, on a disk this job
-    shares), skipping those already there."""
+    into the project's embedding cache, skipping those already there. That cache is
+    the controller's on a shared disk; elsewhere it is this worker's own, and the
+    embeddings are also published as `out` (.npz: rows, tags, vectors) for the
+    controller to copy into its cache."""
     job, pool = load(payload, features=False)
-    if not job.shared:
-        raise JobError("refused: an embed job writes the controller's embedding cache, "
-                       "which this worker does not share (a remote artifact store)")
     cfg = job.cfg
-    positions = np.load(job.store.fetch(payload["positions"]))[
-        int(payload["start"]):int(payload["stop"])]
+    start, stop = int(payload["start"]), int(payload["stop"])
+    positions = np.load(job.store.fetch(payload["positions"]))[start:stop]
     embedder = project_embedder(cfg, pool)
-    rows, tags = pool_keys(pool)
-    done = embedder.embed_missing(pool.images[torch.from_numpy(positions)], rows[positions],
-                                  tags[positions], device_for(cfg),
-                                  cfg.strategy.score_batch_size)
+    rows, tags = (keys[positions] for keys in pool_keys(pool))
+    done = embedder.embed_missing(pool.images[torch.from_numpy(positions)], rows, tags,
+                                  device_for(cfg), cfg.strategy.score_batch_size)
     progress(len(positions))
-    return {"items": len(positions), "embedded": done}
+    result: dict[str, Any] = {"items": len(positions), "embedded": done}
+    if not job.shared:
+        todo = Path(payload["positions"]).stem
+        result["out"] = f"embeddings/{embedder.cache.key}/{todo}-{start}.npz"
+        job.store.publish(result["out"], lambda tmp: np.savez(
+            tmp, rows=rows, tags=tags, vectors=embedder.cache.read(rows)))
+    return result
 
 
 _JOBS: Registry[JobFunction] = Registry("job")

@@ -62,12 +62,7 @@ class Job:
 
     def read(self, name: str) -> bytes:
         """An artifact the controller published before the job (StateError if gone)."""
-        try:
-            return self.store.read_bytes(name)
-        except FileNotFoundError as exc:
-            raise StateError(f"{exc.filename}: the job's input is missing from the artifact "
-                             "store (removed meanwhile?); the next cycle publishes it "
-                             "again") from None
+        return _fetched(self, name).read_bytes()
 
 
 def open_job(payload: dict[str, Any]) -> Job:
@@ -94,7 +89,11 @@ def open_job(payload: dict[str, Any]) -> Job:
                        f"{store.url}")
     own = Path(scratch) / "projects" / hashlib.sha256(store.url.encode()).hexdigest()[:12]
     project = dataclasses.replace(cfg.project, work_dir=str(own))
-    return Job(dataclasses.replace(cfg, project=project), store, shared=False)
+    job = Job(dataclasses.replace(cfg, project=project), store, shared=False)
+    if payload.get("weights"):  # the controller's weights file, published by its digest
+        model = dataclasses.replace(cfg.model, weights=str(_fetched(job, payload["weights"])))
+        job = dataclasses.replace(job, cfg=dataclasses.replace(job.cfg, model=model))
+    return job
 
 
 def load(payload: dict[str, Any], features: bool = True) -> tuple[Job, Pool]:
@@ -107,13 +106,16 @@ def load(payload: dict[str, Any], features: bool = True) -> tuple[Job, Pool]:
     head = features and cfg.model.train == "head"
     catalogue = str(payload.get("catalogue") or "")
     key = (repr(cfg.data), tuple(cfg.classes), input_size(cfg), repr(cfg.model), head,
-           str(cfg.work_dir), job.store.url, catalogue)
+           str(cfg.work_dir), job.store.url, catalogue, payload.get("features"))
     if key not in _pools:
         _pools.clear()  # one project per worker process at a time: keep memory flat
         snapshot = CatalogueSnapshot.parse(job.read(catalogue), shared_cache=job.shared) \
             if catalogue else None
         pool = open_pool(cfg, catalogue=snapshot)
-        if head:
+        if head and payload.get("features"):  # published by the controller (remote store)
+            vectors = np.load(_fetched(job, str(payload["features"])))
+            pool = with_features(pool, torch.from_numpy(vectors))
+        elif head:  # the controller's embedding cache, on a shared disk
             pool = with_features(pool, project_embedder(cfg, pool).features(*pool_keys(pool)))
         _pools[key] = pool
     return job, _pools[key]
@@ -122,6 +124,15 @@ def load(payload: dict[str, Any], features: bool = True) -> tuple[Job, Pool]:
 def device_for(cfg: Config) -> torch.device:
     """The worker's --device when it has one, else training.device."""
     return resolve_device(os.environ.get(DEVICE_ENV) or cfg.training.device)
+
+
+def _fetched(job: Job, name: str) -> Path:
+    try:
+        return job.store.fetch(name)
+    except FileNotFoundError as exc:
+        raise StateError(f"{exc.filename}: the job's input is missing from the artifact "
+                         "store (removed meanwhile?); the next cycle publishes it again"
+                         ) from None
 
 
 def predictor_for(job: Job, pool: Pool, version: str) -> Predictor:

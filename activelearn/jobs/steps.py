@@ -11,8 +11,10 @@ import dataclasses
 import hashlib
 import io
 import os
+import shutil
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,9 +27,12 @@ from activelearn.data.sources.base import Pool
 from activelearn.jobs.executor import Executor
 from activelearn.jobs.inputs import labels_snapshot
 from activelearn.kinds import Split
-from activelearn.learn.embedding import pool_keys, project_embedder
+from activelearn.learn.backbones import file_sha256
+from activelearn.learn.embedding import Embedder, pool_keys, project_embedder
 from activelearn.state import Store
 from activelearn.strategies import get_strategy
+
+T = TypeVar("T")
 
 
 def build_cache(executor: Executor, cfg: Config, state: Store, progress: bool) -> int:
@@ -53,20 +58,45 @@ def embed(executor: Executor, cfg: Config, pool: Pool, progress: bool,
           state: Store | None = None) -> int:
     """Compute the backbone's embeddings the embedding cache lacks (model.weights set) as
     `embed` jobs of jobs.shard_size items; returns how many. Each job writes its rows
-    chunk by chunk, so a rerun after a crash embeds only what is still missing."""
+    chunk by chunk, so a rerun after a crash embeds only what is still missing. Workers
+    without this disk (a remote artifact store) publish theirs, copied here; head-mode
+    jobs then read the pool's embeddings from one published artifact (FEATURES_KEY)."""
     embedder = project_embedder(cfg, pool)
     rows, tags = pool_keys(pool)
     todo = embedder.cache.missing(rows, tags)
-    if not len(todo):
-        return 0
-    embedder.cache.reserve(int(rows.max()) + 1)
-    base = _with_state(cfg, state, base_payload)
-    name = _publish_array(cfg, "embed", todo)
-    shard = cfg.jobs.shard_size
-    payloads = [{**base, "positions": name, "start": start,
-                 "stop": min(start + shard, len(todo))} for start in range(0, len(todo), shard)]
-    executor.run("embed", payloads, total=len(todo), desc="embed", progress=progress)
+    if len(todo):
+        embedder.cache.reserve(int(rows.max()) + 1)
+        base = _with_state(cfg, state, base_payload)
+        name = _publish_array(cfg, "embed", todo)
+        shard = cfg.jobs.shard_size
+        payloads = [{**base, "positions": name, "start": start,
+                     "stop": min(start + shard, len(todo))}
+                    for start in range(0, len(todo), shard)]
+        artifacts = project_artifacts(cfg)
+        for result in executor.run("embed", payloads, total=len(todo), desc="embed",
+                                   progress=progress):
+            if "out" in result:  # embedded on a worker elsewhere: copied into this cache
+                with np.load(artifacts.fetch(result["out"])) as part:
+                    embedder.cache.write(part["rows"], part["vectors"], part["tags"])
+    if cfg.jobs.remote_artifacts and cfg.model.train == "head":
+        _with_state(cfg, state, lambda c, s: _publish_features(c, s, embedder, rows, tags))
     return len(todo)
+
+
+FEATURES_KEY = "features_artifact"  # state meta: the pool's embeddings, published
+
+
+def _publish_features(cfg: Config, state: Store, embedder: Embedder, rows: np.ndarray,
+                      tags: np.ndarray) -> None:
+    """Publish the pool's embeddings ([items, dim] float16 .npy, in pool order) under a
+    name that digests the backbone and the items, once; record the name in state."""
+    digest = hashlib.sha256(rows.astype(np.int64).tobytes() + tags.astype(np.int64).tobytes())
+    name = f"features/{embedder.cache.key}-{digest.hexdigest()[:20]}.npy"
+    artifacts = project_artifacts(cfg)
+    if not artifacts.exists(name):
+        vectors = embedder.features(rows, tags).numpy()
+        artifacts.publish(name, lambda tmp: np.save(tmp, vectors))
+    state.meta.set(FEATURES_KEY, name)
 
 
 def base_payload(cfg: Config, state: Store | None = None) -> dict[str, Any]:
@@ -77,7 +107,30 @@ def base_payload(cfg: Config, state: Store | None = None) -> dict[str, Any]:
                                "artifacts": project_artifacts(cfg).url}
     if state is not None and state.catalogue.count():
         payload["catalogue"] = _catalogue(cfg, state)
+    if cfg.jobs.remote_artifacts:
+        if cfg.model.weights and not cfg.model.hub_weights:
+            payload["weights"] = _published_weights(cfg)
+        if state is not None and state.meta.get(FEATURES_KEY) and cfg.model.train == "head":
+            payload["features"] = state.meta.get(FEATURES_KEY)
     return payload
+
+
+_weights: dict[tuple, str] = {}  # (store, file, mtime, size) -> the weights' artifact name
+
+
+def _published_weights(cfg: Config) -> str:
+    """Publish the model.weights file (a worker elsewhere has no such path) under its
+    sha256, once; returns its name."""
+    path = Path(cfg.model.weights).expanduser().resolve()
+    artifacts = project_artifacts(cfg)
+    info = path.stat()
+    key = (artifacts.url, str(path), info.st_mtime_ns, info.st_size)
+    if key not in _weights:
+        name = f"weights/{file_sha256(path)}{path.suffix}"
+        if not artifacts.exists(name):
+            artifacts.publish(name, lambda tmp: shutil.copyfile(path, tmp))
+        _weights[key] = name
+    return _weights[key]
 
 
 def _absolute(cfg: Config) -> Config:
@@ -115,8 +168,7 @@ def _training_payload(cfg: Config, state: Store) -> dict[str, Any]:
             "snapshot": project_artifacts(cfg).publish_content("snapshots", data, ".json")}
 
 
-def _with_state(cfg: Config, state: Store | None,
-                make: Callable[[Config, Store], dict[str, Any]]) -> dict[str, Any]:
+def _with_state(cfg: Config, state: Store | None, make: Callable[[Config, Store], T]) -> T:
     """make(cfg, state), with the project's state file opened when state is None."""
     if state is not None:
         return make(cfg, state)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,7 +54,8 @@ class Embedder:
         _, channels, height, width = images.shape
         backbone = load_backbone(model, channels, (height, width))
         norm = Normalizer(backbone.mean, backbone.std)
-        key = cache_key({**backbone.describe(), "transform": {
+        made_by = {k: v for k, v in backbone.describe().items() if k != "weights"}
+        key = cache_key({**made_by, "transform": {  # the weights by digest, not by path
             "image": [channels, height, width], "size": backbone.size,
             "mean": norm.mean, "std": norm.std}, "source": source,
             "precision": model.embed_precision})
@@ -118,8 +120,11 @@ def uses_embeddings(cfg: Config) -> bool:
 def project_embedder(cfg: Config, pool: Pool) -> Embedder:
     """The project's backbone (model.weights) for its pool, with its embedding cache
     under WORK_DIR/cache."""
+    root = cfg.data.root  # as a job sees it: a local path made absolute (jobs.steps)
+    if root and "://" not in root and not os.path.isabs(root):
+        root = os.path.abspath(root)
     return Embedder.for_pool(cfg.model, pool.images, cache_dir(cfg),
-                             {"source": cfg.data.source, "root": cfg.data.root})
+                             {"source": cfg.data.source, "root": root})
 
 
 def pool_keys(pool: Pool) -> tuple[np.ndarray, np.ndarray]:

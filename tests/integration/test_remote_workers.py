@@ -27,6 +27,7 @@ from activelearn.kinds import BatchKind
 from activelearn.state import Store
 from support.loop import Project, cycle
 from support.services import stop_process
+from support.weights import saved_cnn
 
 CLASSES = {"tshirt": 0, "trouser": 1, "bag": 8}  # folder name -> Fashion-MNIST class
 PER_CLASS = 40
@@ -68,16 +69,17 @@ def s3_images(s3_bucket, fmnist_root) -> str:
 
 
 def write_project(folder: Path, images: str, redis_url: str, artifacts: str,
-                  title: str) -> Path:
+                  title: str, cold_start: str = "random", **model: object) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     raw = {"project": {"name": "remote", "work_dir": str(folder / "work"), "seed": 0},
            "data": {"source": "imagefolder", "root": images, "channels": 1},
            "classes": list(CLASSES),
-           "model": {"name": "small_cnn", "input_size": [28, 28]},
+           "model": {"name": "small_cnn", "input_size": [28, 28], **model},
            "training": {"epochs": 3, "min_steps": 60, "batch_size": 32, "lr": 0.05,
                         "threads": 2},
            "strategy": {"name": "margin"},
-           "loop": {"initial": 30, "batch": 20, "budget": 100, "min_new_labels": 20},
+           "loop": {"initial": 30, "batch": 20, "budget": 100, "min_new_labels": 20,
+                    "initial_strategy": cold_start},
            "label_studio": {"project_title": title, "holdout": 20, "image_mode": "url"},
            "jobs": {"redis_url": redis_url, "artifacts": artifacts, "shard_size": 30,
                     "heartbeat": 1, "wait_for_worker": 60}}
@@ -138,13 +140,33 @@ class RemoteWorkers:
 
 def round_of(path: Path, ls_env, workers: RemoteWorkers | None = None) -> list:
     """Bootstrap, annotate everything, then one training round: the query batch."""
-    cycle(path)
-    project = Project(path, ls_env)
-    assert project.annotate() == 50  # holdout 20 + initial 30
     if workers is not None:
         workers.start(2)
     cycle(path)
+    project = Project(path, ls_env)
+    assert project.annotate() == 50  # holdout 20 + initial 30
+    cycle(path)
     return query_batch(path)
+
+
+def check_opened(workers: RemoteWorkers) -> None:
+    """Each worker opened files under the test's folder only inside its own folder,
+    and no SQLite database."""
+    for k in range(2):
+        opened = workers.opened(k)
+        assert opened, "the audit hook saw nothing"  # it did watch: the worker's own files
+        outside = [line for line in opened if not line.split(" ", 1)[1].startswith(
+            str(workers.folder(k)))]
+        assert outside == [], f"worker {k} opened files outside its folder: {outside[:5]}"
+        assert not any(line.startswith("sqlite3") or "state.sqlite" in line
+                       for line in opened)
+
+
+def stored(bucket) -> set[str]:
+    """The keys of the artifact store on the S3 server."""
+    pages = bucket.client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket.name, Prefix="artifacts/")
+    return {o["Key"] for page in pages for o in page.get("Contents", [])}
 
 
 def query_batch(path: Path) -> list:
@@ -171,22 +193,46 @@ def test_workers_sharing_only_redis_and_s3_push_the_inline_batch(
         assert round_of(path, ls_env, workers) == expected
     finally:
         workers.stop()
-    for k in range(2):
-        opened = workers.opened(k)
-        assert opened, "the audit hook saw nothing"  # it did watch: the worker's own files
-        outside = [line for line in opened if not line.split(" ", 1)[1].startswith(
-            str(workers.folder(k)))]
-        assert outside == [], f"worker {k} opened files outside its folder: {outside[:5]}"
-        assert not any("sqlite" in line or "state.sqlite" in line for line in opened)
+    check_opened(workers)
     # what the jobs made is in the S3 store, none of it in the controller's work dir
-    keys = {o["Key"] for o in s3_bucket.client.list_objects_v2(
-        Bucket=s3_bucket.name, Prefix="artifacts/")["Contents"]}
+    keys = stored(s3_bucket)
     assert {"artifacts/models/remote-r1.pt", "artifacts/models/remote-r1.json"} <= keys
     assert any(k.startswith("artifacts/scores/remote-r1/shard-") for k in keys)
     assert any(k.startswith("artifacts/snapshots/") for k in keys)
     assert any(k.startswith("artifacts/catalogues/") for k in keys)
     assert not (controller / "work" / "models").exists()
     assert not (controller / "work" / "scores").exists()
+
+
+def test_head_mode_embeds_on_workers_elsewhere_and_pushes_the_inline_batch(
+        s3_images, s3_bucket, redis_url, ls_env, ls_project_title, tmp_path, monkeypatch):
+    """A frozen backbone from a weights file only the controller has: the workers fetch it
+    from the store, embed the pool there (the kmeans cold start reads those embeddings
+    on the controller), and train and score the head on the published embeddings."""
+    weights = tmp_path / "weights" / "pretrained.pt"
+    weights.parent.mkdir()
+    saved_cnn(weights)
+    model = {"weights": str(weights), "train": "head", "cold_start": "kmeans"}
+    inline = write_project(tmp_path / "inline", s3_images, "", "", ls_project_title + "-i",
+                           **model)
+    expected = round_of(inline, ls_env)
+    controller = tmp_path / "controller"
+    store = f"s3://{s3_bucket.name}/artifacts"
+    path = write_project(controller, s3_images, redis_url, store, ls_project_title, **model)
+    monkeypatch.chdir(controller)
+    workers = RemoteWorkers(tmp_path / "workers", s3_images, redis_url, store)
+    try:
+        assert round_of(path, ls_env, workers) == expected
+    finally:
+        workers.stop()
+    with Store.open(controller / "work" / "state.sqlite") as state:
+        initial = [b for b in state.batches.all() if b["kind"] == BatchKind.INITIAL.value]
+        assert [b["strategy"] for b in initial] == ["kmeans"]
+    check_opened(workers)
+    keys = stored(s3_bucket)
+    assert any(k.startswith("artifacts/weights/") for k in keys)
+    assert any(k.startswith("artifacts/embeddings/") for k in keys)  # embedded there
+    assert any(k.startswith("artifacts/features/") for k in keys)
 
 
 class RestartableRedis:
