@@ -3,13 +3,15 @@ of their own (their own working directory and HOME), sharing only Redis (with TL
 password) and an S3 artifact store (moto's server), the images on that S3 server too.
 A round against the real Label Studio pushes the batch the inline run pushes; a Python
 audit hook in each worker records every file it opens under the test's folder, and none
-lies outside its own folder. And the same round with a real redis-server restarted
-between the train and score jobs completes with no duplicate task and no lost label."""
+lies outside its own folder. In head mode the workers embed the pool there, and a round
+with a real redis-server restarted between its train and score jobs pushes the inline
+batch with no duplicate task and no lost label."""
 
 from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -138,15 +140,82 @@ class RemoteWorkers:
             stop_process(proc)
 
 
-def round_of(path: Path, ls_env, workers: RemoteWorkers | None = None) -> list:
-    """Bootstrap, annotate everything, then one training round: the query batch."""
+class RestartableRedis:
+    """A redis-server of the test's own on a fixed port, without persistence: a restart
+    loses every queue, job and worker record, as a crashed server does."""
+
+    def __init__(self, folder: Path) -> None:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.folder, self.proc = folder, None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        from redis import Redis
+        from redis.exceptions import RedisError
+
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                Redis.from_url(self.url, socket_connect_timeout=1).ping()
+                return
+            except (RedisError, OSError):
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+
+def round_of(path: Path, ls_env, workers: RemoteWorkers | None = None,
+             restart: RestartableRedis | None = None) -> list:
+    """Bootstrap, annotate everything, then one training round (with `restart`, Redis
+    restarted between its train and score jobs): the query batch."""
     if workers is not None:
         workers.start(2)
     cycle(path)
     project = Project(path, ls_env)
     assert project.annotate() == 50  # holdout 20 + initial 30
-    cycle(path)
+    if restart is None:
+        cycle(path)
+    else:
+        restarted_round(path, restart)
     return query_batch(path)
+
+
+def restarted_round(path: Path, redis: RestartableRedis) -> None:
+    """`cycle` as a real process, paused once it trained and evaluated (the score jobs
+    are next) while the Redis server is restarted; then it goes on. redis-py reconnects
+    to the new server; if a call still fails, the round stops with one line and the next
+    run resumes it."""
+    pause = path.parent / "pause"
+    pause.mkdir()
+    env = dict(os.environ, **{PAUSE_ENV: "after:evaluate", PAUSE_DIR_ENV: str(pause)})
+    proc = subprocess.Popen([sys.executable, "-m", "activelearn.cli", "cycle", "--config",
+                             str(path), "--no-progress"], cwd=path.parent, env=env,
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (pause / "after-evaluate.reached").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the cycle did not train in 300 s"
+        time.sleep(0.1)
+    redis.stop()
+    redis.start()
+    (pause / "after-evaluate.go").touch()
+    out, err = proc.communicate(timeout=300)
+    if proc.returncode != 0:
+        assert proc.returncode == 1 and len(err.strip().splitlines()) == 1, err
+        out += cycle(path)
+    assert "selected 20 of" in out, out
 
 
 def check_opened(workers: RemoteWorkers) -> None:
@@ -204,11 +273,18 @@ def test_workers_sharing_only_redis_and_s3_push_the_inline_batch(
     assert not (controller / "work" / "scores").exists()
 
 
-def test_head_mode_embeds_on_workers_elsewhere_and_pushes_the_inline_batch(
-        s3_images, s3_bucket, redis_url, ls_env, ls_project_title, tmp_path, monkeypatch):
+def test_head_mode_on_workers_elsewhere_survives_a_redis_restart_and_pushes_the_inline_batch(
+        s3_images, s3_bucket, ls_env, ls_project_title, tmp_path, monkeypatch):
     """A frozen backbone from a weights file only the controller has: the workers fetch it
     from the store, embed the pool there (the kmeans cold start reads those embeddings
-    on the controller), and train and score the head on the published embeddings."""
+    on the controller), and train and score the head on the published embeddings. A real
+    redis-server (without persistence: a restart loses every queue, job and worker
+    record) is restarted between the round's train and score jobs: the round completes
+    with the inline batch, no task pushed twice and no label lost."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    redis = RestartableRedis(tmp_path)
+    redis.start()
     weights = tmp_path / "weights" / "pretrained.pt"
     weights.parent.mkdir()
     saved_cnn(weights)
@@ -218,13 +294,19 @@ def test_head_mode_embeds_on_workers_elsewhere_and_pushes_the_inline_batch(
     expected = round_of(inline, ls_env)
     controller = tmp_path / "controller"
     store = f"s3://{s3_bucket.name}/artifacts"
-    path = write_project(controller, s3_images, redis_url, store, ls_project_title, **model)
+    path = write_project(controller, s3_images, redis.url, store, ls_project_title, **model)
     monkeypatch.chdir(controller)
-    workers = RemoteWorkers(tmp_path / "workers", s3_images, redis_url, store)
+    workers = RemoteWorkers(tmp_path / "workers", s3_images, redis.url, store)
     try:
-        assert round_of(path, ls_env, workers) == expected
+        assert round_of(path, ls_env, workers, restart=redis) == expected
     finally:
         workers.stop()
+        redis.stop()
+    project = Project(path, ls_env)
+    items = [t.data["item_id"] for t in project.tasks()]
+    assert len(items) == len(set(items)) == 70  # holdout 20 + initial 30 + query 20
+    with project.store() as state:
+        assert len(state.labels.current()) == 50  # every annotation a label, once
     with Store.open(controller / "work" / "state.sqlite") as state:
         initial = [b for b in state.batches.all() if b["kind"] == BatchKind.INITIAL.value]
         assert [b["strategy"] for b in initial] == ["kmeans"]
@@ -233,86 +315,3 @@ def test_head_mode_embeds_on_workers_elsewhere_and_pushes_the_inline_batch(
     assert any(k.startswith("artifacts/weights/") for k in keys)
     assert any(k.startswith("artifacts/embeddings/") for k in keys)  # embedded there
     assert any(k.startswith("artifacts/features/") for k in keys)
-
-
-class RestartableRedis:
-    """A redis-server of the test's own on a fixed port, without persistence: a restart
-    loses every queue, job and worker record, as a crashed server does."""
-
-    def __init__(self, folder: Path) -> None:
-        import socket
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.folder, self.proc = folder, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        from redis import Redis
-        from redis.exceptions import RedisError
-
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                Redis.from_url(self.url, socket_connect_timeout=1).ping()
-                return
-            except (RedisError, OSError):
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
-            self.proc = None
-
-
-def test_a_redis_restart_between_train_and_score_loses_no_label_and_duplicates_no_task(
-        s3_images, s3_bucket, ls_env, ls_project_title, tmp_path, monkeypatch):
-    if not __import__("shutil").which("redis-server"):
-        pytest.skip("redis-server is not installed")
-    redis = RestartableRedis(tmp_path)
-    redis.start()
-    controller = tmp_path / "controller"
-    store = f"s3://{s3_bucket.name}/artifacts"
-    path = write_project(controller, s3_images, redis.url, store, ls_project_title)
-    monkeypatch.chdir(controller)
-    workers = RemoteWorkers(tmp_path / "workers", s3_images, redis.url, store)
-    pause = tmp_path / "pause"
-    pause.mkdir()
-    try:
-        cycle(path)
-        assert Project(path, ls_env).annotate() == 50
-        workers.start(2)
-        env = dict(os.environ, **{PAUSE_ENV: "after:evaluate", PAUSE_DIR_ENV: str(pause)})
-        proc = subprocess.Popen([sys.executable, "-m", "activelearn.cli", "cycle", "--config",
-                                 str(path), "--no-progress"], cwd=controller, env=env,
-                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 300
-        while not (pause / "after-evaluate.reached").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the cycle did not train in 300 s"
-            time.sleep(0.1)
-        redis.stop()  # trained and evaluated; the score jobs are next
-        redis.start()
-        (pause / "after-evaluate.go").touch()
-        out, err = proc.communicate(timeout=300)
-        # redis-py reconnects to the new server; if a call still fails, the round stops
-        # with one line and the next run resumes it
-        if proc.returncode != 0:
-            assert proc.returncode == 1 and len(err.strip().splitlines()) == 1, err
-            out += cycle(path)
-        assert "selected 20 of" in out, out
-        project = Project(path, ls_env)
-        items = [t.data["item_id"] for t in project.tasks()]
-        assert len(items) == len(set(items)) == 70  # holdout 20 + initial 30 + query 20
-        with project.store() as state:
-            assert len(state.labels.current()) == 50  # every annotation a label, once
-        assert len(query_batch(path)) == 20  # one query batch, of 20
-    finally:
-        workers.stop()
-        redis.stop()
