@@ -22,7 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from activelearn.config import JobsConfig
-from activelearn.config.checks import mask_password
+from activelearn.config.service_checks import mask_password
 from activelearn.errors import JobError
 from activelearn.failpoints import failpoint
 from activelearn.jobs import functions

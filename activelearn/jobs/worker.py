@@ -26,7 +26,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
-from activelearn.config.checks import mask_password
+from activelearn.config.service_checks import mask_password
 from activelearn.errors import JobError
 from activelearn.jobs.executor import PERFORM, redis_client
 from activelearn.jobs.functions import available_jobs

@@ -1,0 +1,134 @@
+"""The checks of the keys that name services: Label Studio's URL and image modes, the
+Redis URL, the artifact store, URL templates. Part of checks.py's one-line problems;
+a URL's password is never shown: it appears as ``***``."""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Iterator
+from urllib.parse import SplitResult, parse_qs, urlsplit
+
+from activelearn.config.schema import JobsConfig, LabelStudioConfig
+
+TEMPLATE_FIELDS = ("item_id", "path")
+# jobs.artifacts: a folder (file) or a remote store fsspec writes to
+ARTIFACT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "memory")
+
+
+def label_studio_problems(ls: LabelStudioConfig) -> Iterator[str]:
+    if ls.url:
+        for problem in _url_problems("label_studio.url", ls.url, ("http", "https")):
+            yield f"{problem} (from the key or $ACTIVELEARN_LS_URL)"
+    if ls.image_mode == "url-template" and not ls.url_template:
+        yield "label_studio.url_template: needed when image_mode is url-template"
+    if ls.url_template:
+        yield from _template_problems("label_studio.url_template", ls.url_template)
+    if ls.image_mode == "local-files":
+        if not ls.document_root:
+            yield "label_studio.document_root: needed when image_mode is local-files"
+        elif not os.path.isabs(ls.document_root):
+            yield ("label_studio.document_root: must be an absolute path (the Label Studio "
+                   "server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT), got "
+                   f"{show(ls.document_root)}")
+
+
+def jobs_problems(jobs: JobsConfig) -> Iterator[str]:
+    if jobs.gpu_queue == "" or jobs.cpu_queue == "":
+        yield "jobs.gpu_queue / jobs.cpu_queue: a queue needs a name"
+    if jobs.redis_url:
+        for problem in _url_problems("jobs.redis_url", jobs.redis_url,
+                                     ("redis", "rediss", "unix")):
+            yield f"{problem} (from the key or $ACTIVELEARN_REDIS_URL)"
+    scheme = jobs.artifacts.split("://", 1)[0].lower() if jobs.remote_artifacts else "file"
+    if scheme not in ARTIFACT_SCHEMES:
+        yield (f"jobs.artifacts: {show(jobs.artifacts)} is no store jobs can write to "
+               f"(a folder, file://, or one of {', '.join(s + '://' for s in ARTIFACT_SCHEMES[1:])}"
+               "; from the key or $ACTIVELEARN_ARTIFACTS)")
+
+
+def _template_problems(key: str, template: str) -> Iterator[str]:
+    """label_studio.url_template: str.format with {item_id} and {path} only, to a URL."""
+    shown = show(template)
+    try:
+        fields = [(name, conversion, spec) for _, name, spec, conversion
+                  in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        yield (f"{key}: not a valid template ({exc}; write {{{{ or }}}} for a literal "
+               f"brace), got {shown}")
+        return
+    for name, conversion, spec in fields:
+        if name not in TEMPLATE_FIELDS or conversion or spec:
+            placeholder = (f"{{{name}{'!' + conversion if conversion else ''}"
+                           f"{':' + spec if spec else ''}}}")
+            yield (f"{key}: placeholder {show(placeholder)} is not allowed (only {{item_id}} "
+                   f"and {{path}}, without ! or :), got {shown}")
+            return
+    if not fields:
+        yield f"{key}: needs {{item_id}} or {{path}}, or every task shows one image, got {shown}"
+    if not template.startswith(("http://", "https://", "/")):
+        yield f"{key}: must start with http://, https:// or /, got {shown}"
+
+
+def _url_problems(key: str, url: str, schemes: tuple[str, ...]) -> Iterator[str]:
+    """A server URL of one of schemes: a host and a valid port (unix: a socket path), and
+    for Redis a whole-number database. Messages show the URL with its password masked."""
+    shown = show(mask_password(url))
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [IPv6 address
+        yield f"{key}: not a valid URL, got {shown}"
+        return
+    if parts.scheme not in schemes:
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        yield f"{key}: must start with {allowed}, got {shown}"
+        return
+    # a "/", "?" or "#" in a password ends the host part early: the usual cause of an
+    # unparsable host or port when the URL has an "@"
+    hint = ("; percent-encode '/', '?' and '#' in a password (%2F, %3F, %23)"
+            if "@" in url and "@" not in parts.netloc else "")
+    if parts.scheme == "unix":
+        if not parts.path:
+            yield f"{key}: needs the socket's path, e.g. unix:///run/redis.sock, got {shown}"
+    elif not parts.hostname:
+        yield f"{key}: needs a host, e.g. {parts.scheme}://127.0.0.1, got {shown}{hint}"
+    elif not _port_ok(parts):
+        yield f"{key}: the port must be a whole number from 1 to 65535, got {shown}{hint}"
+    if parts.scheme in ("redis", "rediss", "unix") and not _redis_db_ok(parts):
+        yield (f"{key}: the database (the path, e.g. /0, or db=) must be a whole number, "
+               f"0 or more, got {shown}{hint}")
+
+
+def _port_ok(parts: SplitResult) -> bool:
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        return False
+    return port is None or 1 <= port <= 65535
+
+
+def _redis_db_ok(parts: SplitResult) -> bool:
+    """redis-py reads the database from db= first, then from the path (not for unix
+    sockets), and silently uses 0 for a path that is not a number."""
+    given = parse_qs(parts.query, keep_blank_values=True).get("db", [])
+    if parts.scheme != "unix" and parts.path not in ("", "/"):
+        given.append(parts.path[1:])
+    return all(db.isascii() and db.isdigit() for db in given)
+
+
+def mask_password(url: str) -> str:
+    """url with everything between the first ":" of its user info and the last "@"
+    shown as ***: the password never reaches a message, even when it holds a "/"."""
+    before, at, after = url.rpartition("@")
+    if not at:
+        return url
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", before)
+    prefix = scheme.group() if scheme else ""
+    user, colon, _ = before[len(prefix):].partition(":")
+    return f"{prefix}{user}:***@{after}" if colon else url
+
+
+def show(text: str) -> str:
+    """text in double quotes on one line (newlines and other control characters escaped)."""
+    return '"' + repr(text)[1:-1] + '"'
