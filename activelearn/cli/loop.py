@@ -27,6 +27,30 @@ from activelearn.config import with_overrides
 @click.option("--initial", type=click.IntRange(min=1), help="Random labels to start with.")
 @click.option("--batch", type=click.IntRange(min=1), help="Labels added per round.")
 @click.option("--budget", type=click.IntRange(min=1), help="Stop at this many labels.")
+@click.option("--batch-growth", type=click.FloatRange(1, 100), metavar="G",
+              help="Grow the label counts geometrically: initial, initial*G, initial*G^2, "
+                   "... up to --budget (2: 500, 1000, 2000, 4000); 1 = fixed --batch. "
+                   "[default: loop.batch_growth]")
+@click.option("--target-accuracy", "target_values", type=click.FloatRange(0, 1, min_open=True),
+              multiple=True, metavar="A",
+              help="A test score to reach (of --target-metric); repeat for several. The "
+                   "summary shows each strategy's labels to reach it (mean ± std over "
+                   "seeds) and its efficiency against random.")
+@click.option("--target-fraction", "target_fractions",
+              type=click.FloatRange(0, 1, min_open=True), multiple=True, metavar="F",
+              help="A target of F times the full-data score: the same model and recipe "
+                   "trained on every train item, measured once and cached under "
+                   "WORK_DIR/full_data; repeat for several.")
+@click.option("--target-metric", type=click.Choice(["accuracy", "macro_f1"]),
+              default="accuracy", show_default=True,
+              help="The test metric the targets are of.")
+@click.option("--full-data-accuracy", type=click.FloatRange(0, 1, min_open=True),
+              metavar="A", help="The full-data accuracy for --target-fraction, instead of "
+                                "measuring it.")
+@click.option("--imbalance", type=click.FloatRange(1, 10_000), default=1.0, metavar="R",
+              help="Subsample the train split so class counts fall geometrically from the "
+                   "largest class's to largest/R (class 0 keeps the most; test and "
+                   "validation unchanged). 1 = off.  [default: 1]")
 @click.option("--limit", type=click.IntRange(min=1),
               help="Use only this many pool items (stratified), for quick runs.")
 @click.option("--test-limit", type=click.IntRange(min=1),
@@ -36,22 +60,40 @@ from activelearn.config import with_overrides
               help="Output directory [default: WORK_DIR/simulate].")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @handle_errors
-def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limit,
-             no_baseline, out, no_progress) -> None:
+def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, target_values,
+             target_fractions, target_metric, full_data_accuracy, imbalance, limit,
+             test_limit, no_baseline, out, no_progress) -> None:
     """Run an active-learning experiment with a simulated annotator (the dataset's
     ground truth) and compare strategies against random sampling.
 
-    Writes rounds.csv, rounds.json and accuracy.png to --out and prints a summary:
-    final accuracy, area under the curve and label efficiency against random.
+    Writes rounds.csv, rounds.json, accuracy.png, macro_f1.png and worst_recall.png
+    (and targets.json with targets) to --out and prints a summary: final accuracy,
+    macro-F1 and worst-class recall, area under the curve, label efficiency against
+    random, and the labels each strategy needs to reach each target.
+
+    \b
+    Examples:
+      activelearn simulate --strategy margin --seeds 3 --target-accuracy 0.85
+      activelearn simulate --batch-growth 2 --budget 8000
+      activelearn simulate --target-fraction 0.97 --target-metric macro_f1
+      activelearn simulate --imbalance 20 --target-metric macro_f1 --target-accuracy 0.8
     """
     from activelearn.data.sources import open_pool
     from activelearn.kinds import UNKNOWN_LABEL
     from activelearn.loop.simulate import simulate as run
-    from activelearn.reporting import results
+    from activelearn.reporting import results, targets
     from activelearn.state import Store
 
+    if full_data_accuracy is not None and not target_fractions:
+        raise click.UsageError("--full-data-accuracy is used only with --target-fraction")
+    if full_data_accuracy is not None and target_metric != "accuracy":
+        raise click.UsageError("--full-data-accuracy gives accuracy; with --target-metric "
+                               f"{target_metric} the full-data value is measured")
+    goals = targets.TargetSpec(target_metric, tuple(target_values), tuple(target_fractions),
+                               full_data_accuracy)
     cfg = load(config)
-    cfg = with_overrides(cfg, "loop", initial=initial, batch=batch, budget=budget)
+    cfg = with_overrides(cfg, "loop", initial=initial, batch=batch, budget=budget,
+                         batch_growth=batch_growth)
     cfg = with_overrides(cfg, "data", limit=limit, test_limit=test_limit)
     names = list(dict.fromkeys(strategies or [cfg.strategy.name]))
     if not no_baseline and "random" not in names:
@@ -75,14 +117,20 @@ def simulate(config, strategies, seeds, initial, batch, budget, limit, test_limi
                f"seeds: {seeds}; results in {out_dir}")
     seed_list = [cfg.project.seed + k for k in range(seeds)]
     try:
-        records = run(cfg, pool, names, seed_list, out_dir, click.echo, not no_progress)
+        records = run(cfg, pool, names, seed_list, out_dir, click.echo, not no_progress,
+                      imbalance, goals)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: results of the finished rounds are in {out_dir}", err=True)
         sys.exit(130)
     click.echo("")
     click.echo(results.format_summary(results.summarize(records)))
-    click.echo(f"\nwrote {out_dir / 'rounds.csv'}, {out_dir / 'rounds.json'}, "
-               f"{out_dir / 'accuracy.png'}")
+    found, _ = targets.read_targets(out_dir)
+    if found:
+        click.echo("")
+        click.echo(targets.format_targets(targets.target_rows(records, found)))
+    written = [p.name for p in sorted(out_dir.glob("*.png"))] + \
+        ([targets.TARGETS_FILE] if found else [])
+    click.echo(f"\nwrote rounds.csv, rounds.json, {', '.join(written)} in {out_dir}")
 
 
 @main.command()

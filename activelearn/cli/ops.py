@@ -78,10 +78,12 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
 @click.option("--queues", "only_queues", is_flag=True, help="Only the RQ queues and workers.")
 @handle_errors
 def status(config, as_json, only_queues) -> None:
-    """Where the project stands: current round and phase, model version, labels (train /
-    holdout), tasks waiting in Label Studio, annotations pulled since the last training,
-    the last error, and the RQ queues (queued, running and failed jobs, workers) when
-    jobs.redis_url is set. Reads the state only: it answers while Label Studio is down.
+    """Where the project stands: current round and phase, model version, holdout accuracy
+    with its 95% Wilson interval, the learning-curve forecast and the stopping suggestion
+    (loop.stop_when), labels (train / holdout), tasks waiting in Label Studio, annotations
+    pulled since the last training, the last error, and the RQ queues (queued, running
+    and failed jobs, workers) when jobs.redis_url is set. Reads the state only: it
+    answers while Label Studio is down.
     Exits 1 when the configured Redis does not answer.
     """
     import json
@@ -122,7 +124,10 @@ def report(config, out, simulate_dir) -> None:
     whether active learning pays off. Reads the state only; Label Studio is not asked.
 
     \b
-    - accuracy and macro-F1 on the holdout (and test) split against train labels;
+    - accuracy (with its 95% Wilson interval) and macro-F1 on the holdout (and test)
+      split against train labels;
+    - the forecast of the holdout curve (a power law with a bootstrap band): labels to
+      reach loop.target_accuracy, gain per 1,000 labels, the stopping suggestion;
     - simulate runs: every strategy with its spread over seeds, label efficiency
       against random;
     - the latest model's per-class F1 and confusion matrix;
@@ -141,7 +146,7 @@ def report(config, out, simulate_dir) -> None:
     if simulate_dir or (sim_path / "rounds.json").exists():
         records = read_simulate(sim_path)
     written = write_report(out_dir, cfg.project.name, cfg.classes,
-                           cfg.work_dir / "state.sqlite", records, str(sim_path))
+                           cfg.work_dir / "state.sqlite", records, str(sim_path), cfg.loop)
     click.echo(f"wrote {written.page} with {len(written.images)} plots and "
                f"{len(written.files)} CSV files")
     if written.empty:

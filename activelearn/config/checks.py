@@ -83,6 +83,7 @@ def _problems(cfg: Config) -> Iterator[str]:
         if problem is not None:
             yield problem
     yield from _fraction_problems(cfg)
+    yield from _growth_problems(cfg.loop.batch_growth)
     yield from _data_problems(cfg.data)
     if not DEVICE.fullmatch(cfg.training.device):
         yield ("training.device: must be auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps, "
@@ -122,7 +123,8 @@ def _limits(cfg: Config) -> list[tuple[str, float, Range]]:
         ("training.lr", t.lr, Range(0, 10, above=True)),
         ("training.weight_decay", t.weight_decay, Range(0)),
         ("training.l1", t.l1, Range(0)),
-        ("training.shift", t.shift, Range(0, 64, note=" pixels")),
+        ("training.crop_pad", t.crop_pad, Range(0, 64, note=" pixels")),
+        ("training.max_steps", t.max_steps, Range(1, 10**7)),
         ("training.threads", t.threads, Range(0, 1024)),
         ("strategy.mc_passes", s.mc_passes, Range(1, 1000)),
         ("strategy.candidates", s.candidates, Range(0)),
@@ -160,9 +162,13 @@ def _fraction_problems(cfg: Config) -> Iterator[str]:
     for key, value, interval in [
         ("model.dropout", cfg.model.dropout, "[0, 1)"),
         ("training.momentum", cfg.training.momentum, "[0, 1)"),
+        ("training.converge", cfg.training.converge, "[0, 1]"),
         ("splits.test_fraction", cfg.splits.test_fraction, "[0, 1)"),
         ("splits.validation_fraction", cfg.splits.validation_fraction, "[0, 1)"),
         ("label_studio.overlap_fraction", cfg.label_studio.overlap_fraction, "[0, 1]"),
+        ("loop.target_accuracy", cfg.loop.target_accuracy, "[0, 1]"),
+        ("loop.stop_when.gain_per_1000", cfg.loop.stop_when.gain_per_1000, "[0, 1]"),
+        ("loop.stop_when.accuracy", cfg.loop.stop_when.accuracy, "[0, 1]"),
         ("quality.gold_rate", q.gold_rate, "[0, 1)"),
         ("quality.relabel_fraction", q.relabel_fraction, "[0, 1)"),
         ("quality.review_min_confidence", q.review_min_confidence, "[0, 1]"),
@@ -172,6 +178,13 @@ def _fraction_problems(cfg: Config) -> Iterator[str]:
         high_ok = value <= 1 if interval[-1] == "]" else value < 1
         if not (low_ok and high_ok):
             yield f"{key}: must be in {interval}, got {value}"
+
+
+def _growth_problems(growth: float) -> Iterator[str]:
+    # its own check: Range calls a low of 1 "positive", which reads wrong for 0.5
+    if not 1 <= growth <= 100:
+        yield (f"loop.batch_growth: must be 1 to 100 (1 = fixed batches of loop.batch, 2 = "
+               f"double the labels each round), got {growth}")
 
 
 def _class_problems(classes: list[str]) -> Iterator[str]:

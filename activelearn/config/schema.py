@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from activelearn.config.stop_when import StopWhenConfig
+
 # A torchvision weights name: ResNet18_Weights.IMAGENET1K_V1, IMAGENET1K_V1, DEFAULT.
 _WEIGHTS_NAME = re.compile(r"(?:[A-Za-z0-9]+_Weights\.)?[A-Z0-9_]+")
 HUB_INPUT_SIZE = (224, 224)  # file images' default size for torchvision weights
@@ -118,8 +120,17 @@ class TrainingConfig:
     schedule: cosine | step | constant learning-rate schedule
     hflip: randomly mirror training images left-right (right for clothes and objects,
         wrong for digits or text)
-    shift: randomly translate training images by up to this many pixels (0 = off; at
+    crop_pad: pad training images by this many background pixels on each side and crop
+        them back at a random place, i.e. shift them by up to crop_pad pixels (0 = off; at
         most 64)
+    converge: train to convergence (0 = off: a fixed budget of epochs/min_steps): keep
+        the full learning rate until an epoch's training accuracy (on the augmented
+        batches) reaches converge, e.g. 0.95, and 2/3 of the epochs/min_steps budget has
+        run, then anneal (the schedule) over half as many steps again: the budget when
+        converged early, up to max_steps when not
+    max_steps: the cap on a converging training's steps, when above the budget (1 to 10**7)
+    class_balanced: draw each epoch's mini-batches with every class equally likely
+        (sampling with replacement, weights 1 / the class's count), for skewed label sets
     random_crop: [min, max] share of the image's area a random resized crop keeps
         (aspect ratio 3/4 to 4/3), each in (0, 1], e.g. [0.35, 1.0] for photos; empty =
         off (torchvision's RandomResizedCrop, done per image on the batch)
@@ -137,7 +148,10 @@ class TrainingConfig:
     l1: float = 0.0
     schedule: Literal["cosine", "step", "constant"] = "cosine"
     hflip: bool = False
-    shift: int = 0
+    crop_pad: int = 0
+    converge: float = 0.0
+    max_steps: int = 20_000
+    class_balanced: bool = False
     random_crop: tuple[float, float] | None = None
     device: str = "auto"
     threads: int = 0
@@ -147,12 +161,16 @@ class TrainingConfig:
 class StrategyConfig:
     """name: a registered strategy; mc_passes: dropout passes for BALD (1 to 1000);
     candidates: score only a random subset of this many unlabeled items (0 = all);
-    score_batch_size: items per forward pass while scoring (1 to 65536)."""
+    score_batch_size: items per forward pass while scoring (1 to 65536);
+    class_balance: pick class by class: the batch is shared equally among the model's
+    predicted classes and the strategy picks within each (rare classes are not starved;
+    any strategy)."""
 
     name: str = "margin"
     mc_passes: int = 20
     candidates: int = 0
     score_batch_size: int = 256
+    class_balance: bool = False
 
 
 @dataclass(frozen=True)
@@ -164,20 +182,31 @@ class LoopConfig:
     initial_strategy: random | kmeans | typiclust: how the initial batch is picked;
         kmeans and typiclust pick representative items from the backbone's embeddings
         (needs model.weights); the holdout is always random
+    batch_growth: 1 to 100; 1 = fixed batches of `batch`. Above 1 the label counts grow
+        geometrically: initial, initial*g, initial*g^2, ... (500, 1000, 2000, 4000 with
+        g = 2), the last round landing exactly on budget; each round's batch is the next
+        count minus the current one and `batch` is not used. Only `activelearn simulate`
+        follows it; `cycle` always selects `batch` items per round.
 
     For `activelearn cycle` (Label Studio):
     min_new_labels: train a new model once this many new or changed labels arrived
         (the first model: once this many, or once the initial batch is all labelled)
     min_queued: when not training, top the queue up with a batch from the latest model
         if fewer tasks than this wait unlabelled in Label Studio (0 = never)
+    target_accuracy: the holdout accuracy the forecast counts labels to (`status`, the
+        report; 0 = the next whole percent above the fitted curve)
+    stop_when: when cycle stops selecting batches (see StopWhenConfig; off by default)
     """
 
     initial: int = 500
     initial_strategy: Literal["random", "kmeans", "typiclust"] = "random"
     batch: int = 500
     budget: int = 4000
+    batch_growth: float = 1.0
     min_new_labels: int = 100
     min_queued: int = 100
+    target_accuracy: float = 0.0
+    stop_when: StopWhenConfig = field(default_factory=StopWhenConfig)
 
 
 @dataclass(frozen=True)

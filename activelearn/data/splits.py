@@ -40,3 +40,36 @@ def assign_splits(labels: np.ndarray, is_test: np.ndarray, cfg: SplitsConfig,
     validation = evaluation[stratified_sample(labels[evaluation], cfg.validation_fraction, rng)]
     split[validation] = Split.VALIDATION.value
     return split
+
+
+def imbalanced_counts(counts: np.ndarray, ratio: float) -> np.ndarray:
+    """How many items of each class an imbalanced train split keeps (counts: [classes]
+    the items of each class, in class-index order): class k aims at
+    largest / ratio^(k / (classes - 1)), from the largest class count down to
+    largest / ratio for the last class, never more than the class has nor fewer than 1
+    (a class with no items keeps none). ratio 1 keeps every item."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if ratio <= 1 or len(counts) < 2:
+        return counts.copy()
+    largest = counts.max()
+    steps = np.arange(len(counts)) / (len(counts) - 1)
+    aims = np.maximum(1, np.round(largest / ratio ** steps)).astype(np.int64)
+    return np.minimum(counts, aims)
+
+
+def imbalanced_subset(positions: np.ndarray, labels: np.ndarray, classes: int, ratio: float,
+                      seed: int) -> np.ndarray:
+    """A class-imbalanced sample of the given pool positions (the train split's):
+    [kept] positions, ascending, with imbalanced_counts of each class drawn at random
+    (seeded). positions: [items]; labels: [pool items] class indices out of `classes`;
+    positions whose label is not a class index (unlabeled) are all kept."""
+    positions = np.asarray(positions, dtype=np.int64)
+    own = labels[positions]
+    rng = np.random.default_rng(seed)
+    counts = np.array([(own == k).sum() for k in range(classes)], dtype=np.int64)
+    keep = imbalanced_counts(counts, ratio)
+    kept = [positions[(own < 0) | (own >= classes)]]
+    for k in range(classes):
+        members = positions[own == k]
+        kept.append(rng.permutation(members)[:keep[k]])
+    return np.sort(np.concatenate(kept))

@@ -60,7 +60,7 @@ def train(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     metrics = {name: _evaluate(predictor, pool, position, found)
                for name, found in (("holdout", inp.holdout), ("test", test)) if found}
     out = {"version": version, "labels": len(inp.ids), "seconds": round(result.seconds, 3),
-           "epochs": result.epochs, "loss": result.final_loss,
+           "epochs": result.epochs, "steps": result.steps, "loss": result.final_loss,
            "device": str(predictor.device), "metrics": metrics}
     # the weights as the project names them (a worker elsewhere reads a fetched copy)
     made_by = {**provenance(cfg.model), "weights": payload["config"]["model"]["weights"]}
@@ -156,12 +156,14 @@ def select(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     the labeled items, for strategies that need them). Returns the chosen pool positions
     best first, with the strategy's scores and the model's suggested class and
     confidence."""
-    store = open_job(payload).store
+    job = open_job(payload)
+    store = job.store
     candidates = np.load(store.fetch(payload["candidates"]))
     inp = _merge([np.load(store.fetch(n)) for n in payload["shards"]],
                  [np.load(store.fetch(n)) for n in payload.get("labeled_shards") or []])
     chosen, sel = select_batch(get_strategy(payload["strategy"]), inp, candidates,
-                               int(payload["n"]), int(payload["seed"]))
+                               int(payload["n"]), int(payload["seed"]),
+                               job.cfg.strategy.class_balance)
     probs = inp.probs[sel.positions]
     progress(len(sel.positions))
     return {"positions": chosen.tolist(), "scores": sel.scores.tolist(),

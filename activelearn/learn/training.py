@@ -53,15 +53,52 @@ def batch_bounds(items: int, batch_size: int) -> list[tuple[int, int]]:
     return [(lo, min(items, hi)) for lo, hi in zip(starts, [*starts[1:], items])]
 
 
-def _schedule(optimizer: torch.optim.Optimizer, kind: str, total: int):
-    def factor(step: int) -> float:
-        if kind == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * step / total))
-        if kind == "step":
-            return 0.1 ** (int(step >= total * 0.5) + int(step >= total * 0.75))
+class Plan:
+    """How long a training runs and its learning-rate factor at each step.
+
+    A fixed budget (recipe.converge 0): epochs_for's steps, the schedule over all of them.
+    Converging (recipe.converge > 0): the full rate until an epoch's training accuracy
+    reaches recipe.converge and at least 2/3 of the budget has run (or 2/3 of the cap:
+    recipe.max_steps, or the budget when that is more), then the schedule over half as
+    many steps again. A labelled set that converges early trains for exactly the budget;
+    one that does not, for up to max_steps.
+    """
+
+    def __init__(self, recipe: TrainingConfig, labeled: int) -> None:
+        self.kind, self.converge = recipe.schedule, recipe.converge
+        self.budget = epochs_for(labeled, recipe) * len(batch_bounds(labeled, recipe.batch_size))
+        self.cap = max(self.budget, recipe.max_steps)
+        self.anneal_from: int | None = None if self.converge > 0 else 0
+        self.total = self.cap if self.converge > 0 else self.budget
+
+    def factor(self, step: int) -> float:
+        """The learning rate at step, as a share of recipe.lr."""
+        if self.anneal_from is None:
+            return 1.0
+        progress = (step - self.anneal_from) / max(1, self.total - self.anneal_from)
+        if self.kind == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+        if self.kind == "step":
+            return 0.1 ** (int(progress >= 0.5) + int(progress >= 0.75))
         return 1.0
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    def after_epoch(self, step: int, train_accuracy: float) -> None:
+        """Start annealing once converged (see the class)."""
+        if self.anneal_from is not None:
+            return
+        converged = train_accuracy >= self.converge and step * 3 >= self.budget * 2
+        if converged or step * 3 >= self.cap * 2:
+            self.anneal_from = step
+            self.total = min(self.cap, step + max(1, step // 2))
+
+    def done(self, step: int) -> bool:
+        return step >= self.total
+
+
+def _balancing_weights(labels: np.ndarray) -> torch.Tensor:
+    """[items] sampling weights that make every class present equally likely."""
+    counts = np.bincount(labels)
+    return torch.as_tensor(1.0 / counts[labels], dtype=torch.double)
 
 
 def _l1_penalty(model: torch.nn.Module) -> torch.Tensor:
@@ -70,8 +107,8 @@ def _l1_penalty(model: torch.nn.Module) -> torch.Tensor:
 
 
 def augment(x: torch.Tensor, recipe: TrainingConfig, gen: torch.Generator) -> torch.Tensor:
-    """Random resized crops (recipe.random_crop), left-right mirroring and translation by
-    up to recipe.shift pixels.
+    """Random resized crops (recipe.random_crop), left-right mirroring and random crops
+    of the image padded by recipe.crop_pad pixels.
 
     x: [batch, channels, h, w] normalised; one random draw per image (from gen; the
     crops from torch's seeded global generator, as torchvision draws them). Embeddings
@@ -84,18 +121,23 @@ def augment(x: torch.Tensor, recipe: TrainingConfig, gen: torch.Generator) -> to
     if recipe.hflip:
         flip = (torch.rand(len(x), generator=gen) < 0.5).to(x.device).view(-1, 1, 1, 1)
         x = torch.where(flip, x.flip(3), x)
-    if recipe.shift > 0:
-        h, w = x.shape[2:]
-        shifts = torch.randint(-recipe.shift, recipe.shift + 1, (len(x), 2), generator=gen)
-        theta = torch.zeros(len(x), 2, 3)
-        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
-        theta[:, 0, 2] = shifts[:, 0] * 2.0 / w
-        theta[:, 1, 2] = shifts[:, 1] * 2.0 / h
-        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
-        # padding with the minimum keeps the background colour (0 before normalising)
-        x = F.grid_sample(x - x.amin(), grid, mode="nearest", align_corners=False) + x.amin()
-        x = x.contiguous(memory_format=torch.channels_last)
+    if recipe.crop_pad > 0:
+        x = crop_with_padding(x, recipe.crop_pad, gen)
     return x
+
+
+def crop_with_padding(x: torch.Tensor, pad: int, gen: torch.Generator) -> torch.Tensor:
+    """Each image padded by pad pixels of background (the batch's minimum: 0 before
+    normalising) and cropped back to its size at a random offset (torchvision's
+    RandomCrop(padding=pad), per image). x: [batch, channels, h, w]."""
+    b, c, h, w = x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), value=float(x.amin()))
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b, 1), generator=gen).to(x.device)
+    rows = (dy + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(b, device=x.device)[:, None, None, None]
+    channel = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, channel, rows, cols].contiguous(memory_format=torch.channels_last)
 
 
 def random_resized_crop(x: torch.Tensor, scale: tuple[float, float]) -> torch.Tensor:
@@ -135,35 +177,44 @@ def _train(model: SplitModel, images: ImageSet, labels: np.ndarray, recipe: Trai
     gen = torch.Generator().manual_seed(seed)
     model.to(device).to(memory_format=torch.channels_last).train()
     y_all = torch.as_tensor(labels, dtype=torch.long)
-    epochs = epochs_for(len(labels), recipe)
+    plan = Plan(recipe, len(labels))
     bounds = batch_bounds(len(labels), recipe.batch_size)
-    steps_per_epoch = len(bounds)
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                           weight_decay=recipe.weight_decay)
-    sched = _schedule(opt, recipe.schedule, epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, plan.factor)
+    weights = _balancing_weights(labels) if recipe.class_balanced else None
     epoch_losses: list[float] = []
-    bar = tqdm(total=epochs * steps_per_epoch, desc="train", unit="step", leave=False,
-               disable=not progress)
-    for _ in range(epochs):
-        order = torch.randperm(len(labels), generator=gen)
-        total = 0.0
-        index_batches = [order[lo:hi] for lo, hi in bounds]
+    bar = tqdm(total=plan.total, desc="train", unit="step", leave=False, disable=not progress)
+    step = 0
+    while not plan.done(step):
+        if weights is None:
+            order = torch.randperm(len(labels), generator=gen)
+        else:
+            order = torch.multinomial(weights, len(labels), replacement=True, generator=gen)
+        total, seen, correct = 0.0, 0, 0
+        index_batches = [order[lo:hi] for lo, hi in bounds][:plan.total - step]
         for idx, batch in zip(index_batches, batches(images, index_batches,
                                                      pin=device.type == "cuda"), strict=True):
-            x = norm(batch, device)
-            x = augment(x, recipe, gen)
-            loss = F.cross_entropy(model(x), y_all[idx].to(device))
+            x = augment(norm(batch, device), recipe, gen)
+            y = y_all[idx].to(device)
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
             if recipe.l1 > 0:
                 loss = loss + recipe.l1 * _l1_penalty(model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
+            step += 1
             total += loss.item() * len(idx)
+            seen += len(idx)
+            correct += int((logits.argmax(1) == y).sum())
             bar.update()
-        epoch_losses.append(total / len(labels))
-        bar.set_postfix(loss=f"{epoch_losses[-1]:.3f}")
+        epoch_losses.append(total / seen)
+        plan.after_epoch(step, correct / seen)
+        bar.total = plan.total
+        bar.set_postfix(loss=f"{epoch_losses[-1]:.3f}", acc=f"{correct / seen:.3f}")
     bar.close()
     model.eval()
-    return TrainResult(epochs * steps_per_epoch, epochs, epoch_losses[-1], epoch_losses,
+    return TrainResult(step, len(epoch_losses), epoch_losses[-1], epoch_losses,
                        time.perf_counter() - start)

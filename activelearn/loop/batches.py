@@ -6,7 +6,8 @@ embeddings: loop.initial_strategy). A select phase asks the strategy for a query
 batch with the latest model (random before there is one), and mixes in gold items
 (quality.gold_rate) and requests for another annotation of disputed items
 (quality.relabel_fraction). Only candidates are ever chosen: train-split items never
-batched, labelled or tasked, not gold, and only a duplicate group's representative.
+batched, labelled or tasked, not gold, and only a duplicate group's representative. Like
+the labelling budget, a criterion of loop.stop_when that is met stops selection.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from activelearn.kinds import BatchKind, Split
 from activelearn.learn.embedding import cold_start, pool_keys, project_embedder
 from activelearn.loop.clean import selectable_positions
 from activelearn.loop.relabel import request_relabels
+from activelearn.reporting.stopping import stop_reason
 from activelearn.state import Store
 from activelearn.strategies import candidate_positions
 
@@ -60,10 +62,14 @@ class BatchPlanner:
     def select(self, round_: int, version: str | None) -> None:
         """A batch of up to loop.batch items within the labelling budget: gold items,
         relabel requests, and new items chosen by the strategy with the model `version`
-        (random when there is no model yet)."""
+        (random when there is no model yet); none once loop.stop_when is met."""
         store, loop = self.store, self.cfg.loop
-        room = loop.budget - len(store.labels.current(Split.TRAIN.value)) \
-            - store.tasks.waiting(Split.TRAIN.value)
+        labelled = len(store.labels.current(Split.TRAIN.value))
+        stopped = stop_reason(store, loop, labelled)
+        if stopped:
+            self.echo(f"  no batch: {stopped}")
+            return
+        room = loop.budget - labelled - store.tasks.waiting(Split.TRAIN.value)
         candidates = self.candidates()
         n = min(loop.batch, room, len(candidates))
         if n <= 0:

@@ -11,6 +11,10 @@ round needs (see `Cycle.decide`):
 - topup: too few tasks wait unlabelled: select a batch with the latest model and push;
 - nothing: only the pull.
 
+Selection stops at the labelling budget (loop.budget), and once a loop.stop_when criterion
+is met (reporting/stopping.py: the forecast's gain, the holdout accuracy); pulls and
+training go on.
+
 Which phases a plan runs is the table PLANS; what each phase does is Cycle.phases (the
 batch planner in batches.py, the task pusher in push.py, training and review here).
 Every phase is recorded in state before and after it runs and reads what earlier phases
@@ -55,6 +59,7 @@ from activelearn.loop.pull import pull_annotations
 from activelearn.loop.push import TaskPusher, check_image_mode
 from activelearn.loop.review import push_reviews, review_specs, select_reviews
 from activelearn.quality.gold import read_gold_file
+from activelearn.reporting.stopping import accuracy_text, project_outlook, stop_reason
 from activelearn.state import Store
 
 
@@ -148,10 +153,12 @@ class Cycle:
             if new >= cfg.min_new_labels:
                 return Decision(Plan.TRAIN, f"{new} new labels {since}")
         room = cfg.budget - train_labels - waiting
-        if room > 0 and waiting < cfg.min_queued:
+        topup = room > 0 and waiting < cfg.min_queued
+        stopped = stop_reason(store, cfg) if topup else None
+        if topup and stopped is None:
             return Decision(Plan.TOPUP, f"only {waiting} tasks wait (min_queued "
                                         f"{cfg.min_queued})")
-        budget = "; labelling budget reached" if room <= 0 else ""
+        budget = "; labelling budget reached" if room <= 0 else f"; {stopped}" if stopped else ""
         return Decision(None, f"{new} new labels {since} (retrain at {cfg.min_new_labels}), "
                               f"{waiting} tasks waiting in Label Studio{budget}")
 
@@ -255,10 +262,14 @@ class Cycle:
         made = {k: result[k] for k in ("model", "mode", "weights_sha256") if k in result}
         for split, found in metrics.items():
             self.store.metrics.record(round_, split, version, {**found, **made})
-            self.echo(f"  {split} accuracy {found['accuracy']:.4f}, macro-F1 "
+            self.echo(f"  {split} accuracy {accuracy_text(found)}, macro-F1 "
                       f"{found['macro_f1']:.4f} ({found['items']} items)")
         if "holdout" not in metrics:
             self.echo("  no holdout labels yet: nothing to evaluate on")
+            return
+        labelled = len(self.store.labels.current(Split.TRAIN.value))
+        for line in project_outlook(self.store, self.cfg.loop, labelled).lines():
+            self.echo(f"  {line}")
 
     def _review(self, round_: int) -> None:
         """Send the labels the out-of-fold models contradict most to review in Label

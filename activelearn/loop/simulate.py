@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 from activelearn.annotation.oracle import Oracle
 from activelearn.config import Config
 from activelearn.data.sources.base import Pool
-from activelearn.data.splits import assign_splits
+from activelearn.data.splits import assign_splits, imbalanced_subset
 from activelearn.kinds import BatchKind, RoundStatus, Split
 from activelearn.learn.backbones import provenance
 from activelearn.learn.checkpoints import resolve_device, save_checkpoint
@@ -29,10 +28,12 @@ from activelearn.learn.embedding import (
     uses_embeddings,
     with_features,
 )
-from activelearn.learn.fit import Fitted, fit, normalizer
+from activelearn.learn.fit import normalizer
 from activelearn.learn.inference import Predictor
-from activelearn.learn.metrics import Metrics
-from activelearn.reporting import plots, results
+from activelearn.loop.full_data import full_data
+from activelearn.loop.schedule import describe_schedule, next_batch
+from activelearn.loop.simtrain import Trained, metric_fields, train_and_evaluate
+from activelearn.reporting import plots, results, targets
 from activelearn.state import Store
 from activelearn.strategies import (
     SelectionInput,
@@ -59,14 +60,17 @@ class SimulatedRun:
     """One strategy with one seed against the oracle, round after round."""
 
     def __init__(self, cfg: Config, pool: Pool, strategy_name: str, seed: int, run_dir: Path,
-                 progress: bool = True, features: torch.Tensor | None = None) -> None:
+                 progress: bool = True, features: torch.Tensor | None = None,
+                 splits: np.ndarray | None = None) -> None:
         """features: [items, dim] the backbone's embeddings of the pool (for the cold
-        start), None without a backbone; in head mode the pool's images are these."""
+        start), None without a backbone; in head mode the pool's images are these.
+        splits: [items] Split values (default: drawn by assign_splits from project.seed)."""
         self.cfg, self.pool, self.seed, self.run_dir = cfg, pool, seed, run_dir
         self.progress, self.features = progress, features
         self.strategy = get_strategy(strategy_name)
         self.device = resolve_device(cfg.training.device)
-        self.splits = assign_splits(pool.labels, pool.is_test, cfg.splits, cfg.project.seed)
+        self.splits = splits if splits is not None else \
+            assign_splits(pool.labels, pool.is_test, cfg.splits, cfg.project.seed)
         self.store = _open_store(run_dir, pool, self.splits)
         self.oracle = Oracle(pool.item_ids, pool.labels)
         self.norm = normalizer(cfg.model, pool.images)
@@ -126,33 +130,21 @@ class SimulatedRun:
             if metrics is not None:
                 store.metrics.record(round_, split, version, metrics.to_dict())
         record = _record(self.strategy.name, self.seed, round_, int(self.labeled.sum()),
-                         trained, version)
+                         trained, version, self.pool.class_names)
         record.update(model=self.made_by["model"], mode=self.made_by["mode"],
                       weights_sha256=self.made_by["weights_sha256"])
-        room = cfg.loop.budget - record["labels"]
+        batch = next_batch(record["labels"], cfg.loop)
         unlabeled = np.flatnonzero(~self.labeled & (self.splits == Split.TRAIN.value))
-        if room > 0 and len(unlabeled):
-            self._query(round_, unlabeled, min(room, cfg.loop.batch), trained.fitted.predictor,
-                        version, record)
+        if batch > 0 and len(unlabeled):
+            self._query(round_, unlabeled, batch, trained.fitted.predictor, version, record)
         store.rounds.finish(round_, version, record["labels"], RoundStatus.DONE)
         return record
 
     def _train(self, train_idx: np.ndarray, seed: int) -> Trained:
-        """A model trained on the pool positions train_idx (learn.fit, as the train job
-        trains), evaluated on the test and validation splits."""
-        cfg, pool = self.cfg, self.pool
-        fitted = fit(pool.images[torch.from_numpy(train_idx)], pool.labels[train_idx],
-                     len(pool.class_names), cfg.model, cfg.training, self.norm, seed,
-                     self.device, cfg.strategy.score_batch_size, self.progress)
-        start = time.perf_counter()
-        found = {}
-        for name in ("test", "validation"):
-            idx = np.flatnonzero(self.splits == name)
-            if len(idx):
-                found[name] = fitted.predictor.evaluate(pool.images[torch.from_numpy(idx)],
-                                                        pool.labels[idx])
-        return Trained(fitted, found.get("test"), found.get("validation"),
-                       time.perf_counter() - start)
+        """A model trained on the pool positions train_idx, evaluated on the test and
+        validation splits (simtrain, as the full-data reference is)."""
+        return train_and_evaluate(self.cfg, self.pool, self.splits, self.norm, train_idx,
+                                  seed, self.device, self.progress)
 
     def _query(self, round_: int, unlabeled: np.ndarray, n: int, predictor: Predictor,
                version: str, record: Record) -> None:
@@ -168,23 +160,12 @@ class SimulatedRun:
         self.store.rounds.record_phase(round_, "select", "started")
         start = time.perf_counter()
         chosen, sel = select_batch(self.strategy, inp, candidates, min(n, len(candidates)),
-                                   self.seed * 1000 + round_)
+                                   self.seed * 1000 + round_, self.cfg.strategy.class_balance)
         record["select_s"] = round(time.perf_counter() - start, 3)
         self._label(round_ + 1, chosen, BatchKind.QUERY, self.strategy.name, version,
                     sel.scores)
         record["selected"] = len(chosen)
         self.store.rounds.record_phase(round_, "select", "done")
-
-
-@dataclass
-class Trained:
-    """One round's model and its evaluation (test and validation: None when the split is
-    empty), with the seconds the evaluation took."""
-
-    fitted: Fitted
-    test: Metrics | None
-    validation: Metrics | None
-    eval_seconds: float
 
 
 def score_for(strategy: Strategy, predictor: Predictor, pool: Pool, candidates: np.ndarray,
@@ -203,13 +184,10 @@ def score_for(strategy: Strategy, predictor: Predictor, pool: Pool, candidates: 
 
 
 def _record(strategy: str, seed: int, round_: int, labels: int, trained: Trained,
-            version: str) -> Record:
-    test, val = trained.test, trained.validation
+            version: str, class_names: list[str]) -> Record:
     return {
         "strategy": strategy, "seed": seed, "round": round_, "labels": labels,
-        "accuracy": test.accuracy if test else None,
-        "macro_f1": test.macro_f1 if test else None,
-        "val_accuracy": val.accuracy if val else None,
+        **metric_fields(trained, class_names),
         "loss": trained.fitted.result.final_loss, "epochs": trained.fitted.result.epochs,
         "train_s": round(trained.fitted.result.seconds, 3),
         "eval_s": round(trained.eval_seconds, 3),
@@ -218,14 +196,23 @@ def _record(strategy: str, seed: int, round_: int, labels: int, trained: Trained
 
 
 def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], out_dir: Path,
-             echo: Callable[[str], None], progress: bool = True) -> list[Record]:
+             echo: Callable[[str], None], progress: bool = True, imbalance: float = 1.0,
+             goals: targets.TargetSpec | None = None) -> list[Record]:
     """Run every strategy with every seed; writes rounds.csv/json after each round and the
-    plot at the end (also when interrupted). Returns all records."""
+    plots at the end (also when interrupted). Returns all records.
+
+    imbalance: above 1, the train split keeps class counts falling geometrically from
+    the largest class's to largest / imbalance (class 0 keeps the most; the test and
+    validation splits are drawn before and stay as they are). goals: the targets to
+    reach, written to targets.json (a fraction's full-data value measured or cached first).
+    """
     if cfg.training.threads > 0:
         torch.set_num_threads(cfg.training.threads)
     for name in strategies:
         get_strategy(name)  # fail on a typo before any training
     out_dir.mkdir(parents=True, exist_ok=True)
+    for figure in plots.SIMULATE_FIGURES:  # an earlier run's figures would not match
+        (out_dir / figure).unlink(missing_ok=True)
     records: list[Record] = []
 
     def on_round(record: Record) -> None:
@@ -240,16 +227,67 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
              f"{provenance(cfg.model)['weights_sha256']}: {tuple(features.shape)} embeddings")
         if cfg.model.train == "head":
             pool = with_features(pool, features)
+    splits = assign_splits(pool.labels, pool.is_test, cfg.splits, cfg.project.seed)
+    if imbalance > 1:
+        kept = imbalanced_subset(np.flatnonzero(splits == Split.TRAIN.value), pool.labels,
+                                 len(pool.class_names), imbalance, cfg.project.seed)
+        kept = np.sort(np.concatenate([kept, np.flatnonzero(splits != Split.TRAIN.value)]))
+        pool, splits = pool.subset(kept), splits[kept]
+        features = None if features is None else features[torch.from_numpy(kept)]
+        echo(_imbalance_line(pool, splits, imbalance))
+    if cfg.loop.batch_growth > 1:
+        echo(f"label schedule (loop.batch_growth {cfg.loop.batch_growth:g}): "
+             f"{describe_schedule(cfg.loop)}")
+    found, notes = _resolve(cfg, pool, splits, imbalance, goals, echo, progress)
+    targets.write_targets(out_dir, found, notes)
     try:
         for seed in seeds:
             for name in strategies:
                 run_dir = out_dir / "runs" / f"{name}-seed{seed}"
                 _fresh(run_dir)
-                SimulatedRun(cfg, pool, name, seed, run_dir, progress, features).run(on_round)
+                SimulatedRun(cfg, pool, name, seed, run_dir, progress, features,
+                             splits).run(on_round)
     finally:
         if records:
-            plots.simulate_curves(records, out_dir / "accuracy.png")
+            lines: dict[str, list[float]] = {}
+            for t in found:
+                lines.setdefault(t.metric, []).append(t.value)
+            plots.simulate_figures(records, out_dir, cfg.loop.batch_growth > 1 or None, lines)
     return records
+
+
+def _resolve(cfg: Config, pool: Pool, splits: np.ndarray, imbalance: float,
+             goals: targets.TargetSpec | None, echo: Callable[[str], None],
+             progress: bool) -> tuple[list[targets.Target], list[str]]:
+    """The targets of goals, measuring (or reading the cache of) the full-data value when
+    a fraction needs it, and the lines saying where that value came from (echoed, with
+    one line per target)."""
+    if goals is None:
+        return [], []
+    notes = []
+    if not goals.needs_full_data:
+        if goals.full_data is not None:
+            notes.append(f"full-data {goals.metric} {goals.full_data:.3f} (given)")
+        found = goals.resolve(source="given")
+    else:
+        echo("full-data reference: training on every train item once (cached for reuse)")
+        reference = full_data(cfg, pool, splits, imbalance, progress)
+        notes.append(reference.describe())
+        found = goals.resolve(reference.value(goals.metric),
+                              "cached" if reference.cached else "measured")
+    for line in notes:
+        echo(line)
+    for t in found:
+        echo(f"target: {t.name}{f' ({t.note})' if t.note else ''}")
+    return found, notes
+
+
+def _imbalance_line(pool: Pool, splits: np.ndarray, ratio: float) -> str:
+    train = pool.labels[splits == Split.TRAIN.value]
+    counts = ", ".join(f"{name} {int((train == k).sum())}"
+                       for k, name in enumerate(pool.class_names))
+    return (f"imbalance {ratio:g}: train items per class {counts} ({len(train)} in all; "
+            "test and validation unchanged)")
 
 
 def _fresh(run_dir: Path) -> None:

@@ -155,10 +155,13 @@ def agreement_bars(found: Agreement, path: Path) -> Path:
     return _save(fig, path)
 
 
-def simulate_curves(records: Sequence[Record], path: Path, metric: str = "accuracy") -> Path:
+def simulate_curves(records: Sequence[Record], path: Path, metric: str = "accuracy",
+                    log_x: bool | None = None, targets: Sequence[float] = ()) -> Path:
     """`metric` of simulate's records against labels: one line per strategy, the mean over
     seeds, with a band from the minimum to the maximum over seeds; `random`, when
-    present, is a dashed baseline."""
+    present, is a dashed baseline; each of `targets` a dotted horizontal line.
+    log_x: a logarithmic label axis (None: when the label counts span 8x or more, as
+    geometric label schedules do)."""
     by_strategy = curves(records, metric)
     if not by_strategy:
         raise ActiveLearnError(f"no result records to plot into {path}")
@@ -166,6 +169,15 @@ def simulate_curves(records: Sequence[Record], path: Path, metric: str = "accura
     ax = fig.add_subplot()
     for curve in by_strategy.values():
         _strategy_line(ax, curve)
+    for value in targets:
+        ax.axhline(value, color="0.5", linestyle=":", linewidth=1)
+        ax.annotate(f"target {value:.3f}", (0, value), xycoords=("axes fraction", "data"),
+                    xytext=(3, 2), textcoords="offset points", fontsize=7, color="0.4")
+    labels = np.unique(np.concatenate([c.labels for c in by_strategy.values()]))
+    if log_x is None:
+        log_x = bool(labels.min() > 0 and labels.max() >= 8 * labels.min())
+    if log_x:
+        _log_labels(ax, labels)
     label = METRIC_LABELS.get(metric, metric.replace("_", " "))
     ax.set_xlabel("labels")
     ax.set_ylabel(literal(label))
@@ -174,6 +186,38 @@ def simulate_curves(records: Sequence[Record], path: Path, metric: str = "accura
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
     return _save(fig, Path(path))
+
+
+def _log_labels(ax: Any, labels: np.ndarray) -> None:
+    """A logarithmic label axis with plain numbers (1000, not 10^3): ticks at the label
+    counts when there are few of them."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xscale("log")
+    if len(labels) <= 12:
+        ax.set_xticks(labels)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+# the figures of a simulate run: file name -> metric
+SIMULATE_FIGURES = {"accuracy.png": "accuracy", "macro_f1.png": "macro_f1",
+                    "worst_recall.png": "worst_recall"}
+
+
+def simulate_figures(records: Sequence[Record], out_dir: Path, log_x: bool | None = None,
+                     targets: Mapping[str, Sequence[float]] | None = None,
+                     prefix: str = "") -> list[Path]:
+    """accuracy.png, and macro_f1.png and worst_recall.png when every record has the
+    metric (older runs lack worst_recall), in out_dir, each file name after `prefix`.
+    targets: metric -> target values drawn as dotted lines."""
+    drawn = []
+    for name, metric in SIMULATE_FIGURES.items():
+        if metric != "accuracy" and not all(r.get(metric) is not None for r in records):
+            continue
+        drawn.append(simulate_curves(records, Path(out_dir) / f"{prefix}{name}", metric,
+                                     log_x, (targets or {}).get(metric, ())))
+    return drawn
 
 
 def _strategy_line(ax: Any, curve: Curve) -> None:

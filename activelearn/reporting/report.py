@@ -1,10 +1,12 @@
 """`activelearn report`: where a project stands and whether active learning pays off, as
 one HTML page with PNG plots and the numbers behind them as CSV files, in one folder.
 
-Sections: the learning curve on the holdout (and test) split, round by round; the
-`simulate` comparison of strategies; per-class scores and the confusion matrix of the
-latest model; annotation throughput; then the annotation-quality sections of
-quality_sections.py (agreement, duplicates, label-error review). A section without data
+Sections: the learning curve on the holdout (and test) split, round by round, each
+accuracy with its 95% Wilson interval; the holdout curve's forecast and the stopping
+suggestion (forecast_section.py); the `simulate` comparison of strategies
+(simulate_section.py); per-class scores and the confusion matrix of the latest model;
+annotation throughput; then the annotation-quality
+sections of quality_sections.py (agreement, duplicates, label-error review). A section without data
 says so. Nothing here writes to the state.
 """
 
@@ -15,19 +17,24 @@ import re
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from activelearn.config import LoopConfig
 from activelearn.errors import ActiveLearnError, ConfigError
 from activelearn.files import write_csv, write_text
 from activelearn.quality.throughput import AnnotationEvent, Throughput, throughput
-from activelearn.reporting import plots, results
+from activelearn.reporting import plots
+from activelearn.reporting.forecast import wilson_interval
+from activelearn.reporting.forecast_section import forecast_section, interval_cell
 from activelearn.reporting.page import Section, fmt, render_page
 from activelearn.reporting.quality_sections import (
     agreement_section,
     duplicates_section,
     review_section,
 )
+from activelearn.reporting.simulate_section import simulate_section
+from activelearn.reporting.stopping import correct_of
 from activelearn.state import Evaluation, RoundRow, Store
 
 CURVE_SPLITS = ("holdout", "test")  # the splits the learning curve shows, in this order
@@ -81,11 +88,13 @@ def read_simulate(path: Path) -> list[dict]:
 
 
 def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path: Path,
-                 simulate: list[dict] | None, simulate_source: str = "") -> Report:
+                 simulate: list[dict] | None, simulate_source: str = "",
+                 loop: LoopConfig | None = None) -> Report:
     """Build the report in out_dir (created; earlier files of the same names replaced).
 
     classes: the class names, by index; simulate: records from :func:`read_simulate` (None:
-    no simulate run), simulate_source: where they came from, shown on the page.
+    no simulate run), simulate_source: where they came from, shown on the page; loop: the
+    forecast's target and the stop criteria (None: LoopConfig's defaults).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     # opened once for every section; an absent state is not created
@@ -93,6 +102,7 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
         data = read_state(store)
         sections = [
             learning_curve_section(data.evaluations, out_dir),
+            forecast_section(data.evaluations, loop or LoopConfig(), out_dir),
             simulate_section(simulate, simulate_source, out_dir),
             latest_model_section(data.evaluations, classes, out_dir),
             throughput_section(data.events, out_dir),
@@ -157,7 +167,7 @@ def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Sect
                              out_dir / "learning_curve.png")
         section.image("learning_curve.png", "accuracy and macro-F1 against train labels")
     header = ["round", "train labels", "model"] + [
-        f"{s} {m}" for s in splits for m in ("accuracy", "macro-F1", "items")]
+        f"{s} {m}" for s in splits for m in ("accuracy", "95% CI", "macro-F1", "items")]
     rows: list[list[object]] = [[*header]]
     for round_, found in sorted(by_round.items()):
         first = next(iter(found.values()))
@@ -165,43 +175,18 @@ def learning_curve_section(evaluations: list[Evaluation], out_dir: Path) -> Sect
                              _model_cell(first)]
         for s in splits:
             got = found.get(s)
-            row += ([fmt(got.payload["accuracy"]), fmt(got.payload["macro_f1"]),
-                     got.payload.get("items", "-")] if got else ["-", "-", "-"])
+            row += ([fmt(got.payload["accuracy"]), interval_cell(got.payload),
+                     fmt(got.payload["macro_f1"]), got.payload.get("items", "-")]
+                    if got else ["-", "-", "-", "-"])
         rows.append(row)
-    section.table(rows)
+    section.table(rows, "95% CI: the Wilson score interval of the accuracy on that many "
+                        "items")
     section.files.append(write_csv(out_dir / "learning_curve.csv", [
-        ["round", "split", "model_version", "train_labels", "accuracy", "macro_f1", "items"],
+        ["round", "split", "model_version", "train_labels", "accuracy", "macro_f1", "items",
+         "ci_low", "ci_high"],
         *[[e.round, e.split, e.model_version or "", "" if e.labels is None else e.labels,
-           e.payload["accuracy"], e.payload["macro_f1"], e.payload.get("items", "")]
-          for e in shown]]))
-    return section
-
-
-def simulate_section(records: list[dict] | None, source: str, out_dir: Path) -> Section:
-    """(b) strategies of a `simulate` run with their spread over seeds and efficiency."""
-    section = Section("simulate", "Strategies compared (activelearn simulate)")
-    if not records:
-        section.no_data(f"no simulate results{f' in {source}' if source else ''}; "
-                        "run activelearn simulate or pass --simulate DIR.")
-        return section
-    try:
-        rows = results.summarize(records)
-        plots.simulate_curves(records, out_dir / "simulate_accuracy.png")
-        section.image("simulate_accuracy.png", "simulate: test accuracy against labels")
-        if all(r.get("macro_f1") is not None for r in records):
-            plots.simulate_curves(records, out_dir / "simulate_macro_f1.png", "macro_f1")
-            section.image("simulate_macro_f1.png", "simulate: test macro-F1 against labels")
-    except ActiveLearnError as exc:
-        section.no_data(f"the simulate results in {source} are unusable: {exc}")
-        return section
-    section.text(f"From {source}. Lines: mean over seeds; bands: min–max over seeds.")
-    section.table(results.summary_table(rows))
-    section.text(results.target_line(rows))
-    section.files.append(write_csv(out_dir / "simulate_summary.csv", [
-        list(asdict(rows[0])), *[list(asdict(r).values()) for r in rows]]))
-    columns = results.csv_columns(records)
-    section.files.append(write_csv(out_dir / "simulate_rounds.csv", [
-        columns, *[[r.get(c, "") for c in columns] for r in records]]))
+           e.payload["accuracy"], e.payload["macro_f1"], e.payload.get("items", ""),
+           *wilson_interval(*correct_of(e.payload))] for e in shown]]))
     return section
 
 

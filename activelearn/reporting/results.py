@@ -24,13 +24,15 @@ from activelearn.files import write_atomically, write_text
 Record = Mapping[str, Any]
 
 KNOWN_KEYS = (
-    "strategy", "seed", "round", "labels", "accuracy", "macro_f1", "val_accuracy",
-    "train_s", "score_s", "select_s", "loss",
+    "strategy", "seed", "round", "labels", "accuracy", "macro_f1", "worst_recall",
+    "worst_class", "val_accuracy", "val_macro_f1", "train_s", "score_s", "select_s", "loss",
 )
 METRIC_LABELS = {
     "accuracy": "test accuracy",
     "macro_f1": "test macro-F1",
+    "worst_recall": "worst-class test recall",
     "val_accuracy": "validation accuracy",
+    "val_macro_f1": "validation macro-F1",
 }
 # Floating-point slack when comparing a mean accuracy with the target accuracy.
 _EPS = 1e-12
@@ -180,7 +182,9 @@ class SummaryRow:
     """One strategy's results over its seeds.
 
     final_*: at the last label count every seed reached; std is the sample std over
-    seeds (0.0 for one seed). auc: :func:`area_under_curve` of the mean accuracy curve.
+    seeds (0.0 for one seed); final_worst_recall_mean: the mean over seeds of the lowest
+    per-class test recall (None when the records lack it).
+    auc: :func:`area_under_curve` of the mean accuracy curve.
     target_accuracy: the baseline's final mean accuracy (None without a baseline).
     labels_to_target: labels the mean curve needs to reach it (None: not reached).
     label_efficiency: the baseline's labels to target / this strategy's (None: n/a).
@@ -197,6 +201,7 @@ class SummaryRow:
     target_accuracy: float | None
     labels_to_target: float | None
     label_efficiency: float | None
+    final_worst_recall_mean: float | None = None
 
 
 def summarize(records: Sequence[Record], baseline: str = "random") -> list[SummaryRow]:
@@ -204,7 +209,8 @@ def summarize(records: Sequence[Record], baseline: str = "random") -> list[Summa
     accuracy = curves(records)
     if not accuracy:
         return []
-    f1 = _final_macro_f1(records, accuracy)
+    f1 = _final_mean(records, accuracy, "macro_f1")
+    worst = _final_mean(records, accuracy, "worst_recall")
     base = accuracy.get(baseline)
     target = float(base.mean[-1]) if base is not None else None
 
@@ -229,19 +235,21 @@ def summarize(records: Sequence[Record], baseline: str = "random") -> list[Summa
             target_accuracy=target,
             labels_to_target=needed(curve),
             label_efficiency=_ratio(base_needed, needed(curve)),
+            final_worst_recall_mean=worst.get(name),
         ))
     return rows
 
 
-def _final_macro_f1(records: Sequence[Record], accuracy: dict[str, Curve]) -> dict[str, float]:
-    """Mean macro-F1 at each strategy's final label count, for strategies that record it."""
-    if not any(r.get("macro_f1") is not None for r in records):
+def _final_mean(records: Sequence[Record], accuracy: dict[str, Curve],
+                metric: str) -> dict[str, float]:
+    """Mean `metric` at each strategy's final label count, for strategies that record it."""
+    if not any(r.get(metric) is not None for r in records):
         return {}
-    f1 = curves([r for r in records if r.get("macro_f1") is not None], metric="macro_f1")
+    found = curves([r for r in records if r.get(metric) is not None], metric=metric)
     out = {}
-    for name, curve in f1.items():
+    for name, curve in found.items():
         acc = accuracy[name]
-        # Only when macro-F1 covers the same final point and seeds as accuracy.
+        # Only when the metric covers the same final point and seeds as accuracy.
         if curve.seeds == acc.seeds and curve.labels[-1] == acc.labels[-1]:
             out[name] = float(curve.values[-1].mean())
     return out
@@ -269,8 +277,8 @@ def format_summary(rows: Sequence[SummaryRow]) -> str:
 def summary_table(rows: Sequence[SummaryRow]) -> list[list[str]]:
     """The summary as text cells: a header row, then one row per strategy (rows: not empty)."""
     base = rows[0].baseline
-    header = ["strategy", "seeds", "labels", "final acc ± std", "macro-F1", "AUC",
-              f"labels to {base} acc", "efficiency"]
+    header = ["strategy", "seeds", "labels", "final acc ± std", "macro-F1", "worst recall",
+              "AUC", f"labels to {base} acc", "efficiency"]
     return [header] + [_format_row(row) for row in rows]
 
 
@@ -284,6 +292,7 @@ def _format_row(row: SummaryRow) -> list[str]:
         str(row.final_labels),
         f"{row.final_accuracy_mean:.3f} ± {row.final_accuracy_std:.3f}",
         _or(row.final_macro_f1_mean, "-", "{:.3f}"),
+        _or(row.final_worst_recall_mean, "-", "{:.3f}"),
         f"{row.auc:.3f}",
         needed,
         efficiency,

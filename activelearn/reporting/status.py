@@ -14,6 +14,8 @@ from activelearn.config import Config
 from activelearn.errors import ActiveLearnError
 from activelearn.kinds import Split
 from activelearn.quality import agreement
+from activelearn.reporting.forecast import wilson_interval
+from activelearn.reporting.stopping import correct_of, forecast_lines, holdout_points, outlook
 from activelearn.state import Store
 
 
@@ -25,10 +27,12 @@ def project_status(cfg: Config) -> dict[str, Any]:
                            "tasks_waiting": {"train": 0, "holdout": 0},
                            "annotations_since_training": 0, "holdout": None,
                            "last_pull": None, "last_error": None, "queues": None,
-                           "agreement": None, "review": None, "relabel": None}
+                           "agreement": None, "review": None, "relabel": None,
+                           "forecast": None, "stopping": None}
     if path.exists():
         with Store.open(path, readonly=True) as store:
             _from_state(store, out)
+            _outlook(store, cfg, out)
     if cfg.jobs.redis_url:
         out["queues"] = _queues(cfg)
     return out
@@ -45,12 +49,6 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
         out["tasks_waiting"][split.value] = store.tasks.waiting(split.value)
     out["annotations_since_training"] = store.annotations.count(
         last_trained.round if last_trained else -1)
-    holdout = store.metrics.of_split("holdout")
-    if holdout:
-        last = max(holdout)
-        out["holdout"] = {"round": last, "accuracy": holdout[last]["accuracy"],
-                          "macro_f1": holdout[last]["macro_f1"],
-                          "items": holdout[last].get("items")}
     out["last_pull"] = _iso(store.rounds.last_phase("pull"))
     counts = {who or agreement.UNKNOWN_ANNOTATOR: n
               for who, n in store.annotations.per_annotator().items()}
@@ -63,6 +61,25 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
     if failure is not None:
         failure["at"] = _iso(failure["at"])
         out["last_error"] = failure
+
+
+def _outlook(store: Store, cfg: Config, out: dict[str, Any]) -> None:
+    """The latest holdout accuracy with its 95% Wilson interval (ci_low, ci_high), the
+    learning-curve forecast and the stopping suggestion (see reporting.stopping)."""
+    evaluations = store.metrics.evaluations()
+    holdout = [e for e in evaluations if e.split == "holdout"]
+    if holdout:
+        last = holdout[-1]
+        correct, items = correct_of(last.payload)
+        low, high = wilson_interval(correct, items)
+        out["holdout"] = {"round": last.round, "accuracy": last.payload["accuracy"],
+                          "macro_f1": last.payload["macro_f1"],
+                          "items": last.payload.get("items"), "correct": correct,
+                          "ci_low": low, "ci_high": high, "ci_level": 0.95}
+    found = outlook(holdout_points(evaluations, out["labels"]["train"]), cfg.loop)
+    out["forecast"] = {**found.to_dict(), "lines": forecast_lines(found)}
+    out["stopping"] = {"stop": found.stop is not None, "criterion": found.stop_key,
+                       "reason": found.stop, "suggestion": found.suggestion}
 
 
 def _quality_work(store: Store, out: dict[str, Any]) -> None:
@@ -101,8 +118,11 @@ def format_status(status: dict[str, Any]) -> list[str]:
     lines.append(f"model: {status['model_version'] or 'none yet'}")
     if status["holdout"]:
         h = status["holdout"]
-        lines.append(f"holdout accuracy {h['accuracy']:.4f}, macro-F1 {h['macro_f1']:.4f} "
-                     f"(round {h['round']}, {h['items']} items)")
+        lines.append(f"holdout accuracy {h['accuracy']:.4f} (95% CI {h['ci_low']:.4f}-"
+                     f"{h['ci_high']:.4f}), macro-F1 {h['macro_f1']:.4f} (round "
+                     f"{h['round']}, {h['items']} items)")
+    if status.get("forecast"):
+        lines += [*status["forecast"]["lines"], status["stopping"]["suggestion"]]
     labels, waiting = status["labels"], status["tasks_waiting"]
     lines.append(f"labels: {labels['train']} train, {labels['holdout']} holdout")
     lines.append(f"tasks waiting in Label Studio: {waiting['train']} train, "

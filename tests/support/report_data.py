@@ -17,8 +17,8 @@ CLASSES = list(FASHION_MNIST_CLASSES)
 PLOTS = {"learning_curve.png", "simulate_accuracy.png", "simulate_macro_f1.png",
          "per_class_f1.png", "confusion_holdout.png", "confusion_test.png",
          "annotations_per_hour.png", "agreement.png"}
-SECTIONS = ["learning-curve", "simulate", "latest-model", "throughput", "agreement",
-            "duplicates", "review"]
+SECTIONS = ["learning-curve", "forecast", "simulate", "latest-model", "throughput",
+            "agreement", "duplicates", "review"]
 
 
 class Page(HTMLParser):

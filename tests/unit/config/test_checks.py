@@ -103,8 +103,10 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"training": {"momentum": -0.1}}, "training.momentum: must be in [0, 1), got -0.1"),
     ({"training": {"weight_decay": -1e-4}}, "training.weight_decay: must be 0 or more"),
     ({"training": {"l1": -0.5}}, "training.l1: must be 0 or more, got -0.5"),
-    ({"training": {"shift": -1}}, "training.shift: must be 0 or more, got -1"),
-    ({"training": {"shift": 65}}, "training.shift: must be at most 64, got 65 (allowed: 0 to "
+    ({"training": {"crop_pad": -1}}, "training.crop_pad: must be 0 or more, got -1"),
+    ({"training": {"converge": 1.5}}, "training.converge: must be in [0, 1], got 1.5"),
+    ({"training": {"max_steps": 0}}, "training.max_steps: must be positive, got 0"),
+    ({"training": {"crop_pad": 65}}, "training.crop_pad: must be at most 64, got 65 (allowed: 0 to "
                                   "64 pixels)"),
     ({"training": {"threads": -1}}, "training.threads: must be 0 or more, got -1"),
     ({"training": {"threads": 100_000}}, "training.threads: must be at most 1024"),
@@ -152,6 +154,16 @@ CASES: list[tuple[dict[str, Any], str]] = [
                                                  "most 100"),
     ({"label_studio": {"overlap_fraction": 1.5}}, "label_studio.overlap_fraction: must be in "
                                                   "[0, 1], got 1.5"),
+    # loop: the forecast's target and stop_when
+    ({"loop": {"target_accuracy": 1.5}}, "loop.target_accuracy: must be in [0, 1], got 1.5"),
+    ({"loop": {"stop_when": {"gain_per_1000": -0.1}}}, "loop.stop_when.gain_per_1000: must "
+                                                       "be in [0, 1], got -0.1"),
+    ({"loop": {"stop_when": {"accuracy": 90.0}}}, "loop.stop_when.accuracy: must be in "
+                                                  "[0, 1], got 90.0"),
+    ({"loop": {"stop_when": {"gain_per_1000": float("nan")}}},
+     "loop.stop_when.gain_per_1000: must be a finite number, got nan"),
+    ({"loop": {"stop_when": {"after": 3}}}, "loop.stop_when.after: unknown key (allowed: "
+                                            "gain_per_1000, accuracy, strict)"),
     # label_studio: url
     ({"label_studio": {"url": "ftp://ls.example"}}, "label_studio.url: must start with "
                                                     "http://, https://"),
@@ -339,7 +351,7 @@ def test_a_url_from_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> 
     {"project": {"name": "fashion-mnist_v2.1", "seed": 2**32 - 1}},
     {"project": {"name": "n" * 100}},
     {"training": {"lr": 10, "threads": 1024, "epochs": 10_000, "min_steps": 0,
-                  "shift": 64, "momentum": 0, "weight_decay": 0, "batch_size": 65_536}},
+                  "crop_pad": 64, "momentum": 0, "weight_decay": 0, "batch_size": 65_536}},
     {"model": {"dropout": 0.0}},
     {"strategy": {"mc_passes": 1000, "score_batch_size": 65_536, "candidates": 0}},
     {"data": {"image_size": [1, 4096], "limit": 0, "test_limit": 0}},

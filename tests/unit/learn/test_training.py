@@ -8,6 +8,7 @@ import torch
 
 from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
 from activelearn.data.sources import load_source
+from activelearn.learn import training
 from activelearn.learn.checkpoints import load_checkpoint, save_checkpoint
 from activelearn.learn.inference import Normalizer, Predictor, evaluate, predict
 from activelearn.learn.models import build_model
@@ -167,3 +168,59 @@ def test_file_images_train_and_score_like_their_tensor(tmp_path, subset):
     a = Predictor(results[0][0], norm, CPU, 40)(pool.images[idx]).probs
     b = Predictor(results[0][0], norm, CPU, 40)(files).probs
     assert np.allclose(a, b, atol=1e-5)
+
+
+def test_crop_with_padding_moves_each_image_within_the_padding():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.zeros(64, 1, 8, 8)
+    x[:, :, 3, 4] = 1.0  # one bright pixel on a background of 0
+    out = training.crop_with_padding(x, 2, gen)
+    assert out.shape == x.shape
+    assert torch.equal(out.sum(dim=(1, 2, 3)), torch.ones(64))  # the pixel stays, whole
+    where = out[:, 0].flatten(1).argmax(1)
+    rows, cols = where // 8, where % 8
+    assert set(rows.tolist()) == {1, 2, 3, 4, 5} and set(cols.tolist()) == {2, 3, 4, 5, 6}
+    pad = torch.full((4, 1, 8, 8), -0.5)  # normalised background: the batch's minimum
+    assert torch.equal(training.crop_with_padding(pad, 3, gen), pad)
+
+
+def test_a_fixed_budget_plan_is_the_schedule_over_the_epochs():
+    plan = training.Plan(TrainingConfig(epochs=2, min_steps=0, batch_size=10), 100)
+    assert (plan.budget, plan.total) == (20, 20)
+    assert plan.factor(0) == 1.0 and plan.factor(10) == pytest.approx(0.5)
+    plan.after_epoch(10, 0.0)  # no effect: the budget is fixed
+    assert not plan.done(19) and plan.done(20)
+
+
+def test_a_converging_plan_anneals_after_convergence_or_at_the_cap():
+    recipe = TrainingConfig(epochs=3, min_steps=0, batch_size=10, converge=0.9, max_steps=300)
+    assert training.Plan(TrainingConfig(epochs=50, batch_size=10, converge=0.9, max_steps=300),
+                         100).cap == 500  # never below the budget
+    plan = training.Plan(recipe, 100)  # budget 30 steps
+    plan.after_epoch(10, 0.95)  # converged, but under 2/3 of the budget: full rate on
+    assert plan.anneal_from is None and plan.factor(15) == 1.0
+    plan.after_epoch(20, 0.5)  # not converged
+    assert plan.anneal_from is None
+    plan.after_epoch(40, 0.93)
+    assert (plan.anneal_from, plan.total) == (40, 60)
+    assert plan.factor(50) == pytest.approx(0.5) and plan.done(60)
+    capped = training.Plan(recipe, 100)
+    capped.after_epoch(200, 0.1)  # 2/3 of max_steps: anneal whatever the accuracy
+    assert (capped.anneal_from, capped.total) == (200, 300)
+
+
+def test_converging_training_stops_on_the_rule_and_reports_its_steps(subset):
+    pool, train, _ = subset
+    _, _, result = _fit(pool, train[:96], epochs=1, min_steps=6, converge=0.5, max_steps=60)
+    assert 6 <= result.steps <= 60
+    _, _, capped = _fit(pool, train[:96], epochs=1, min_steps=6, converge=1.0, max_steps=30)
+    assert capped.steps == 30
+
+
+def test_class_balanced_batches_draw_rare_classes_as_often():
+    labels = np.array([0] * 90 + [1] * 10)
+    weights = training._balancing_weights(labels)
+    drawn = torch.multinomial(weights, 10_000, replacement=True,
+                              generator=torch.Generator().manual_seed(0))
+    share = (torch.as_tensor(labels)[drawn] == 1).float().mean().item()
+    assert share == pytest.approx(0.5, abs=0.03)

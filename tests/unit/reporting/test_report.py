@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from activelearn.cli import main
 from activelearn.reporting import results
+from activelearn.reporting.forecast import wilson_interval
 from activelearn.reporting.report import write_report
 from activelearn.state import Store
 from support.report_data import CLASSES, SECTIONS, build_simulate, build_state, parse, payload
@@ -155,3 +156,40 @@ def test_a_round_still_running_is_listed_but_not_plotted(tmp_path) -> None:
     # the latest model is the one of the running round, evaluated on the holdout only
     assert {r["split"] for r in read_csv(tmp_path / "out" / "per_class.csv")} == {"holdout"}
     assert "Model t-r3 (round 3)" in report.page.read_text()
+
+
+def test_report_shows_wilson_intervals_and_the_forecast(built, tmp_path) -> None:
+    project, written = built
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["report", "--config", str(project), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for row in read_csv(out / "learning_curve.csv"):
+        recorded = written[(int(row["round"]), row["split"])]
+        correct = sum(recorded["confusion"][k][k] for k in range(len(CLASSES)))
+        assert (float(row["ci_low"]), float(row["ci_high"])) == pytest.approx(
+            wilson_interval(correct, recorded["items"]), abs=1e-12)
+    forecast = read_csv(out / "forecast.csv")
+    assert [int(r["train_labels"]) for r in forecast] == [120, 620, 1120, 2120, 5120, 10120]
+    assert all(float(r["low"]) <= float(r["accuracy"]) <= float(r["high"]) for r in forecast)
+    html = (out / "index.html").read_text()
+    assert parse(html).sections["forecast"] == "true"
+    assert "Forecast: gain per 1,000 labels: +" in html
+    assert "Keep labelling: forecast gain" in html or "Stop suggested: forecast gain" in html
+    recorded = written[(2, "holdout")]
+    low, high = wilson_interval(sum(recorded["confusion"][k][k] for k in range(len(CLASSES))),
+                                200)
+    assert f"<td>{low:.3f}-{high:.3f}</td>" in html
+
+
+def test_the_forecast_section_needs_three_finished_rounds(tmp_path) -> None:
+    state = tmp_path / "state.sqlite"
+    with Store.open(state) as store:
+        for round_, labels in ((0, 40), (1, 80)):
+            store.rounds.start(round_)
+            store.metrics.record(round_, "holdout", f"t-r{round_}",
+                                 payload(np.random.default_rng(round_), 0.7, 200))
+            store.rounds.finish(round_, f"t-r{round_}", labels)
+    report = write_report(tmp_path / "out", "t", CLASSES, state, None)
+    assert "Forecast and stopping" in report.empty
+    assert "the forecast needs 3 finished rounds with holdout results at different label " \
+           "counts (have 2)." in report.page.read_text()

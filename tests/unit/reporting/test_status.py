@@ -9,7 +9,9 @@ from click.testing import CliRunner
 from activelearn.cli import main
 from activelearn.config import load_config
 from activelearn.kinds import Split
+from activelearn.reporting.forecast import wilson_interval
 from activelearn.state import Store
+from support.report_data import build_state
 
 
 def test_status_counts_reviews_and_relabel_requests(project_file):
@@ -42,3 +44,46 @@ def test_status_of_a_project_without_state(project_file):
     assert status["round"] is None and status["review"] is None and status["labels"] == {
         "train": 0, "holdout": 0}
     assert not (load_config(project_file()).work_dir / "state.sqlite").exists()
+
+
+def test_status_shows_the_holdout_interval_the_forecast_and_the_suggestion(project_file):
+    path = project_file(loop={"stop_when": {"gain_per_1000": 0.5}})
+    cfg = load_config(path)
+    written = build_state(cfg.work_dir / "state.sqlite")  # holdout: 40, 80, 120 labels
+    result = CliRunner().invoke(main, ["status", "--config", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    recorded = written[(2, "holdout")]
+    correct = sum(recorded["confusion"][k][k] for k in range(len(recorded["confusion"])))
+    low, high = wilson_interval(correct, 200)
+    holdout = status["holdout"]
+    assert (holdout["round"], holdout["accuracy"], holdout["items"]) == \
+        (2, recorded["accuracy"], 200)  # the fields that were there before stay
+    assert (holdout["correct"], holdout["ci_low"], holdout["ci_high"]) == (correct, low, high)
+    forecast = status["forecast"]
+    assert forecast["fitted"] and (forecast["rounds"], forecast["labels"]) == (3, 120)
+    gain = forecast["gain_per_1000"]
+    assert gain["low"] <= gain["estimate"] <= gain["high"]
+    assert status["stopping"]["stop"] is True
+    assert status["stopping"]["criterion"] == "loop.stop_when.gain_per_1000"
+    human = CliRunner().invoke(main, ["status", "--config", str(path)]).output.splitlines()
+    at = human.index(f"holdout accuracy {recorded['accuracy']:.4f} (95% CI {low:.4f}-"
+                     f"{high:.4f}), macro-F1 {recorded['macro_f1']:.4f} (round 2, 200 items)")
+    assert human[at + 1].startswith("forecast: holdout accuracy ")
+    assert human[at + 3].startswith("forecast: gain per 1,000 labels: +")
+    assert human[at + 4].startswith("stop suggested: forecast gain +")
+    assert human[at + 4].endswith("below loop.stop_when.gain_per_1000 0.5 (50 points)")
+
+
+def test_status_before_three_rounds_says_what_the_forecast_needs(project_file):
+    path = project_file()
+    cfg = load_config(path)
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        store.rounds.start(0)
+        store.metrics.record(0, Split.HOLDOUT.value, "t-r0",
+                             {"accuracy": 0.5, "macro_f1": 0.5, "items": 10})
+        store.rounds.finish(0, "t-r0", 40)
+    human = CliRunner().invoke(main, ["status", "--config", str(path)]).output
+    assert "holdout accuracy 0.5000 (95% CI 0.2366-0.7634), macro-F1 0.5000 (round 0, " \
+           "10 items)" in human
+    assert "forecast: needs 3 rounds with holdout results (have 1)" in human

@@ -329,3 +329,52 @@ def test_badge_prefers_a_new_uncertain_item_over_confident_ones() -> None:
     expected = np.array([0, 0, 0, 0, 0.905, 0.5, 0.5, 0.5]) / 2.405
     assert counts[4] > counts[5:].max()
     assert counts / 400 == pytest.approx(expected, abs=0.08)
+
+
+# -- class_balance ------------------------------------------------------------------------
+
+
+def test_class_quotas_share_equally_and_pass_on_what_a_class_lacks():
+    from activelearn.strategies.batch import class_quotas
+
+    assert class_quotas(np.array([100, 100, 100, 100]), 40).tolist() == [10, 10, 10, 10]
+    assert class_quotas(np.array([100, 3, 0, 100]), 40).tolist() == [19, 3, 0, 18] or \
+        class_quotas(np.array([100, 3, 0, 100]), 40).tolist() == [18, 3, 0, 19]
+    assert class_quotas(np.array([5, 50, 2]), 4).tolist() == [1, 1, 2]  # scarcest first
+    assert class_quotas(np.array([1, 1]), 2).tolist() == [1, 1]
+    with pytest.raises(PoolExhaustedError):
+        class_quotas(np.array([1, 1]), 3)
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_class_balance_gives_each_predicted_class_its_share(name):
+    from activelearn.strategies.batch import select_batch
+
+    inp = make_input(400, seed=3)
+    # a skewed pool: the model predicts class 0 for 85% of the candidates
+    skew = np.random.default_rng(1).random(400) < 0.85
+    inp.probs[skew] = np.array([0.7, 0.1, 0.1, 0.1], dtype=np.float32)
+    candidates = np.arange(1000, 1400)
+    chosen, sel = select_batch(get_strategy(name), inp, candidates, 40, seed=5,
+                               class_balance=True)
+    predicted = inp.probs[sel.positions].argmax(axis=1)
+    counts = np.bincount(predicted, minlength=4)
+    assert counts.tolist() == [10, 10, 10, 10]
+    assert len(set(chosen.tolist())) == 40 and set(chosen) <= set(candidates)
+    assert np.all(np.diff(sel.scores) <= 1e-12)  # best first
+    again, _ = select_batch(get_strategy(name), inp, candidates, 40, seed=5,
+                            class_balance=True)
+    assert again.tolist() == chosen.tolist()
+
+
+def test_class_balance_takes_a_rare_class_that_margin_alone_starves():
+    from activelearn.strategies.batch import select_batch
+
+    probs = np.tile(np.array([0.5, 0.45, 0.05], dtype=np.float32), (300, 1))  # unsure 0/1
+    probs[:20] = [0.02, 0.03, 0.95]  # 20 confident class-2 items
+    inp = SelectionInput(probs)
+    plain, _ = select_batch(get_strategy("margin"), inp, np.arange(300), 30, seed=0)
+    balanced, _ = select_batch(get_strategy("margin"), inp, np.arange(300), 30, seed=0,
+                               class_balance=True)
+    assert not (plain < 20).any()
+    assert (balanced < 20).sum() == 15  # two predicted classes (0 and 2): half each

@@ -1,0 +1,237 @@
+"""Label efficiency on Fashion-MNIST (issue 16): margin against random with the same
+recipe, at random's 4,000-label accuracy, at 90% accuracy and at 97% of the full-data
+accuracy; an imbalanced pool with and without class_balance; the learning-curve
+forecast; time per strategy and seed.
+
+    .venv/bin/python benchmarks/label_efficiency.py [--parts balanced,long,imbalanced]
+        [--seeds 3] [--jobs 1] [--out /tmp/label-efficiency] [--config configs/fashion_mnist.yaml]
+
+Every run is `activelearn simulate` as a user runs it, one process per strategy (all
+seeds in it, so the splits and each seed's initial labels are the same for every
+strategy); --jobs 2 runs two processes at once with one torch thread each (accuracy
+figures as with --jobs 1; times then are those of one thread beside a neighbour, an
+upper bound). Parts:
+
+- balanced: 500 -> 4,000 labels in batches of 500; efficiency at random's final mean
+  accuracy (random's labels / margin's, interpolated, per seed and of the means),
+  labels to 90.0% test accuracy, seconds per strategy and seed.
+- long: a geometric schedule (--batch-growth 2: 500, 1k, 2k, ... --long-budget) to reach
+  97% of the full-data accuracy (the same recipe on every training label, measured once
+  and cached by simulate); labels to that target and efficiency.
+- imbalanced: the pool's classes subsampled geometrically from 6,000 to 300 (simulate
+  --imbalance 20; the test set stays balanced); random, margin and margin with
+  strategy.class_balance: macro-F1 efficiency against random, worst-class recall per round.
+- forecast (from balanced): per strategy and seed, the power law fitted on the rounds up
+  to 2,000 labels forecasts the labels to reach random's final mean accuracy; compared
+  with what the run then needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from activelearn.reporting.forecast import fit_curve
+from activelearn.reporting.results import labels_to_reach
+
+ROOT = Path(__file__).resolve().parent.parent
+BALANCED_TARGET = 0.90
+FORECAST_UP_TO = 2000
+
+
+def project(args: argparse.Namespace, part: str, name: str, threads: int,
+            **strategy: object) -> Path:
+    """A copy of the config with its own work dir, thread count and strategy keys."""
+    raw = yaml.safe_load(Path(args.config).read_text())
+    raw["project"]["work_dir"] = str(args.out / part / "work")
+    raw["data"]["root"] = str((ROOT / raw["data"].get("root", "data")).resolve())
+    raw.setdefault("training", {})["threads"] = threads
+    raw.setdefault("strategy", {}).update(strategy)
+    path = args.out / part / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def simulate(config: Path, strategy: str, out: Path, seeds: int, extra: list[str]) -> float:
+    """One `activelearn simulate` process; returns its wall seconds."""
+    cmd = [str(ROOT / ".venv/bin/activelearn"), "simulate", "--config", str(config),
+           "--strategy", strategy, "--no-baseline", "--seeds", str(seeds), "--no-progress",
+           "--out", str(out), *extra]
+    start = time.perf_counter()
+    with (out.parent / f"{out.name}.log").open("w") as log:
+        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd)} failed (exit {done.returncode}); see {out}.log")
+    return time.perf_counter() - start
+
+
+def run_part(args: argparse.Namespace, part: str, runs: list[tuple[str, str, dict]],
+             extra: list[str]) -> dict[str, tuple[list[dict], float]]:
+    """runs: (label, strategy, strategy keys). Returns label -> (records, wall seconds)."""
+    threads = 1 if args.jobs > 1 else 2
+
+    def one(run: tuple[str, str, dict]) -> tuple[str, list[dict], float]:
+        label, strategy, keys = run
+        config = project(args, part, label, threads, **keys)
+        out = args.out / part / label
+        seconds = simulate(config, strategy, out, args.seeds, extra)
+        records = json.loads((out / "rounds.json").read_text())
+        for record in records:
+            record["strategy"] = label
+        return label, records, seconds
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        found = list(pool.map(one, runs))
+    return {label: (records, seconds) for label, records, seconds in found}
+
+
+Series = dict[int, tuple[np.ndarray, np.ndarray]]
+
+
+def per_seed(records: list[dict], metric: str = "accuracy") -> Series:
+    """seed -> (labels, metric) ascending by labels."""
+    out: dict[int, list[tuple[float, float]]] = {}
+    for r in records:
+        out.setdefault(r["seed"], []).append((r["labels"], r[metric]))
+    return {s: (np.array([p[0] for p in sorted(v)]), np.array([p[1] for p in sorted(v)]))
+            for s, v in out.items()}
+
+
+def mean_curve(records: list[dict], metric: str = "accuracy") -> tuple[np.ndarray, np.ndarray]:
+    seeds = per_seed(records, metric)
+    labels = next(iter(seeds.values()))[0]
+    return labels, np.mean([v for _, v in seeds.values()], axis=0)
+
+
+def spread(values: list[float | None]) -> str:
+    got = [v for v in values if v is not None]
+    if not got:
+        return "not reached"
+    text = f"{np.mean(got):.0f} ± {np.std(got, ddof=1) if len(got) > 1 else 0:.0f}"
+    return text + ("" if len(got) == len(values) else f" ({len(got)} of {len(values)} seeds)")
+
+
+def seconds_per_seed(records: list[dict]) -> list[float]:
+    """Seconds each seed's run spent in its rounds (train, eval, score, select)."""
+    total: dict[int, float] = {}
+    for r in records:
+        total[r["seed"]] = total.get(r["seed"], 0.0) + sum(
+            float(r.get(k) or 0) for k in ("train_s", "eval_s", "score_s", "select_s"))
+    return list(total.values())
+
+
+def efficiency_table(found: dict[str, tuple[list[dict], float]], target: float,
+                     metric: str, title: str) -> None:
+    """Labels to reach target per seed and efficiency against random."""
+    print(f"\n{title}: target {metric} {target:.4f}")
+    base = {s: labels_to_reach(x, y, target) for s, (x, y) in
+            per_seed(found["random"][0], metric).items()}
+    base_mean = np.mean([v for v in base.values() if v is not None]) if any(
+        v is not None for v in base.values()) else None
+    for label, (records, _) in found.items():
+        need = {s: labels_to_reach(x, y, target) for s, (x, y) in
+                per_seed(records, metric).items()}
+        paired = [base[s] / need[s] for s in need if need[s] and base.get(s)]
+        got = [v for v in need.values() if v is not None]
+        ratio = f"{base_mean / np.mean(got):.2f}x" if got and base_mean else "-"
+        pair = (f"{np.mean(paired):.2f}x ± {np.std(paired, ddof=1):.2f}" if len(paired) > 1
+                else "-")
+        print(f"  {label:<16} labels {spread(list(need.values())):<28} per seed "
+              f"{[None if v is None else round(v) for v in need.values()]}  efficiency "
+              f"{ratio} (paired {pair})")
+
+
+def final_table(found: dict[str, tuple[list[dict], float]], seeds: int) -> None:
+    for label, (records, wall) in found.items():
+        labels, acc = mean_curve(records)
+        _, f1 = mean_curve(records, "macro_f1")
+        finals = [v[-1] for _, v in per_seed(records).values()]
+        secs = seconds_per_seed(records)
+        print(f"  {label:<16} {int(labels[-1])} labels: acc {np.mean(finals):.4f} ± "
+              f"{np.std(finals, ddof=1) if len(finals) > 1 else 0:.4f}, macro-F1 {f1[-1]:.4f}; "
+              f"s per seed in rounds {np.mean(secs):.0f} (max {max(secs):.0f}), wall "
+              f"{wall / seeds:.0f} s per seed")
+        print("    mean acc per round: " + " ".join(f"{int(n)}:{a:.4f}" for n, a in
+                                                   zip(labels, acc)))
+
+
+def forecast(found: dict[str, tuple[list[dict], float]], target: float) -> None:
+    print(f"\nforecast: fitted on rounds up to {FORECAST_UP_TO} labels, labels to reach "
+          f"{target:.4f} (random's final mean accuracy)")
+    for label, (records, _) in found.items():
+        items = records[0].get("test_items") or 8000
+        for seed, (x, y) in per_seed(records).items():
+            actual = labels_to_reach(x, y, target)
+            early = x <= FORECAST_UP_TO
+            fit = fit_curve(x[early], y[early], [items] * int(early.sum()), seed=seed)
+            guess = fit.labels_to_reach(target)
+            if guess is None:
+                text = "not reached by the forecast"
+            else:
+                text = f"{guess[0]:.0f} (band {guess[1]:.0f}-{guess[2]:.0f})"
+            error = (f"{(guess[0] - actual) / actual:+.1%}" if guess and actual else "-")
+            print(f"  {label:<16} seed {seed}: forecast {text}; needed "
+                  f"{'not reached' if actual is None else f'{actual:.0f}'}; error {error}")
+
+
+def worst_recall(found: dict[str, tuple[list[dict], float]]) -> None:
+    print("\nworst-class recall per round (mean over seeds)")
+    for label, (records, _) in found.items():
+        labels, worst = mean_curve(records, "worst_recall")
+        print(f"  {label:<16} " + " ".join(f"{int(n)}:{w:.3f}" for n, w in zip(labels, worst)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default=str(ROOT / "configs/fashion_mnist.yaml"))
+    parser.add_argument("--parts", default="balanced,long,imbalanced")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=1, choices=(1, 2, 3))
+    parser.add_argument("--long-budget", type=int, default=16000)
+    parser.add_argument("--out", type=Path, default=Path("/tmp/label-efficiency"))
+    args = parser.parse_args()
+    args.out = args.out.resolve()
+    parts = args.parts.split(",")
+    if "balanced" in parts:
+        found = run_part(args, "balanced", [("random", "random", {}), ("margin", "margin", {})],
+                         ["--initial", "500", "--batch", "500", "--budget", "4000"])
+        print("\n== balanced pool, 500 -> 4,000 labels")
+        final_table(found, args.seeds)
+        base_final = mean_curve(found["random"][0])[1][-1]
+        efficiency_table(found, base_final, "accuracy", "at random's final mean accuracy")
+        efficiency_table(found, BALANCED_TARGET, "accuracy", "at 90.0% test accuracy")
+        forecast(found, base_final)
+    if "long" in parts:
+        extra = ["--initial", "500", "--batch-growth", "2", "--budget", str(args.long_budget),
+                 "--target-fraction", "0.97"]
+        first = run_part(args, "long", [("random", "random", {})], extra)
+        full = json.loads((args.out / "long/random/targets.json").read_text())
+        found = {**first, **run_part(args, "long", [("margin", "margin", {})], extra)}
+        print(f"\n== geometric schedule to {args.long_budget} labels; targets {full}")
+        final_table(found, args.seeds)
+        for target in full.get("targets", []):
+            efficiency_table(found, float(target["value"]), target["metric"],
+                             f"at {target.get('note') or 'the target'}")
+    if "imbalanced" in parts:
+        found = run_part(args, "imbalanced", [
+            ("random", "random", {}), ("margin", "margin", {}),
+            ("margin+balance", "margin", {"class_balance": True})],
+            ["--initial", "500", "--batch", "500", "--budget", "4000", "--imbalance", "20"])
+        print("\n== imbalanced pool (6,000 -> 300 per class), 500 -> 4,000 labels")
+        final_table(found, args.seeds)
+        base_f1 = mean_curve(found["random"][0], "macro_f1")[1][-1]
+        efficiency_table(found, base_f1, "macro_f1", "at random's final mean macro-F1")
+        worst_recall(found)
+
+
+if __name__ == "__main__":
+    main()
