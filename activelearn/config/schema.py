@@ -3,12 +3,12 @@ default. Loading and checking are in load.py and checks.py."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from activelearn.config.services import JobsConfig, LabelStudioConfig
 from activelearn.config.stop_when import StopWhenConfig
 
 # A torchvision weights name: ResNet18_Weights.IMAGENET1K_V1, IMAGENET1K_V1, DEFAULT.
@@ -222,62 +222,6 @@ class SplitsConfig:
 
 
 @dataclass(frozen=True)
-class LabelStudioConfig:
-    """The Label Studio server the real loop sends tasks to (`label_studio:`).
-
-    url: the server, an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080
-        (default: $ACTIVELEARN_LS_URL; a password in it is shown as *** in errors). The API
-        token is never read from this file: it comes from $LABEL_STUDIO_API_KEY or from
-        the file named by $LABEL_STUDIO_API_KEY_FILE.
-    project_title: the Label Studio project's title (default: project.name)
-    instructions: the annotation rules shown to annotators before they label
-    image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
-        small images) | local-files (a /data/local-files URL; the server must serve
-        document_root) | url-template (url_template filled with {item_id} and {path}) |
-        url (for a pool of remote images: an http(s):// URI as it is, an s3:// URI as a
-        presigned https URL lasting presign_expiry; local files need local-files)
-    document_root: for local-files, the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
-        an absolute path
-    url_template: for url-template, e.g. "https://bucket.example.com/images/{path}": it
-        starts with http://, https:// or /, and its only placeholders are {item_id} and
-        {path} (plain, no !conversion or :format; {{ and }} for literal braces)
-    presign_expiry: for url, how long the presigned URL of an s3:// image lasts, in
-        seconds from the push (60 to 604800, S3's limit; default 7 days): afterwards the
-        task shows no image. The image is signed with the AWS settings of the process
-        that pushes (see activelearn.data.uris)
-    import_chunk: tasks per import request (1 to 10000)
-    parallel_requests: task-list requests in flight at once while pulling (1 to 64); more
-        than 1 helps only a server with several worker processes (one per request at most)
-    holdout: random items pushed (and never trained on) before the first query batch
-    overlap: annotations wanted per task: Label Studio serves a task to this many
-        distinct annotators (the project's maximum_annotations) and activelearn takes the
-        majority label (1 to 100)
-    overlap_fraction: the share of each pushed initial or query batch that gets
-        `overlap` annotators (its most uncertain items first); the rest get one
-    holdout_overlap: annotations wanted per holdout task (1 to 100)
-    """
-
-    url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
-    project_title: str = ""
-    instructions: str = ""
-    image_mode: Literal["data-uri", "local-files", "url-template", "url"] = "data-uri"
-    document_root: str = ""
-    url_template: str = ""
-    presign_expiry: int = 7 * 24 * 3600
-    import_chunk: int = 1000
-    parallel_requests: int = 1
-    holdout: int = 200
-    overlap: int = 1
-    overlap_fraction: float = 1.0
-    holdout_overlap: int = 1
-
-    @property
-    def max_overlap(self) -> int:
-        """The most annotations any task wants: the project's maximum_annotations."""
-        return max(self.overlap, self.holdout_overlap)
-
-
-@dataclass(frozen=True)
 class QualityConfig:
     """Gold items for scoring annotators (`quality:`).
 
@@ -308,54 +252,6 @@ class QualityConfig:
     review_per_round: int = 0
     review_folds: int = 3
     review_min_confidence: float = 0.5
-
-
-@dataclass(frozen=True)
-class JobsConfig:
-    """Where training and scoring run (`jobs:`).
-
-    redis_url: RQ on this Redis, e.g. redis://127.0.0.1:6379/0 (default:
-        $ACTIVELEARN_REDIS_URL); empty = run every job inline in the calling process.
-        redis://, rediss:// (TLS) or unix:// (a socket path); a port 1 to 65535; the
-        database, as the path (/0) or db=, a whole number; a password in it is shown as
-        *** in errors
-    gpu_queue: the queue of training and scoring jobs (workers with a GPU, or CPU ones)
-    cpu_queue: the queue of light jobs (selecting the batch from the merged scores)
-    shard_size: pool items per scoring, cache or embed job (1 to 10**7)
-    train_timeout, score_timeout, select_timeout: seconds a job may run before RQ stops it
-        (1 to 604800, 7 days); score_timeout also bounds cache and embed jobs
-    retries: how often a failed or abandoned (worker killed) scoring job is run again (0
-        to 100)
-    wait_for_worker: seconds a job may wait in its queue for a worker before the round
-        fails (and resumes on the next run; 1 to 604800)
-    heartbeat: seconds between a worker's heartbeats while it runs a job (1 to 3600, and
-        below wait_for_worker); a killed worker's job counts as abandoned about 3
-        heartbeats after its last one
-    artifacts: where jobs publish checkpoints, metrics, score shards and the snapshots
-        they work from (default: $ACTIVELEARN_ARTIFACTS, else the project's work dir):
-        a local folder, which workers must then see at the same path (a shared disk), or
-        an fsspec URL such as s3://bucket/prefix (pip install 'activelearn[s3]'; AWS
-        settings as for s3:// images), which is all a worker on another machine shares
-        with the controller besides Redis
-    """
-
-    redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
-    gpu_queue: str = "activelearn-gpu"
-    cpu_queue: str = "activelearn-cpu"
-    shard_size: int = 10000
-    train_timeout: int = 7200
-    score_timeout: int = 1800
-    select_timeout: int = 600
-    retries: int = 2
-    wait_for_worker: int = 600
-    heartbeat: int = 5
-    artifacts: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_ARTIFACTS", ""))
-
-    @property
-    def remote_artifacts(self) -> bool:
-        """True when artifacts names a remote store (a URL other than file://)."""
-        return bool(re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", self.artifacts)) \
-            and not self.artifacts.lower().startswith("file://")
 
 
 @dataclass(frozen=True)
