@@ -77,13 +77,16 @@ def simulate(config: Path, strategy: str, out: Path, seeds: int, extra: list[str
 def run_part(args: argparse.Namespace, part: str, runs: list[tuple[str, str, dict]],
              extra: list[str]) -> dict[str, tuple[list[dict], float]]:
     """runs: (label, strategy, strategy keys). Returns label -> (records, wall seconds)."""
-    threads = 1 if args.jobs > 1 else 2
+    threads = args.threads or (1 if args.jobs > 1 else 2)
 
     def one(run: tuple[str, str, dict]) -> tuple[str, list[dict], float]:
         label, strategy, keys = run
+        keys = dict(keys)
+        target = [keys.pop("target"), "0.97"] if "target" in keys else []
         config = project(args, part, label, threads, **keys)
         out = args.out / part / label
-        seconds = simulate(config, strategy, out, args.seeds, extra)
+        seconds = float("nan") if args.analyse_only else \
+            simulate(config, strategy, out, args.seeds, extra + target)
         records = json.loads((out / "rounds.json").read_text())
         for record in records:
             record["strategy"] = label
@@ -196,8 +199,12 @@ def main() -> None:
     parser.add_argument("--parts", default="balanced,long,imbalanced")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=1, choices=(1, 2, 3))
-    parser.add_argument("--long-budget", type=int, default=16000)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads per process (default: 2, or 1 with --jobs 2+)")
+    parser.add_argument("--long-budget", type=int, default=24000)
     parser.add_argument("--out", type=Path, default=Path("/tmp/label-efficiency"))
+    parser.add_argument("--analyse-only", action="store_true",
+                        help="read the results a run left in --out; run nothing")
     args = parser.parse_args()
     args.out = args.out.resolve()
     parts = args.parts.split(",")
@@ -211,11 +218,11 @@ def main() -> None:
         efficiency_table(found, BALANCED_TARGET, "accuracy", "at 90.0% test accuracy")
         forecast(found, base_final)
     if "long" in parts:
-        extra = ["--initial", "500", "--batch-growth", "2", "--budget", str(args.long_budget),
-                 "--target-fraction", "0.97"]
-        first = run_part(args, "long", [("random", "random", {})], extra)
+        # random measures the full-data accuracy (simulate caches it) while margin runs
+        extra = ["--initial", "500", "--batch-growth", "2", "--budget", str(args.long_budget)]
+        found = run_part(args, "long", [("random", "random", {"target": "--target-fraction"}),
+                                        ("margin", "margin", {})], extra)
         full = json.loads((args.out / "long/random/targets.json").read_text())
-        found = {**first, **run_part(args, "long", [("margin", "margin", {})], extra)}
         print(f"\n== geometric schedule to {args.long_budget} labels; targets {full}")
         final_table(found, args.seeds)
         for target in full.get("targets", []):
