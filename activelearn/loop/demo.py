@@ -47,7 +47,8 @@ def _answers(url: str) -> bool:
 def demo_config(base: Config, work_dir: Path, url: str, small: bool) -> Config:
     """The project file the demo runs (written to WORK_DIR/demo.yaml, so that jobs and
     the other commands can be pointed at it): the base config with the demo's work
-    directory and server, and with --small a 3,000-image pool and batches of 50."""
+    directory and server, and with --small a 3,000-image pool, batches of 50 and shorter
+    trainings (150 to 600 steps)."""
     loop = {"min_new_labels": 25 if small else base.loop.batch // 2, "min_queued": 0}
     if small:
         loop.update(initial=50, batch=50, budget=1000)
@@ -58,7 +59,7 @@ def demo_config(base: Config, work_dir: Path, url: str, small: bool) -> Config:
                                holdout=60 if small else base.label_studio.holdout)
     if small:
         raw["data"].update(limit=3000, test_limit=1000)
-        raw["training"].update(min_steps=150)
+        raw["training"].update(min_steps=150, max_steps=600)
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / "demo.yaml"
     path.write_text("# written by `activelearn demo`; point other commands at it with "

@@ -189,6 +189,7 @@ def _record(strategy: str, seed: int, round_: int, labels: int, trained: Trained
         "strategy": strategy, "seed": seed, "round": round_, "labels": labels,
         **metric_fields(trained, class_names),
         "loss": trained.fitted.result.final_loss, "epochs": trained.fitted.result.epochs,
+        "steps": trained.fitted.result.steps,
         "train_s": round(trained.fitted.result.seconds, 3),
         "eval_s": round(trained.eval_seconds, 3),
         "score_s": 0.0, "select_s": 0.0, "selected": 0, "model_version": version,
