@@ -134,23 +134,25 @@ def seconds_per_seed(records: list[dict]) -> list[float]:
 
 def efficiency_table(found: dict[str, tuple[list[dict], float]], target: float,
                      metric: str, title: str) -> None:
-    """Labels to reach target per seed and efficiency against random."""
+    """Labels to reach target: on the mean curve over seeds (the efficiency is random's
+    / the strategy's, as simulate's summary) and per seed (paired ratios where both
+    runs of a seed reach it)."""
     print(f"\n{title}: target {metric} {target:.4f}")
+    base_curve = labels_to_reach(*mean_curve(found["random"][0], metric), target)
     base = {s: labels_to_reach(x, y, target) for s, (x, y) in
             per_seed(found["random"][0], metric).items()}
-    base_mean = np.mean([v for v in base.values() if v is not None]) if any(
-        v is not None for v in base.values()) else None
     for label, (records, _) in found.items():
+        on_mean = labels_to_reach(*mean_curve(records, metric), target)
         need = {s: labels_to_reach(x, y, target) for s, (x, y) in
                 per_seed(records, metric).items()}
         paired = [base[s] / need[s] for s in need if need[s] and base.get(s)]
-        got = [v for v in need.values() if v is not None]
-        ratio = f"{base_mean / np.mean(got):.2f}x" if got and base_mean else "-"
-        pair = (f"{np.mean(paired):.2f}x ± {np.std(paired, ddof=1):.2f}" if len(paired) > 1
-                else "-")
-        print(f"  {label:<16} labels {spread(list(need.values())):<28} per seed "
-              f"{[None if v is None else round(v) for v in need.values()]}  efficiency "
-              f"{ratio} (paired {pair})")
+        ratio = f"{base_curve / on_mean:.2f}x" if on_mean and base_curve else "-"
+        pair = (f"{np.mean(paired):.2f}x ± {np.std(paired, ddof=1):.2f} ({len(paired)} seeds)"
+                if len(paired) > 1 else "-")
+        shown = "not reached" if on_mean is None else f"{on_mean:.0f}"
+        print(f"  {label:<16} mean curve {shown:>11} labels, efficiency {ratio:>6}; per seed "
+              f"{[None if v is None else round(v) for v in need.values()]} "
+              f"({spread(list(need.values()))}); paired {pair}")
 
 
 def final_table(found: dict[str, tuple[list[dict], float]], seeds: int) -> None:
@@ -191,6 +193,26 @@ def worst_recall(found: dict[str, tuple[list[dict], float]]) -> None:
     for label, (records, _) in found.items():
         labels, worst = mean_curve(records, "worst_recall")
         print(f"  {label:<16} " + " ".join(f"{int(n)}:{w:.3f}" for n, w in zip(labels, worst)))
+
+
+def rare_classes(args: argparse.Namespace, found: dict[str, tuple[list[dict], float]],
+                 rare: tuple[int, ...] = (7, 8, 9)) -> None:
+    """The rarest classes' test recall and train labels at the last round, mean over
+    seeds (from each run's state: the metrics and the labels)."""
+    from activelearn.state import Store
+
+    print(f"\nrarest classes {rare} at the last round (mean over seeds): test recall | "
+          "train labels")
+    for label in found:
+        recall, labels = [], []
+        for run in sorted((args.out / "imbalanced" / label / "runs").iterdir()):
+            with Store.open(run / "state.sqlite") as store:
+                test = store.metrics.of_split("test")
+                recall.append([test[max(test)]["recall"][c] for c in rare])
+                got = np.bincount(list(store.labels.current("train").values()), minlength=10)
+                labels.append([got[c] for c in rare])
+        print(f"  {label:<16} recall {np.round(np.mean(recall, axis=0), 3).tolist()} | labels "
+              f"{np.round(np.mean(labels, axis=0)).astype(int).tolist()}")
 
 
 def main() -> None:
@@ -238,6 +260,7 @@ def main() -> None:
         base_f1 = mean_curve(found["random"][0], "macro_f1")[1][-1]
         efficiency_table(found, base_f1, "macro_f1", "at random's final mean macro-F1")
         worst_recall(found)
+        rare_classes(args, found)
 
 
 if __name__ == "__main__":
