@@ -17,7 +17,9 @@ upper bound). Parts:
   labels to 90.0% test accuracy, seconds per strategy and seed.
 - long: a geometric schedule (--batch-growth 2: 500, 1k, 2k, ... --long-budget) to reach
   97% of the full-data accuracy (the same recipe on every training label, measured once
-  and cached by simulate); labels to that target and efficiency.
+  and cached by simulate); labels to that target and efficiency, also of margin in
+  batches of 500 (the balanced part's runs, when in --out): random's labels do not depend
+  on its batch sizes, margin's do (a batch of 4,000 picked by one model is redundant).
 - imbalanced: the pool's classes subsampled geometrically from 6,000 to 300 (simulate
   --imbalance 20; the test set stays balanced); random, margin and margin with
   strategy.class_balance: macro-F1 efficiency against random, worst-class recall per round.
@@ -245,11 +247,18 @@ def main() -> None:
         found = run_part(args, "long", [("random", "random", {"target": "--target-fraction"}),
                                         ("margin", "margin", {})], extra)
         full = json.loads((args.out / "long/random/targets.json").read_text())
+        fixed = args.out / "balanced/margin/rounds.json"
+        if fixed.exists():  # margin in batches of 500 to 4,000 (the balanced part)
+            records = json.loads(fixed.read_text())
+            for record in records:
+                record["strategy"] = "margin-b500"
+            found["margin-b500"] = (records, float("nan"))
         print(f"\n== geometric schedule to {args.long_budget} labels; targets {full}")
         final_table(found, args.seeds)
         for target in full.get("targets", []):
             efficiency_table(found, float(target["value"]), target["metric"],
                              f"at {target.get('note') or 'the target'}")
+        efficiency_table(found, BALANCED_TARGET, "accuracy", "at 90.0% test accuracy")
     if "imbalanced" in parts:
         found = run_part(args, "imbalanced", [
             ("random", "random", {}), ("margin", "margin", {}),
