@@ -31,13 +31,17 @@ def loop(**stop_when) -> LoopConfig:
 
 
 def test_stop_when_is_off_by_default_but_the_suggestion_is_shown() -> None:
-    found = outlook(points(FLAT), LoopConfig())
+    found = outlook(points(FLAT, items=50_000), LoopConfig())
     assert found.stop is None and found.fit is not None and found.labels == 5000
     assert found.suggestion.startswith("stop suggested: forecast gain +0.")
     assert "points per 1,000 labels" in found.suggestion
-    assert "below 0.2 points, the suggestion's threshold (loop.stop_when.gain_per_1000 is " \
-           "off); set loop.stop_when.gain_per_1000 for cycle to stop selecting batches" \
-           in found.suggestion
+    assert "its upper end below 0.2 points, the suggestion's threshold (loop.stop_when." \
+           "gain_per_1000 is off); set loop.stop_when.gain_per_1000 for cycle to stop " \
+           "selecting batches" in found.suggestion
+    # the suggestion alone waits for the band: the same curve on a small holdout
+    unsure = outlook(points(FLAT), LoopConfig())
+    assert unsure.suggestion.startswith("keep labelling: forecast gain +0.")
+    assert "its upper end not below 0.2 points" in unsure.suggestion
     rising = outlook(points(RISING), LoopConfig())
     assert rising.suggestion.startswith("keep labelling: forecast gain +")
     assert "not below 0.2 points" in rising.suggestion
