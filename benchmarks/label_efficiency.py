@@ -42,7 +42,7 @@ import numpy as np
 import yaml
 
 from activelearn.reporting.forecast import fit_curve
-from activelearn.reporting.results import labels_to_reach
+from activelearn.reporting.results import curves, labels_to_reach
 
 ROOT = Path(__file__).resolve().parent.parent
 BALANCED_TARGET = 0.90
@@ -103,18 +103,16 @@ Series = dict[int, tuple[np.ndarray, np.ndarray]]
 
 
 def per_seed(records: list[dict], metric: str = "accuracy") -> Series:
-    """seed -> (labels, metric) ascending by labels."""
-    out: dict[int, list[tuple[float, float]]] = {}
-    for r in records:
-        out.setdefault(r["seed"], []).append((r["labels"], r[metric]))
-    return {s: (np.array([p[0] for p in sorted(v)]), np.array([p[1] for p in sorted(v)]))
-            for s, v in out.items()}
+    """seed -> (labels, metric) ascending by labels, at the label counts every seed of
+    the run reached (results.curves' one curve of these records)."""
+    (curve,) = curves(records, metric).values()
+    seeds = dict.fromkeys(r["seed"] for r in records)
+    return {s: (curve.labels, curve.values[:, k]) for k, s in enumerate(seeds)}
 
 
 def mean_curve(records: list[dict], metric: str = "accuracy") -> tuple[np.ndarray, np.ndarray]:
-    seeds = per_seed(records, metric)
-    labels = next(iter(seeds.values()))[0]
-    return labels, np.mean([v for _, v in seeds.values()], axis=0)
+    (curve,) = curves(records, metric).values()
+    return curve.labels, curve.mean
 
 
 def spread(values: list[float | None]) -> str:
