@@ -1,4 +1,4 @@
-"""Operating commands: the RQ worker, status, report, clean and export."""
+"""Operating commands: the RQ worker, status, report, clean, export and serve."""
 
 from __future__ import annotations
 
@@ -137,16 +137,12 @@ def report(config, out, simulate_dir) -> None:
     A section without data says so. Open OUT/index.html in a browser; the folder can be
     copied elsewhere as a whole.
     """
-    from activelearn.reporting.report import read_simulate, write_report
+    from activelearn.reporting.report import project_report
 
     cfg = load(config)
-    out_dir = Path(out) if out else cfg.work_dir / "report"
-    sim_path = Path(simulate_dir) if simulate_dir else cfg.work_dir / "simulate"
-    records = None
-    if simulate_dir or (sim_path / "rounds.json").exists():
-        records = read_simulate(sim_path)
-    written = write_report(out_dir, cfg.project.name, cfg.classes,
-                           cfg.work_dir / "state.sqlite", records, str(sim_path), cfg.loop)
+    written = project_report(cfg.work_dir, cfg.project.name, cfg.classes, cfg.loop,
+                             Path(out) if out else None,
+                             Path(simulate_dir) if simulate_dir else None)
     click.echo(f"wrote {written.page} with {len(written.images)} plots and "
                f"{len(written.files)} CSV files")
     if written.empty:
@@ -251,3 +247,59 @@ def export(config, fmt, out, force) -> None:
 
     result = exporting.write_export(items, classes, fmt, out_dir, pool)
     click.echo(result.summary())
+
+
+@main.command()
+@config_option
+@click.option("--host", default=None, help="Address to bind [default: serve.host, 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port [default: serve.port, 9090].")
+@handle_errors
+def serve(config, host, port) -> None:
+    """Run the HTTP service beside Label Studio: annotation webhooks start cycles, the
+    ML backend protocol serves the latest model's predictions, and the project's
+    figures are there for Prometheus and people.
+
+    \b
+    POST /webhook   Label Studio's webhooks (annotation created, updated, deleted; tasks
+                    deleted), with the header X-Activelearn-Secret: $ACTIVELEARN_WEBHOOK_SECRET.
+                    After serve.min_new_labels of them, or serve.max_wait seconds after the
+                    first, a cycle starts in a background process (its jobs go to RQ when
+                    jobs.redis_url is set); never two at once: a cycle that cron started
+                    holds the lock and this one waits for it
+    /health /setup /predict
+                    the ML backend protocol: connect it with
+                    `activelearn init --connect-ml-backend URL`
+    GET /metrics    Prometheus text: rounds, labels, queue depth, holdout accuracy, the
+                    last cycle's duration and result, webhook events
+    GET /status     the `status --json` document and the service's own state
+    GET /report/    the latest report, written after each cycle
+
+    The cycles' output goes to WORK_DIR/serve/cycle.log, their starts and ends to
+    WORK_DIR/serve/cycles.jsonl. Stop it with Ctrl-C or SIGTERM (a running cycle
+    finishes on its own).
+    """
+    import socket
+
+    try:
+        from activelearn.service.app import serve as run_service
+    except ImportError as exc:
+        raise ConfigError(f"activelearn serve needs the serve extra ({exc.name} is missing): "
+                          "pip install 'activelearn[serve]'") from None
+    from activelearn.service.secret import webhook_secret
+
+    cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
+    secret = webhook_secret()
+    host = host or cfg.serve.host
+    port = port or cfg.serve.port
+    try:  # a taken port is one line here, not uvicorn's log
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; choose another "
+                          "with --port or serve.port") from None
+    click.echo(f"activelearn serve: http://{host}:{port} for {cfg.path} (webhook POST "
+               f"/webhook, ML backend /predict, /metrics, /status, /report/); a cycle after "
+               f"{cfg.serve.min_new_labels} label changes or {cfg.serve.max_wait:g} s after "
+               "the first")
+    run_service(cfg, secret, host, port, lambda line: click.echo(line))

@@ -23,6 +23,7 @@ from activelearn.config.schema import (
     JobsConfig,
     ProjectConfig,
 )
+from activelearn.config.serve import serve_problems
 from activelearn.config.service_checks import jobs_problems, label_studio_problems, show
 from activelearn.errors import ConfigError, UnknownNameError
 
@@ -91,6 +92,7 @@ def _problems(cfg: Config) -> Iterator[str]:
     yield from _combination_problems(cfg)
     yield from label_studio_problems(cfg.label_studio)
     yield from jobs_problems(cfg.jobs)
+    yield from serve_problems(cfg.serve)
     yield from _model_problems(cfg)
 
 
@@ -113,7 +115,9 @@ def _limits(cfg: Config) -> list[tuple[str, float, Range]]:
     return [
         ("project.seed", cfg.project.seed, Range(0, 2**32 - 1)),
         ("loop.initial", loop.initial, Range(1, 10**8)),
-        ("loop.batch", loop.batch, Range(1, 10**8)),
+        *([("loop.batch", loop.batch, Range(1, 10**8))] if isinstance(loop.batch, int) else []),
+        ("loop.max_queue_hours", loop.max_queue_hours, Range(0, 10_000, above=True,
+                                                             note=" hours")),
         ("loop.budget", loop.budget, Range(1, 10**8)),
         ("loop.min_new_labels", loop.min_new_labels, Range(1)),
         ("loop.min_queued", loop.min_queued, Range(0)),
@@ -268,12 +272,16 @@ def _combination_problems(cfg: Config) -> Iterator[str]:
 
 # The keys that name a pluggable, and what the registries call that kind of thing.
 NAMED_KEYS = {"strategy.name": "strategy", "model.name": "model", "data.source": "source"}
+# known[SCORED]: the strategies that rank by a per-item score (Strategy.ranks_by_score),
+# the only ones strategy.cost_weighted can weight.
+SCORED = "strategy.cost_weighted"
 
 
 def check_names(cfg: Config, known: Mapping[str, Collection[str]], source: str) -> None:
     """Raise ConfigError when strategy.name, model.name or data.source is not a registered
-    name. known: key (as in NAMED_KEYS) -> the registered names; keys it lacks are not
-    checked."""
+    name, or strategy.cost_weighted is set for a strategy not in known[SCORED].
+    known: key (as in NAMED_KEYS, and SCORED) -> the registered names; keys it lacks are
+    not checked."""
     for key, kind in NAMED_KEYS.items():
         if key not in known:
             continue
@@ -282,3 +290,9 @@ def check_names(cfg: Config, known: Mapping[str, Collection[str]], source: str) 
         if value not in known[key]:
             raise ConfigError(f"{source}: {key}: "
                               f"{UnknownNameError(kind, value, list(known[key]))}")
+    scored = known.get(SCORED)
+    if cfg.strategy.cost_weighted and scored is not None and cfg.strategy.name not in scored:
+        raise ConfigError(
+            f"{source}: strategy.cost_weighted: {cfg.strategy.name} has no per-item "
+            "informativeness score to divide by the expected seconds; use one of "
+            f"{', '.join(sorted(scored))}, or set cost_weighted: false")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from activelearn.config.serve import ServeConfig
 from activelearn.config.services import JobsConfig, LabelStudioConfig
 from activelearn.config.stop_when import StopWhenConfig
 
@@ -164,20 +165,27 @@ class StrategyConfig:
     score_batch_size: items per forward pass while scoring (1 to 65536);
     class_balance: pick class by class: the batch is shared equally among the model's
     predicted classes and the strategy picks within each (rare classes are not starved;
-    any strategy)."""
+    any strategy);
+    cost_weighted: rank by informativeness per expected second of annotation time: an
+    item's score divided by the median lead time of its predicted class (Label Studio's
+    lead_time of the annotations so far; a class without one gets the median over all;
+    with no lead time at all, plain ranking). Only for strategies with a per-item score
+    (margin, entropy, least-confidence, bald); composes with class_balance."""
 
     name: str = "margin"
     mc_passes: int = 20
     candidates: int = 0
     score_batch_size: int = 256
     class_balance: bool = False
+    cost_weighted: bool = False
 
 
 @dataclass(frozen=True)
 class LoopConfig:
-    """initial: random labels to start with; batch: labels added per round;
-    budget: stop once this many labels are in the training set (holdout not counted).
-    Each of them 1 to 10**8, and budget at least initial.
+    """initial: random labels to start with; batch: labels added per round, or `auto`
+    (cycle only, see max_queue_hours); budget: stop once this many labels are in the
+    training set (holdout not counted). Each of them 1 to 10**8, and budget at least
+    initial.
 
     initial_strategy: random | kmeans | typiclust: how the initial batch is picked;
         kmeans and typiclust pick representative items from the backbone's embeddings
@@ -193,6 +201,14 @@ class LoopConfig:
         (the first model: once this many, or once the initial batch is all labelled)
     min_queued: when not training, top the queue up with a batch from the latest model
         if fewer tasks than this wait unlabelled in Label Studio (0 = never)
+    batch: auto sizes each batch from the measured throughput (annotations per active
+        hour, from the pulled annotations; per item with overlap): enough for
+        min_new_labels to start the next training plus the throughput times the last
+        training round's duration, minus the tasks still waiting, so annotators never run
+        dry; at most max_queue_hours of work queued. loop.initial before any throughput
+        is measured. `simulate` needs a number (its --batch), having no annotators
+    max_queue_hours: with batch auto, the most work the queue may hold, in hours at the
+        measured throughput (above 0, up to 10000; default 8)
     target_accuracy: the holdout accuracy the forecast counts labels to (`status`, the
         report; 0 = the next whole percent above the fitted curve)
     stop_when: when cycle stops selecting batches (see StopWhenConfig; off by default)
@@ -200,12 +216,13 @@ class LoopConfig:
 
     initial: int = 500
     initial_strategy: Literal["random", "kmeans", "typiclust"] = "random"
-    batch: int = 500
+    batch: int | Literal["auto"] = 500
     budget: int = 4000
     batch_growth: float = 1.0
     min_new_labels: int = 100
     min_queued: int = 100
     target_accuracy: float = 0.0
+    max_queue_hours: float = 8.0
     stop_when: StopWhenConfig = field(default_factory=StopWhenConfig)
 
 
@@ -286,6 +303,7 @@ class Config:
     jobs: JobsConfig = field(default_factory=JobsConfig)
     quality: QualityConfig = field(default_factory=QualityConfig)
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     path: str = ""  # the file it came from (not a YAML key)
 
     @property

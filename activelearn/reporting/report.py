@@ -5,9 +5,9 @@ Sections: the learning curve on the holdout (and test) split, round by round, ea
 accuracy with its 95% Wilson interval; the holdout curve's forecast and the stopping
 suggestion (forecast_section.py); the `simulate` comparison of strategies
 (simulate_section.py); per-class scores and the confusion matrix of the latest model;
-annotation throughput; then the annotation-quality
-sections of quality_sections.py (agreement, duplicates, label-error review). A section without data
-says so. Nothing here writes to the state.
+annotation throughput (seconds per label by annotator and by class); then the
+annotation-quality sections of quality_sections.py (agreement, duplicates, label-error
+review). A section without data says so. Nothing here writes to the state.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from pathlib import Path
 from activelearn.config import LoopConfig
 from activelearn.errors import ActiveLearnError, ConfigError
 from activelearn.files import write_csv, write_text
-from activelearn.quality.throughput import AnnotationEvent, Throughput, throughput
+from activelearn.quality.throughput import (
+    AnnotationEvent,
+    Throughput,
+    class_work,
+    throughput,
+)
 from activelearn.reporting import plots
 from activelearn.reporting.forecast import wilson_interval
 from activelearn.reporting.forecast_section import forecast_section, interval_cell
@@ -50,6 +55,7 @@ class StateData:
     votes: dict[str, list[tuple[str | None, int]]] = field(default_factory=dict)
     gold: list[tuple[str | None, int, int]] = field(default_factory=list)  # see gold_votes
     model: list[tuple[str | None, int, int]] = field(default_factory=list)  # see model_votes
+    class_lead_times: dict[int, list[float]] = field(default_factory=dict)  # class -> seconds
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,8 @@ def read_state(store: Store | None) -> StateData:
         return StateData()
     return StateData(store.rounds.all(), store.metrics.evaluations(),
                      store.annotations.events(), store.annotations.multi_annotated(),
-                     store.gold.votes(), store.annotations.model_votes())
+                     store.gold.votes(), store.annotations.model_votes(),
+                     store.annotations.class_lead_times())
 
 
 def read_simulate(path: Path) -> list[dict]:
@@ -105,7 +112,7 @@ def write_report(out_dir: Path, project: str, classes: Sequence[str], state_path
             forecast_section(data.evaluations, loop or LoopConfig(), out_dir),
             simulate_section(simulate, simulate_source, out_dir),
             latest_model_section(data.evaluations, classes, out_dir),
-            throughput_section(data.events, out_dir),
+            throughput_section(data.events, out_dir, classes, data.class_lead_times),
             agreement_section(data.votes, out_dir, data.gold, data.model),
             duplicates_section(store, out_dir),
             review_section(store, out_dir),
@@ -244,8 +251,12 @@ def _class_names(classes: Sequence[str], n: int) -> list[str]:
     return list(classes) if len(classes) == n else [f"class {k}" for k in range(n)]
 
 
-def throughput_section(events: list[AnnotationEvent], out_dir: Path) -> Section:
-    """(d) annotations per hour and each annotator's median lead time."""
+def throughput_section(events: list[AnnotationEvent], out_dir: Path,
+                       classes: Sequence[str] = (),
+                       class_lead_times: dict[int, list[float]] | None = None) -> Section:
+    """(d) annotations per hour, each annotator's seconds per label (Label Studio's
+    lead_time) and the seconds per label by class (class_lead_times: class index -> the
+    lead times of the annotations that gave it, store.annotations.class_lead_times)."""
     section = Section("throughput", "Annotation throughput")
     work = throughput(events)
     if work is None:
@@ -261,17 +272,46 @@ def throughput_section(events: list[AnnotationEvent], out_dir: Path) -> Section:
          fmt(work.per_hour, ".1f"), fmt(work.per_active_hour, ".1f"), _busiest(work)],
     ], "per hour: over every hour from the first to the last; per active hour: over the "
        "hours in which annotations were saved")
-    section.table([["annotator", "annotations", "median lead time (s)"],
-                   *[[a.annotator, a.annotations, fmt(a.median_lead_time, ".1f")]
-                     for a in work.annotators]])
+    section.table([["annotator", "annotations", "median lead time (s)",
+                    "mean lead time (s)"],
+                   *[[a.annotator, a.annotations, fmt(a.median_lead_time, ".1f"),
+                      fmt(a.mean_lead_time, ".1f")] for a in work.annotators]])
     section.files.append(write_csv(out_dir / "annotations_per_hour.csv", [
         ["hour_utc", "annotator", "annotations"],
         *[[f"{h:%Y-%m-%dT%H:00Z}", who, n] for (h, who), n in sorted(work.hourly.items())]]))
     section.files.append(write_csv(out_dir / "annotators.csv", [
-        ["annotator", "annotations", "median_lead_time_s"],
-        *[[a.annotator, a.annotations, "" if a.median_lead_time is None
-           else a.median_lead_time] for a in work.annotators]]))
+        ["annotator", "annotations", "median_lead_time_s", "mean_lead_time_s"],
+        *[[a.annotator, a.annotations, _blank(a.median_lead_time), _blank(a.mean_lead_time)]
+          for a in work.annotators]]))
+    _class_cost(section, classes, class_lead_times or {}, out_dir)
     return section
+
+
+def _blank(value: float | None) -> object:
+    return "" if value is None else value
+
+
+def _class_cost(section: Section, classes: Sequence[str],
+                lead_times: dict[int, list[float]], out_dir: Path) -> None:
+    """Seconds per label by class: the class is the label each annotation gave (what the
+    annotator saw), not the item's final label."""
+    by_class = class_work(lead_times)
+    if not by_class:
+        section.text("No annotation carries a lead time: no seconds per label by class.")
+        return
+    names = {k: classes[k] if 0 <= k < len(classes) else f"class {k}"
+             for k in (w.label for w in by_class)}
+    section.table([["class", "annotations with a lead time", "median seconds per label",
+                    "mean seconds per label"],
+                   *[[names[w.label], w.annotations, fmt(w.median_lead_time, ".1f"),
+                      fmt(w.mean_lead_time, ".1f")] for w in by_class]],
+                  "class: the label the annotation gave (each annotation counts for its own "
+                  "label, also when annotators disagreed); lead time: Label Studio's "
+                  "seconds from opening the task to submitting")
+    section.files.append(write_csv(out_dir / "class_lead_times.csv", [
+        ["class_index", "class", "annotations", "median_lead_time_s", "mean_lead_time_s"],
+        *[[w.label, names[w.label], w.annotations, w.median_lead_time, w.mean_lead_time]
+          for w in by_class]]))
 
 
 def _busiest(work: Throughput) -> str:
@@ -280,3 +320,17 @@ def _busiest(work: Throughput) -> str:
         per_hour[hour] = per_hour.get(hour, 0) + n
     hour, n = max(per_hour.items(), key=lambda kv: (kv[1], kv[0]))
     return f"{n} at {hour:%Y-%m-%d %H:00}"
+
+
+def project_report(work_dir: Path, project: str, classes: Sequence[str],
+                   loop: LoopConfig | None = None, out_dir: Path | None = None,
+                   simulate_dir: Path | None = None) -> Report:
+    """`activelearn report` for a project: the page in out_dir (default WORK_DIR/report),
+    with the simulate run of simulate_dir (default WORK_DIR/simulate, when it holds a
+    rounds.json)."""
+    sim_path = simulate_dir or work_dir / "simulate"
+    records = None
+    if simulate_dir is not None or (sim_path / "rounds.json").exists():
+        records = read_simulate(sim_path)
+    return write_report(out_dir or work_dir / "report", project, classes,
+                        work_dir / "state.sqlite", records, str(sim_path), loop)

@@ -1,0 +1,61 @@
+"""The `serve:` section of the project file: `activelearn serve`, the HTTP service beside
+Label Studio (webhooks that start cycles, the ML backend protocol, metrics). Part of
+schema.py's Config."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+SECRET_ENV = "ACTIVELEARN_WEBHOOK_SECRET"
+SECRET_FILE_ENV = "ACTIVELEARN_WEBHOOK_SECRET_FILE"
+SECRET_HEADER = "X-Activelearn-Secret"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How `activelearn serve` listens and when a webhook starts a cycle (`serve:`).
+
+    host: the address it binds (default 127.0.0.1: only this machine; 0.0.0.0 for a Label
+        Studio on another machine or in another container)
+    port: 1 to 65535 (default 9090, the port Label Studio suggests for an ML backend)
+    min_new_labels: a cycle starts once this many annotations were created, updated or
+        deleted since the last one started (1 to 10**6) ...
+    max_wait: ... or this many seconds after the first of them, whichever comes first
+        (1 to 604800); events that arrive while a cycle runs start exactly one more
+        cycle after it ends
+    public_url: the URL Label Studio reaches the service at (default
+        http://HOST:PORT); `init --connect-ml-backend` registers it
+    The webhook secret never goes in this file: it comes from $ACTIVELEARN_WEBHOOK_SECRET
+    or the file named by $ACTIVELEARN_WEBHOOK_SECRET_FILE; Label Studio sends it in the
+    X-Activelearn-Secret header (init --connect-ml-backend sets that up).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 9090
+    min_new_labels: int = 20
+    max_wait: float = 300.0
+    public_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_SERVE_URL", ""))
+
+    @property
+    def url(self) -> str:
+        """Where Label Studio reaches the service."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")
+
+
+def serve_problems(cfg: ServeConfig) -> list[str]:
+    """What is wrong with a serve section (empty: nothing)."""
+    out = []
+    if not cfg.host or any(c.isspace() for c in cfg.host):
+        out.append(f"serve.host {cfg.host!r} is not an address: use e.g. 127.0.0.1 or 0.0.0.0")
+    if not 1 <= cfg.port <= 65535:
+        out.append(f"serve.port {cfg.port} is out of range: use 1 to 65535")
+    if not 1 <= cfg.min_new_labels <= 10**6:
+        out.append(f"serve.min_new_labels {cfg.min_new_labels} is out of range: use 1 to "
+                   "1000000")
+    if not 1 <= cfg.max_wait <= 604800:
+        out.append(f"serve.max_wait {cfg.max_wait} is out of range: use 1 to 604800 seconds")
+    if cfg.public_url and not cfg.public_url.startswith(("http://", "https://")):
+        out.append(f"serve.public_url {cfg.public_url!r} is not an http(s):// URL")
+    return out

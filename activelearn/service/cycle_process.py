@@ -1,0 +1,74 @@
+"""What runs in the background process `serve` starts for a cycle: `activelearn cycle`,
+then `activelearn report`, with the output in WORK_DIR/serve/cycle.log.
+
+`serve` forks these processes from a forkserver that imported this module (and with it
+the cycle's code and torch) once: a cycle starts in milliseconds, not in the seconds an
+interpreter takes to import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from activelearn.config.load import load_config
+from activelearn.errors import ActiveLearnError
+from activelearn.loop.cycle import run_cycle
+from activelearn.reporting.report import project_report
+
+# the exit code of a cycle that found another one holding the project's lock
+LOCKED = 75
+
+
+def append_journal(path: Path, record: dict[str, Any]) -> None:
+    """One JSON line appended to the cycles journal (one write: lines never mix)."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def run_cycle_process(config_path: str, journal: str, log_path: str, number: int) -> None:
+    """The process's body: records its start, runs one cycle and the report, and exits
+    0 (done or nothing to do), LOCKED (another cycle held the lock), or the error's exit
+    code (the error's line is in the log)."""
+    append_journal(Path(journal), {"event": "start", "cycle": number, "at": time.time(),
+                                   "pid": os.getpid()})
+    with open(log_path, "a", buffering=1) as out:
+        sys.stdout = sys.stderr = out
+        logging.basicConfig(stream=out, level=logging.WARNING, force=True,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+        def echo(line: str = "") -> None:
+            print(line, file=out, flush=True)
+
+        echo(f"== cycle {number} (pid {os.getpid()}) at "
+             f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+        code = 0
+        try:
+            cfg = load_config(config_path)
+            if not run_cycle(cfg, echo, progress=False):
+                code = LOCKED
+            else:
+                written = project_report(cfg.work_dir, cfg.project.name, cfg.classes,
+                                         cfg.loop)
+                echo(f"wrote {written.page}")
+        except ActiveLearnError as exc:
+            echo(f"error: {exc}")
+            code = exc.exit_code
+        except Exception:  # the log gets the whole story; serve reports exit 1
+            echo(traceback.format_exc())
+            code = 1
+    sys.exit(code)
+
+
+def warm_up() -> None:
+    """A no-op: starting it makes the forkserver import this module ahead of a cycle."""
