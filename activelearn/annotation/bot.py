@@ -6,6 +6,11 @@ accuracy: with probability 1 - accuracy it picks another class, uniformly at ran
 choice depends only on (seed, annotator, item id), so a rerun makes the same choices, and
 a task an annotator has annotated is never annotated by it again.
 
+With `seconds` (class index -> seconds) each annotation reports the time its annotator
+took, as Label Studio's editor does (the annotation's lead_time): the seconds of the
+item's true class, the one the image shows, whatever label the annotator gives. A class
+without seconds sends none.
+
 By default every annotator annotates every task. With follow_overlap the bots act as a
 team that Label Studio serves: a task gets only as many annotations as its overlap asks
 (those already there count), from annotators taken in turn, so with two bots and overlap
@@ -15,8 +20,9 @@ team that Label Studio serves: a task gets only as many annotations as its overl
 from __future__ import annotations
 
 import logging
+import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -84,11 +90,14 @@ def bot_label(truth: int, n_classes: int, accuracy: float, seed: int, annotator:
 
 def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dict[str, int],
                         class_names: list[str], accuracies: Sequence[float], seed: int = 0,
-                        limit: int | None = None, follow_overlap: bool = False) -> BotReport:
+                        limit: int | None = None, follow_overlap: bool = False,
+                        seconds: Mapping[int, float] | None = None) -> BotReport:
     """Let one simulated annotator per accuracy annotate every task of the project it has
     not annotated yet and whose item is in `truth` (item_id -> class index), at most
     `limit` new tasks each, in task id order. Running it again annotates nothing new.
     follow_overlap: only the annotations each task's overlap still asks for (see above).
+    seconds: the lead time each annotation reports, by the item's true class (see above;
+    class_seconds reads it from "CLASS=S").
     """
     _check(accuracies, class_names, limit)
     tasks = backend.annotators.task_annotators(project_id)
@@ -99,7 +108,8 @@ def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dic
         report.annotators.append(AnnotatorReport(name, user_id, accuracy))
     users = [a.user_id for a in report.annotators]
     turns = [_turn(task, n, users) for n, task in enumerate(tasks)] if follow_overlap else None
-    work: list[tuple[int, str, int]] = []
+    times = dict(seconds or {})
+    work: list[tuple[int, str, int, float | None]] = []
     for k, mine in enumerate(report.annotators, start=1):
         mine_tasks = tasks
         if turns is not None:
@@ -108,8 +118,9 @@ def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dic
                           if mine.user_id in turn or mine.user_id in t.annotators]
             mine.others = sum(mine.user_id not in turn and mine.user_id not in t.annotators
                               for t, turn in zip(tasks, turns))
-        for task_id, label in _plan(mine_tasks, truth, class_names, seed, k, mine, limit):
-            work.append((task_id, class_names[label], mine.user_id))
+        for task_id, label, true in _plan(mine_tasks, truth, class_names, seed, k, mine,
+                                          limit):
+            work.append((task_id, class_names[label], mine.user_id, times.get(true)))
     backend.annotators.annotate_many(work)
     for mine in report.annotators:
         log.info("project %d: %s", project_id, mine.summary())
@@ -127,9 +138,10 @@ def _turn(task: TaskAnnotators, position: int, users: list[int]) -> set[int]:
 
 def _plan(tasks: Sequence[TaskAnnotators], truth: dict[str, int], class_names: list[str],
           seed: int, k: int, mine: AnnotatorReport,
-          limit: int | None) -> list[tuple[int, int]]:
-    """(task id, class index) of the tasks annotator k annotates now; counts in `mine`."""
-    planned: list[tuple[int, int]] = []
+          limit: int | None) -> list[tuple[int, int, int]]:
+    """(task id, class index given, true class index) of the tasks annotator k annotates
+    now; counts in `mine`."""
+    planned: list[tuple[int, int, int]] = []
     for task in tasks:
         if mine.user_id in task.annotators:
             mine.already += 1
@@ -145,7 +157,7 @@ def _plan(tasks: Sequence[TaskAnnotators], truth: dict[str, int], class_names: l
             label = bot_label(true, len(class_names), mine.accuracy, seed, k, task.item_id)
             if label != true:
                 mine.wrong += 1
-            planned.append((task.task_id, label))
+            planned.append((task.task_id, label, true))
     mine.annotated = len(planned)
     return planned
 
@@ -161,3 +173,45 @@ def _check(accuracies: Sequence[float], class_names: list[str], limit: int | Non
                           f"class to pick, but there is only {class_names}")
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit {limit}: give at least 1 task per annotator")
+
+
+def class_seconds(specs: Sequence[str], class_names: Sequence[str],
+                  default: float | None = None) -> dict[int, float]:
+    """The seconds the bot reports for an item of each class (class index -> seconds),
+    from "CLASS=S" texts (CLASS a class name or index, S seconds >= 0); a class not named
+    takes `default` (None: it reports no lead time). A bad text is a ConfigError."""
+    found: dict[int, float] = {}
+    if default is not None:
+        _seconds_value(str(default), "--seconds-default")
+        found = dict.fromkeys(range(len(class_names)), float(default))
+    for spec in specs:
+        name, eq, value = spec.rpartition("=")
+        if not eq or not name.strip():
+            raise ConfigError(f"--seconds {spec!r}: give CLASS=SECONDS, e.g. "
+                              f"{class_names[0]!r}=12.5 or 0=12.5")
+        found[_class_index(name.strip(), class_names, spec)] = _seconds_value(
+            value, f"--seconds {spec!r}")
+    return found
+
+
+def _class_index(name: str, class_names: Sequence[str], spec: str) -> int:
+    """A class name (exact, else ignoring case) or an index into class_names."""
+    if name in class_names:
+        return list(class_names).index(name)
+    folded = [k for k, c in enumerate(class_names) if c.lower() == name.lower()]
+    if len(folded) == 1:
+        return folded[0]
+    if name.isdigit() and int(name) < len(class_names):
+        return int(name)
+    raise ConfigError(f"--seconds {spec!r}: {name!r} is not a class; give one of "
+                      f"{', '.join(class_names)} or an index 0..{len(class_names) - 1}")
+
+
+def _seconds_value(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{where}: {text.strip()!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{where}: seconds must be a finite number >= 0, not {text.strip()}")
+    return value

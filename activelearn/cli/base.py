@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from activelearn.config import DEFAULT_CONFIG, Config, load_config
+from activelearn.config.checks import SCORED
 from activelearn.errors import ActiveLearnError, ConfigError
 
 
@@ -78,10 +79,12 @@ def registered_names() -> dict[str, list[str]]:
     """The names a project file may use, by key (see config.checks.check_names)."""
     from activelearn.data.sources import available_sources
     from activelearn.learn.models import available_models
-    from activelearn.strategies import available_strategies
+    from activelearn.strategies import available_strategies, get_strategy
 
-    return {"strategy.name": available_strategies(), "model.name": available_models(),
-            "data.source": available_sources()}
+    strategies = available_strategies()
+    return {"strategy.name": strategies, "model.name": available_models(),
+            "data.source": available_sources(),
+            SCORED: [n for n in strategies if get_strategy(n).ranks_by_score]}
 
 
 def load_needing(config: str | None, key: str, env: str) -> Config:

@@ -15,6 +15,7 @@ from activelearn.cli.base import (
     main,
 )
 from activelearn.config import with_overrides
+from activelearn.errors import ConfigError
 
 
 @main.command()
@@ -56,20 +57,30 @@ from activelearn.config import with_overrides
 @click.option("--test-limit", type=click.IntRange(min=1),
               help="Use only this many test-set items (stratified), for quick runs.")
 @click.option("--no-baseline", is_flag=True, help="Do not add the random baseline.")
+@click.option("--class-seconds", "class_seconds", multiple=True, metavar="CLASS=S",
+              help="The simulated annotator spends S seconds on a label of CLASS (a name "
+                   "or index); repeat per class. Records gain annotator_seconds/_hours.")
+@click.option("--seconds-default", type=click.FloatRange(0, 86_400, min_open=True),
+              metavar="S", help="Seconds per label of the classes --class-seconds omits.")
+@click.option("--seconds-spread", type=click.FloatRange(0, 3), default=0.0, metavar="SIGMA",
+              help="Draw each item's seconds from a lognormal around its class's (seeded "
+                   "by project.seed); 0 = exactly.  [default: 0]")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Output directory [default: WORK_DIR/simulate].")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 @handle_errors
 def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, target_values,
              target_fractions, target_metric, full_data_accuracy, imbalance, limit,
-             test_limit, no_baseline, out, no_progress) -> None:
+             test_limit, no_baseline, class_seconds, seconds_default, seconds_spread, out,
+             no_progress) -> None:
     """Run an active-learning experiment with a simulated annotator (the dataset's
     ground truth) and compare strategies against random sampling.
 
     Writes rounds.csv, rounds.json, accuracy.png, macro_f1.png and worst_recall.png
     (and targets.json with targets) to --out and prints a summary: final accuracy,
     macro-F1 and worst-class recall, area under the curve, label efficiency against
-    random, and the labels each strategy needs to reach each target.
+    random, and the labels each strategy needs to reach each target; with a cost model
+    (--class-seconds), labels per annotator-hour and accuracy at equal annotator-hours.
 
     \b
     Examples:
@@ -77,11 +88,14 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
       activelearn simulate --batch-growth 2 --budget 8000
       activelearn simulate --target-fraction 0.97 --target-metric macro_f1
       activelearn simulate --imbalance 20 --target-metric macro_f1 --target-accuracy 0.8
+      activelearn simulate --class-seconds Shirt=12 --class-seconds 1=3 --seconds-default 6
     """
     from activelearn.data.sources import open_pool
     from activelearn.kinds import UNKNOWN_LABEL
+    from activelearn.loop.cost import parse_cost_model
+    from activelearn.loop.schedule import fixed_batch
     from activelearn.loop.simulate import simulate as run
-    from activelearn.reporting import results, targets
+    from activelearn.reporting import hours, results, targets
     from activelearn.state import Store
 
     if full_data_accuracy is not None and not target_fractions:
@@ -94,7 +108,11 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
     cfg = load(config)
     cfg = with_overrides(cfg, "loop", initial=initial, batch=batch, budget=budget,
                          batch_growth=batch_growth)
+    if cfg.loop.batch_growth <= 1:  # loop.batch auto: an error before any work
+        fixed_batch(cfg.loop, str(cfg.path))
     cfg = with_overrides(cfg, "data", limit=limit, test_limit=test_limit)
+    cost = parse_cost_model(class_seconds, seconds_default, seconds_spread, cfg.classes,
+                            cfg.project.seed)
     names = list(dict.fromkeys(strategies or [cfg.strategy.name]))
     if not no_baseline and "random" not in names:
         names.insert(0, "random")
@@ -118,12 +136,15 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
     seed_list = [cfg.project.seed + k for k in range(seeds)]
     try:
         records = run(cfg, pool, names, seed_list, out_dir, click.echo, not no_progress,
-                      imbalance, goals)
+                      imbalance, goals, cost)
     except KeyboardInterrupt:
         click.echo(f"\ninterrupted: results of the finished rounds are in {out_dir}", err=True)
         sys.exit(130)
     click.echo("")
     click.echo(results.format_summary(results.summarize(records)))
+    spent = hours.hours_summary(records)
+    if spent is not None:
+        click.echo("\n" + hours.format_hours(*spent))
     found, _ = targets.read_targets(out_dir)
     if found:
         click.echo("")
@@ -280,8 +301,15 @@ def demo(ctx, config, rounds, small, noise, work_dir, stop_server, no_progress) 
               help="Act as one team: each task gets only the annotations its overlap still "
                    "asks for, from the annotators in turn (default: every annotator "
                    "annotates every task).")
+@click.option("--seconds", "seconds", multiple=True, metavar="CLASS=S",
+              help="Report S seconds as the lead time of each annotation of an item whose "
+                   "true class is CLASS (a name or an index); repeat for several classes.")
+@click.option("--seconds-default", type=float, metavar="S",
+              help="The lead time of the classes --seconds does not name [default: none "
+                   "sent].")
 @handle_errors
-def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
+def bot(config, accuracies, noise, limit, seed, follow_overlap, seconds,
+        seconds_default) -> None:
     """Annotate the open tasks of the project's Label Studio project with the dataset's
     ground truth, so the loop can run unattended (demos, tests, experiments).
 
@@ -289,9 +317,12 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     annotates every task it has not annotated yet (with --follow-overlap: only as many
     as the task's overlap asks for, in turn): the true class with probability
     --accuracy, else another class at random (the same choice on every rerun). Tasks of
-    items without a ground-truth label are skipped. Running it again annotates only the
-    tasks pushed since. The project is found as `activelearn init` links it; the API
-    token comes from $LABEL_STUDIO_API_KEY or $LABEL_STUDIO_API_KEY_FILE.
+    items without a ground-truth label are skipped. With --seconds each annotation
+    carries a lead time (seconds spent, as Label Studio's editor records it) that depends
+    on the item's true class: `report` shows it by class and by annotator. Running it
+    again annotates only the tasks pushed since. The project is found as `activelearn
+    init` links it; the API token comes from $LABEL_STUDIO_API_KEY or
+    $LABEL_STUDIO_API_KEY_FILE.
 
     \b
     Examples:
@@ -299,8 +330,9 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
       activelearn bot --config p.yaml --noise 0.1      one annotator, 10% wrong
       activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7
       activelearn bot --config p.yaml --accuracy 0.95 --accuracy 0.7 --follow-overlap
+      activelearn bot --config p.yaml --seconds Shirt=20 --seconds-default 6
     """
-    from activelearn.annotation.bot import annotate_open_tasks
+    from activelearn.annotation.bot import annotate_open_tasks, class_seconds
     from activelearn.annotation.label_studio.client import LabelStudioBackend
     from activelearn.data.sources import open_pool
     from activelearn.kinds import UNKNOWN_LABEL
@@ -310,6 +342,10 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     if noise is not None and accuracies:
         raise click.UsageError("give --noise or --accuracy, not both")
     cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
+    try:
+        lead_times = class_seconds(seconds, list(cfg.classes), seconds_default)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     ls = cfg.label_studio
     # the server and the project first: a wrong URL or title fails before a long load
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
@@ -323,7 +359,7 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap) -> None:
     chosen = [1.0 - noise] if noise is not None else list(accuracies) or [1.0]
     report = annotate_open_tasks(backend, project_id, truth, list(cfg.classes), chosen,
                                  seed=cfg.project.seed if seed is None else seed, limit=limit,
-                                 follow_overlap=follow_overlap)
+                                 follow_overlap=follow_overlap, seconds=lead_times)
     click.echo(f"Label Studio project {project_id}: {report.tasks} tasks")
     for annotator in report.annotators:
         click.echo(annotator.summary())

@@ -49,7 +49,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(inner[0], value, key)
+        return _first_fit(inner, value, key)
     if origin is Literal:
         if value not in args:
             allowed = ", ".join(map(str, args))
@@ -64,6 +64,31 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             raise Invalid(f"{key}: expected a list of {len(args)} values, got {_show(value)}")
         return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
     return _scalar(tp, value, key)
+
+
+def _first_fit(types_: list[Any], value: Any, key: str) -> Any:
+    """value as the first of the union's types it fits (int | Literal["auto"]: a number
+    or "auto"); when none does, one line naming each."""
+    if len(types_) == 1:
+        return _coerce(types_[0], value, key)
+    for tp in types_:
+        try:
+            return _coerce(tp, value, key)
+        except Invalid:
+            continue
+    raise Invalid(f"{key}: expected {' or '.join(map(_expected, types_))}, got {_show(value)}")
+
+
+def _expected(tp: Any) -> str:
+    """What a value of type tp looks like, for a message."""
+    if typing.get_origin(tp) is Literal:
+        return " or ".join(map(str, typing.get_args(tp)))
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    if typing.get_origin(tp) in (list, tuple):
+        return "a list"
+    return {bool: "true or false", int: "an integer", float: "a number",
+            str: "a string"}.get(tp, str(tp))
 
 
 def _scalar(tp: Any, value: Any, key: str) -> Any:

@@ -43,6 +43,11 @@ class LabelStudioConfig:
     overlap_fraction: the share of each pushed initial or query batch that gets
         `overlap` annotators (its most uncertain items first); the rest get one
     holdout_overlap: annotations wanted per holdout task (1 to 100)
+    show_predictions: pre-fill each query task with the model's suggested class (a Label
+        Studio prediction, which also lets its uncertainty sampling order the queue).
+        false: no prediction, so annotators do not anchor on the model's guess; the
+        strategy's score stays in the task data field `score`, which the Data Manager
+        can sort on (review tasks keep their pre-filled current label)
     """
 
     url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
@@ -58,6 +63,7 @@ class LabelStudioConfig:
     overlap: int = 1
     overlap_fraction: float = 1.0
     holdout_overlap: int = 1
+    show_predictions: bool = True
 
     @property
     def max_overlap(self) -> int:

@@ -153,21 +153,24 @@ def score(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
 def select(payload: dict[str, Any], progress: Progress) -> dict[str, Any]:
     """payload: config, artifacts, strategy, n, seed, candidates (.npy artifact of pool
     positions), shards (score outputs in candidate order), labeled_shards (embeddings of
-    the labeled items, for strategies that need them). Returns the chosen pool positions
-    best first, with the strategy's scores and the model's suggested class and
-    confidence."""
+    the labeled items, for strategies that need them), class_seconds (strategy.cost_weighted:
+    [classes] expected seconds per class, or null for no weighting). Returns the chosen
+    pool positions best first, with the strategy's scores (per expected second when
+    weighted), the model's suggested class and confidence, and cost_weighted."""
     job = open_job(payload)
     store = job.store
     candidates = np.load(store.fetch(payload["candidates"]))
     inp = _merge([np.load(store.fetch(n)) for n in payload["shards"]],
                  [np.load(store.fetch(n)) for n in payload.get("labeled_shards") or []])
+    seconds = payload.get("class_seconds")
     chosen, sel = select_batch(get_strategy(payload["strategy"]), inp, candidates,
                                int(payload["n"]), int(payload["seed"]),
-                               job.cfg.strategy.class_balance)
+                               job.cfg.strategy.class_balance, seconds)
     probs = inp.probs[sel.positions]
     progress(len(sel.positions))
     return {"positions": chosen.tolist(), "scores": sel.scores.tolist(),
-            "labels": probs.argmax(axis=1).tolist(), "confidence": probs.max(axis=1).tolist()}
+            "labels": probs.argmax(axis=1).tolist(), "confidence": probs.max(axis=1).tolist(),
+            "cost_weighted": seconds is not None}
 
 
 def joined(name: str, files: list) -> np.ndarray | None:

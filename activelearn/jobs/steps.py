@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -29,10 +30,12 @@ from activelearn.jobs.inputs import labels_snapshot
 from activelearn.kinds import Split
 from activelearn.learn.backbones import file_sha256
 from activelearn.learn.embedding import Embedder, pool_keys, project_embedder
+from activelearn.quality.throughput import median_seconds_by_class
 from activelearn.state import Store
 from activelearn.strategies import get_strategy
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def build_cache(executor: Executor, cfg: Config, state: Store, progress: bool) -> int:
@@ -227,11 +230,40 @@ def score_and_select(executor: Executor, cfg: Config, version: str, candidates: 
     jobs = shards + labeled_shards
     executor.run("score", jobs, total=len(candidates) + len(labeled_shards and labeled),
                  desc="score", progress=progress)
-    payload = {**base_payload(cfg), "strategy": strategy.name, "n": n, "seed": seed,
-               "candidates": shards[0]["positions"] if shards else "",
-               "shards": [s["out"] for s in shards],
-               "labeled_shards": [s["out"] for s in labeled_shards]}
+    payload = select_payload(cfg, n, seed, shards, labeled_shards, state)
     return executor.run("select", [payload], desc="select", progress=progress)[0]
+
+
+def select_payload(cfg: Config, n: int, seed: int, shards: list[dict[str, Any]],
+                   labeled_shards: list[dict[str, Any]],
+                   state: Store | None = None) -> dict[str, Any]:
+    """The select job's payload: the score shards (their candidates file and outputs,
+    see _shards), the batch size and seed, and for strategy.cost_weighted the expected
+    seconds per class from the lead times in state (class_seconds)."""
+    return {**base_payload(cfg), "strategy": cfg.strategy.name, "n": n, "seed": seed,
+            "candidates": shards[0]["positions"] if shards else "",
+            "shards": [s["out"] for s in shards],
+            "labeled_shards": [s["out"] for s in labeled_shards],
+            "class_seconds": _with_state(cfg, state, class_seconds)
+            if cfg.strategy.cost_weighted else None}
+
+
+def class_seconds(cfg: Config, state: Store) -> list[float] | None:
+    """strategy.cost_weighted: the expected seconds to label an item of each class (in
+    class order), the median lead time of the annotations that gave it, the median over
+    all for a class without one. None when not cost weighted, or without any lead time
+    (then the select job ranks by score alone, and says so)."""
+    if not cfg.strategy.cost_weighted:
+        return None
+    classes = len(cfg.classes)
+    medians = median_seconds_by_class(state.annotations.class_lead_times(), classes)
+    if medians is None:
+        log.warning("strategy.cost_weighted: no annotation has a lead time yet; "
+                    "ranking by %s's score alone", cfg.strategy.name)
+        return None
+    log.info("strategy.cost_weighted: expected seconds per class %s",
+             {name: round(medians[k], 1) for k, name in enumerate(cfg.classes)})
+    return [medians[k] for k in range(classes)]
 
 
 def _shards(cfg: Config, version: str, positions: np.ndarray, size: int,

@@ -5,7 +5,8 @@ evaluation) and an initial batch (random, or picked from a pretrained backbone's
 embeddings: loop.initial_strategy). A select phase asks the strategy for a query
 batch with the latest model (random before there is one), and mixes in gold items
 (quality.gold_rate) and requests for another annotation of disputed items
-(quality.relabel_fraction). Only candidates are ever chosen: train-split items never
+(quality.relabel_fraction); with loop.batch auto its size follows the measured
+throughput (batch_size.py). Only candidates are ever chosen: train-split items never
 batched, labelled or tasked, not gold, and only a duplicate group's representative. Like
 the labelling budget, a criterion of loop.stop_when that is met stops selection.
 """
@@ -22,6 +23,7 @@ from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor
 from activelearn.kinds import BatchKind, Split
 from activelearn.learn.embedding import cold_start, pool_keys, project_embedder
+from activelearn.loop.batch_size import plan_auto_batch
 from activelearn.loop.clean import selectable_positions
 from activelearn.loop.relabel import request_relabels
 from activelearn.reporting.stopping import stop_reason
@@ -60,9 +62,10 @@ class BatchPlanner:
                                [(self.pool.item_ids[i], 0.0) for i in chosen])
 
     def select(self, round_: int, version: str | None) -> None:
-        """A batch of up to loop.batch items within the labelling budget: gold items,
-        relabel requests, and new items chosen by the strategy with the model `version`
-        (random when there is no model yet); none once loop.stop_when is met."""
+        """A batch of up to loop.batch items (auto: as many as batch_size.py plans)
+        within the labelling budget: gold items, relabel requests, and new items chosen
+        by the strategy with the model `version` (random when there is no model yet);
+        none once loop.stop_when is met."""
         store, loop = self.store, self.cfg.loop
         labelled = len(store.labels.current(Split.TRAIN.value))
         stopped = stop_reason(store, loop, labelled)
@@ -71,7 +74,10 @@ class BatchPlanner:
             return
         room = loop.budget - labelled - store.tasks.waiting(Split.TRAIN.value)
         candidates = self.candidates()
-        n = min(loop.batch, room, len(candidates))
+        size = self._batch_size(round_)
+        if size <= 0:  # auto: the queue holds enough (the line above said why)
+            return
+        n = min(size, room, len(candidates))
         if n <= 0:
             self.echo("  no batch: the labelling budget is reached or the pool is used up")
             return
@@ -85,6 +91,14 @@ class BatchPlanner:
             self._query_batch(round_, n - len(gold) - asked, version, candidates)
         if gold:
             self._gold_batch(round_, gold)
+
+    def _batch_size(self, round_: int) -> int:
+        """loop.batch, or with auto the planned size (its reason printed)."""
+        if isinstance(self.cfg.loop.batch, int):
+            return self.cfg.loop.batch
+        auto = plan_auto_batch(self.store, self.cfg.loop, self.cfg.label_studio, round_)
+        self.echo(f"  {auto.why}")
+        return auto.size
 
     def candidates(self) -> np.ndarray:
         """Pool positions that may still be selected (see the module)."""

@@ -49,7 +49,8 @@ def demo_config(base: Config, work_dir: Path, url: str, small: bool) -> Config:
     the other commands can be pointed at it): the base config with the demo's work
     directory and server, and with --small a 3,000-image pool, batches of 50 and shorter
     trainings (150 to 600 steps)."""
-    loop = {"min_new_labels": 25 if small else base.loop.batch // 2, "min_queued": 0}
+    batch = base.loop.batch if isinstance(base.loop.batch, int) else base.loop.initial
+    loop = {"min_new_labels": 25 if small else batch // 2, "min_queued": 0}
     if small:
         loop.update(initial=50, batch=50, budget=1000)
     raw = _as_dict(base)

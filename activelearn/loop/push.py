@@ -2,7 +2,9 @@
 
 Each task carries its image (label_studio.image_mode), the item id, round, strategy,
 score and kind in its data, and the model's suggestion as a prediction, so Label
-Studio's uncertainty sampling serves the least confident first. Label Studio is asked
+Studio's uncertainty sampling serves the least confident first (unless
+label_studio.show_predictions is false: then no prediction, and views sort on the
+score). Label Studio is asked
 which items already have tasks before the first import, so a push repeated after a
 crash creates nothing twice; the tasks' overlap (how many annotators see each) is
 lowered where a task wants fewer annotations than the project's maximum.
@@ -76,7 +78,8 @@ class TaskPusher:
             failpoint("push:imported")  # the crash between import and bookkeeping
             self.store.tasks.record(batch["batch_id"], round_, task_ids)
             self._set_overlap(batch, members, task_ids)
-            if batch["model_version"] and batch["kind"] == BatchKind.QUERY.value:
+            if batch["model_version"] and batch["kind"] == BatchKind.QUERY.value \
+                    and ls.show_predictions:  # a version no prediction carries is refused
                 self.backend.set_model_version(self.project_id, batch["model_version"])
             self.echo(f"  pushed {len(task_ids)} {batch['kind']} tasks: "
                       f"{self.backend.url}/projects/{self.project_id}/data")
@@ -124,7 +127,9 @@ class TaskPusher:
 
     def _task_specs(self, round_: int, batch: dict, items: list[tuple[str, float]]
                     ) -> list[TaskSpec]:
-        suggested = self.store.batches.suggestions(batch["batch_id"])
+        # the suggestions stay in state (the report's model agreement) when not shown
+        suggested = self.store.batches.suggestions(batch["batch_id"]) \
+            if self.cfg.label_studio.show_predictions else {}
         classes, specs = self.cfg.classes, []
         for item_id, score in items:
             guess = suggested.get(item_id)

@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterator
 
 from activelearn.config import LoopConfig
+from activelearn.errors import ConfigError
 
 
 def next_count(labels: int, loop: LoopConfig) -> int:
@@ -22,11 +23,22 @@ def next_count(labels: int, loop: LoopConfig) -> int:
         return loop.budget
     growth = loop.batch_growth
     if growth <= 1:
-        return min(loop.budget, labels + loop.batch)
+        return min(loop.budget, labels + fixed_batch(loop))
     # the least k with initial * g^k >= labels + 0.5, so that it rounds above labels
     k = max(0, math.ceil(math.log((labels + 0.5) / loop.initial) / math.log(growth)))
     count = max(labels + 1, round(loop.initial * growth ** k))
     return min(loop.budget, count)
+
+
+def fixed_batch(loop: LoopConfig, source: str = "") -> int:
+    """loop.batch as a number: `auto` needs annotators to measure, which simulate has
+    not (a ConfigError saying to give --batch; source: the project file, named first)."""
+    if isinstance(loop.batch, int):
+        return loop.batch
+    where = f"{source}: " if source else ""
+    raise ConfigError(f"{where}loop.batch: auto sizes cycle's batches from the annotators' "
+                      "measured throughput, which simulate does not have; give simulate "
+                      "--batch N (or loop.batch_growth above 1)")
 
 
 def next_batch(labels: int, loop: LoopConfig) -> int:

@@ -30,6 +30,7 @@ from activelearn.learn.embedding import (
 )
 from activelearn.learn.fit import normalizer
 from activelearn.learn.inference import Predictor
+from activelearn.loop.cost import CostModel, LeadTimes, cost_lines
 from activelearn.loop.full_data import full_data
 from activelearn.loop.schedule import describe_schedule, next_batch
 from activelearn.loop.simtrain import Trained, metric_fields, train_and_evaluate
@@ -61,10 +62,11 @@ class SimulatedRun:
 
     def __init__(self, cfg: Config, pool: Pool, strategy_name: str, seed: int, run_dir: Path,
                  progress: bool = True, features: torch.Tensor | None = None,
-                 splits: np.ndarray | None = None) -> None:
+                 splits: np.ndarray | None = None, cost: CostModel | None = None) -> None:
         """features: [items, dim] the backbone's embeddings of the pool (for the cold
         start), None without a backbone; in head mode the pool's images are these.
-        splits: [items] Split values (default: drawn by assign_splits from project.seed)."""
+        splits: [items] Split values (default: drawn by assign_splits from project.seed).
+        cost: the annotator's seconds per label (None: not modelled)."""
         self.cfg, self.pool, self.seed, self.run_dir = cfg, pool, seed, run_dir
         self.progress, self.features = progress, features
         self.strategy = get_strategy(strategy_name)
@@ -76,6 +78,9 @@ class SimulatedRun:
         self.norm = normalizer(cfg.model, pool.images)
         self.labeled = np.zeros(len(pool), dtype=bool)
         self.made_by = provenance(cfg.model)
+        self.lead_times = LeadTimes(cost, pool.labels)
+        # strategy.cost_weighted weights what ranks by a score (random runs as it is)
+        self.cost_weighted = cfg.strategy.cost_weighted and self.strategy.ranks_by_score
 
     def run(self, on_round: Callable[[Record], None]) -> list[Record]:
         """Label the initial random batch, then train/score/select until the budget."""
@@ -114,6 +119,8 @@ class SimulatedRun:
                                list(zip(ids, score_list)))
         self.store.labels.set(self.oracle.annotate(ids), self.oracle.name, round_)
         self.labeled[chosen] = True
+        self.lead_times.observe(chosen, round_)
+        self.lead_times.write(self.run_dir / "lead_times.csv", self.pool.item_ids)
 
     def _round(self, round_: int) -> Record:
         cfg, store = self.cfg, self.store
@@ -133,6 +140,11 @@ class SimulatedRun:
                          trained, version, self.pool.class_names)
         record.update(model=self.made_by["model"], mode=self.made_by["mode"],
                       weights_sha256=self.made_by["weights_sha256"])
+        if self.lead_times.known:
+            spent = self.lead_times.spent()
+            record.update(annotator_seconds=round(spent, 1),
+                          annotator_hours=round(spent / 3600, 4),
+                          cost_weighted=self.cost_weighted)
         batch = next_batch(record["labels"], cfg.loop)
         unlabeled = np.flatnonzero(~self.labeled & (self.splits == Split.TRAIN.value))
         if batch > 0 and len(unlabeled):
@@ -159,8 +171,12 @@ class SimulatedRun:
         record["score_s"] = round(time.perf_counter() - start, 3)
         self.store.rounds.record_phase(round_, "select", "started")
         start = time.perf_counter()
+        # as the real loop: expected seconds from the lead times of the labels so far
+        seconds = self.lead_times.class_seconds(len(self.pool.class_names)) \
+            if self.cost_weighted else None
         chosen, sel = select_batch(self.strategy, inp, candidates, min(n, len(candidates)),
-                                   self.seed * 1000 + round_, self.cfg.strategy.class_balance)
+                                   self.seed * 1000 + round_, self.cfg.strategy.class_balance,
+                                   seconds)
         record["select_s"] = round(time.perf_counter() - start, 3)
         self._label(round_ + 1, chosen, BatchKind.QUERY, self.strategy.name, version,
                     sel.scores)
@@ -198,7 +214,8 @@ def _record(strategy: str, seed: int, round_: int, labels: int, trained: Trained
 
 def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], out_dir: Path,
              echo: Callable[[str], None], progress: bool = True, imbalance: float = 1.0,
-             goals: targets.TargetSpec | None = None) -> list[Record]:
+             goals: targets.TargetSpec | None = None,
+             cost: CostModel | None = None) -> list[Record]:
     """Run every strategy with every seed; writes rounds.csv/json after each round and the
     plots at the end (also when interrupted). Returns all records.
 
@@ -206,6 +223,8 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
     the largest class's to largest / imbalance (class 0 keeps the most; the test and
     validation splits are drawn before and stay as they are). goals: the targets to
     reach, written to targets.json (a fraction's full-data value measured or cached first).
+    cost: the annotator's seconds per label by class: records gain annotator_seconds and
+    annotator_hours, and strategy.cost_weighted learns from the observed lead times.
     """
     if cfg.training.threads > 0:
         torch.set_num_threads(cfg.training.threads)
@@ -239,6 +258,8 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
     if cfg.loop.batch_growth > 1:
         echo(f"label schedule (loop.batch_growth {cfg.loop.batch_growth:g}): "
              f"{describe_schedule(cfg.loop)}")
+    for line in cost_lines(cfg.strategy.cost_weighted, strategies, cost, pool.class_names):
+        echo(line)
     found, notes = _resolve(cfg, pool, splits, imbalance, goals, echo, progress)
     targets.write_targets(out_dir, found, notes)
     try:
@@ -247,7 +268,7 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
                 run_dir = out_dir / "runs" / f"{name}-seed{seed}"
                 _fresh(run_dir)
                 SimulatedRun(cfg, pool, name, seed, run_dir, progress, features,
-                             splits).run(on_round)
+                             splits, cost).run(on_round)
     finally:
         if records:
             lines: dict[str, list[float]] = {}
@@ -293,12 +314,14 @@ def _imbalance_line(pool: Pool, splits: np.ndarray, ratio: float) -> str:
 
 def _fresh(run_dir: Path) -> None:
     """A new run replaces an earlier one of the same strategy and seed."""
-    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "model.pt"):
+    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "model.pt",
+                 "lead_times.csv"):
         (run_dir / name).unlink(missing_ok=True)
 
 
 def _round_line(r: Record) -> str:
     acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
+    hours = f"  annotator {r['annotator_hours']:.2f} h" if "annotator_hours" in r else ""
     return (f"{r['strategy']:<16} seed {r['seed']} round {r['round']:>2}  labels {r['labels']:>6}"
-            f"  test acc {acc}  train {r['train_s']:.1f}s  score {r['score_s']:.1f}s"
+            f"  test acc {acc}{hours}  train {r['train_s']:.1f}s  score {r['score_s']:.1f}s"
             f"  select {r['select_s']:.1f}s")

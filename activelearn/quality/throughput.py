@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -30,6 +30,7 @@ class AnnotatorWork:
     annotator: str
     annotations: int
     median_lead_time: float | None
+    mean_lead_time: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,53 @@ def throughput(events: Sequence[AnnotationEvent]) -> Throughput | None:
             lead_times[who].append(float(event.lead_time))
     hours = sorted({hour for hour, _ in hourly})
     span = (hours[-1] - hours[0]).total_seconds() / 3600 + 1
-    work = [AnnotatorWork(who, n, statistics.median(lead_times[who]) if lead_times[who]
-                          else None) for who, n in sorted(counts.items())]
+    work = [AnnotatorWork(who, n, _median(lead_times[who]), _mean(lead_times[who]))
+            for who, n in sorted(counts.items())]
     return Throughput(len(events), dict(hourly), hours, len(events) / span,
                       len(events) / len(hours), work)
+
+
+@dataclass(frozen=True)
+class ClassWork:
+    """The seconds annotators spent on the annotations that gave one class: how many
+    annotations had a lead time, their median and mean (seconds)."""
+
+    label: int
+    annotations: int
+    median_lead_time: float
+    mean_lead_time: float
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return statistics.fmean(values) if values else None
+
+
+def class_work(lead_times: Mapping[int, Sequence[float]]) -> list[ClassWork]:
+    """Seconds per label by class, in class order; lead_times: class index -> the lead
+    times (seconds) of the annotations that gave it (store.annotations.class_lead_times).
+    Classes without a lead time are left out."""
+    return [ClassWork(label, len(times), statistics.median(times), statistics.fmean(times))
+            for label, times in sorted(lead_times.items()) if times]
+
+
+def median_seconds_by_class(lead_times: Mapping[int, Sequence[float]],
+                            classes: int | None = None) -> dict[int, float] | None:
+    """The expected seconds to label an item of each class: the median lead time of the
+    annotations that gave it; a class without one (of range(classes), when given) gets
+    the median over all classes. None when there is no lead time at all.
+
+    lead_times: class index -> seconds, as store.annotations.class_lead_times gives them.
+    """
+    every = [float(t) for times in lead_times.values() for t in times]
+    if not every:
+        return None
+    overall = statistics.median(every)
+    medians = {label: float(statistics.median(times))
+               for label, times in lead_times.items() if times}
+    if classes is not None:
+        medians = {label: medians.get(label, overall) for label in range(classes)}
+    return medians

@@ -1,6 +1,7 @@
 """The report's `simulate` section: the strategies of a simulate run compared, with their
 spread over seeds, label efficiency against random, and the labels each needs to reach
-the run's targets (targets.json next to rounds.json, when simulate was given targets)."""
+the run's targets (targets.json next to rounds.json, when simulate was given targets),
+and with a cost model (simulate --class-seconds) labels and accuracy per annotator-hour."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from activelearn.errors import ActiveLearnError
 from activelearn.files import write_csv
-from activelearn.reporting import plots, results, targets
+from activelearn.reporting import hours, plots, results, targets
 from activelearn.reporting.page import Section
 
 # figure file -> its caption; simulate's own figure names, after "simulate_"
@@ -42,6 +43,10 @@ def simulate_section(records: list[dict] | None, source: str, out_dir: Path) -> 
     section.text(results.target_line(rows))
     section.files.append(write_csv(out_dir / "simulate_summary.csv", [
         list(asdict(rows[0])), *[list(asdict(r).values()) for r in rows]]))
+    spent = hours.hours_summary(records)
+    if spent is not None:  # a cost model: labels per annotator-hour, equal-hours accuracy
+        section.table(hours.hours_table(*spent))
+        section.text(hours.hours_note(spent[1]))
     if found:
         reached = targets.target_rows(records, found)
         for note in notes:

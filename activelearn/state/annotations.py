@@ -157,6 +157,17 @@ class AnnotationTable(Table):
         return [AnnotationEvent(*row) for row in self.db.execute(
             "SELECT annotator, lead_time, updated_at FROM annotations ORDER BY updated_at")]
 
+    def class_lead_times(self) -> dict[int, list[float]]:
+        """class index -> the lead times (seconds) of the stored annotations that gave
+        that label, in annotation order; annotations without a lead time are left out
+        (see quality.throughput.median_seconds_by_class)."""
+        times: dict[int, list[float]] = defaultdict(list)
+        for label, lead_time in self.db.execute(
+                "SELECT label, lead_time FROM annotations WHERE lead_time IS NOT NULL"
+                " ORDER BY annotation_id"):
+            times[int(label)].append(float(lead_time))
+        return dict(times)
+
     def multi_annotated(self) -> dict[str, list[tuple[str | None, int]]]:
         """item_id -> (annotator, label) of each annotation, for items annotated more than
         once, in annotation order."""

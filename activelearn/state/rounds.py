@@ -84,6 +84,27 @@ class RoundTable(Table):
             " ORDER BY p.rowid DESC LIMIT 1", (RoundStatus.DONE.value,)).fetchone()
         return dict(zip(["round", "phase", "error", "at"], row)) if row else None
 
+    def working_seconds(self, round_: int) -> float:
+        """How long a round's phases ran, in seconds: each phase from its last start to
+        the done that followed (the time between a crash and the resuming run does not
+        count); phases not done yet add nothing."""
+        started: dict[str, float] = {}
+        total = 0.0
+        for phase, status, at in self.db.execute(
+                "SELECT phase, status, at FROM phases WHERE round=? ORDER BY rowid", (round_,)):
+            if status == "started":
+                started[phase] = at
+            elif status == "done" and phase in started:
+                total += at - started.pop(phase)
+        return total
+
+    def last_trained(self) -> int | None:
+        """The newest finished round that trained a model, or None."""
+        row = self.db.execute(
+            "SELECT MAX(round) FROM rounds WHERE status=? AND model_version IS NOT NULL",
+            (RoundStatus.DONE.value,)).fetchone()
+        return row[0]
+
     def all(self) -> list[RoundRow]:
         """Every round, oldest first."""
         return [RoundRow(*r) for r in self.db.execute(

@@ -29,12 +29,16 @@ class SelectionInput:
         one float32 copy of them)
     mc_probs: [candidates, classes, passes] MC-dropout probabilities, when it needs them
     labeled_embeddings: [labeled, dim] features of the labeled training items (core-set)
+    seconds: [candidates] the expected seconds to label each candidate, finite and
+        positive (strategy.cost_weighted, see cost.py): a strategy that ranks_by_score
+        ranks by its score per expected second; None = by its score alone
     """
 
     probs: np.ndarray
     embeddings: np.ndarray | None = None
     mc_probs: np.ndarray | None = None
     labeled_embeddings: np.ndarray | None = None
+    seconds: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -46,7 +50,8 @@ class SelectionInput:
             self.probs[rows],
             None if self.embeddings is None else self.embeddings[rows],
             None if self.mc_probs is None else self.mc_probs[rows],
-            self.labeled_embeddings)
+            self.labeled_embeddings,
+            None if self.seconds is None else self.seconds[rows])
 
 
 @dataclass
@@ -63,12 +68,17 @@ class Strategy:
     Needs are declared as attributes so the loop computes only what is used. A candidate
     with a NaN or inf in what the strategy reads (the model produced garbage for it) is
     picked only after every finite one, whatever the strategy.
+
+    ranks_by_score: the strategy ranks the candidates by one informativeness score per
+    item (scoring.ScoringStrategy), so strategy.cost_weighted can divide that score by
+    the item's expected seconds (SelectionInput.seconds); the others ignore seconds.
     """
 
     name: ClassVar[str] = ""
     needs_embeddings: ClassVar[bool] = False
     needs_mc_dropout: ClassVar[bool] = False
     needs_labeled_embeddings: ClassVar[bool] = False
+    ranks_by_score: ClassVar[bool] = False
 
     def select(self, inp: SelectionInput, n: int, seed: int) -> Selection:
         """Pick n distinct candidates, deterministically for a given seed."""

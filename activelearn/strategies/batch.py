@@ -4,10 +4,13 @@ Shared by simulate, the select job and the cycle, so they pick alike."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from activelearn.errors import PoolExhaustedError
 from activelearn.strategies.base import Selection, SelectionInput, Strategy
+from activelearn.strategies.cost import with_expected_seconds
 
 
 def candidate_positions(unlabeled: np.ndarray, limit: int, seed: int) -> np.ndarray:
@@ -21,10 +24,18 @@ def candidate_positions(unlabeled: np.ndarray, limit: int, seed: int) -> np.ndar
 
 
 def select_batch(strategy: Strategy, inp: SelectionInput, candidates: np.ndarray, n: int,
-                 seed: int, class_balance: bool = False) -> tuple[np.ndarray, Selection]:
+                 seed: int, class_balance: bool = False,
+                 class_seconds: Sequence[float] | None = None) -> tuple[np.ndarray, Selection]:
     """Pool positions of the selected batch ([n], best first) and the strategy's selection
     (positions into candidates). candidates: [items] the pool positions inp describes.
-    class_balance: the strategy picks within each predicted class (see balanced_select)."""
+    class_balance: the strategy picks within each predicted class (see balanced_select).
+    class_seconds: [classes] the expected seconds to label an item of each class
+    (strategy.cost_weighted): the strategy ranks by its score per expected second of the
+    candidate's predicted class (cost.py; a ConfigError for a strategy without per-item
+    scores); None = by its score alone. With class_balance the quotas stay equal (every
+    item of a predicted class costs the same) and the batch is ordered per second."""
+    if class_seconds is not None:
+        inp = with_expected_seconds(strategy, inp, class_seconds)
     sel = balanced_select(strategy, inp, n, seed) if class_balance else \
         strategy.select(inp, n, seed)
     return candidates[sel.positions], sel

@@ -3,6 +3,7 @@
 The base class feeds it the predictions its needs declare, ranks the scores
 (higher is more informative), puts non-finite scores last and breaks ties in a
 seeded random order, so equal scores do not always favour the earliest candidates.
+With strategy.cost_weighted it ranks by score per expected second (cost.per_second).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 
 from activelearn.strategies._inputs import require
 from activelearn.strategies.base import Selection, SelectionInput, Strategy
+from activelearn.strategies.cost import per_second
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,11 @@ class ScoringStrategy(Strategy):
     """Pick the n candidates with the highest `compute_score`.
 
     A strategy that declares needs_mc_dropout is scored on mc_probs, any other on probs.
+    When the input carries expected seconds, the ranking score (and the Selection's
+    scores) is the score per expected second.
     """
+
+    ranks_by_score = True
 
     def compute_score(self, predictions: np.ndarray) -> np.ndarray:
         """Informativeness per candidate; higher is picked first.
@@ -37,6 +43,8 @@ class ScoringStrategy(Strategy):
         scores = np.asarray(self.compute_score(require(inp, field, self.name)), dtype=np.float64)
         if scores.shape != (inp.size,):
             raise ValueError(f"{self.name}: scores have shape {scores.shape}, want ({inp.size},)")
+        if inp.seconds is not None:
+            scores = per_second(scores, np.asarray(inp.seconds, dtype=np.float64))
         positions = rank_by_score(scores, n, rng)
         return Selection(positions=positions, scores=scores[positions])
 

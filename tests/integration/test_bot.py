@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 
 import numpy as np
@@ -179,3 +180,41 @@ def test_bot_command_without_a_project_says_run_init(label_studio, backend, ls_p
     found = _bot(path)
     assert found.exit_code == 0, found.output
     assert f"Label Studio project {project_id}: 0 tasks" in found.output
+
+
+def test_bot_lead_times_come_back_by_class_into_state_and_report(project_file, ls_env,
+                                                                 ls_project_title, tmp_path):
+    path = project_file(
+        loop={"initial": 20, "batch": 20, "budget": 200, "min_new_labels": 1000,
+              "min_queued": 0},
+        training={"epochs": 1, "min_steps": 1, "batch_size": 32, "threads": 2},
+        label_studio={"project_title": ls_project_title, "holdout": 10})
+    cfg = load_config(path)
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, [*args, "--config", str(path)])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("cycle", "--no-progress")  # pushes the holdout and the first batch
+    pool = load_source(cfg.data, cfg.classes)
+    truth = dict(zip(pool.item_ids, pool.labels.tolist()))
+    with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
+        annotated = Counter(truth[item] for item in store.tasks.by_item())
+    assert sum(annotated.values()) == 30
+    # Trouser by name (any case), T-shirt/top by index, every other class the default
+    run("bot", "--seconds", "trouser=30", "--seconds", "0=2.5", "--seconds-default", "8")
+    run("cycle", "--no-progress")  # pulls them
+    trouser = FASHION_MNIST_CLASSES.index("Trouser")
+    with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
+        found = store.annotations.class_lead_times()
+    seconds = {k: 30.0 if k == trouser else 2.5 if k == 0 else 8.0 for k in annotated}
+    assert {0, trouser} < set(annotated)  # each kind of --seconds was used
+    assert found == {k: [seconds[k]] * n for k, n in annotated.items()}
+
+    run("report", "--out", str(tmp_path / "report"))
+    with (tmp_path / "report" / "class_lead_times.csv").open(newline="") as f:
+        rows = {int(r["class_index"]): r for r in csv.DictReader(f)}
+    assert {k: (int(r["annotations"]), float(r["median_lead_time_s"]))
+            for k, r in rows.items()} == {k: (n, seconds[k]) for k, n in annotated.items()}
+    assert rows[next(iter(annotated))]["class"] in FASHION_MNIST_CLASSES

@@ -19,7 +19,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from activelearn.annotation.label_studio.annotators import Annotators
+from activelearn.annotation.label_studio import annotators, integrations
 from activelearn.annotation.label_studio.tasks import (
     LISTING_FIELDS,
     PullResult,
@@ -149,7 +149,7 @@ class Connection:
 
 class LabelStudioBackend:
     """A connected Label Studio server (see `connect`): projects, pushing tasks, pulling
-    annotations. Its `annotators` are the bot's calls (annotators.py)."""
+    annotations. Its `annotators` are the bot's calls, its `integrations` the service's."""
 
     name = "label-studio"
 
@@ -157,7 +157,8 @@ class LabelStudioBackend:
         self.conn = conn
         self.client = conn.client
         self.url = conn.url
-        self.annotators = Annotators(conn)
+        self.annotators = annotators.Annotators(conn)
+        self.integrations = integrations.Integrations(conn)
 
     @classmethod
     def connect(cls, url: str, token: str | None = None, timeout: float = 120.0,

@@ -85,6 +85,9 @@ CASES: list[tuple[dict[str, Any], str]] = [
                                                         "100000000"),
     ({"loop": {"batch": 0}}, "loop.batch: must be positive, got 0"),
     ({"loop": {"batch": 10**9}}, "loop.batch: must be at most 100000000, got 1000000000"),
+    ({"loop": {"max_queue_hours": 0}}, "loop.max_queue_hours: must be positive, got 0.0 "
+                                       "(allowed: above 0, up to 10000 hours)"),
+    ({"loop": {"max_queue_hours": 10_001}}, "loop.max_queue_hours: must be at most 10000"),
     ({"loop": {"budget": 10**8 + 1}}, "loop.budget: must be at most 100000000"),
     ({"loop": {"min_new_labels": 0}}, "loop.min_new_labels: must be positive, got 0"),
     ({"loop": {"min_queued": -1}}, "loop.min_queued: must be 0 or more, got -1"),

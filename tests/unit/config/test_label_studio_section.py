@@ -30,3 +30,11 @@ def test_url_defaults_to_the_environment(monkeypatch):
 def test_bad_label_studio_sections_are_one_line_errors(section, message):
     with pytest.raises(ConfigError, match=message):
         config_from_dict(raw(**section))
+
+
+def test_show_predictions_defaults_to_true_and_takes_only_a_bool():
+    assert config_from_dict(raw()).label_studio.show_predictions is True
+    assert config_from_dict(raw(show_predictions=False)).label_studio.show_predictions is False
+    with pytest.raises(ConfigError, match="label_studio.show_predictions: expected true or "
+                                          'false, got "no"'):
+        config_from_dict(raw(show_predictions="no"))

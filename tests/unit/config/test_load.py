@@ -118,8 +118,21 @@ def test_number_is_not_a_bool() -> None:
 
 
 def test_float_is_not_an_int() -> None:
-    message = config_error(with_section("loop", batch=2.5))
-    assert message == "project.yaml: loop.batch: expected an integer, got 2.5"
+    message = config_error(with_section("loop", budget=2.5))
+    assert message == "project.yaml: loop.budget: expected an integer, got 2.5"
+
+
+@pytest.mark.parametrize("value", [2.5, "automatic", "500", True, None])
+def test_loop_batch_is_a_whole_number_or_auto(value) -> None:
+    message = config_error(with_section("loop", batch=value))
+    assert message.startswith("project.yaml: loop.batch: expected an integer or auto, got ")
+
+
+def test_loop_batch_auto_and_max_queue_hours_load() -> None:
+    cfg = config_from_dict(with_section("loop", batch="auto", max_queue_hours=2.5))
+    assert (cfg.loop.batch, cfg.loop.max_queue_hours) == ("auto", 2.5)
+    default = config_from_dict(minimal()).loop
+    assert (default.batch, default.max_queue_hours) == (500, 8.0)
 
 
 def test_list_item_of_wrong_type_names_its_index() -> None:

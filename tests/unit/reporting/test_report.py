@@ -74,6 +74,15 @@ def test_report_numbers(built, tmp_path) -> None:
     people = {r["annotator"]: r for r in read_csv(out / "annotators.csv")}
     assert people["alice"]["annotations"] == "15" and people["bob"]["annotations"] == "10"
     assert float(people["alice"]["median_lead_time_s"]) == 11.0  # lead times 4..18
+    assert float(people["alice"]["mean_lead_time_s"]) == 11.0
+    assert float(people["bob"]["mean_lead_time_s"]) == 10.0
+    # by the label each annotation gave: class 3 from alice (7, 17) and bob (10, 10)
+    by_class = {r["class"]: r for r in read_csv(out / "class_lead_times.csv")}
+    three = by_class[CLASSES[3]]
+    assert (three["class_index"], three["annotations"]) == ("3", "4")
+    assert (float(three["median_lead_time_s"]), float(three["mean_lead_time_s"])) == (10.0, 11.0)
+    assert float(by_class[CLASSES[0]]["median_lead_time_s"]) == 9.0  # alice's 4 and 14
+    assert sum(int(r["annotations"]) for r in by_class.values()) == 25
     hourly = read_csv(out / "annotations_per_hour.csv")
     assert sum(int(r["annotations"]) for r in hourly) == 25
     assert {r["hour_utc"] for r in hourly} == {"2026-11-28T09:00Z", "2026-11-28T10:00Z",

@@ -132,3 +132,16 @@ def test_an_annotation_read_again_unchanged_keeps_its_round(store: Store) -> Non
     changed = AnnotationRow(1, 10, "img0", 5, "1", None, "2026-01-02T00:00:00Z")
     pull(store, {10: "img0"}, [changed], round_=5)
     assert store.annotations.count(after_round=4) == 1
+
+
+def test_class_lead_times_follow_the_annotations_label(store: Store) -> None:
+    rows = [AnnotationRow(1, 10, "img0", 3, "a", 5.0, "2026-11-28T10:00:00"),
+            AnnotationRow(2, 10, "img0", 4, "b", 7.5, "2026-11-28T10:01:00"),
+            AnnotationRow(3, 11, "img1", 3, "a", 1.0, "2026-11-28T10:02:00"),
+            AnnotationRow(4, 12, "img2", 2, "a", None, "2026-11-28T10:03:00")]
+    pull(store, {10: "img0", 11: "img1", 12: "img2"}, rows)
+    # img0 is a tie (no final label), yet each annotation's time counts for its own label
+    assert store.annotations.class_lead_times() == {3: [5.0, 1.0], 4: [7.5]}
+    # relabelling moves the time to the new class
+    pull(store, {11: "img1"}, [AnnotationRow(3, 11, "img1", 2, "a", 1.0, "2026-11-28T11:00:00")])
+    assert store.annotations.class_lead_times() == {3: [5.0], 4: [7.5], 2: [1.0]}

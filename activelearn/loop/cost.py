@@ -1,0 +1,165 @@
+"""The annotation cost of `simulate`: how many seconds the simulated annotator spends on
+each label (simulate --class-seconds, --seconds-default, --seconds-spread), the lead times
+it is observed to take (what Label Studio records as lead_time), and the expected seconds
+per class that strategy.cost_weighted learns from them, as the real loop does: from the
+labelled items only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from activelearn.errors import ConfigError
+from activelearn.files import write_csv
+from activelearn.quality.throughput import median_seconds_by_class
+from activelearn.strategies import get_strategy
+
+# The longest a label may take in the model (a day): beyond it a value is a typo.
+MAX_SECONDS = 86_400.0
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """class_seconds: [classes] the median seconds the annotator spends on a label of
+    each (true) class; spread: sigma of the lognormal each item's time is drawn from
+    around its class's median (0 = every item of a class takes exactly its median);
+    seed: fixes the draws, so an item costs the same in every strategy's run."""
+
+    class_seconds: tuple[float, ...]
+    spread: float = 0.0
+    seed: int = 0
+
+    def item_seconds(self, labels: np.ndarray) -> np.ndarray:
+        """labels: [items] true classes -> [items] the seconds each item's label takes."""
+        base = np.asarray(self.class_seconds, dtype=np.float64)[np.asarray(labels)]
+        if self.spread <= 0:
+            return base
+        rng = np.random.default_rng([self.seed, 0xC057])
+        return base * np.exp(self.spread * rng.standard_normal(len(base)))
+
+    def describe(self, class_names: Sequence[str]) -> str:
+        """One line: each class's seconds per label, and the spread."""
+        classes = ", ".join(f"{name} {s:g}" for name, s in zip(class_names,
+                                                               self.class_seconds))
+        spread = f", lognormal spread {self.spread:g} (seed {self.seed})" if self.spread \
+            else ""
+        return f"annotation cost: seconds per label by class: {classes}{spread}"
+
+
+def parse_cost_model(specs: Sequence[str], default: float | None, spread: float,
+                     class_names: Sequence[str], seed: int) -> CostModel | None:
+    """The cost model of simulate's options: specs "CLASS=SECONDS" (CLASS a class name
+    or index), default for the classes not named. None when neither is given (no cost
+    model: no annotator hours). Raises ConfigError naming the bad option."""
+    if not specs and default is None:
+        if spread:
+            raise ConfigError("--seconds-spread: needs --class-seconds or --seconds-default")
+        return None
+    seconds: dict[int, float] = {}
+    for spec in specs:
+        name, sep, value = spec.rpartition("=")
+        if not sep or not name:
+            raise ConfigError(f"--class-seconds: expected CLASS=SECONDS, got {spec!r}")
+        seconds[_class_index(name.strip(), class_names)] = _seconds(value, spec)
+    missing = [class_names[k] for k in range(len(class_names)) if k not in seconds]
+    if missing and default is None:
+        raise ConfigError(f"--class-seconds: no seconds for {', '.join(missing)}; name "
+                          "them or give --seconds-default S for the rest")
+    if default is not None:
+        _seconds(str(default), f"--seconds-default {default}")
+    per_class = tuple(seconds.get(k, default or 0.0) for k in range(len(class_names)))
+    return CostModel(per_class, spread, seed)
+
+
+def _class_index(name: str, class_names: Sequence[str]) -> int:
+    if name in class_names:
+        return list(class_names).index(name)
+    if name.isdigit() and int(name) < len(class_names):
+        return int(name)
+    raise ConfigError(f"--class-seconds: no class {name!r}; use a class name "
+                      f"({', '.join(class_names)}) or an index 0-{len(class_names) - 1}")
+
+
+def _seconds(value: str, spec: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_SECONDS:  # NaN fails too
+        raise ConfigError(f"--class-seconds: {spec!r}: seconds must be a number above 0 "
+                          f"and at most {MAX_SECONDS:g}")
+    return seconds
+
+
+class LeadTimes:
+    """The lead times a simulated run's labels took: each item's seconds from the cost
+    model, observed once the item is labelled. Without a cost model nothing is known."""
+
+    def __init__(self, model: CostModel | None, labels: np.ndarray) -> None:
+        """labels: [items] the pool's true classes."""
+        self.labels = np.asarray(labels)
+        self.seconds = None if model is None else model.item_seconds(self.labels)
+        self.observed = np.zeros(len(self.labels), dtype=bool)
+        self.rounds = np.full(len(self.labels), -1, dtype=np.int64)
+
+    @property
+    def known(self) -> bool:
+        """Whether there is a cost model (and so lead times)."""
+        return self.seconds is not None
+
+    def observe(self, positions: np.ndarray, round_: int) -> None:
+        """The items at these pool positions were labelled in round_."""
+        self.observed[positions] = True
+        self.rounds[positions] = round_
+
+    def spent(self) -> float:
+        """Seconds the annotator spent on every label so far (0 without a cost model)."""
+        return 0.0 if self.seconds is None else float(self.seconds[self.observed].sum())
+
+    def class_seconds(self, classes: int) -> list[float] | None:
+        """[classes] the median observed lead time of each class's labelled items, the
+        median over all of them for a class without one; None without any (as the real
+        loop: quality.throughput.median_seconds_by_class)."""
+        if self.seconds is None:
+            return None
+        done = np.flatnonzero(self.observed)
+        by_class = {k: self.seconds[done[self.labels[done] == k]].tolist()
+                    for k in range(classes)}
+        medians = median_seconds_by_class(by_class, classes)
+        return None if medians is None else [medians[k] for k in range(classes)]
+
+    def write(self, path: Path, item_ids: Sequence[str]) -> None:
+        """The observed lead times as CSV: item_id, label, round, seconds."""
+        if self.seconds is None:
+            return
+        done = np.flatnonzero(self.observed)
+        write_csv(path, [["item_id", "label", "round", "seconds"], *[
+            [item_ids[i], int(self.labels[i]), int(self.rounds[i]),
+             round(float(self.seconds[i]), 3)] for i in done]])
+
+
+def cost_lines(cost_weighted: bool, strategies: Sequence[str], cost: CostModel | None,
+               class_names: Sequence[str]) -> list[str]:
+    """What simulate says about the cost model and strategy.cost_weighted, one line each."""
+    lines = [cost.describe(class_names)] if cost is not None else []
+    if not cost_weighted:
+        return lines
+    if cost is None:
+        return lines + ["strategy.cost_weighted: no lead times (no --class-seconds or "
+                        "--seconds-default): every strategy ranks by its score alone"]
+    weighted = [n for n in strategies if get_strategy(n).ranks_by_score]
+    others = [n for n in strategies if n not in weighted]
+    if weighted:
+        verb = "ranks" if len(weighted) == 1 else "rank"
+        lines.append(f"strategy.cost_weighted: {', '.join(weighted)} {verb} by score per "
+                     "expected second (the median observed lead time of the predicted "
+                     "class, from the labelled items)")
+    if others:
+        verb = "has" if len(others) == 1 else "have"
+        lines.append(f"strategy.cost_weighted: {', '.join(others)} {verb} no per-item "
+                     "score: unweighted")
+    return lines

@@ -1,0 +1,96 @@
+"""strategy.cost_weighted through the jobs: the controller puts each class's expected
+seconds (from the lead times in state) into the select job's payload, and the select job,
+which never reads state, ranks with them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import numpy as np
+import pytest
+
+from activelearn.config import load_config
+from activelearn.data.artifacts import project_artifacts
+from activelearn.jobs import steps
+from activelearn.jobs.functions import select
+from activelearn.kinds import Split
+from activelearn.state import AnnotationRow, Store
+
+CLASSES = 10
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store.open(tmp_path / "state.sqlite")
+    s.items.add([(f"img{i}", i, None, Split.TRAIN.value) for i in range(6)])
+    yield s
+    s.close()
+
+
+def annotate(store: Store, rows: list[tuple[int, int, float | None]]) -> None:
+    """(item, label, lead time) annotations, each item its own task."""
+    pulled = [AnnotationRow(k + 1, 100 + item, f"img{item}", label, "a", seconds,
+                            f"2026-11-28T10:0{k}:00") for k, (item, label, seconds) in
+              enumerate(rows)]
+    store.annotations.apply_pull(1, {100 + i: f"img{i}" for i, _, _ in rows}, pulled, [],
+                                 "cursor", "c")
+
+
+def shards(cfg, probs: np.ndarray) -> list[dict]:
+    """One published score shard of these probs over candidate positions 0..n-1."""
+    artifacts = project_artifacts(cfg)
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(len(probs), dtype=np.int64))
+    positions = artifacts.publish_content("scores/v", buffer.getvalue(), ".npy")
+    artifacts.publish("scores/v/shard-0.npz", lambda tmp: np.savez(tmp, probs=probs))
+    return [{"positions": positions, "out": "scores/v/shard-0.npz"}]
+
+
+def probs_of(predicted: list[int]) -> np.ndarray:
+    """Equally uncertain rows (margin 0.9) predicting these classes."""
+    out = np.full((len(predicted), CLASSES), 0.1 / (CLASSES - 2), dtype=np.float32)
+    for k, c in enumerate(predicted):
+        out[k, c], out[k, (c + 1) % CLASSES] = 0.5, 0.4
+    return out
+
+
+def test_the_class_seconds_travel_in_the_payload_and_the_job_ranks_by_them(
+        project_file, store) -> None:
+    cfg = load_config(project_file(strategy={"name": "margin", "cost_weighted": True}))
+    # class 3 took 20 s a label (median of 30, 20, 10), class 5 took 2 s; the others
+    # have no lead time and get the median over all (10)
+    annotate(store, [(0, 3, 30.0), (1, 3, 20.0), (2, 3, 10.0), (3, 5, 2.0), (4, 5, 2.0),
+                     (5, 1, None)])
+    published = shards(cfg, probs_of([3, 3, 5, 5, 7, 7]))
+    payload = json.loads(json.dumps(steps.select_payload(cfg, 4, 0, published, [], store)))
+    assert payload["class_seconds"] == [10.0, 10.0, 10.0, 20.0, 10.0, 2.0, 10.0, 10.0,
+                                        10.0, 10.0]
+    result = select(payload, lambda done: None)
+    assert result["cost_weighted"] is True
+    # equal informativeness: the 2 s class first, then the 10 s one; the 20 s last
+    assert result["labels"] == [5, 5, 7, 7]
+    assert np.allclose(result["scores"], [0.9 / 2, 0.9 / 2, 0.9 / 10, 0.9 / 10])
+
+    plain = select({**payload, "class_seconds": None}, lambda done: None)
+    assert plain["cost_weighted"] is False and np.allclose(plain["scores"], 0.9)
+
+
+def test_no_lead_times_means_no_weighting_and_says_so(project_file, store, caplog) -> None:
+    cfg = load_config(project_file(strategy={"name": "margin", "cost_weighted": True}))
+    annotate(store, [(0, 3, None)])
+    with caplog.at_level(logging.WARNING):
+        assert steps.class_seconds(cfg, store) is None
+    assert "no annotation has a lead time yet; ranking by margin's score alone" in caplog.text
+    published = shards(cfg, probs_of([3, 5, 7]))
+    payload = steps.select_payload(cfg, 2, 0, published, [], store)
+    assert payload["class_seconds"] is None
+    assert select(payload, lambda done: None)["cost_weighted"] is False
+
+
+def test_without_cost_weighting_the_payload_carries_no_seconds(project_file, store) -> None:
+    cfg = load_config(project_file())
+    annotate(store, [(0, 3, 30.0)])
+    assert steps.select_payload(cfg, 2, 0, shards(cfg, probs_of([3, 5])), [], store)[
+        "class_seconds"] is None

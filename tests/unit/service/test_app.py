@@ -1,0 +1,84 @@
+"""The service's HTTP side in process (Starlette's TestClient): the secret, bad bodies,
+events of other projects, /metrics, /status, /report/. Cycles are never due here
+(serve.min_new_labels is high); tests/integration/test_serve.py runs real ones."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from activelearn.config import load_config
+from activelearn.config.serve import SECRET_HEADER
+from activelearn.loop.project import PROJECT_ID_KEY
+from activelearn.service.app import create_app
+from activelearn.state import Store
+
+SECRET = "unit-secret-0123456789"
+
+
+@pytest.fixture
+def client(project_file):
+    cfg = load_config(project_file(serve={"min_new_labels": 1000, "max_wait": 3600}))
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        store.meta.set(PROJECT_ID_KEY, "7")
+    lines: list[str] = []
+    with TestClient(create_app(cfg, SECRET, lines.append, warm=False)) as c:
+        c.cfg = cfg
+        yield c
+
+
+def created(project: int = 7) -> dict:
+    return {"action": "ANNOTATION_CREATED", "project": {"id": project},
+            "annotation": {"id": 1}, "task": {"id": 1}}
+
+
+def metric(client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.split(" ")[0] == name:
+            return float(line.split(" ")[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_events_are_counted_with_the_secret_only(client):
+    assert client.post("/webhook", json=created()).status_code == 401
+    assert client.post("/webhook", json=created(),
+                       headers={SECRET_HEADER: SECRET + "x"}).status_code == 401
+    answer = client.post("/webhook", json=created(), headers={SECRET_HEADER: SECRET})
+    assert answer.status_code == 200 and answer.json()["pending"] == 1
+    assert metric(client, "activelearn_pending_changes") == 1
+    assert metric(client, "activelearn_label_changes_total") == 1
+    assert 'activelearn_webhook_refused_total{reason="secret"} 2.0' in client.get("/metrics").text
+
+
+def test_a_body_that_is_not_an_event_is_400_and_counts_nothing(client):
+    for body in (b"{not json", b"[]", b'{"action": "ANNOTATION_CREATED"}'):
+        answer = client.post("/webhook", content=body, headers={SECRET_HEADER: SECRET})
+        assert answer.status_code == 400 and "not a Label Studio webhook event" in \
+            answer.json()["error"]
+    assert metric(client, "activelearn_pending_changes") == 0
+
+
+def test_events_of_another_project_are_ignored(client):
+    answer = client.post("/webhook", json=created(project=8), headers={SECRET_HEADER: SECRET})
+    assert answer.status_code == 200 and answer.json()["counted"] is False
+    assert metric(client, "activelearn_pending_changes") == 0
+    assert metric(client, "activelearn_webhook_ignored_total") == 1
+
+
+def test_status_is_the_status_document_and_the_service(client):
+    found = client.get("/status").json()
+    assert found["project"] == client.cfg.project.name and found["round"] is None
+    assert found["serve"]["cycles_started"] == 0 and found["serve"]["min_new_labels"] == 1000
+
+
+def test_report_is_404_until_written_then_served(client):
+    answer = client.get("/report/")
+    assert answer.status_code == 404 and "no report yet" in answer.json()["error"]
+    folder = client.cfg.work_dir / "report"
+    folder.mkdir()
+    (folder / "index.html").write_text("<html>the report</html>")
+    (folder / "curve.csv").write_text("a,b\n")
+    assert client.get("/report/").text == "<html>the report</html>"
+    assert client.get("/report/curve.csv").text == "a,b\n"
+    assert client.get("/report/../state.sqlite").status_code == 404
+    assert client.get("/report/%2e%2e/state.sqlite").status_code == 404
