@@ -160,8 +160,14 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
               help="The project linked before is gone (deleted, or the server moved): link "
                    "the project of this title on this server (made when missing) and push "
                    "the items still waiting for a label to it again.")
+@click.option("--connect-ml-backend", "service", metavar="URL",
+              help="Also connect `activelearn serve`, running at URL as Label Studio "
+                   "reaches it: URL/webhook as the project's webhook (annotation events, "
+                   "with the X-Activelearn-Secret header from $ACTIVELEARN_WEBHOOK_SECRET "
+                   "or $ACTIVELEARN_WEBHOOK_SECRET_FILE) and URL as its ML backend "
+                   "(predictions on demand).")
 @handle_errors
-def init(config, relink) -> None:
+def init(config, relink, service) -> None:
     """Create (or find) the project's Label Studio project and link it to the state.
 
     The project is found by the id stored in WORK_DIR/state.sqlite, else by its title
@@ -178,6 +184,11 @@ def init(config, relink) -> None:
     from activelearn.state import Store
 
     cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
+    if service:  # both checked before Label Studio is called
+        from activelearn.service.connect import connect_service, service_url
+        from activelearn.service.secret import webhook_secret
+
+        service, secret = service_url(service), webhook_secret()
     ls = cfg.label_studio
     backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
     with Store.open(cfg.work_dir / "state.sqlite") as store:
@@ -190,6 +201,8 @@ def init(config, relink) -> None:
             pool = open_pool(cfg, store)
             made = repush_pending(cfg, store, backend, pool, linked.project_id, click.echo)
             click.echo(f"pushed {made} tasks of items still waiting for a label")
+        if service:
+            connect_service(backend, linked.project_id, service, secret, click.echo)
 
 
 @main.command()

@@ -74,7 +74,7 @@ def data_uri_bytes(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
         raise UnusableImage(f"too large: a data: URI of {len(payload)} characters")
     if header.lower().endswith(";base64"):
         try:
-            data = base64.b64decode(payload, validate=True)
+            data = base64.b64decode("".join(payload.split()), validate=True)
         except (binascii.Error, ValueError):
             raise UnusableImage("a data: URI whose base64 is malformed") from None
     else:

@@ -41,7 +41,7 @@ SHELL_OPERATORS = set("();<>|&")
 # What botocore (under s3fs, for an s3:// artifact store) reads: the endpoint of an
 # S3-compatible server, the credentials file, the region.
 AWS_ENV = {"AWS_ENDPOINT_URL", "AWS_SHARED_CREDENTIALS_FILE", "AWS_DEFAULT_REGION"}
-ACTIVELEARN_SERVICES = ("controller", "worker")
+ACTIVELEARN_SERVICES = ("controller", "serve", "worker")
 SECRET = re.compile(r"/run/secrets/([A-Za-z0-9_.-]+)")
 
 
@@ -189,7 +189,7 @@ def activelearn_commands(service: dict) -> list[list[str]]:
 
 def test_compose_has_its_services_and_their_volumes(compose, services) -> None:
     assert set(services) == {"redis", "minio", "minio-setup", "label-studio", "controller",
-                             "worker"}
+                             "serve", "worker"}
     assert services["redis"]["image"].startswith("redis:")
     assert services["label-studio"]["image"].startswith("heartexlabs/label-studio:")
     assert set(compose["volumes"]) >= {"work", "data", "worker-data", "worker-scratch",
@@ -210,6 +210,11 @@ def test_compose_has_its_services_and_their_volumes(compose, services) -> None:
             "service_completed_successfully"
     assert services["controller"]["depends_on"]["label-studio"]["condition"] == \
         "service_healthy"
+    # serve starts cycles itself: the controller's state, shared through the work volume
+    serve = set(mounts_of(services["serve"]))
+    assert Mount("work", "/srv/activelearn/work", False) in serve
+    assert services["serve"]["command"][:3] == ["serve", "--config", CONFIG_IN_CONTAINER]
+    assert services["label-studio"]["environment"]["USE_DEFAULT_BANNED_SUBNETS"] == "false"
 
 
 def test_the_worker_shares_no_volume_with_the_controller(compose, services) -> None:
@@ -418,7 +423,8 @@ def test_dockerfile_runs_activelearn_as_a_non_root_user_on_a_cuda_torch_base() -
     assert users and users[-1] not in ("root", "0") and not users[-1].startswith("0:")
     runs = " ".join(arg for word, arg in steps if word == "RUN")
     assert "useradd" in runs and users[-1] in runs
-    assert re.search(r"pip install \"?\.\[s3\]", runs)  # s3fs, for the S3 artifact store
+    # s3fs for the S3 artifact store, starlette/uvicorn for `activelearn serve`
+    assert re.search(r"pip install \"?\.\[s3,serve\]", runs)
     entrypoint = json.loads(dict(steps)["ENTRYPOINT"])
     assert entrypoint == ["activelearn"]
     check_cli(json.loads(dict(steps)["CMD"]))

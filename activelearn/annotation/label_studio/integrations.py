@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
-from activelearn.annotation.label_studio.annotators import Connection
 from activelearn.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -19,6 +19,17 @@ log = logging.getLogger(__name__)
 # io_storages/urls.py: data/local-files/?d=).
 SERVED_PATHS = ("/data/upload/", "/data/local-files/")
 FETCH_TIMEOUT = 30.0  # seconds
+
+
+class Connection(Protocol):
+    """What the calls need of the backend's connection (client.Connection)."""
+
+    client: Any  # label_studio_sdk.LabelStudio
+    url: str
+
+    def answering(self, doing: str) -> AbstractContextManager[None]: ...
+
+    def required(self, value: Any, what: str) -> Any: ...
 
 
 class Integrations:
@@ -41,13 +52,13 @@ class Integrations:
         with self.conn.answering("listing webhooks"):
             hooks = list(self.client.webhooks.list(project=str(project_id)))
         found = [h for h in hooks if h.project == project_id and (h.url or "").rstrip("/") == url]
-        wanted = {"headers": dict(headers), "actions": list(actions), "send_payload": True,
-                  "send_for_all_actions": False, "is_active": True}
+        wanted: dict[str, Any] = {"headers": dict(headers), "actions": list(actions),
+                                  "send_payload": True, "send_for_all_actions": False,
+                                  "is_active": True}
         if found:
             hook = found[0]
-            same = (hook.headers == wanted["headers"] and sorted(hook.actions or []) ==
-                    sorted(wanted["actions"]) and hook.send_payload and hook.is_active
-                    and not hook.send_for_all_actions)
+            same = (hook.headers == headers and sorted(hook.actions or []) == sorted(actions)
+                    and hook.send_payload and hook.is_active and not hook.send_for_all_actions)
             if not same:
                 with self.conn.answering(f"updating webhook {hook.id}"):
                     self.client.webhooks.update(id=hook.id, url=url, **wanted)

@@ -1,0 +1,342 @@
+"""Label Studio's ML backend protocol for `activelearn serve`: /health, /setup and
+/predict, answered with the project's latest model. app.py calls these blocking methods
+from its thread pool; BadRequest becomes HTTP 400, any other ActiveLearnError 503.
+
+What Label Studio 1.23.2 does with the answers:
+- /health (GET): any 2xx JSON answer within ML_TIMEOUT_HEALTH (1 s) means up
+  (ml/api_connector.py MLApi.health, ml/serializers.py _validate_healthcheck).
+- /setup (POST {project: "ID.CREATED", schema: the label config, hostname, access_token,
+  extra_params}): called before a backend is saved (a non-2xx answer refuses it) and
+  before every prediction request (ml/models.py update_state), within ML_TIMEOUT_SETUP
+  (3 s). Its model_version becomes the backend's; tasks already holding a prediction of
+  that version are not sent again (predict_tasks). It answers before any model exists
+  (model_version null), so a project can be connected before its first round.
+- /predict (POST {tasks: [each task's id, data, meta, project, ...], project,
+  label_config, params}): {"results": [one entry per task, in order]}. Label Studio zips
+  the entries with its tasks: a list of another length is dropped whole (unless it holds
+  one entry), and an entry without "result" is skipped with a log line
+  (ml/models.py _get_predictions_from_ml_backend). So a task whose image cannot be read
+  gets {"error": "..."} in its place: the other tasks keep their predictions, and that
+  one is asked for again next time. A 4xx/5xx answer would lose the whole batch.
+
+A task activelearn pushed carries its item id (tasks.task_item_id): its pixels come
+from the pool, as the model saw them in training. Any other task is read from its
+data.image (task_images.py) and decoded to the pool's channels and size (data/images.py).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from activelearn.annotation.label_studio.integrations import FETCH_TIMEOUT
+from activelearn.annotation.label_studio.tasks import choice_result, config_classes, task_item_id
+from activelearn.config import Config
+from activelearn.data.artifacts import project_artifacts
+from activelearn.data.images import UnusableImage, decode
+from activelearn.data.imageset import as_tensor
+from activelearn.data.sources import open_pool
+from activelearn.data.sources.base import Pool
+from activelearn.errors import ActiveLearnError, StateError
+from activelearn.kinds import RoundStatus
+from activelearn.learn.backbones import load_backbone
+from activelearn.learn.checkpoints import checkpoint_name, load_checkpoint, resolve_device
+from activelearn.learn.fit import build, input_spec
+from activelearn.learn.inference import Normalizer, Predictor
+from activelearn.learn.networks import InputSpec, SplitModel
+from activelearn.service.task_images import image_bytes, image_value
+from activelearn.state import Store
+
+log = logging.getLogger("activelearn.serve")
+
+MODEL_CLASS = "activelearn"
+CHECK_EVERY = 1.0  # seconds between looks at the state for a newer model
+NO_MODEL = "no trained model yet: run activelearn cycle until a round trains"
+RECONNECT_AFTER = 10.0  # seconds a failed Label Studio connection is not tried again
+
+
+class BadRequest(ValueError):
+    """A request body that is not what Label Studio sends (the message says why)."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version ready to predict: the trained model, and in head mode the
+    backbone whose embeddings its head reads (embed)."""
+
+    version: str
+    classify: Predictor
+    embed: Predictor | None = None
+    precision: str = "float32"
+
+    def probs(self, images: torch.Tensor) -> np.ndarray:
+        """images: [n, channels, h, w] uint8 -> probs: [n, classes]."""
+        if self.embed is not None:
+            low = self.precision != "float32"
+            with torch.autocast(self.embed.device.type, dtype=getattr(torch, self.precision)) \
+                    if low else contextlib.nullcontext():
+                vectors = self.embed(images, embeddings=True).embeddings
+            assert vectors is not None
+            return self.classify(torch.from_numpy(vectors).float()).probs
+        return self.classify(images).probs
+
+
+class ModelService:
+    """The latest trained model of one project, for the ML backend protocol. The model
+    and the pool are loaded at the first prediction and kept; the state is looked at
+    (at most once every CHECK_EVERY seconds, and read only when its files changed) for
+    a newer model, which replaces the loaded one. Thread-safe: one prediction runs at
+    a time, reading images from elsewhere happens beside it."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.state_path = cfg.work_dir / "state.sqlite"
+        self._lock = threading.Lock()  # the model, the pool, inference
+        self._state_lock = threading.Lock()  # the latest version seen
+        self._latest: str | None = None
+        self._checked = -float("inf")
+        self._stamp: tuple | None = None
+        self._loaded: LoadedModel | None = None
+        self._failed: str | None = None  # the newest version, when it failed to load
+        self._pool: Pool | None = None
+        self._positions: dict[str, int] = {}
+        self._ls: Any = None  # the Label Studio connection, made when a task needs it
+        self._ls_lock = threading.Lock()
+        self._ls_failed: tuple[float, ActiveLearnError] | None = None  # when, and why
+
+    # -- the protocol -------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Up, with the model this answers with (None before the first prediction)."""
+        loaded = self._loaded
+        latest, problem = None, ""
+        try:
+            latest = self.latest_version()
+        except ActiveLearnError as exc:
+            problem = str(exc)
+        out: dict[str, Any] = {"status": "UP", "model_class": MODEL_CLASS,
+                               "project": self.cfg.project.name, "model_version": latest,
+                               "loaded_model_version": loaded.version if loaded else None}
+        if problem:
+            out["state_error"] = problem
+        return out
+
+    def setup(self, body: Any) -> dict[str, Any]:
+        """The model version predictions come from now (None: no model yet)."""
+        if not isinstance(body, dict):
+            raise BadRequest("the /setup body is not a JSON object")
+        self._check_interface(body.get("schema"))
+        return {"model_version": self.latest_version()}
+
+    def predict(self, body: Any) -> dict[str, Any]:
+        """One entry per task of body["tasks"], in order: the latest model's class as a
+        Choices result, its probability as score, and the model version; {"error": ...}
+        for a task whose image cannot be read (see the module)."""
+        tasks = parse_tasks(body)
+        self._check_interface(body.get("label_config"))
+        loaded = self._model()  # StateError (503) before any image is read
+        positions, read = self._inputs(tasks)
+        with self._lock:
+            loaded = self._loaded or loaded
+            pixels = self._pixels(positions, read)
+            probs = loaded.probs(pixels) if len(pixels) else np.zeros((0, 1), np.float32)
+        results: list[dict[str, Any]] = []
+        row = 0
+        for i, task in enumerate(tasks):
+            if isinstance(read.get(i), str):
+                results.append({"error": f"task {task.get('id', i)}: cannot read its image: "
+                                         f"{read[i]}"})
+                continue
+            best = int(probs[row].argmax())
+            results.append({"result": choice_result(self.cfg.classes[best]),
+                            "score": round(float(probs[row][best]), 6),
+                            "model_version": loaded.version})
+            row += 1
+        return {"results": results}
+
+    def warm_up(self) -> None:
+        """Load the pool and the latest model now, if there is one (else nothing)."""
+        with contextlib.suppress(StateError):
+            self._model()
+
+    # -- the model ----------------------------------------------------------------------
+    def latest_version(self) -> str | None:
+        """The newest model version the state names (a finished round's), or None."""
+        with self._state_lock:
+            now = time.monotonic()
+            if now - self._checked < CHECK_EVERY:
+                return self._latest
+            self._checked = now
+            stamp = state_stamp(self.state_path)
+            if stamp != self._stamp:
+                self._latest = None
+                if stamp is not None:
+                    with Store.open(self.state_path, readonly=True) as store:
+                        done = [r.model_version for r in store.rounds.all()
+                                if r.status == RoundStatus.DONE.value and r.model_version]
+                    self._latest = done[-1] if done else None
+                self._stamp = stamp
+            return self._latest
+
+    def _model(self) -> LoadedModel:
+        version = self.latest_version()
+        if version is None:
+            raise StateError(NO_MODEL)
+        with self._lock:
+            loaded = self._loaded
+            if loaded is not None and version in (loaded.version, self._failed):
+                return loaded
+            try:
+                self._loaded = self._load(version)
+            except ActiveLearnError as exc:
+                if loaded is None:
+                    raise
+                self._failed = version  # not tried again until a newer one comes
+                log.warning("model %s cannot be loaded (%s); still answering with %s",
+                            version, exc, loaded.version)
+                return loaded
+            log.info("loaded model %s", version)
+            return self._loaded
+
+    def _load(self, version: str) -> LoadedModel:
+        cfg, pool = self.cfg, self._open_pool()
+        try:
+            path = project_artifacts(cfg).fetch(checkpoint_name(version))
+        except FileNotFoundError as exc:
+            raise StateError(f"{exc.filename}: the checkpoint of model {version} is missing; "
+                             "the next cycle trains it again") from None
+        device = resolve_device(cfg.training.device)
+        if cfg.training.threads > 0 and device.type == "cpu":
+            torch.set_num_threads(cfg.training.threads)
+        size = cfg.strategy.score_batch_size
+        spec = input_spec(pool.images, len(cfg.classes))
+        embed = None
+        if cfg.model.train == "head":  # the head reads the backbone's embeddings
+            backbone = load_backbone(cfg.model, spec.channels, (spec.height, spec.width))
+            embed = Predictor(SplitModel(backbone.features, backbone.dim, 1, 0.0),
+                              Normalizer(backbone.mean, backbone.std), device, size)
+            spec = InputSpec(backbone.dim, 1, 1, spec.classes)
+        model = build(cfg.model, spec)
+        norm, _ = load_checkpoint(path, model)
+        return LoadedModel(version, Predictor(model, norm, device, size), embed,
+                           cfg.model.embed_precision)
+
+    def _open_pool(self) -> Pool:
+        """The project's pool as the controller left it (never refreshed here: a file
+        added since is read from its task's data.image instead)."""
+        if self._pool is None:
+            with Store.open(self.state_path, readonly=True) as store:
+                pool = open_pool(self.cfg, store, refresh=False, build_cache=False)
+            self._positions = {item: i for i, item in enumerate(pool.item_ids)}
+            self._pool = pool
+        return self._pool
+
+    # -- the images ---------------------------------------------------------------------
+    def _inputs(self, tasks: list[dict[str, Any]]) -> tuple[dict[int, int], dict[int, Any]]:
+        """(task index -> pool position) of the tasks the pool holds, and (task index ->
+        decoded image [channels, h, w] uint8, or the reason it cannot be had) of the rest."""
+        with self._lock:
+            pool = self._open_pool()
+        _, channels, height, width = pool.images.shape
+        positions: dict[int, int] = {}
+        read: dict[int, Any] = {}
+        for i, task in enumerate(tasks):
+            item = task_item_id(task)
+            if item is not None and item in self._positions:
+                positions[i] = self._positions[item]
+                continue
+            try:
+                data = image_bytes(image_value(task), self.cfg.label_studio.url, self._fetch)
+                read[i] = decode(data, (height, width), channels)
+            except UnusableImage as exc:
+                read[i] = str(exc)
+                log.warning("task %s: cannot read its image: %s", task.get("id", i), exc)
+        return positions, read
+
+    def _pixels(self, positions: dict[int, int], read: dict[int, Any]) -> torch.Tensor:
+        """[n, channels, h, w] uint8: the readable tasks' images, in task order."""
+        assert self._pool is not None
+        order = sorted([*positions, *(i for i, v in read.items() if not isinstance(v, str))])
+        from_pool = as_tensor(self._pool.images[np.array(
+            [positions[i] for i in order if i in positions], dtype=np.int64)])
+        rows, taken = [], 0
+        for i in order:
+            if i in positions:
+                rows.append(from_pool[taken])
+                taken += 1
+            else:
+                rows.append(torch.tensor(read[i]))  # decode's arrays are read-only
+        if not rows:
+            return torch.zeros((0, *self._pool.images.shape[1:]), dtype=torch.uint8)
+        return torch.stack(rows)
+
+    def _fetch(self, path: str, max_bytes: int) -> bytes:
+        """A file Label Studio serves, read with the API token (connected once; after a
+        failed connection the other tasks fail at once, for RECONNECT_AFTER seconds)."""
+        with self._ls_lock:
+            if self._ls is None:
+                from activelearn.annotation.label_studio.client import LabelStudioBackend
+
+                failed = self._ls_failed
+                if failed is not None and time.monotonic() - failed[0] < RECONNECT_AFTER:
+                    raise failed[1]
+                try:
+                    self._ls = LabelStudioBackend.connect(self.cfg.label_studio.url,
+                                                          timeout=FETCH_TIMEOUT)
+                except ActiveLearnError as exc:
+                    self._ls_failed = (time.monotonic(), exc)
+                    raise
+        return bytes(self._ls.integrations.fetch_file(path, max_bytes))
+
+    def _check_interface(self, config: Any) -> None:
+        """BadRequest when Label Studio's labelling interface offers other classes than
+        the project file (None: the request names none)."""
+        if config is None:
+            return
+        if not isinstance(config, str):
+            raise BadRequest("the label config is not a string")
+        found, wanted = config_classes(config), list(self.cfg.classes)
+        if found != wanted:
+            shown = "no Choices named 'label'" if found is None else f"{len(found)} classes"
+            raise BadRequest(f"the project's labelling interface has {shown}, the model "
+                             f"predicts {len(wanted)} other ones: connect the service to "
+                             "the Label Studio project of its own project file")
+
+
+def parse_tasks(body: Any) -> list[dict[str, Any]]:
+    """The tasks of a /predict body; BadRequest when it is not Label Studio's shape."""
+    if not isinstance(body, dict):
+        raise BadRequest("the /predict body is not a JSON object")
+    tasks = body.get("tasks")
+    if not isinstance(tasks, list):
+        raise BadRequest("the /predict body has no 'tasks' list")
+    for i, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            raise BadRequest(f"task {i} of the /predict body is not a JSON object")
+        if not isinstance(task.get("data"), dict):
+            raise BadRequest(f"task {task.get('id', i)} of the /predict body has no 'data' "
+                             "object")
+    return tasks
+
+
+def state_stamp(path: Path) -> tuple | None:
+    """What changes when the state is written (its file's and its WAL's size and time),
+    or None when there is no state."""
+    stamp: list[tuple[int, int] | None] = []
+    for name in (path, path.with_name(path.name + "-wal")):
+        try:
+            st = name.stat()
+        except FileNotFoundError:
+            if name == path:
+                return None
+            stamp.append(None)
+            continue
+        stamp.append((st.st_size, st.st_mtime_ns))
+    return tuple(stamp)
