@@ -132,8 +132,9 @@ class BatchPlanner:
         suggestions = list(zip(ids, chosen["labels"], chosen["confidence"]))
         self.store.batches.add(round_, BatchKind.QUERY, strategy.name, seed, version,
                                list(zip(ids, chosen["scores"])), suggestions)
+        weighted = ", per expected second of labelling" if chosen.get("cost_weighted") else ""
         self.echo(f"  selected {len(ids)} of {len(candidates)} candidates with "
-                  f"{strategy.name} (model {version}, jobs {self.executor.name})")
+                  f"{strategy.name}{weighted} (model {version}, jobs {self.executor.name})")
 
     def _gold_share(self, n: int) -> list[str]:
         """The gold items that take quality.gold_rate of a batch of n (never all of it)."""
