@@ -44,8 +44,10 @@ def create_app(cfg: Config, secret: str, echo: Callable[[str], None] = print,
     """The service for one project. secret: what the X-Activelearn-Secret header of a
     webhook must hold; warm: start the cycle forkserver before answering (the first
     cycle then starts as fast as the others)."""
+    from activelearn.service.predict import BadRequest, ModelService
+
     controller = Controller(cfg, echo)
-    models: list[Any] = []  # the ModelService, made at the first ML backend call
+    models = ModelService(cfg)  # loads nothing until warm_up() or the first /predict
     report_dir = (cfg.work_dir / "report").resolve()
 
     async def webhook(request: Request) -> Response:
@@ -65,15 +67,9 @@ def create_app(cfg: Config, secret: str, echo: Callable[[str], None] = print,
                              "pending": controller.trigger.pending.changes})
 
     def call_model(method: str, *args: Any) -> dict:
-        from activelearn.service.predict import ModelService
-
-        if not models:
-            models.append(ModelService(cfg))
-        return getattr(models[0], method)(*args)
+        return getattr(models, method)(*args)
 
     async def model_call(request: Request, method: str) -> Response:
-        from activelearn.service.predict import BadRequest
-
         try:
             args = [] if request.method == "GET" else [json.loads(await request.body())]
         except ValueError as exc:
@@ -119,10 +115,13 @@ def create_app(cfg: Config, secret: str, echo: Callable[[str], None] = print,
         if warm:
             await run_in_threadpool(controller.runner.warm_up)
         ticking = asyncio.create_task(tick_forever(controller))
+        # the pool and the latest model, loaded beside the first requests (seconds)
+        loading = asyncio.create_task(run_in_threadpool(warm_models, models, echo))
         try:
             yield
         finally:
             ticking.cancel()
+            loading.cancel()
             pid = controller.runner.running
             if pid is not None:
                 echo(f"cycle pid {pid} is still running; it finishes on its own")
@@ -140,6 +139,15 @@ def create_app(cfg: Config, secret: str, echo: Callable[[str], None] = print,
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.controller = controller
     return app
+
+
+def warm_models(models: Any, echo: Callable[[str], None]) -> None:
+    """Load the pool and the latest model ahead of the first /predict; without a model
+    yet (or with a broken one) /predict says why when it is called."""
+    try:
+        models.warm_up()
+    except ActiveLearnError as exc:
+        echo(f"predictions: {exc}")
 
 
 async def tick_forever(controller: Controller) -> None:

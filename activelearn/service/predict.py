@@ -114,7 +114,8 @@ class ModelService:
 
     # -- the protocol -------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Up, with the model this answers with (None before the first prediction)."""
+        """Up, with the newest model version the state names and the one loaded (None
+        until the first prediction loads it)."""
         loaded = self._loaded
         latest, problem = None, ""
         try:

@@ -135,3 +135,31 @@ def test_predict_answers_ten_tasks_as_the_cycle_suggested(trained):
         assert bad.status_code == 400 and "no 'tasks' list" in bad.json()["error"]
     finally:
         served.stop()
+
+
+def test_a_project_connects_before_its_first_model(project_file, ls_env, ls_project_title,
+                                                   monkeypatch):
+    path = project_file(label_studio={"project_title": ls_project_title})
+    assert CliRunner().invoke(main, ["init", "--config", str(path)]).exit_code == 0
+    p = Project(path, ls_env)
+    client = p.backend.client
+    client.projects.import_tasks(id=p.project_id, request=[{"data": {"image": "data:,x"}}])
+    served = start_serve(path, p.cfg.work_dir)
+    try:
+        monkeypatch.setenv(SECRET_ENV, SECRET)
+        out = connect(p, served.url)
+        assert out.count("(created)") == 2, out
+        # Label Studio would make the backend's title the project's model version
+        # (ml/api.py perform_create): activelearn's pushes set it, so it stays empty
+        assert client.projects.get(id=p.project_id).model_version == ""
+        task = p.tasks()[0]
+        client.actions.create(id="retrieve_tasks_predictions", project=p.project_id,
+                              selected_items={"all": False, "included": [task.id]})
+        assert list(client.predictions.list(task=task.id)) == []  # /predict: 503
+        answer = httpx.post(f"{served.url}/predict", json={"tasks": [
+            {"id": task.id, "data": task.data}]}, timeout=30)
+        assert answer.status_code == 503
+        assert answer.json() == {"error": "no trained model yet: run activelearn cycle "
+                                          "until a round trains"}
+    finally:
+        served.stop()

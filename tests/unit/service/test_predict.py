@@ -200,3 +200,51 @@ def test_a_newest_model_that_cannot_load_leaves_the_loaded_one_answering(served,
         store.rounds.finish(int(broken.rsplit("r", 1)[1]), broken, 40)
     entry = service.predict({"tasks": [item_task(pool, 4)]})["results"][0]
     assert service.latest_version() == broken and entry["model_version"] == loaded
+
+
+def test_through_the_app_no_model_is_503_and_a_bad_body_400(tmp_path, fmnist_root):
+    from starlette.testclient import TestClient
+
+    from activelearn.service.app import create_app
+
+    cfg = write_project(tmp_path, fmnist_root)
+    with TestClient(create_app(cfg, "s" * 20, lambda line: None, warm=False)) as client:
+        assert client.get("/health").json()["status"] == "UP"
+        assert client.post("/setup", json={"schema": label_config(list(cfg.classes))}).json() \
+            == {"model_version": None}
+        answer = client.post("/predict", json={"tasks": []})
+        assert answer.status_code == 503 and answer.json() == {"error": NO_MODEL}
+        answer = client.post("/predict", json={"tasks": 1})
+        assert answer.status_code == 400 and "no 'tasks' list" in answer.json()["error"]
+
+
+def test_head_mode_runs_the_backbone_then_the_head_as_training_saw_it(tmp_path, fmnist_root):
+    from activelearn.learn.embedding import pool_features
+    from activelearn.learn.networks import InputSpec
+    from support.weights import saved_cnn
+
+    saved_cnn(tmp_path / "backbone.pt")
+    write_project(tmp_path, fmnist_root)
+    raw = yaml.safe_load((tmp_path / "project.yaml").read_text())
+    raw["model"] = {"name": "small_cnn", "weights": str(tmp_path / "backbone.pt"),
+                    "train": "head"}
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump(raw))
+    cfg = load_config(tmp_path / "project.yaml")
+    pool = open_pool(cfg)
+    features = pool_features(cfg, pool, torch.device("cpu")).float()  # what training reads
+    torch.manual_seed(5)
+    head = build(cfg.model, InputSpec(features.shape[1], 1, 1, 10))
+    norm = Normalizer.fit(features)
+    save_checkpoint(checkpoint_path(cfg.work_dir, "t-r0"), head, norm, {})
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        store.rounds.start(0)
+        store.rounds.finish(0, "t-r0", 40)
+    positions = [3, 17, 200]
+    want = Predictor(head, norm, torch.device("cpu"))(features[positions]).probs
+    service = ModelService(cfg)
+    results = service.predict({"tasks": [item_task(pool, i) for i in positions] + [
+        {"id": 1, "data": {"image": image_data_uri(pool.images[17].numpy())}}]})["results"]
+    for row, entry in zip(want, results):
+        assert entry["result"][0]["value"]["choices"] == [cfg.classes[int(row.argmax())]]
+        assert entry["score"] == pytest.approx(float(row.max()), abs=2e-3)
+    assert results[3] == results[1]
