@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from activelearn.errors import ConfigError
+from activelearn.kinds import find_class
 
 if TYPE_CHECKING:  # the type only: the SDK stays out of this module
     from activelearn.annotation.label_studio.annotators import TaskAnnotators
@@ -195,16 +196,11 @@ def class_seconds(specs: Sequence[str], class_names: Sequence[str],
 
 
 def _class_index(name: str, class_names: Sequence[str], spec: str) -> int:
-    """A class name (exact, else ignoring case) or an index into class_names."""
-    if name in class_names:
-        return list(class_names).index(name)
-    folded = [k for k, c in enumerate(class_names) if c.lower() == name.lower()]
-    if len(folded) == 1:
-        return folded[0]
-    if name.isdigit() and int(name) < len(class_names):
-        return int(name)
-    raise ConfigError(f"--seconds {spec!r}: {name!r} is not a class; give one of "
-                      f"{', '.join(class_names)} or an index 0..{len(class_names) - 1}")
+    found = find_class(name, class_names)
+    if found is None:
+        raise ConfigError(f"--seconds {spec!r}: {name!r} is not a class; give one of "
+                          f"{', '.join(class_names)} or an index 0..{len(class_names) - 1}")
+    return found
 
 
 def _seconds_value(text: str, where: str) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 
 from activelearn.errors import ConfigError
 from activelearn.files import write_csv
+from activelearn.kinds import find_class
 from activelearn.quality.throughput import median_seconds_by_class
 from activelearn.strategies import get_strategy
 
@@ -76,12 +77,11 @@ def parse_cost_model(specs: Sequence[str], default: float | None, spread: float,
 
 
 def _class_index(name: str, class_names: Sequence[str]) -> int:
-    if name in class_names:
-        return list(class_names).index(name)
-    if name.isdigit() and int(name) < len(class_names):
-        return int(name)
-    raise ConfigError(f"--class-seconds: no class {name!r}; use a class name "
-                      f"({', '.join(class_names)}) or an index 0-{len(class_names) - 1}")
+    found = find_class(name, class_names)
+    if found is None:
+        raise ConfigError(f"--class-seconds: no class {name!r}; use a class name "
+                          f"({', '.join(class_names)}) or an index 0-{len(class_names) - 1}")
+    return found
 
 
 def _seconds(value: str, spec: str) -> float:

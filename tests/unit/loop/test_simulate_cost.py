@@ -9,10 +9,10 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 
 from activelearn.cli import main
 from activelearn.state import Store
+from support.images import class_folders
 
 CLASSES = ["dark", "mid", "light"]
 SECONDS = {"dark": 12.0, "mid": 3.0, "light": 6.0}
@@ -20,11 +20,7 @@ SECONDS = {"dark": 12.0, "mid": 3.0, "light": 6.0}
 
 @pytest.fixture
 def folder_project(project_file, tmp_path):
-    root = tmp_path / "images"
-    for k, cls in enumerate(CLASSES):
-        (root / cls).mkdir(parents=True)
-        for i in range(40):
-            Image.new("L", (8, 8), color=20 + 100 * k + i).save(root / cls / f"{i}.png")
+    root = class_folders(tmp_path / "images", CLASSES)
 
     def write(**strategy):
         return project_file(

@@ -9,21 +9,17 @@ from collections import Counter
 
 import pytest
 from click.testing import CliRunner
-from PIL import Image
 
 from activelearn.cli import main
 from activelearn.state import Store
+from support.images import class_folders
 
 CLASSES = ["dark", "mid", "light"]
 
 
 @pytest.fixture
 def folder_project(project_file, tmp_path):
-    root = tmp_path / "images"
-    for k, cls in enumerate(CLASSES):
-        (root / cls).mkdir(parents=True)
-        for i in range(40):
-            Image.new("L", (8, 8), color=20 + 100 * k + i).save(root / cls / f"{i}.png")
+    root = class_folders(tmp_path / "images", CLASSES)
     return project_file(
         data={"source": "imagefolder", "root": str(root), "image_size": [8, 8],
               "channels": 1, "limit": None, "test_limit": None},
