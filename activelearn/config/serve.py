@@ -4,8 +4,7 @@ schema.py's Config."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SECRET_ENV = "ACTIVELEARN_WEBHOOK_SECRET"
 SECRET_FILE_ENV = "ACTIVELEARN_WEBHOOK_SECRET_FILE"
@@ -24,8 +23,6 @@ class ServeConfig:
     max_wait: ... or this many seconds after the first of them, whichever comes first
         (1 to 604800); events that arrive while a cycle runs start exactly one more
         cycle after it ends
-    public_url: the URL Label Studio reaches the service at (default
-        http://HOST:PORT); `init --connect-ml-backend` registers it
     The webhook secret never goes in this file: it comes from $ACTIVELEARN_WEBHOOK_SECRET
     or the file named by $ACTIVELEARN_WEBHOOK_SECRET_FILE; Label Studio sends it in the
     X-Activelearn-Secret header (init --connect-ml-backend sets that up).
@@ -35,13 +32,6 @@ class ServeConfig:
     port: int = 9090
     min_new_labels: int = 20
     max_wait: float = 300.0
-    public_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_SERVE_URL", ""))
-
-    @property
-    def url(self) -> str:
-        """Where Label Studio reaches the service."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
-        return (self.public_url or f"http://{host}:{self.port}").rstrip("/")
 
 
 def serve_problems(cfg: ServeConfig) -> list[str]:
@@ -56,6 +46,4 @@ def serve_problems(cfg: ServeConfig) -> list[str]:
                    "1000000")
     if not 1 <= cfg.max_wait <= 604800:
         out.append(f"serve.max_wait {cfg.max_wait} is out of range: use 1 to 604800 seconds")
-    if cfg.public_url and not cfg.public_url.startswith(("http://", "https://")):
-        out.append(f"serve.public_url {cfg.public_url!r} is not an http(s):// URL")
     return out
