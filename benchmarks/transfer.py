@@ -34,8 +34,9 @@ from activelearn.learn.checkpoints import resolve_device, save_checkpoint
 from activelearn.learn.embedding import pool_features
 from activelearn.learn.fit import fit
 from activelearn.learn.inference import Normalizer
-from activelearn.loop.simulate import simulate
 from activelearn.reporting import results
+from activelearn.reporting.plots import SimulateFigures
+from activelearn.simulate import simulate
 
 SOURCE_CLASSES, TARGET_CLASSES = range(0, 5), range(5, 10)
 
@@ -109,7 +110,7 @@ def main() -> None:
             embed_s[mode] = round(time.perf_counter() - start, 1)
         seeds = [cfg.project.seed + k for k in range(args.seeds)]
         for record in simulate(run, target, args.strategies, seeds, args.out / mode / "sim",
-                               echo=print, progress=False):
+                               echo=print, progress=False, figures=SimulateFigures()):
             records.append({**record, "strategy": f"{mode}/{record['strategy']}"})
     report.update(summarize(records, embed_s))
     (args.out / "transfer.json").write_text(json.dumps(report, indent=1))

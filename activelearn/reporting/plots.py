@@ -20,7 +20,8 @@ from activelearn.errors import ActiveLearnError
 from activelearn.files import write_atomically
 from activelearn.quality.agreement import Agreement
 from activelearn.quality.throughput import Throughput
-from activelearn.reporting.results import METRIC_LABELS, Curve, Record, curves
+from activelearn.reporting.results import Curve, curves
+from activelearn.simulate import METRIC_LABELS, Record
 
 # (labels, accuracy, macro-F1) of one split, one point per evaluated round
 SplitCurve = tuple[list[int], list[float], list[float]]
@@ -218,6 +219,20 @@ def simulate_figures(records: Sequence[Record], out_dir: Path, log_x: bool | Non
         drawn.append(simulate_curves(records, Path(out_dir) / f"{prefix}{name}", metric,
                                      log_x, (targets or {}).get(metric, ())))
     return drawn
+
+
+class SimulateFigures:
+    """The figures of a `simulate` run in its folder (simulate.Figures)."""
+
+    def clear(self, out_dir: Path) -> None:
+        """Remove an earlier run's figures: they would not match this run's."""
+        for name in SIMULATE_FIGURES:
+            (Path(out_dir) / name).unlink(missing_ok=True)
+
+    def draw(self, records: Sequence[Record], out_dir: Path, log_x: bool | None,
+             targets: Mapping[str, Sequence[float]]) -> list[Path]:
+        """simulate_figures of the records, targets drawn as dotted lines."""
+        return simulate_figures(records, out_dir, log_x, targets)
 
 
 def _strategy_line(ax: Any, curve: Curve) -> None:

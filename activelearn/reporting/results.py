@@ -1,88 +1,23 @@
-"""Results of a `simulate` run: per-round records to CSV/JSON, learning curves, a summary
-table. The plots are drawn in plots.py.
+"""The results of a `simulate` run compared: learning curves, a summary table. The
+records are those simulate writes (simulate/records.py); plots.py draws the figures.
 
-A record is one dict per (strategy, seed, round), e.g.
-``{"strategy": "margin", "seed": 0, "round": 3, "labels": 2000, "accuracy": 0.851, ...}``.
 Curves are averaged over seeds at equal label counts; only label counts that every
 seed of a strategy reached are used, so each point of a mean curve has the same seeds.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from activelearn.errors import ActiveLearnError
-from activelearn.files import write_atomically, write_text
+from activelearn.simulate import Record
 
-Record = Mapping[str, Any]
-
-KNOWN_KEYS = (
-    "strategy", "seed", "round", "labels", "accuracy", "macro_f1", "worst_recall",
-    "worst_class", "val_accuracy", "val_macro_f1", "train_s", "score_s", "select_s", "loss",
-)
-METRIC_LABELS = {
-    "accuracy": "test accuracy",
-    "macro_f1": "test macro-F1",
-    "worst_recall": "worst-class test recall",
-    "val_accuracy": "validation accuracy",
-    "val_macro_f1": "validation macro-F1",
-}
 # Floating-point slack when comparing a mean accuracy with the target accuracy.
 _EPS = 1e-12
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_rounds(records: Sequence[Record], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``rounds.csv`` and ``rounds.json`` into ``out_dir``; return their paths.
-
-    Each file is written to a temporary file in ``out_dir`` and moved into place with
-    ``os.replace``, so calling this after every round and interrupting at any moment
-    leaves either the previous or the new complete file, never half of one.
-    CSV columns: the known keys first (in :data:`KNOWN_KEYS` order), then any extra
-    keys in the order they first appear; a record lacking a key gets an empty cell.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    columns = csv_columns(records)
-    csv_path, json_path = out_dir / "rounds.csv", out_dir / "rounds.json"
-
-    def write_csv(tmp: Path) -> None:
-        with tmp.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=columns, restval="", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(records)
-
-    write_atomically(csv_path, write_csv)
-    write_text(json_path, json.dumps([dict(r) for r in records], indent=1,
-                                     default=_json_default) + "\n")
-    return csv_path, json_path
-
-
-def csv_columns(records: Iterable[Record]) -> list[str]:
-    """The union of the records' keys: known keys first, then extras in first-seen order."""
-    seen: dict[str, None] = {}
-    for record in records:
-        seen.update(dict.fromkeys(record))
-    known = [k for k in KNOWN_KEYS if k in seen]
-    return known + [k for k in seen if k not in KNOWN_KEYS]
-
-
-def _json_default(value: Any) -> Any:
-    # numpy scalars and arrays (np.float32 accuracy, np.int64 labels) are not JSON types.
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON: {value!r}")
 
 
 # --------------------------------------------------------------------------- curves

@@ -12,6 +12,7 @@ from activelearn.errors import ActiveLearnError
 from activelearn.files import write_csv
 from activelearn.reporting import hours, plots, results, targets
 from activelearn.reporting.page import Section
+from activelearn.simulate import csv_columns, read_targets
 
 # figure file -> its caption; simulate's own figure names, after "simulate_"
 _CAPTIONS = {"accuracy.png": "test accuracy", "macro_f1.png": "test macro-F1",
@@ -28,7 +29,7 @@ def simulate_section(records: list[dict] | None, source: str, out_dir: Path) -> 
         return section
     try:
         rows = results.summarize(records)
-        found, notes = targets.read_targets(Path(source)) if source else ([], [])
+        found, notes = read_targets(Path(source)) if source else ([], [])
         lines: dict[str, list[float]] = {}
         for t in found:
             lines.setdefault(t.metric, []).append(t.value)
@@ -56,7 +57,7 @@ def simulate_section(records: list[dict] | None, source: str, out_dir: Path) -> 
             section.text(note)
         section.files.append(write_csv(out_dir / "simulate_targets.csv",
                                        targets.targets_csv(reached)))
-    columns = results.csv_columns(records)
+    columns = csv_columns(records)
     section.files.append(write_csv(out_dir / "simulate_rounds.csv", [
         columns, *[[r.get(c, "") for c in columns] for r in records]]))
     return section

@@ -10,7 +10,7 @@ import numpy as np
 from activelearn.config import FASHION_MNIST_CLASSES
 from activelearn.kinds import RoundStatus, Split
 from activelearn.learn.metrics import compute_metrics
-from activelearn.reporting import results
+from activelearn.simulate import write_rounds
 from activelearn.state import AnnotationRow, PulledReviews, Store
 
 CLASSES = list(FASHION_MNIST_CLASSES)
@@ -109,4 +109,4 @@ def build_simulate(out_dir: Path) -> None:
                 records.append({"strategy": strategy, "seed": seed, "round": round_,
                                 "labels": 100 * (round_ + 1), "accuracy": acc,
                                 "macro_f1": acc - 0.02})
-    results.write_rounds(records, out_dir)
+    write_rounds(records, out_dir)

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 from activelearn.cli import main
-from activelearn.reporting import results
 from activelearn.reporting.forecast import wilson_interval
 from activelearn.reporting.report import write_report
+from activelearn.simulate import write_rounds
 from activelearn.state import Store
 from support.report_data import CLASSES, SECTIONS, build_simulate, build_state, parse, payload
 
@@ -138,9 +138,8 @@ def test_report_errors_are_one_line_with_exit_codes(project, tmp_path) -> None:
 def test_unusable_simulate_records_leave_that_section_empty(project, tmp_path) -> None:
     """Records whose seeds share no label count: the section says why, the rest is there."""
     sim = tmp_path / "odd"
-    results.write_rounds([{"strategy": "random", "seed": 0, "labels": 100, "accuracy": 0.5},
-                          {"strategy": "random", "seed": 1, "labels": 150, "accuracy": 0.6}],
-                         sim)
+    write_rounds([{"strategy": "random", "seed": 0, "labels": 100, "accuracy": 0.5},
+                  {"strategy": "random", "seed": 1, "labels": 150, "accuracy": 0.6}], sim)
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["report", "--config", str(project), "--out", str(out),
                                        "--simulate", str(sim)])

@@ -6,9 +6,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from activelearn.reporting import plots, results
+from activelearn.reporting import plots
 from activelearn.reporting.simulate_section import simulate_section
-from activelearn.reporting.targets import Target, write_targets
+from activelearn.simulate import Target, write_rounds, write_targets
 
 
 def records(worst: bool = True) -> list[dict]:
@@ -61,7 +61,7 @@ def test_a_narrow_label_range_keeps_a_linear_axis_unless_asked(tmp_path, monkeyp
 
 def test_the_report_section_shows_the_targets_simulate_wrote(tmp_path):
     sim = tmp_path / "sim"
-    results.write_rounds(records(), sim)
+    write_rounds(records(), sim)
     write_targets(sim, [Target("accuracy", 0.7), Target("accuracy", 0.75, "0.8 × full-data "
                                                                         "accuracy 0.938")],
                   ["full-data accuracy 0.938, macro-F1 0.93 (cached from x.json)"])
@@ -85,7 +85,7 @@ def test_the_report_section_shows_the_targets_simulate_wrote(tmp_path):
 
 def test_without_targets_the_section_has_no_targets_table(tmp_path):
     sim = tmp_path / "sim"
-    results.write_rounds(records(worst=False), sim)
+    write_rounds(records(worst=False), sim)
     section = simulate_section(records(worst=False), str(sim), tmp_path / "report")
     assert not any("targets" in f for f in section.files)
     assert not (Path(tmp_path / "report") / "simulate_worst_recall.png").exists()

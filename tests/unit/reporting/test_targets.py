@@ -6,16 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from activelearn.errors import ActiveLearnError
-from activelearn.reporting.targets import (
-    Target,
-    TargetSpec,
-    format_targets,
-    read_targets,
-    target_rows,
-    targets_csv,
-    write_targets,
-)
+from activelearn.reporting.targets import format_targets, target_rows, targets_csv
+from activelearn.simulate import Target, TargetSpec
 
 
 def run(strategy: str, seed: int, points: list[tuple[int, float]], metric="accuracy"):
@@ -97,24 +89,3 @@ def test_the_table_has_a_row_per_target_and_strategy_and_says_how_targets_were_s
     assert "= 0.9 × full-data accuracy 0.950, cached" in text
     csv = targets_csv(target_rows(RANDOM + MARGIN, goals))
     assert len(csv) == 1 + 2 * 2 * 2  # a row per target, strategy and seed
-
-
-def test_a_fraction_without_a_full_data_value_is_refused():
-    spec = TargetSpec("accuracy", (), (0.97,))
-    assert spec.needs_full_data
-    with pytest.raises(ActiveLearnError, match="full-data"):
-        spec.resolve()
-    given = TargetSpec("accuracy", (), (0.5,), full_data=0.9)
-    assert not given.needs_full_data and given.resolve()[0].value == pytest.approx(0.45)
-
-
-def test_targets_round_trip_through_targets_json_and_go_when_there_are_none(tmp_path):
-    goals = [Target("accuracy", 0.9), Target("accuracy", 0.88, "0.97 × full-data ...")]
-    write_targets(tmp_path, goals, ["full-data accuracy 0.907 (cached from f.json)"])
-    assert read_targets(tmp_path) == (goals, ["full-data accuracy 0.907 (cached from f.json)"])
-    assert read_targets(tmp_path / "rounds.json")[0] == goals  # the records' file works too
-    write_targets(tmp_path, [])
-    assert read_targets(tmp_path) == ([], [])
-    (tmp_path / "targets.json").write_text("{broken")
-    with pytest.raises(ActiveLearnError, match="not a simulate targets.json"):
-        read_targets(tmp_path)

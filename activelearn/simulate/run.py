@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -30,11 +31,13 @@ from activelearn.learn.embedding import (
 )
 from activelearn.learn.fit import normalizer
 from activelearn.learn.inference import Predictor
-from activelearn.loop.cost import CostModel, LeadTimes, cost_lines
-from activelearn.loop.full_data import full_data
-from activelearn.loop.schedule import describe_schedule, next_batch
-from activelearn.loop.simtrain import Trained, metric_fields, train_and_evaluate
-from activelearn.reporting import plots, results, targets
+from activelearn.project import state_path
+from activelearn.simulate.cost import CostModel, LeadTimes, cost_lines
+from activelearn.simulate.full_data import full_data
+from activelearn.simulate.records import write_rounds
+from activelearn.simulate.schedule import describe_schedule, next_batch
+from activelearn.simulate.targets import Target, TargetSpec, write_targets
+from activelearn.simulate.training import Trained, metric_fields, train_and_evaluate
 from activelearn.state import Store
 from activelearn.strategies import (
     SelectionInput,
@@ -49,8 +52,19 @@ log = logging.getLogger("activelearn.simulate")
 Record = dict
 
 
+class Figures(Protocol):
+    """Draws a run's figures in its folder (reporting.plots.SimulateFigures does)."""
+
+    def clear(self, out_dir: Path) -> None:
+        """Remove the figures an earlier run left in out_dir (they would not match)."""
+
+    def draw(self, records: Sequence[Record], out_dir: Path, log_x: bool | None,
+             targets: Mapping[str, Sequence[float]]) -> object:
+        """The figures of the records; targets: metric -> values drawn as lines."""
+
+
 def _open_store(run_dir: Path, pool: Pool, splits: np.ndarray) -> Store:
-    store = Store.open(run_dir / "state.sqlite")
+    store = Store.open(state_path(run_dir))
     if store.items.count() == 0:
         store.items.add((item_id, i, pool.paths[i] if pool.paths else None, str(splits[i]))
                         for i, item_id in enumerate(pool.item_ids))
@@ -214,10 +228,10 @@ def _record(strategy: str, seed: int, round_: int, labels: int, trained: Trained
 
 def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], out_dir: Path,
              echo: Callable[[str], None], progress: bool = True, imbalance: float = 1.0,
-             goals: targets.TargetSpec | None = None,
-             cost: CostModel | None = None) -> list[Record]:
-    """Run every strategy with every seed; writes rounds.csv/json after each round and the
-    plots at the end (also when interrupted). Returns all records.
+             goals: TargetSpec | None = None, cost: CostModel | None = None,
+             figures: Figures | None = None) -> list[Record]:
+    """Run every strategy with every seed; writes rounds.csv/json after each round and
+    has `figures` draw the plots at the end (also when interrupted). Returns all records.
 
     imbalance: above 1, the train split keeps class counts falling geometrically from
     the largest class's to largest / imbalance (class 0 keeps the most; the test and
@@ -231,13 +245,13 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
     for name in strategies:
         get_strategy(name)  # fail on a typo before any training
     out_dir.mkdir(parents=True, exist_ok=True)
-    for figure in plots.SIMULATE_FIGURES:  # an earlier run's figures would not match
-        (out_dir / figure).unlink(missing_ok=True)
+    if figures is not None:
+        figures.clear(out_dir)
     records: list[Record] = []
 
     def on_round(record: Record) -> None:
         records.append(record)
-        results.write_rounds(records, out_dir)
+        write_rounds(records, out_dir)
         echo(_round_line(record))
 
     features = None
@@ -261,7 +275,7 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
     for line in cost_lines(cfg.strategy.cost_weighted, strategies, cost, pool.class_names):
         echo(line)
     found, notes = _resolve(cfg, pool, splits, imbalance, goals, echo, progress)
-    targets.write_targets(out_dir, found, notes)
+    write_targets(out_dir, found, notes)
     try:
         for seed in seeds:
             for name in strategies:
@@ -270,17 +284,17 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
                 SimulatedRun(cfg, pool, name, seed, run_dir, progress, features,
                              splits, cost).run(on_round)
     finally:
-        if records:
+        if records and figures is not None:
             lines: dict[str, list[float]] = {}
             for t in found:
                 lines.setdefault(t.metric, []).append(t.value)
-            plots.simulate_figures(records, out_dir, cfg.loop.batch_growth > 1 or None, lines)
+            figures.draw(records, out_dir, cfg.loop.batch_growth > 1 or None, lines)
     return records
 
 
 def _resolve(cfg: Config, pool: Pool, splits: np.ndarray, imbalance: float,
-             goals: targets.TargetSpec | None, echo: Callable[[str], None],
-             progress: bool) -> tuple[list[targets.Target], list[str]]:
+             goals: TargetSpec | None, echo: Callable[[str], None],
+             progress: bool) -> tuple[list[Target], list[str]]:
     """The targets of goals, measuring (or reading the cache of) the full-data value when
     a fraction needs it, and the lines saying where that value came from (echoed, with
     one line per target)."""
@@ -314,9 +328,11 @@ def _imbalance_line(pool: Pool, splits: np.ndarray, ratio: float) -> str:
 
 def _fresh(run_dir: Path) -> None:
     """A new run replaces an earlier one of the same strategy and seed."""
-    for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "model.pt",
-                 "lead_times.csv"):
-        (run_dir / name).unlink(missing_ok=True)
+    state = state_path(run_dir)  # with SQLite's write-ahead log and shared memory
+    for path in (state, state.with_name(f"{state.name}-wal"),
+                 state.with_name(f"{state.name}-shm"), run_dir / "model.pt",
+                 run_dir / "lead_times.csv"):
+        path.unlink(missing_ok=True)
 
 
 def _round_line(r: Record) -> str:

@@ -14,9 +14,9 @@ from activelearn.config.load import config_from_dict
 from activelearn.data.sources.base import Pool
 from activelearn.data.splits import assign_splits
 from activelearn.learn.metrics import compute_metrics
-from activelearn.loop import full_data as full_data_module
-from activelearn.loop.full_data import full_data, full_data_digest
-from activelearn.loop.simtrain import worst_class
+from activelearn.simulate import full_data as full_data_module
+from activelearn.simulate.full_data import full_data, full_data_digest
+from activelearn.simulate.training import worst_class
 
 
 def tiny_pool(n_train: int = 60, n_test: int = 40) -> Pool:
@@ -102,7 +102,7 @@ def test_worst_class_is_the_lowest_recall_among_the_classes_present():
 def test_the_reference_is_the_rounds_training_on_every_train_item(tmp_path):
     from activelearn.learn.checkpoints import resolve_device
     from activelearn.learn.fit import normalizer
-    from activelearn.loop.simtrain import train_and_evaluate
+    from activelearn.simulate.training import train_and_evaluate
 
     cfg, pool = tiny_config(tmp_path), tiny_pool()
     splits = splits_of(cfg, pool)

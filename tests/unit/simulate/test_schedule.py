@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from activelearn.config import LoopConfig
-from activelearn.loop.schedule import describe_schedule, label_schedule, next_batch
+from activelearn.simulate import describe_schedule, label_schedule, next_batch
 
 
 def schedule(**loop) -> list[int]:

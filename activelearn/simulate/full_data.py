@@ -25,7 +25,7 @@ from activelearn.files import write_text
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import resolve_device
 from activelearn.learn.fit import normalizer
-from activelearn.loop.simtrain import train_and_evaluate
+from activelearn.simulate.training import train_and_evaluate
 
 log = logging.getLogger("activelearn.simulate")
 
