@@ -30,6 +30,7 @@ import yaml
 from activelearn.config import FASHION_MNIST_CLASSES, load_config
 from activelearn.kinds import BatchKind, RoundStatus, Split
 from activelearn.learn.metrics import compute_metrics
+from activelearn.project import Project
 from activelearn.state import AnnotationRow, Store
 
 ITEMS, ROUNDS, HOLDOUT, INITIAL, BATCH, TEST = 100_000, 50, 1_000, 500, 500, 10_000
@@ -170,7 +171,7 @@ def _in_process(config: Path, command: str) -> float:
     else:
         from activelearn.reporting.status import project_status
 
-        project_status(cfg)
+        project_status(Project(cfg))
     return time.perf_counter() - start
 
 

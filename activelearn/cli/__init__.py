@@ -1,11 +1,12 @@
 """The command line (`activelearn`, entry point `activelearn.cli:main`).
 
-base.py holds the group, --config and the error handling; loop.py the labelling loop's
-commands (simulate, init, cycle, demo, bot); ops.py the operating ones (worker, status,
-report, clean, export).
+base.py holds the group, --config, loading the project and the error handling; loop.py
+the labelling loop's commands (init, cycle, demo, bot); simulate.py the offline
+experiment; ops.py the operating ones (worker, status, report, clean, ingest, export,
+serve).
 """
 
-from activelearn.cli import loop, ops  # noqa: F401  (importing them registers the commands)
+from activelearn.cli import loop, ops, simulate  # noqa: F401  (importing them registers the commands)
 from activelearn.cli.base import main
 
 __all__ = ["main"]

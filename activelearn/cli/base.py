@@ -9,13 +9,16 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from activelearn.config import DEFAULT_CONFIG, Config, load_config
 from activelearn.config.checks import SCORED
 from activelearn.errors import ActiveLearnError, ConfigError
+
+if TYPE_CHECKING:
+    from activelearn.project import Project
 
 
 def handle_errors(fn):
@@ -87,13 +90,26 @@ def registered_names() -> dict[str, list[str]]:
             SCORED: [n for n in strategies if get_strategy(n).ranks_by_score]}
 
 
-def load_needing(config: str | None, key: str, env: str) -> Config:
+# the environment variable that can set each URL a command may need
+URL_ENV = {"label_studio.url": "ACTIVELEARN_LS_URL", "jobs.redis_url": "ACTIVELEARN_REDIS_URL"}
+
+
+def load_needing(config: str | None, key: str) -> Config:
     """The project file of a command that needs a URL (key, e.g. "jobs.redis_url") set."""
     cfg = load(config)
     section, name = key.split(".")
     if not getattr(getattr(cfg, section), name):
-        raise ConfigError(f"{cfg.path}: {key}: not set; set it in the project file or {env}")
+        raise ConfigError(f"{cfg.path}: {key}: not set; set it in the project file or "
+                          f"{URL_ENV[key]}")
     return cfg
+
+
+def load_project(config: str | None, needing: str | None = None) -> Project:
+    """The command's Project, built once from the validated project file (needing: a URL
+    key the command cannot do without, see load_needing)."""
+    from activelearn.project import Project
+
+    return Project(load_needing(config, needing) if needing else load(config))
 
 
 class ActiveLearnGroup(click.Group):

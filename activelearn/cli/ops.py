@@ -7,7 +7,13 @@ from pathlib import Path
 
 import click
 
-from activelearn.cli.base import config_option, handle_errors, load, load_needing, main
+from activelearn.cli.base import (
+    config_option,
+    handle_errors,
+    load_needing,
+    load_project,
+    main,
+)
 from activelearn.errors import ConfigError
 
 
@@ -59,7 +65,7 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
     from activelearn.jobs.executor import RQExecutor
     from activelearn.jobs.worker import run_worker
 
-    cfg = load_needing(config, "jobs.redis_url", "ACTIVELEARN_REDIS_URL")
+    cfg = load_needing(config, "jobs.redis_url")
     RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
     names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
     served = list(work_dirs) or [str(cfg.work_dir)]
@@ -90,11 +96,12 @@ def status(config, as_json, only_queues) -> None:
 
     from activelearn.reporting.status import project_status
 
-    cfg = load(config)
+    project = load_project(config)
+    cfg = project.cfg
     if only_queues and not cfg.jobs.redis_url:
         raise ConfigError(f"{cfg.path}: jobs.redis_url: not set, so jobs run inline and "
                           "there are no queues; set it or ACTIVELEARN_REDIS_URL")
-    found = project_status(cfg)
+    found = project_status(project)
     if as_json:
         click.echo(json.dumps(found, indent=2))
     else:
@@ -139,9 +146,7 @@ def report(config, out, simulate_dir) -> None:
     """
     from activelearn.reporting.report import project_report
 
-    cfg = load(config)
-    written = project_report(cfg.work_dir, cfg.project.name, cfg.classes, cfg.loop,
-                             Path(out) if out else None,
+    written = project_report(load_project(config), Path(out) if out else None,
                              Path(simulate_dir) if simulate_dir else None)
     click.echo(f"wrote {written.page} with {len(written.images)} plots and "
                f"{len(written.files)} CSV files")
@@ -162,15 +167,14 @@ def clean(config) -> None:
     images the source could not use). cleaning.near_threshold sets how alike two images
     must be.
     """
-    from activelearn.data.sources import open_pool
     from activelearn.loop.clean import record_items, run_clean
-    from activelearn.state import Store
 
-    cfg = load(config)
-    with Store.open(cfg.work_dir / "state.sqlite") as store:
-        pool = open_pool(cfg, store, progress=True)
+    project = load_project(config)
+    cfg = project.cfg
+    with project.store() as store:
+        pool = project.open_pool(store, progress=True)
         record_items(store, pool, cfg.splits, cfg.project.seed)
-        out_dir = cfg.work_dir / "clean"
+        out_dir = project.clean_dir
         summary = run_clean(pool, store, cfg.cleaning, out_dir)
     for line in summary.lines():
         click.echo(line)
@@ -188,12 +192,9 @@ def ingest(config, no_progress) -> None:
     model.input_size. cycle, simulate and clean do this themselves; run it ahead for a
     large new collection, or from cron after files were added.
     """
-    from activelearn.data.sources import open_pool
-    from activelearn.state import Store
-
-    cfg = load(config)
-    with Store.open(cfg.work_dir / "state.sqlite") as store:
-        pool = open_pool(cfg, store, progress=not no_progress)
+    project = load_project(config)
+    with project.store() as store:
+        pool = project.open_pool(store, progress=not no_progress)
     for line in pool.notes:
         click.echo(line)
     tests = int(pool.is_test.sum())
@@ -230,20 +231,19 @@ def export(config, fmt, out, force) -> None:
                  readable by torchvision.datasets.ImageFolder(OUT/SPLIT); OUT/labels.csv
                  names each item's file. Class folders are the class names with '/' as '_'.
     """
-    from activelearn.data.sources import open_pool
     from activelearn.reporting import export as exporting
-    from activelearn.state import Store
 
-    cfg = load(config)
+    project = load_project(config)
+    cfg = project.cfg
     classes = list(cfg.classes)
-    items = exporting.read_labelled(cfg.work_dir / "state.sqlite")
+    items = exporting.read_labelled(project)
     exporting.check_labels(items, classes, cfg.path)
     out_dir = Path(out)
     exporting.prepare_out(out_dir, force)
 
     def pool():  # the catalogued pool, as the last cycle left it
-        with Store.open(cfg.work_dir / "state.sqlite", readonly=True) as store:
-            return open_pool(cfg, store, refresh=False)
+        with project.store(readonly=True) as store:
+            return project.open_pool(store, refresh=False)
 
     result = exporting.write_export(items, classes, fmt, out_dir, pool)
     click.echo(result.summary())
@@ -288,7 +288,8 @@ def serve(config, host, port) -> None:
                           "pip install 'activelearn[serve]'") from None
     from activelearn.service.secret import webhook_secret
 
-    cfg = load_needing(config, "label_studio.url", "ACTIVELEARN_LS_URL")
+    project = load_project(config, needing="label_studio.url")
+    cfg = project.cfg
     secret = webhook_secret()
     host = host or cfg.serve.host
     port = port or cfg.serve.port
@@ -302,4 +303,4 @@ def serve(config, host, port) -> None:
                f"/webhook, ML backend /predict, /metrics, /status, /report/); a cycle after "
                f"{cfg.serve.min_new_labels} label changes or {cfg.serve.max_wait:g} s after "
                "the first")
-    run_service(cfg, secret, host, port, lambda line: click.echo(line))
+    run_service(project, secret, host, port, lambda line: click.echo(line))

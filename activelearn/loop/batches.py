@@ -17,15 +17,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.jobs import steps
-from activelearn.jobs.executor import Executor
 from activelearn.kinds import BatchKind, Split
 from activelearn.learn.embedding import cold_start, pool_keys, project_embedder
 from activelearn.loop.batch_size import plan_auto_batch
 from activelearn.loop.clean import selectable_positions
 from activelearn.loop.relabel import request_relabels
+from activelearn.project import Project
 from activelearn.reporting.stopping import stop_reason
 from activelearn.state import Store
 from activelearn.strategies import candidate_positions
@@ -34,9 +33,9 @@ from activelearn.strategies import candidate_positions
 class BatchPlanner:
     """Plans the batches of one project's rounds (see the module)."""
 
-    def __init__(self, cfg: Config, store: Store, pool: Pool, executor: Executor,
+    def __init__(self, project: Project, store: Store, pool: Pool,
                  echo: Callable[[str], None], progress: bool = True) -> None:
-        self.cfg, self.store, self.pool, self.executor = cfg, store, pool, executor
+        self.project, self.cfg, self.store, self.pool = project, project.cfg, store, pool
         self.echo, self.progress = echo, progress
         self.position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
 
@@ -125,7 +124,7 @@ class BatchPlanner:
         strategy = self.cfg.strategy
         seed = self.cfg.project.seed * 1000 + round_
         candidates = candidate_positions(selectable, strategy.candidates, seed)
-        chosen = steps.score_and_select(self.executor, self.cfg, version, candidates,
+        chosen = steps.score_and_select(self.project.executor, self.cfg, version, candidates,
                                         self._labeled_train_positions(), n, seed,
                                         self.progress, state=self.store)
         ids = [self.pool.item_ids[i] for i in chosen["positions"]]
@@ -134,7 +133,7 @@ class BatchPlanner:
                                list(zip(ids, chosen["scores"])), suggestions)
         weighted = ", per expected second of labelling" if chosen.get("cost_weighted") else ""
         self.echo(f"  selected {len(ids)} of {len(candidates)} candidates with "
-                  f"{strategy.name}{weighted} (model {version}, jobs {self.executor.name})")
+                  f"{strategy.name}{weighted} (model {version}, jobs {self.project.executor.name})")
 
     def _gold_share(self, n: int) -> list[str]:
         """The gold items that take quality.gold_rate of a batch of n (never all of it)."""

@@ -31,26 +31,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
-import torch
-
-from activelearn.annotation.label_studio.client import LabelStudioBackend
-from activelearn.config import Config
-from activelearn.data.artifacts import project_artifacts
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
 from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
-from activelearn.jobs.executor import Executor, make_executor
 from activelearn.kinds import RoundStatus, Split
-from activelearn.learn.backbones import check_weights
 from activelearn.learn.checkpoints import (
     checkpoint_name,
     metrics_name,
     model_problem,
     model_version,
 )
-from activelearn.learn.embedding import uses_embeddings
 from activelearn.loop.batches import BatchPlanner
 from activelearn.loop.clean import needs_clean, propagate_labels, record_items, run_clean
 from activelearn.loop.lock import CycleLock
@@ -58,9 +51,14 @@ from activelearn.loop.project import init_project
 from activelearn.loop.pull import pull_annotations
 from activelearn.loop.push import TaskPusher, check_image_mode
 from activelearn.loop.review import push_reviews, review_specs, select_reviews
+from activelearn.project import Project
 from activelearn.quality.gold import read_gold_file
 from activelearn.reporting.stopping import accuracy_text, project_outlook, stop_reason
 from activelearn.state import Store
+
+if TYPE_CHECKING:
+    from activelearn.annotation.backend import AnnotationBackend
+    from activelearn.jobs.executor import Executor
 
 
 class Plan(str, Enum):
@@ -84,18 +82,26 @@ class Decision:
 
 
 class Cycle:
-    """One cycle of a project: the round state machine. The collaborators are passed in
-    (see run_cycle); the project's Label Studio link is made by `run`."""
+    """One cycle of a project: the round state machine. The project hands it its
+    collaborators (the annotation backend, the executor, the artifact store; see
+    loop.run.run_cycle); the project's link to the annotation project is made by `run`."""
 
-    def __init__(self, cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
-                 executor: Executor, lock: CycleLock, echo: Callable[[str], None],
-                 progress: bool = True, retrain: bool = False) -> None:
-        self.cfg, self.store, self.backend, self.pool = cfg, store, backend, pool
-        self.executor, self.lock, self.echo, self.progress = executor, lock, echo, progress
-        self.retrain = retrain
-        self.artifacts = project_artifacts(cfg)
-        self.planner = BatchPlanner(cfg, store, pool, executor, echo, progress)
+    def __init__(self, project: Project, store: Store, pool: Pool, lock: CycleLock,
+                 echo: Callable[[str], None], progress: bool = True,
+                 retrain: bool = False) -> None:
+        self.project, self.cfg, self.store, self.pool = project, project.cfg, store, pool
+        self.artifacts = project.artifacts
+        self.lock, self.echo, self.progress, self.retrain = lock, echo, progress, retrain
+        self.planner = BatchPlanner(project, store, pool, echo, progress)
         self.pusher: TaskPusher | None = None  # once the project is linked (run)
+
+    @property
+    def backend(self) -> AnnotationBackend:
+        return self.project.backend  # connected by the project when first used
+
+    @property
+    def executor(self) -> Executor:
+        return self.project.executor
 
     @property
     def phases(self) -> dict[str, Callable[[int], None]]:
@@ -279,8 +285,7 @@ class Cycle:
             return
         assert self.pusher is not None
         version = self._version(round_)
-        found = select_reviews(self.executor, self.cfg, self.store, round_, version,
-                               self.progress)
+        found = select_reviews(self.project, self.store, round_, version, self.progress)
         specs = review_specs(self.store.reviews.rows(round_), self.cfg.classes, version,
                              self.pusher.image_of)
         ls = self.cfg.label_studio
@@ -309,7 +314,7 @@ class Cycle:
         record_items(self.store, self.pool, self.cfg.splits, self.cfg.project.seed)
         if needs_clean(self.store, self.pool):  # the first ingest, or new items appeared
             summary = run_clean(self.pool, self.store, self.cfg.cleaning,
-                                self.cfg.work_dir / "clean")
+                                self.project.clean_dir)
             self.echo(f"  clean: {summary.groups} duplicate groups ({summary.grouped_items} "
                       f"items), {summary.leakage_pairs} leakage pairs, in "
                       f"{summary.seconds:.1f} s")
@@ -335,49 +340,6 @@ class Cycle:
 
     def _version(self, round_: int) -> str:
         return model_version(self.cfg.project.name, round_)
-
-
-def run_cycle(cfg: Config, echo: Callable[[str], None], progress: bool = True,
-              retrain: bool = False) -> bool:
-    """Run one cycle under the project's lock (retrain: train a new model now, whatever
-    the labels since the last one). Returns False (and does nothing) when another cycle
-    holds the lock."""
-    from activelearn.data.sources import open_pool
-
-    if cfg.model.weights:  # a missing or wrong weights file: before any work
-        check_weights(cfg.model)
-    state_path = cfg.work_dir / "state.sqlite"
-    with CycleLock(state_path) as lock:
-        if lock.holder is not None:
-            h = lock.holder
-            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.acquired_at))
-            echo(f"another cycle is running (pid {h.pid} on {h.host}, since {since}); "
-                 "nothing done")
-            return False
-        if lock.took_over is not None:
-            echo(f"took over the lock of a cycle that is gone (pid {lock.took_over.pid} on "
-                 f"{lock.took_over.host}); resuming its round")
-        failpoint("cycle:locked")
-        ls = cfg.label_studio
-        executor = make_executor(cfg.jobs)  # Redis first: an outage fails before any change
-        project_artifacts(cfg).check()  # and a remote artifact store
-        backend = LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
-        if cfg.training.threads > 0:
-            torch.set_num_threads(cfg.training.threads)
-        with Store.open(state_path) as store:
-            # the workers decode the cache, when they share this disk
-            inline = executor.name == "inline" or cfg.jobs.remote_artifacts
-            pool = open_pool(cfg, store, progress=progress, build_cache=inline)
-            if (cfg.data.cache == "memmap" and not inline
-                    and steps.build_cache(executor, cfg, store, progress)):
-                pool = open_pool(cfg, store, refresh=False)
-            if uses_embeddings(cfg):  # the backbone's embeddings, once per item
-                embedded = steps.embed(executor, cfg, pool, progress, state=store)
-                if embedded:
-                    echo(f"embedded {embedded} items with {cfg.model.name} "
-                         f"({cfg.model.weights})")
-            Cycle(cfg, store, backend, pool, executor, lock, echo, progress, retrain).run()
-    return True
 
 
 def made_by(result: dict) -> str:

@@ -82,32 +82,30 @@ def run_demo(cfg: Config, rounds: int, noise: float, echo: Callable[[str], None]
     """Bootstrap, then `rounds` times: the bot labels every open task, a cycle trains and
     pushes. Returns (round, train labels, holdout accuracy) per trained round."""
     from activelearn.annotation.bot import annotate_open_tasks
-    from activelearn.annotation.label_studio.client import LabelStudioBackend
-    from activelearn.data.sources import open_pool
     from activelearn.kinds import UNKNOWN_LABEL
-    from activelearn.loop.cycle import run_cycle
     from activelearn.loop.project import init_project
-    from activelearn.state import Store
+    from activelearn.loop.run import run_cycle
+    from activelearn.project import Project
 
-    ls = cfg.label_studio
-    backend = LabelStudioBackend.connect(ls.url)
-    with Store.open(cfg.work_dir / "state.sqlite") as store:
+    project = Project(cfg)
+    ls, backend = cfg.label_studio, project.backend
+    with project.store() as store:
         linked = init_project(backend, store, ls.project_title, list(cfg.classes),
                               ls.instructions)
     echo(f"project: {backend.url}/projects/{linked.project_id} ({linked.how})")
-    with Store.open(cfg.work_dir / "state.sqlite") as store:
-        pool = open_pool(cfg, store)
+    with project.store() as store:
+        pool = project.open_pool(store)
     truth = {i: int(label) for i, label in zip(pool.item_ids, pool.labels)
              if label != UNKNOWN_LABEL}
     echo("\n== cycle: the first round pushes the holdout and the initial batch")
-    run_cycle(cfg, echo, progress)
+    run_cycle(project, echo, progress)
     for k in range(1, rounds + 1):
         report = annotate_open_tasks(backend, linked.project_id, truth, list(cfg.classes),
                                      [1.0 - noise], seed=cfg.project.seed)
         echo(f"\n== bot: {report.annotators[0].summary()}")
         echo(f"== cycle {k} of {rounds}")
-        run_cycle(cfg, echo, progress)
-    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        run_cycle(project, echo, progress)
+    with project.store() as store:
         return [(e.round, e.labels or 0, e.payload["accuracy"]) for e in store.metrics.evaluations()
                 if e.split == "holdout"]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from activelearn.annotation.label_studio.client import LabelStudioBackend
 from activelearn.config import Config
@@ -16,6 +15,7 @@ from activelearn.learn.checkpoints import model_version
 from activelearn.loop.pull import CURSOR_KEY
 from activelearn.loop.push import TaskPusher
 from activelearn.loop.review import push_reviews, review_specs
+from activelearn.project import Project
 from activelearn.state import ReviewState, Store
 
 PROJECT_ID_KEY = "label_studio_project_id"
@@ -72,13 +72,15 @@ def forget_old_tasks(store: Store) -> None:
     store.meta.set(CURSOR_KEY, "")
 
 
-def linked_project(backend: LabelStudioBackend, state_path: Path, title: str) -> LinkedProject:
-    """The project `init_project` linked (the id stored in state, for this server), else
-    the one with this title; a BackendError when there is none. Reads only: a missing
-    state is not created."""
+def linked_project(project: Project) -> LinkedProject:
+    """The annotation project `init_project` linked (the id stored in state, for this
+    server), else the one with the configured title; a BackendError when there is none.
+    Reads only: a missing state is not created."""
+    backend, ls = project.backend, project.cfg.label_studio
+    title = ls.project_title or project.cfg.project.name
     linked = None
-    if state_path.exists():
-        with Store.open(state_path, readonly=True) as store:
+    if project.has_state():
+        with project.store(readonly=True) as store:
             linked = _find(backend, store, title)
     else:
         found = backend.find_project(title)

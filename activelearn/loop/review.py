@@ -22,22 +22,22 @@ import numpy as np
 
 from activelearn.annotation.label_studio.client import LabelStudioBackend
 from activelearn.annotation.label_studio.tasks import REVIEW_KIND, ReviewNote, Suggestion, TaskSpec
-from activelearn.config import Config
-from activelearn.data.artifacts import ArtifactStore, project_artifacts
+from activelearn.data.artifacts import ArtifactStore
 from activelearn.failpoints import failpoint
 from activelearn.jobs import steps
-from activelearn.jobs.executor import Executor
 from activelearn.jobs.functions import joined
 from activelearn.kinds import Split
+from activelearn.project import Project
 from activelearn.quality.label_errors import rank_label_errors
 from activelearn.state import ReviewState, Store
 
 
-def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, version: str,
+def select_reviews(project: Project, store: Store, round_: int, version: str,
                    progress: bool) -> int:
     """Rank the round's labelled train items with out-of-fold predictions and record the
     top quality.review_per_round for review. Returns how many the round has; a round
     that recorded its candidates already (a resumed phase) is not ranked again."""
+    cfg, executor = project.cfg, project.executor
     quality = cfg.quality
     found = store.reviews.rows(round_)
     if found:
@@ -47,7 +47,7 @@ def select_reviews(executor: Executor, cfg: Config, store: Store, round_: int, v
         return 0
     files = steps.out_of_fold(executor, cfg, round_, version, quality.review_folds,
                               progress, state=store)
-    ids, given, probs = merge_folds(project_artifacts(cfg), files)
+    ids, given, probs = merge_folds(project.artifacts, files)
     ranking = rank_label_errors(probs, given, quality.review_min_confidence)
     skip = store.reviews.not_reviewable() | set(store.gold.labels())
     rows: list[tuple[str, int, int, float, float]] = []

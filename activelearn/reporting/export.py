@@ -1,7 +1,7 @@
 """`activelearn export`: the labelled data out of a project's state, as CSV, JSONL or an
 image folder that torchvision's ImageFolder reads.
 
-    items = read_labelled(work_dir / "state.sqlite")
+    items = read_labelled(project)
     check_labels(items, classes, cfg.path)
     prepare_out(out, force)
     result = write_export(items, classes, "imagefolder", out, load_pool)
@@ -44,7 +44,8 @@ from PIL import Image
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ConfigError, DataError, StateError
 from activelearn.files import write_text
-from activelearn.state import LabelledItem, Store
+from activelearn.project import Project
+from activelearn.state import LabelledItem
 
 FORMATS = ("csv", "jsonl", "imagefolder")
 FIELDS = ["item_id", "split", "label", "label_index", "annotators", "annotations", "round",
@@ -80,12 +81,12 @@ class ExportResult:
         return line
 
 
-def read_labelled(state_path: Path) -> list[LabelledItem]:
+def read_labelled(project: Project) -> list[LabelledItem]:
     """The labelled items of a project's state file; StateError when there is none."""
-    if not state_path.is_file():  # never create a state just to look into it
-        raise StateError(f"no state in {state_path}: nothing is labelled yet; run "
+    if not project.state_path.is_file():  # never create a state just to look into it
+        raise StateError(f"no state in {project.state_path}: nothing is labelled yet; run "
                          "activelearn cycle first, or check project.work_dir")
-    with Store.open(state_path, readonly=True) as store:
+    with project.store(readonly=True) as store:
         return store.labels.labelled_items()
 
 

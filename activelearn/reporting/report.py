@@ -23,6 +23,7 @@ from pathlib import Path
 from activelearn.config import LoopConfig
 from activelearn.errors import ActiveLearnError, ConfigError
 from activelearn.files import write_csv, write_text
+from activelearn.project import Project
 from activelearn.quality.throughput import (
     AnnotationEvent,
     Throughput,
@@ -322,15 +323,15 @@ def _busiest(work: Throughput) -> str:
     return f"{n} at {hour:%Y-%m-%d %H:00}"
 
 
-def project_report(work_dir: Path, project: str, classes: Sequence[str],
-                   loop: LoopConfig | None = None, out_dir: Path | None = None,
+def project_report(project: Project, out_dir: Path | None = None,
                    simulate_dir: Path | None = None) -> Report:
     """`activelearn report` for a project: the page in out_dir (default WORK_DIR/report),
     with the simulate run of simulate_dir (default WORK_DIR/simulate, when it holds a
     rounds.json)."""
-    sim_path = simulate_dir or work_dir / "simulate"
+    cfg = project.cfg
+    sim_path = simulate_dir or project.simulate_dir
     records = None
     if simulate_dir is not None or (sim_path / "rounds.json").exists():
         records = read_simulate(sim_path)
-    return write_report(out_dir or work_dir / "report", project, classes,
-                        work_dir / "state.sqlite", records, str(sim_path), loop)
+    return write_report(out_dir or project.report_dir, cfg.project.name, cfg.classes,
+                        project.state_path, records, str(sim_path), cfg.loop)

@@ -13,15 +13,16 @@ from typing import Any
 from activelearn.config import Config
 from activelearn.errors import ActiveLearnError
 from activelearn.kinds import Split
+from activelearn.project import Project
 from activelearn.quality import agreement
 from activelearn.reporting.forecast import wilson_interval
 from activelearn.reporting.stopping import correct_of, forecast_lines, holdout_points, outlook
 from activelearn.state import Store
 
 
-def project_status(cfg: Config) -> dict[str, Any]:
+def project_status(project: Project) -> dict[str, Any]:
     """The status as plain data (what `status --json` prints)."""
-    path = cfg.work_dir / "state.sqlite"
+    cfg, path = project.cfg, project.state_path
     out: dict[str, Any] = {"project": cfg.project.name, "state": str(path), "round": None,
                            "model_version": None, "labels": {"train": 0, "holdout": 0},
                            "tasks_waiting": {"train": 0, "holdout": 0},
@@ -29,8 +30,8 @@ def project_status(cfg: Config) -> dict[str, Any]:
                            "last_pull": None, "last_error": None, "queues": None,
                            "agreement": None, "review": None, "relabel": None,
                            "forecast": None, "stopping": None}
-    if path.exists():
-        with Store.open(path, readonly=True) as store:
+    if project.has_state():
+        with project.store(readonly=True) as store:
             _from_state(store, out)
             _outlook(store, cfg, out)
     if cfg.jobs.redis_url:

@@ -24,9 +24,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from activelearn.config import Config
 from activelearn.config.serve import SECRET_HEADER
 from activelearn.errors import ActiveLearnError
+from activelearn.project import Project
 from activelearn.reporting.status import project_status
 from activelearn.service.controller import Controller
 from activelearn.service.events import BadEvent, parse_event, secret_matches
@@ -39,16 +39,16 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(cfg: Config, secret: str, echo: Callable[[str], None] = print,
+def create_app(project: Project, secret: str, echo: Callable[[str], None] = print,
                warm: bool = True) -> Starlette:
     """The service for one project. secret: what the X-Activelearn-Secret header of a
     webhook must hold; warm: start the cycle forkserver before answering (the first
     cycle then starts as fast as the others)."""
     from activelearn.service.predict import BadRequest, ModelService
 
-    controller = Controller(cfg, echo)
-    models = ModelService(cfg)  # loads nothing until warm_up() or the first /predict
-    report_dir = (cfg.work_dir / "report").resolve()
+    controller = Controller(project, echo)
+    models = ModelService(project)  # loads nothing until warm_up() or the first /predict
+    report_dir = project.report_dir.resolve()
 
     async def webhook(request: Request) -> Response:
         if not secret_matches(request.headers.get(SECRET_HEADER), secret):
@@ -96,7 +96,7 @@ def create_app(cfg: Config, secret: str, echo: Callable[[str], None] = print,
 
     async def status(request: Request) -> Response:
         try:
-            found = await run_in_threadpool(project_status, cfg)
+            found = await run_in_threadpool(project_status, project)
         except ActiveLearnError as exc:
             return error(503, str(exc))
         return JSONResponse({**found, "serve": controller.describe()})
@@ -161,10 +161,10 @@ async def tick_forever(controller: Controller) -> None:
         await asyncio.sleep(TICK)
 
 
-def serve(cfg: Config, secret: str, host: str, port: int,
+def serve(project: Project, secret: str, host: str, port: int,
           echo: Callable[[str], None] = print) -> None:
     """Run the service until interrupted (Ctrl-C, SIGTERM)."""
     import uvicorn
 
-    app = create_app(cfg, secret, echo)
+    app = create_app(project, secret, echo)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

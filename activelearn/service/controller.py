@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from activelearn.config import Config
 from activelearn.loop.project import PROJECT_ID_KEY
+from activelearn.project import Project
 from activelearn.service.events import WebhookEvent
 from activelearn.service.metrics import CycleFigures, ProjectCollector, ServiceCounts
 from activelearn.service.runner import CycleRunner, Finished
 from activelearn.service.trigger import Trigger
-from activelearn.state import LockHolder, Store
+from activelearn.state import LockHolder
 
 LOCK_RETRY = 1.0  # seconds between looks at a lock another process holds
 
@@ -23,14 +23,14 @@ class Controller:
     """Counts webhook events and starts cycles (see the module). Called from one thread
     (the service's event loop): tick() often, on_event() per webhook."""
 
-    def __init__(self, cfg: Config, echo: Callable[[str], None] = print) -> None:
-        self.cfg = cfg
+    def __init__(self, project: Project, echo: Callable[[str], None] = print) -> None:
+        cfg = project.cfg
+        self.project = project
         self.echo = echo
         self.trigger = Trigger(cfg.serve.min_new_labels, cfg.serve.max_wait)
-        self.runner = CycleRunner(Path(cfg.path), cfg.work_dir)
+        self.runner = CycleRunner(Path(cfg.path), project)
         self.counts = ServiceCounts()
-        self.collector = ProjectCollector(cfg.work_dir / "state.sqlite", self.counts,
-                                          self.figures)
+        self.collector = ProjectCollector(project, self.counts, self.figures)
         self.waiting_for: LockHolder | None = None
         self._lock_retry_at = 0.0
         self._project_id: int | None = None
@@ -38,12 +38,10 @@ class Controller:
     @property
     def project_id(self) -> int | None:
         """The linked Label Studio project (from the state; None before `init`)."""
-        if self._project_id is None:
-            path = self.cfg.work_dir / "state.sqlite"
-            if path.exists():
-                with Store.open(path, readonly=True) as store:
-                    stored = store.meta.get(PROJECT_ID_KEY)
-                self._project_id = int(stored) if stored is not None else None
+        if self._project_id is None and self.project.has_state():
+            with self.project.store(readonly=True) as store:
+                stored = store.meta.get(PROJECT_ID_KEY)
+            self._project_id = int(stored) if stored is not None else None
         return self._project_id
 
     def on_event(self, event: WebhookEvent, now: float | None = None) -> bool:

@@ -19,7 +19,8 @@ from typing import Any
 
 from activelearn.config.load import load_config
 from activelearn.errors import ActiveLearnError
-from activelearn.loop.cycle import run_cycle
+from activelearn.loop.run import run_cycle
+from activelearn.project import Project
 from activelearn.reporting.report import project_report
 
 # the exit code of a cycle that found another one holding the project's lock
@@ -54,12 +55,11 @@ def run_cycle_process(config_path: str, journal: str, log_path: str, number: int
              f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
         code = 0
         try:
-            cfg = load_config(config_path)
-            if not run_cycle(cfg, echo, progress=False):
+            project = Project(load_config(config_path))
+            if not run_cycle(project, echo, progress=False):
                 code = LOCKED
             else:
-                written = project_report(cfg.work_dir, cfg.project.name, cfg.classes,
-                                         cfg.loop)
+                written = project_report(project)
                 echo(f"wrote {written.page}")
         except ActiveLearnError as exc:
             echo(f"error: {exc}")

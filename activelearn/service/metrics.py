@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from activelearn.kinds import RoundStatus, Split
-from activelearn.state import Store
+from activelearn.project import Project
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -43,9 +42,9 @@ class CycleFigures:
 class ProjectCollector:
     """Collects the state's figures and the service's counts at each scrape."""
 
-    def __init__(self, state_path: Path, counts: ServiceCounts,
+    def __init__(self, project: Project, counts: ServiceCounts,
                  cycles: Callable[[], CycleFigures]) -> None:
-        self.state_path = state_path
+        self.project = project
         self.counts = counts
         self.cycles = cycles
 
@@ -61,8 +60,8 @@ class ProjectCollector:
                                     labels=["split"])
         accuracy = GaugeMetricFamily("activelearn_holdout_accuracy",
                                      "Accuracy of the latest model on the holdout")
-        if self.state_path.exists():
-            with Store.open(self.state_path, readonly=True) as store:
+        if self.project.has_state():
+            with self.project.store(readonly=True) as store:
                 rounds.add_metric([], sum(r.status == RoundStatus.DONE.value
                                           for r in store.rounds.all()))
                 counts = store.labels.counts()

@@ -39,11 +39,8 @@ import torch
 
 from activelearn.annotation.label_studio.integrations import FETCH_TIMEOUT
 from activelearn.annotation.label_studio.tasks import choice_result, config_classes, task_item_id
-from activelearn.config import Config
-from activelearn.data.artifacts import project_artifacts
 from activelearn.data.images import UnusableImage, decode
 from activelearn.data.imageset import as_tensor
-from activelearn.data.sources import open_pool
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
 from activelearn.kinds import RoundStatus
@@ -52,8 +49,8 @@ from activelearn.learn.checkpoints import checkpoint_name, load_checkpoint, reso
 from activelearn.learn.fit import build, input_spec
 from activelearn.learn.inference import Normalizer, Predictor
 from activelearn.learn.networks import InputSpec, SplitModel
+from activelearn.project import Project
 from activelearn.service.task_images import image_bytes, image_value
-from activelearn.state import Store
 
 log = logging.getLogger("activelearn.serve")
 
@@ -96,9 +93,10 @@ class ModelService:
     a newer model, which replaces the loaded one. Thread-safe: one prediction runs at
     a time, reading images from elsewhere happens beside it."""
 
-    def __init__(self, cfg: Config) -> None:
-        self.cfg = cfg
-        self.state_path = cfg.work_dir / "state.sqlite"
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.cfg = project.cfg
+        self.state_path = project.state_path
         self._lock = threading.Lock()  # the model, the pool, inference
         self._state_lock = threading.Lock()  # the latest version seen
         self._latest: str | None = None
@@ -179,7 +177,7 @@ class ModelService:
             if stamp != self._stamp:
                 self._latest = None
                 if stamp is not None:
-                    with Store.open(self.state_path, readonly=True) as store:
+                    with self.project.store(readonly=True) as store:
                         done = [r.model_version for r in store.rounds.all()
                                 if r.status == RoundStatus.DONE.value and r.model_version]
                     self._latest = done[-1] if done else None
@@ -209,7 +207,7 @@ class ModelService:
     def _load(self, version: str) -> LoadedModel:
         cfg, pool = self.cfg, self._open_pool()
         try:
-            path = project_artifacts(cfg).fetch(checkpoint_name(version))
+            path = self.project.artifacts.fetch(checkpoint_name(version))
         except FileNotFoundError as exc:
             raise StateError(f"{exc.filename}: the checkpoint of model {version} is missing; "
                              "the next cycle trains it again") from None
@@ -233,8 +231,8 @@ class ModelService:
         """The project's pool as the controller left it (never refreshed here: a file
         added since is read from its task's data.image instead)."""
         if self._pool is None:
-            with Store.open(self.state_path, readonly=True) as store:
-                pool = open_pool(self.cfg, store, refresh=False, build_cache=False)
+            with self.project.store(readonly=True) as store:
+                pool = self.project.open_pool(store, refresh=False, build_cache=False)
             self._positions = {item: i for i, item in enumerate(pool.item_ids)}
             self._pool = pool
         return self._pool

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from activelearn.loop.lock import CYCLE_LOCK, is_stale
+from activelearn.project import Project
 from activelearn.service import cycle_process
 from activelearn.service.trigger import Pending
-from activelearn.state import LockHolder, Store
+from activelearn.state import LockHolder
 
 RESULTS = {0: "ok", cycle_process.LOCKED: "locked"}
 
@@ -39,10 +40,10 @@ class Finished:
 class CycleRunner:
     """Starts and watches the background cycle (see the module)."""
 
-    def __init__(self, config_path: Path, work_dir: Path) -> None:
+    def __init__(self, config_path: Path, project: Project) -> None:
         self.config_path = config_path.resolve()
-        self.state_path = work_dir / "state.sqlite"
-        self.folder = work_dir / "serve"
+        self.project = project
+        self.folder = project.serve_dir
         self.folder.mkdir(parents=True, exist_ok=True)
         self.journal = self.folder / "cycles.jsonl"
         self.log = self.folder / "cycle.log"
@@ -70,9 +71,9 @@ class CycleRunner:
 
     def lock_holder(self) -> LockHolder | None:
         """The live holder of the project's cycle lock (cron's cycle, say), or None."""
-        if not self.state_path.exists():
+        if not self.project.has_state():
             return None
-        with Store.open(self.state_path, readonly=True) as store:
+        with self.project.store(readonly=True) as store:
             holder = store.locks.holder(CYCLE_LOCK)
         return holder if holder is not None and not is_stale(holder) else None
 

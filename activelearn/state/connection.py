@@ -49,7 +49,7 @@ def explain(path: Path, exc: sqlite3.Error) -> StateError:
 class GuardedConnection(sqlite3.Connection):
     """A connection whose every SQLite error is raised as explain()'s StateError."""
 
-    state_path: Path = Path("state.sqlite")
+    state_path: Path  # the file, for the messages; set by connect()
 
     def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
         try:

@@ -1,6 +1,6 @@
 """The project's state in one SQLite file, composed of one table object per concern:
 
-    with Store.open(work_dir / "state.sqlite") as store:
+    with Store.open(project.state_path) as store:   # see activelearn.project
         store.labels.set([("item-1", 3)], source="oracle", round_=0)
         store.rounds.all()
 

@@ -18,6 +18,7 @@ from activelearn.kinds import BatchKind, RoundStatus, Split
 from activelearn.learn.checkpoints import metrics_name
 from activelearn.loop.batches import BatchPlanner
 from activelearn.loop.cycle import Cycle, Plan
+from activelearn.project import Project
 from activelearn.state import Store
 
 LABELLED = 5000  # train labels in the state
@@ -60,14 +61,14 @@ def pool(n: int = LABELLED + 100) -> Pool:
 
 def cycle(cfg: Config, store: Store, lines: list[str]) -> Cycle:
     # decide and the evaluate phase use neither Label Studio, the executor nor the lock
-    return Cycle(cfg, store, None, pool(), None, None, lines.append,  # type: ignore[arg-type]
+    return Cycle(Project(cfg), store, pool(), None, lines.append,  # type: ignore[arg-type]
                  progress=False)
 
 
 def test_a_met_criterion_stops_selection(tmp_path, store) -> None:
     lines: list[str] = []
-    planner = BatchPlanner(config(tmp_path, gain_per_1000=0.002), store, pool(),
-                           None, lines.append)  # type: ignore[arg-type]
+    planner = BatchPlanner(Project(config(tmp_path, gain_per_1000=0.002)), store, pool(),
+                           lines.append)
     planner.select(4, "t-r3")
     assert store.batches.all(4) == []
     assert len(lines) == 1

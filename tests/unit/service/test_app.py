@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from activelearn.config import load_config
 from activelearn.config.serve import SECRET_HEADER
 from activelearn.loop.project import PROJECT_ID_KEY
+from activelearn.project import Project
 from activelearn.service.app import create_app
 from activelearn.state import Store
 
@@ -22,7 +23,7 @@ def client(project_file):
     with Store.open(cfg.work_dir / "state.sqlite") as store:
         store.meta.set(PROJECT_ID_KEY, "7")
     lines: list[str] = []
-    with TestClient(create_app(cfg, SECRET, lines.append, warm=False)) as c:
+    with TestClient(create_app(Project(cfg), SECRET, lines.append, warm=False)) as c:
         c.cfg = cfg
         yield c
 

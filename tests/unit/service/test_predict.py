@@ -23,6 +23,7 @@ from activelearn.errors import StateError
 from activelearn.learn.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
 from activelearn.learn.fit import build, input_spec
 from activelearn.learn.inference import Normalizer, Predictor
+from activelearn.project import Project
 from activelearn.service import predict
 from activelearn.service.predict import NO_MODEL, BadRequest, ModelService
 from activelearn.state import Store
@@ -58,7 +59,7 @@ def served(tmp_path_factory, fmnist_root):
     """(config, pool, service) of a project with model t-r0; the pool loads once."""
     cfg = write_project(tmp_path_factory.mktemp("served"), fmnist_root)
     add_model(cfg, 0, seed=0)
-    return cfg, open_pool(cfg), ModelService(cfg)
+    return cfg, open_pool(cfg), ModelService(Project(cfg))
 
 
 def expected(cfg, pool, version: str, positions: list[int]) -> np.ndarray:
@@ -76,7 +77,7 @@ def item_task(pool, i: int) -> dict:
 
 def test_without_a_model_health_and_setup_answer_and_predict_is_refused(tmp_path,
                                                                         fmnist_root):
-    service = ModelService(write_project(tmp_path, fmnist_root))
+    service = ModelService(Project(write_project(tmp_path, fmnist_root)))
     health = service.health()
     assert health["status"] == "UP" and health["model_class"] == "activelearn"
     assert health["model_version"] is None
@@ -208,7 +209,7 @@ def test_through_the_app_no_model_is_503_and_a_bad_body_400(tmp_path, fmnist_roo
     from activelearn.service.app import create_app
 
     cfg = write_project(tmp_path, fmnist_root)
-    with TestClient(create_app(cfg, "s" * 20, lambda line: None, warm=False)) as client:
+    with TestClient(create_app(Project(cfg), "s" * 20, lambda line: None, warm=False)) as client:
         assert client.get("/health").json()["status"] == "UP"
         assert client.post("/setup", json={"schema": label_config(list(cfg.classes))}).json() \
             == {"model_version": None}
@@ -241,7 +242,7 @@ def test_head_mode_runs_the_backbone_then_the_head_as_training_saw_it(tmp_path, 
         store.rounds.finish(0, "t-r0", 40)
     positions = [3, 17, 200]
     want = Predictor(head, norm, torch.device("cpu"))(features[positions]).probs
-    service = ModelService(cfg)
+    service = ModelService(Project(cfg))
     results = service.predict({"tasks": [item_task(pool, i) for i in positions] + [
         {"id": 1, "data": {"image": image_data_uri(pool.images[17].numpy())}}]})["results"]
     for row, entry in zip(want, results):

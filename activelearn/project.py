@@ -1,0 +1,151 @@
+"""A project: its config and everything derived from it, built once per command.
+
+    project = Project(cfg)
+    with project.store() as store:            # the state file, a context manager
+        pool = project.open_pool(store)        # the pool, its catalogue in that store
+        project.executor.run(...)              # inline or RQ, connected once
+        project.artifacts.publish(...)         # the artifact store, built once
+        project.backend.project(...)           # the annotation backend, connected once
+
+Commands build a Project from the loaded config and hand it down: the cycle, the job
+kinds' controller side, the service and the reporting take it instead of a config from
+which each would rebuild paths and handles. What it connects to (Redis, Label Studio) is
+connected when first used, so `status` or `report` never touch a service they do not
+need. Per-project memos (what was already published to the artifact store) live on the
+object, not in module-level dicts.
+
+This module is the only place that names the files of a work directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from activelearn.config import Config
+
+if TYPE_CHECKING:
+    from activelearn.annotation.backend import AnnotationBackend
+    from activelearn.data.artifacts import ArtifactStore
+    from activelearn.data.sources.base import Pool
+    from activelearn.jobs.executor import Executor
+    from activelearn.state import Store
+
+STATE_FILE = "state.sqlite"
+
+
+def state_path(work_dir: Path | str) -> Path:
+    """The state file of the work directory work_dir (the project's, or a simulate run's)."""
+    return Path(work_dir) / STATE_FILE
+
+
+class Project:
+    """One project's config, paths and handles; see the module docstring."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        # what this process already published to the artifact store, by key
+        # (jobs: the weights file, the catalogue snapshot of a generation)
+        self.published: dict[tuple, str] = {}
+
+    # -- paths ---------------------------------------------------------------------
+    @property
+    def work_dir(self) -> Path:
+        return self.cfg.work_dir
+
+    @property
+    def state_path(self) -> Path:
+        return state_path(self.work_dir)
+
+    @property
+    def cache_dir(self) -> Path:
+        """The decoded cache and the embedding cache."""
+        return self.work_dir / "cache"
+
+    @property
+    def fetched_dir(self) -> Path:
+        """Remote artifacts fetched for the controller."""
+        return self.work_dir / "fetched"
+
+    @property
+    def clean_dir(self) -> Path:
+        return self.work_dir / "clean"
+
+    @property
+    def report_dir(self) -> Path:
+        return self.work_dir / "report"
+
+    @property
+    def simulate_dir(self) -> Path:
+        return self.work_dir / "simulate"
+
+    @property
+    def serve_dir(self) -> Path:
+        """`activelearn serve`'s cycle log and journal."""
+        return self.work_dir / "serve"
+
+    # -- handles -------------------------------------------------------------------
+    @contextmanager
+    def store(self, readonly: bool = False) -> Iterator[Store]:
+        """The project's state, open for the with block (readonly: for readers beside a
+        running cycle, such as status and serve)."""
+        from activelearn.state import Store
+
+        with Store.open(self.state_path, readonly=readonly) as store:
+            yield store
+
+    def has_state(self) -> bool:
+        return self.state_path.exists()
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        """The controller's view of the artifact store: jobs.artifacts, else the work dir;
+        remote artifacts are fetched into WORK_DIR/fetched."""
+        from activelearn.data.artifacts import ArtifactStore
+
+        return ArtifactStore(self.cfg.jobs.artifacts or str(self.work_dir), self.fetched_dir)
+
+    @cached_property
+    def executor(self) -> Executor:
+        """RQ when jobs.redis_url is set (connected and checked now), else inline."""
+        from activelearn.jobs.executor import make_executor
+
+        return make_executor(self.cfg.jobs)
+
+    @cached_property
+    def backend(self) -> AnnotationBackend:
+        """The annotation backend (Label Studio at label_studio.url), connected now."""
+        from activelearn.annotation.label_studio.client import LabelStudioBackend
+
+        ls = self.cfg.label_studio
+        return LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+
+    def connect(self) -> Executor:
+        """Connect what a cycle needs, in this order: Redis (when configured), a remote
+        artifact store, the annotation backend; an outage fails here, before any change.
+        Returns the executor."""
+        executor = self.executor
+        self.artifacts.check()
+        _ = self.backend
+        return executor
+
+    def open_pool(self, store: Store | None = None, **options: Any) -> Pool:
+        """The project's pool (see data.sources.open_pool for the options), kept as
+        `project.pool` for whoever needs it next."""
+        from activelearn.data.sources import open_pool
+
+        self._pool = open_pool(self.cfg, store, **options)
+        return self._pool
+
+    @property
+    def pool(self) -> Pool:
+        """The pool opened last (open_pool), or the pool as the controller left it."""
+        if getattr(self, "_pool", None) is None:
+            if self.has_state():
+                with self.store(readonly=True) as store:
+                    return self.open_pool(store, refresh=False, build_cache=False)
+            return self.open_pool()
+        return self._pool
