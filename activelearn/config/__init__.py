@@ -2,9 +2,11 @@
 
     cfg = load_config("configs/fashion_mnist.yaml")
 
-schema.py: the sections and their keys; build.py: the generic YAML -> dataclass builder;
+schema.py: the sections and their keys (services.py, serve.py, quality.py and
+stop_when.py hold some of them); build.py: the generic YAML -> dataclass builder;
 checks.py: ranges, combinations and names; load.py: reading and overriding;
-registry.py: the registries of named pluggables.
+registry.py: the registries of named pluggables; reference.py: the configuration
+reference page, generated from the sections' docstrings.
 """
 
 from activelearn.config.load import (
@@ -14,10 +16,10 @@ from activelearn.config.load import (
     load_config,
     with_overrides,
 )
+from activelearn.config.quality import CleaningConfig, QualityConfig
 from activelearn.config.registry import Registry
 from activelearn.config.schema import (
     FASHION_MNIST_CLASSES,
-    CleaningConfig,
     Config,
     DataConfig,
     JobsConfig,
@@ -25,7 +27,6 @@ from activelearn.config.schema import (
     LoopConfig,
     ModelConfig,
     ProjectConfig,
-    QualityConfig,
     SplitsConfig,
     StrategyConfig,
     TrainingConfig,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from activelearn.config.quality import CleaningConfig, QualityConfig
 from activelearn.config.serve import ServeConfig
 from activelearn.config.services import JobsConfig, LabelStudioConfig
 from activelearn.config.stop_when import StopWhenConfig
@@ -24,9 +25,15 @@ FASHION_MNIST_CLASSES = [
 
 @dataclass(frozen=True)
 class ProjectConfig:
-    """name: a short identifier, at most 100 characters: letters A-Z a-z, digits, ".", "_"
-    and "-", starting with a letter or digit (it names files and model versions);
-    work_dir: where state, checkpoints and results go; seed: 0 to 2**32 - 1."""
+    """The project (`project:`).
+
+    Attributes:
+        name {letters A-Z a-z, digits, ".", "_", "-"; starts with a letter or digit; at
+            most 100 characters}: a short identifier; it names files and model versions
+        work_dir: where state, checkpoints and results go (default: runs/NAME); relative
+            paths are relative to the directory `activelearn` runs in
+        seed [0, 2**32 - 1]: seeds the splits, the initial batch, training and selection
+    """
 
     name: str
     work_dir: str = ""
@@ -35,25 +42,29 @@ class ProjectConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where images come from.
+    """Where images come from (`data:`).
 
-    source: fashion-mnist | cifar10 | imagefolder | manifest
-    root: dataset root (torchvision sources); for imagefolder a folder as a path, file://,
-        http(s):// (a server that lists its folders, like python -m http.server) or
-        s3://bucket/prefix (pip install activelearn[s3]); for manifest a .csv/.jsonl file
-        whose `path` column holds paths or URIs of those kinds
-    image_size: the older name of model.input_size (use that); torchvision sources know
-        their own size
-    channels: 1 (grayscale) or 3 (RGB); torchvision sources know their own.
-    resize: no effect any more: file images of any size are scaled to cover
-        model.input_size and centre-cropped
-    cache: none | memmap: keep the file sources' images decoded at model.input_size in
-        a memory-mapped file under WORK_DIR/cache (built once by `activelearn ingest`,
-        extended for new items, an item redone when its file changes); rounds then read
-        it instead of decoding the files
-    download: let torchvision download the dataset when it is missing (needs internet)
-    limit: use only the first N pool items (stratified; 0 or more); test_limit: same for
-        the test part
+    Attributes:
+        source {fashion-mnist, cifar10, imagefolder, manifest}: fashion-mnist and cifar10
+            are torchvision datasets held in memory (Fashion-MNIST falls back to the
+            Debian package dataset-fashion-mnist); imagefolder and manifest are files,
+            catalogued and decoded when used
+        root: dataset root (torchvision sources); for imagefolder a folder as a path,
+            file://, http(s):// (a server that lists its folders, like python -m
+            http.server) or s3://bucket/prefix (pip install activelearn[s3]); for manifest
+            a .csv/.jsonl file whose `path` column holds paths or URIs of those kinds
+        image_size [1, 4096] each: the older name of model.input_size (use that);
+            torchvision sources know their own size
+        channels {1, 3}: 1 (grayscale) or 3 (RGB); torchvision sources know their own
+        resize: no effect any more: file images of any size are scaled to cover
+            model.input_size and centre-cropped
+        cache: none, or memmap: keep the file sources' images decoded at model.input_size
+            in a memory-mapped file under WORK_DIR/cache (built once by `activelearn
+            ingest`, extended for new items, an item redone when its file changes); rounds
+            then read it instead of decoding the files
+        download: let torchvision download the dataset when it is missing (needs internet)
+        limit [0, inf): use only the first N pool items (stratified); not set: every item
+        test_limit [0, inf): the same for the test part
     """
 
     source: str
@@ -69,29 +80,36 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """name: lenet | small_cnn | resnet18 (built in) or a torchvision architecture:
-    resnet34 | resnet50 | mobilenet_v3_large | efficientnet_b0 | convnext_tiny | vit_b_16
-    dropout: on the classifier head (used by BALD), in [0, 1).
+    """The network (`model:`): a built-in CNN, or a torchvision architecture with
+    pretrained weights.
 
-    input_size: [height, width] the model sees, each 8 to 4096; file images of any size
-        are scaled to cover it and centre-cropped (default: the weights' size when they
-        name one, else [64, 64] for file sources; torchvision sources use their own size,
-        and a value here must equal it)
-    weights: pretrained weights for the backbone: a torchvision weights name (e.g.
-        ResNet18_Weights.IMAGENET1K_V1 or DEFAULT; the file is read from the torch hub
-        cache, never downloaded) or a weights file (a state dict, or a checkpoint saved by
-        activelearn); empty = random initialisation. With torchvision weights, resnet18
-        is torchvision's own (7x7 stem), else the built-in small-image variant.
-    weights_sha256: the weights file's expected sha256 (hex); checked when set
-    train: scratch (the whole network from random weights) | head (the backbone frozen:
-        its embeddings are computed once per item and cached under WORK_DIR/cache, and
-        each round trains only a head on them) | finetune (the whole network, starting
-        from the weights; meant for GPU workers). head and finetune need weights.
-    head_hidden: units of a hidden layer in the head (head mode; 0 = a linear head)
-    embed_precision: float32 | bfloat16 | float16: the backbone's arithmetic when it
-        embeds the pool (autocast). bfloat16 embedded with resnet18 at 224 px 2.3-2.8x as
-        fast on this project's 2-core CPUs (75-92 vs 33 images/s), embeddings within
-        about 1%; float16 is for CUDA. Another precision is another embedding cache.
+    Attributes:
+        name {lenet, small_cnn, resnet18, resnet34, resnet50, mobilenet_v3_large,
+            efficientnet_b0, convnext_tiny, vit_b_16}: lenet (the seed article's CNN),
+            small_cnn (three 3x3 conv + batch-norm stages) and resnet18 are built in; the
+            others are torchvision's architectures, meant for pretrained weights
+        dropout [0, 1): dropout on the classifier head (used by BALD)
+        input_size [8, 4096] each: [height, width] the model sees; file images of any
+            size are scaled to cover it and centre-cropped (not set: the weights' size
+            when they name one, else [64, 64] for file sources; torchvision sources use
+            their own size, and a value here must equal it)
+        weights: pretrained weights for the backbone: a torchvision weights name (e.g.
+            ResNet18_Weights.IMAGENET1K_V1 or DEFAULT; the file is read from the torch hub
+            cache, never downloaded) or a weights file (a state dict, or a checkpoint saved
+            by activelearn); empty = random initialisation. With torchvision weights,
+            resnet18 is torchvision's own (7x7 stem), else the built-in small-image variant
+        weights_sha256 {64 hex digits, with model.weights set}: the weights file's expected
+            sha256; checked when set
+        train: scratch (the whole network from random weights), head (the backbone frozen:
+            its embeddings are computed once per item and cached under WORK_DIR/cache, and
+            each round trains only a head on them) or finetune (the whole network, starting
+            from the weights; meant for GPU workers). head and finetune need model.weights
+        head_hidden [0, 65536]: units of a hidden layer in the head (head mode; 0 = a
+            linear head)
+        embed_precision: the backbone's arithmetic when it embeds the pool (autocast).
+            bfloat16 embedded with resnet18 at 224 px 2.3-2.8x as fast on this project's
+            2-core CPUs (75-92 vs 33 images/s), embeddings within about 1%; float16 is for
+            CUDA. Another precision is another embedding cache
     """
 
     name: str = "small_cnn"
@@ -112,32 +130,42 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """The training recipe (seed article 3.7): cross-entropy, SGD with momentum.
+    """The training recipe (seed article 3.7): cross-entropy, SGD with momentum
+    (`training:`).
 
-    epochs: passes over the labeled set (1 to 10000), raised so that each round takes at
-        least min_steps optimiser steps (0 to 10**7; small labeled sets need more passes)
-    batch_size: 1 to 65536; lr: above 0, at most 10; momentum: in [0, 1)
-    weight_decay: L2 penalty; l1: L1 penalty on the weights (0 = off); both 0 or more
-    schedule: cosine | step | constant learning-rate schedule
-    hflip: randomly mirror training images left-right (right for clothes and objects,
-        wrong for digits or text)
-    crop_pad: pad training images by this many background pixels on each side and crop
-        them back at a random place, i.e. shift them by up to crop_pad pixels (0 = off; at
-        most 64)
-    converge: train to convergence (0 = off: a fixed budget of epochs/min_steps): keep
-        the full learning rate until an epoch's training accuracy (on the augmented
-        batches) reaches converge, e.g. 0.95, and 2/3 of the epochs/min_steps budget has
-        run, then anneal (the schedule) over half as many steps again: the budget when
-        converged early, up to max_steps when not
-    max_steps: the cap on a converging training's steps, when above the budget (1 to 10**7)
-    class_balanced: draw each epoch's mini-batches with every class equally likely
-        (sampling with replacement, weights 1 / the class's count), for skewed label sets
-    random_crop: [min, max] share of the image's area a random resized crop keeps
-        (aspect ratio 3/4 to 4/3), each in (0, 1], e.g. [0.35, 1.0] for photos; empty =
-        off (torchvision's RandomResizedCrop, done per image on the batch)
-    device: auto (CUDA when present) | cpu | cuda | cuda:N | mps (whether the device
-        exists is found out when a job starts, not at load)
-    threads: torch CPU threads (0 = torch's default; at most 1024)
+    Attributes:
+        epochs [1, 10000]: passes over the labeled set, raised so that each round takes
+            at least min_steps optimiser steps
+        min_steps [0, 10**7]: the fewest optimiser steps a round takes (small labeled sets
+            need more passes)
+        batch_size [1, 65536]: images per mini-batch
+        lr (0, 10]: the learning rate
+        momentum [0, 1): SGD momentum
+        weight_decay [0, inf): L2 penalty
+        l1 [0, inf): L1 penalty on the weights (0 = off)
+        schedule: the learning-rate schedule
+        hflip: randomly mirror training images left-right (right for clothes and objects,
+            wrong for digits or text)
+        crop_pad [0, 64]: pad training images by this many background pixels on each side
+            and crop them back at a random place, i.e. shift them by up to crop_pad pixels
+            (0 = off)
+        converge [0, 1]: train to convergence (0 = off: a fixed budget of
+            epochs/min_steps): keep the full learning rate until an epoch's training
+            accuracy (on the augmented batches) reaches converge, e.g. 0.95, and 2/3 of
+            the epochs/min_steps budget has run, then anneal (the schedule) over half as
+            many steps again: the budget when converged early, up to max_steps when not
+        max_steps [1, 10**7]: the cap on a converging training's steps, when above the
+            budget
+        class_balanced: draw each epoch's mini-batches with every class equally likely
+            (sampling with replacement, weights 1 / the class's count), for skewed label
+            sets
+        random_crop (0, 1] each {min ≤ max}: [min, max] share of the image's area a
+            random resized crop keeps (aspect ratio 3/4 to 4/3), e.g. [0.35, 1.0] for
+            photos; not set = off (torchvision's RandomResizedCrop, done per image on the
+            batch)
+        device {auto, cpu, cuda, cuda:N, mps}: auto = CUDA when present (whether the device
+            exists is found out when a job starts, not at load)
+        threads [0, 1024]: torch CPU threads (0 = torch's default)
     """
 
     epochs: int = 12
@@ -160,17 +188,26 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """name: a registered strategy; mc_passes: dropout passes for BALD (1 to 1000);
-    candidates: score only a random subset of this many unlabeled items (0 = all);
-    score_batch_size: items per forward pass while scoring (1 to 65536);
-    class_balance: pick class by class: the batch is shared equally among the model's
-    predicted classes and the strategy picks within each (rare classes are not starved;
-    any strategy);
-    cost_weighted: rank by informativeness per expected second of annotation time: an
-    item's score divided by the median lead time of its predicted class (Label Studio's
-    lead_time of the annotations so far; a class without one gets the median over all;
-    with no lead time at all, plain ranking). Only for strategies with a per-item score
-    (margin, entropy, least-confidence, bald); composes with class_balance."""
+    """The query strategy (`strategy:`): how each batch is picked from the
+    unlabeled pool.
+
+    Attributes:
+        name {badge, bald, cluster-margin, coreset, entropy, kmeans, least-confidence,
+            margin, random, typiclust}: a registered strategy
+        mc_passes [1, 1000]: dropout passes for BALD
+        candidates [0, inf): score only a random subset of this many unlabeled items
+            (0 = all)
+        score_batch_size [1, 65536]: items per forward pass while scoring
+        class_balance: pick class by class: the batch is shared equally among the model's
+            predicted classes and the strategy picks within each (rare classes are not
+            starved; any strategy)
+        cost_weighted: rank by informativeness per expected second of annotation time: an
+            item's score divided by the median lead time of its predicted class (Label
+            Studio's lead_time of the annotations so far; a class without one gets the
+            median over all; with no lead time at all, plain ranking). Only for strategies
+            with a per-item score (margin, entropy, least-confidence, bald); composes with
+            class_balance
+    """
 
     name: str = "margin"
     mc_passes: int = 20
@@ -182,36 +219,38 @@ class StrategyConfig:
 
 @dataclass(frozen=True)
 class LoopConfig:
-    """initial: random labels to start with; batch: labels added per round, or `auto`
-    (cycle only, see max_queue_hours); budget: stop once this many labels are in the
-    training set (holdout not counted). Each of them 1 to 10**8, and budget at least
-    initial.
+    """How labels accumulate round by round (`loop:`); initial, batch and
+    budget count train labels (the holdout is not counted).
 
-    initial_strategy: random | kmeans | typiclust: how the initial batch is picked;
-        kmeans and typiclust pick representative items from the backbone's embeddings
-        (needs model.weights); the holdout is always random
-    batch_growth: 1 to 100; 1 = fixed batches of `batch`. Above 1 the label counts grow
-        geometrically: initial, initial*g, initial*g^2, ... (500, 1000, 2000, 4000 with
-        g = 2), the last round landing exactly on budget; each round's batch is the next
-        count minus the current one and `batch` is not used. Only `activelearn simulate`
-        follows it; `cycle` always selects `batch` items per round.
-
-    For `activelearn cycle` (Label Studio):
-    min_new_labels: train a new model once this many new or changed labels arrived
-        (the first model: once this many, or once the initial batch is all labelled)
-    min_queued: when not training, top the queue up with a batch from the latest model
-        if fewer tasks than this wait unlabelled in Label Studio (0 = never)
-    batch: auto sizes each batch from the measured throughput (annotations per active
-        hour, from the pulled annotations; per item with overlap): enough for
-        min_new_labels to start the next training plus the throughput times the last
-        training round's duration, minus the tasks still waiting, so annotators never run
-        dry; at most max_queue_hours of work queued. loop.initial before any throughput
-        is measured. `simulate` needs a number (its --batch), having no annotators
-    max_queue_hours: with batch auto, the most work the queue may hold, in hours at the
-        measured throughput (above 0, up to 10000; default 8)
-    target_accuracy: the holdout accuracy the forecast counts labels to (`status`, the
-        report; 0 = the next whole percent above the fitted curve)
-    stop_when: when cycle stops selecting batches (see StopWhenConfig; off by default)
+    Attributes:
+        initial [1, 10**8]: random labels to start with
+        initial_strategy: how the initial batch is picked: random, or kmeans and typiclust,
+            which pick representative items from the backbone's embeddings (needs
+            model.weights); the holdout is always random
+        batch [1, 10**8]: labels added per round; auto (cycle only) sizes each batch from
+            the measured throughput (annotations per active hour, from the pulled
+            annotations; per item with overlap): enough for min_new_labels to start the
+            next training plus the throughput times the last training round's duration,
+            minus the tasks still waiting, so annotators never run dry; at most
+            max_queue_hours of work queued; loop.initial before any throughput is
+            measured. `simulate` needs a number (its --batch), having no annotators
+        budget [1, 10**8] {at least loop.initial}: stop once this many labels are in the
+            training set
+        batch_growth [1, 100]: 1 = fixed batches of `batch`. Above 1 the label counts grow
+            geometrically: initial, initial*g, initial*g^2, ... (500, 1000, 2000, 4000 with
+            g = 2), the last round landing exactly on budget; each round's batch is the
+            next count minus the current one and `batch` is not used. Only `activelearn
+            simulate` follows it; `cycle` always selects `batch` items per round
+        min_new_labels [1, inf): cycle: train a new model once this many new or changed
+            labels arrived (the first model: once this many, or once the initial batch is
+            all labelled)
+        min_queued [0, inf): cycle: when not training, top the queue up with a batch from
+            the latest model if fewer tasks than this wait unlabelled in Label Studio (0 =
+            never)
+        target_accuracy [0, 1]: the holdout accuracy the forecast counts labels to
+            (`status`, the report; 0 = the next whole percent above the fitted curve)
+        max_queue_hours (0, 10000]: with batch auto, the most work the queue may hold, in
+            hours at the measured throughput
     """
 
     initial: int = 500
@@ -228,10 +267,16 @@ class LoopConfig:
 
 @dataclass(frozen=True)
 class SplitsConfig:
-    """source_test: use the dataset's own test part as evaluation data when it has one;
-    test_fraction: otherwise hold out this stratified fraction of the labeled items;
-    validation_fraction: part of the evaluation data used for validation, the rest is the
-    test split. The splits are drawn once, recorded in state and fixed for the experiment."""
+    """How the evaluation data is split off (`splits:`). The splits are drawn
+    once, recorded in state and fixed for the experiment.
+
+    Attributes:
+        source_test: use the dataset's own test part as evaluation data when it has one
+        test_fraction [0, 1): otherwise hold out this stratified fraction of the labeled
+            items
+        validation_fraction [0, 1): part of the evaluation data used for validation, the
+            rest is the test split
+    """
 
     source_test: bool = True
     test_fraction: float = 0.2
@@ -239,60 +284,17 @@ class SplitsConfig:
 
 
 @dataclass(frozen=True)
-class QualityConfig:
-    """Gold items for scoring annotators (`quality:`).
-
-    gold_file: CSV (header item_id,label) or JSON lines ({"item_id": ..., "label": ...})
-        of pool items with trusted labels; a label is a class name or a class index
-    gold_rate: the share of each query batch made of gold items (0 = none). Gold tasks
-        look like the others to annotators; their annotations score the annotators and
-        never change the trusted label, which is the label they are trained on.
-    relabel_fraction: the share of each selected batch (0 = none) spent on asking for one
-        more annotation of items whose annotators disagreed, ties first, then the
-        closest majorities, instead of new items: the task's overlap in Label Studio is
-        raised by one, and the next pull resolves the majority with the new vote
-    relabel_max_annotations: an item with this many annotations is not asked again (2 to
-        100)
-    review_per_round: label-error review (0 = off): after each training, this many
-        labelled train items whose label the model contradicts most confidently (judged
-        by out-of-fold models, never by one trained on them) go back to Label Studio as
-        review tasks; the reviewer's answer replaces the label, with history
-    review_folds: out-of-fold models trained for the review (one job each; 2 to 20)
-    review_min_confidence: an item goes to review only when the out-of-fold model gives
-        its own class at least this probability
-    """
-
-    gold_file: str = ""
-    gold_rate: float = 0.0
-    relabel_fraction: float = 0.0
-    relabel_max_annotations: int = 5
-    review_per_round: int = 0
-    review_folds: int = 3
-    review_min_confidence: float = 0.5
-
-
-@dataclass(frozen=True)
-class CleaningConfig:
-    """Duplicate and leakage detection (`activelearn clean`, also run by `cycle` when new
-    items appear; `cleaning:`).
-
-    near_threshold: the least correlation (0..1, after allowing a shift of up to 2 pixels
-        and ignoring brightness and contrast) at which two images count as near-duplicates;
-        higher finds fewer, 1.0 keeps only exact copies
-    propagate_labels: a label on a group's representative is copied to the other pool
-        items of its group (label source "duplicate-of:<id>")
-    """
-
-    near_threshold: float = 0.985
-    propagate_labels: bool = False
-
-
-@dataclass(frozen=True)
 class Config:
+    """A project file: the class names at the top level, and one section per topic.
+
+    Attributes:
+        classes {2 or more distinct names, each one line of printable text with no space at
+            either end, at most 200 characters}: the class names, in the order of the
+            model's outputs; annotators see them, labels and CSV files hold them
+    """
+
     project: ProjectConfig
     data: DataConfig
-    # 2 or more distinct names, each one line of printable text with no space at either
-    # end, at most 200 characters: annotators see them, labels and CSV files hold them
     classes: list[str]
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)

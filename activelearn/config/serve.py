@@ -14,18 +14,19 @@ SECRET_HEADER = "X-Activelearn-Secret"
 @dataclass(frozen=True)
 class ServeConfig:
     """How `activelearn serve` listens and when a webhook starts a cycle (`serve:`).
-
-    host: the address it binds (default 127.0.0.1: only this machine; 0.0.0.0 for a Label
-        Studio on another machine or in another container)
-    port: 1 to 65535 (default 9090, the port Label Studio suggests for an ML backend)
-    min_new_labels: a cycle starts once this many annotations were created, updated or
-        deleted since the last one started (1 to 10**6) ...
-    max_wait: ... or this many seconds after the first of them, whichever comes first
-        (1 to 604800); events that arrive while a cycle runs start exactly one more
-        cycle after it ends
     The webhook secret never goes in this file: it comes from $ACTIVELEARN_WEBHOOK_SECRET
     or the file named by $ACTIVELEARN_WEBHOOK_SECRET_FILE; Label Studio sends it in the
     X-Activelearn-Secret header (init --connect-ml-backend sets that up).
+
+    Attributes:
+        host {an address without spaces}: the address it binds (127.0.0.1: only this
+            machine; 0.0.0.0 for a Label Studio on another machine or in another container)
+        port [1, 65535]: the port (9090 is the one Label Studio suggests for an ML backend)
+        min_new_labels [1, 10**6]: a cycle starts once this many annotations were created,
+            updated or deleted since the last one started ...
+        max_wait [1, 604800]: ... or this many seconds after the first of them, whichever
+            comes first; events that arrive while a cycle runs start exactly one more cycle
+            after it ends
     """
 
     host: str = "127.0.0.1"

@@ -11,43 +11,47 @@ from typing import Literal
 
 @dataclass(frozen=True)
 class LabelStudioConfig:
-    """The Label Studio server the real loop sends tasks to (`label_studio:`).
+    """The Label Studio server the real loop sends tasks to (`label_studio:`). The API
+    token is never read from this file: it comes from $LABEL_STUDIO_API_KEY or from the
+    file named by $LABEL_STUDIO_API_KEY_FILE.
 
-    url: the server, an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080
-        (default: $ACTIVELEARN_LS_URL; a password in it is shown as *** in errors). The API
-        token is never read from this file: it comes from $LABEL_STUDIO_API_KEY or from
-        the file named by $LABEL_STUDIO_API_KEY_FILE.
-    project_title: the Label Studio project's title (default: project.name)
-    instructions: the annotation rules shown to annotators before they label
-    image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
-        small images) | local-files (a /data/local-files URL; the server must serve
-        document_root) | url-template (url_template filled with {item_id} and {path}) |
-        url (for a pool of remote images: an http(s):// URI as it is, an s3:// URI as a
-        presigned https URL lasting presign_expiry; local files need local-files)
-    document_root: for local-files, the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT,
-        an absolute path
-    url_template: for url-template, e.g. "https://bucket.example.com/images/{path}": it
-        starts with http://, https:// or /, and its only placeholders are {item_id} and
-        {path} (plain, no !conversion or :format; {{ and }} for literal braces)
-    presign_expiry: for url, how long the presigned URL of an s3:// image lasts, in
-        seconds from the push (60 to 604800, S3's limit; default 7 days): afterwards the
-        task shows no image. The image is signed with the AWS settings of the process
-        that pushes (see activelearn.data.uris)
-    import_chunk: tasks per import request (1 to 10000)
-    parallel_requests: task-list requests in flight at once while pulling (1 to 64); more
-        than 1 helps only a server with several worker processes (one per request at most)
-    holdout: random items pushed (and never trained on) before the first query batch
-    overlap: annotations wanted per task: Label Studio serves a task to this many
-        distinct annotators (the project's maximum_annotations) and activelearn takes the
-        majority label (1 to 100)
-    overlap_fraction: the share of each pushed initial or query batch that gets
-        `overlap` annotators (its most uncertain items first); the rest get one
-    holdout_overlap: annotations wanted per holdout task (1 to 100)
-    show_predictions: pre-fill each query task with the model's suggested class (a Label
-        Studio prediction, which also lets its uncertainty sampling order the queue).
-        false: no prediction, so annotators do not anchor on the model's guess; the
-        strategy's score stays in the task data field `score`, which the Data Manager
-        can sort on (review tasks keep their pre-filled current label)
+    Attributes:
+        url {an http:// or https:// URL with a host}: the server, e.g.
+            http://127.0.0.1:8080; a password in it is shown as *** in errors
+        project_title: the Label Studio project's title (empty: project.name)
+        instructions: the annotation rules shown to annotators before they label
+        image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
+            small images), local-files (a /data/local-files URL; the server must serve
+            document_root), url-template (url_template filled with {item_id} and {path})
+            or url (for a pool of remote images: an http(s):// URI as it is, an s3:// URI
+            as a presigned https URL lasting presign_expiry; local files need local-files)
+        document_root {an absolute path, needed by image_mode local-files}: the server's
+            LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
+        url_template {starts with http://, https:// or /; placeholders item_id and path
+            only; needed by image_mode url-template}: e.g.
+            "https://bucket.example.com/images/{path}" (plain placeholders, no !conversion
+            or :format; {{ and }} for literal braces)
+        presign_expiry [60, 604800]: for url, how long the presigned URL of an s3:// image
+            lasts, in seconds from the push (at most 7 days, S3's limit): afterwards the
+            task shows no image. The image is signed with the AWS settings of the process
+            that pushes
+        import_chunk [1, 10000]: tasks per import request
+        parallel_requests [1, 64]: task-list requests in flight at once while pulling; more
+            than 1 helps only a server with several worker processes (one per request at
+            most)
+        holdout [0, inf): random items pushed (and never trained on) before the first query
+            batch
+        overlap [1, 100]: annotations wanted per task: Label Studio serves a task to this
+            many distinct annotators (the project's maximum_annotations) and activelearn
+            takes the majority label
+        overlap_fraction [0, 1]: the share of each pushed initial or query batch that gets
+            `overlap` annotators (its most uncertain items first); the rest get one
+        holdout_overlap [1, 100]: annotations wanted per holdout task
+        show_predictions: pre-fill each query task with the model's suggested class (a
+            Label Studio prediction, which also lets its uncertainty sampling order the
+            queue). false: no prediction, so annotators do not anchor on the model's guess;
+            the strategy's score stays in the task data field `score`, which the Data
+            Manager can sort on (review tasks keep their pre-filled current label)
     """
 
     url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
@@ -76,29 +80,34 @@ class LabelStudioConfig:
 class JobsConfig:
     """Where training and scoring run (`jobs:`).
 
-    redis_url: RQ on this Redis, e.g. redis://127.0.0.1:6379/0 (default:
-        $ACTIVELEARN_REDIS_URL); empty = run every job inline in the calling process.
-        redis://, rediss:// (TLS) or unix:// (a socket path); a port 1 to 65535; the
-        database, as the path (/0) or db=, a whole number; a password in it is shown as
-        *** in errors
-    gpu_queue: the queue of training and scoring jobs (workers with a GPU, or CPU ones)
-    cpu_queue: the queue of light jobs (selecting the batch from the merged scores)
-    shard_size: pool items per scoring, cache or embed job (1 to 10**7)
-    train_timeout, score_timeout, select_timeout: seconds a job may run before RQ stops it
-        (1 to 604800, 7 days); score_timeout also bounds cache and embed jobs
-    retries: how often a failed or abandoned (worker killed) scoring job is run again (0
-        to 100)
-    wait_for_worker: seconds a job may wait in its queue for a worker before the round
-        fails (and resumes on the next run; 1 to 604800)
-    heartbeat: seconds between a worker's heartbeats while it runs a job (1 to 3600, and
-        below wait_for_worker); a killed worker's job counts as abandoned about 3
-        heartbeats after its last one
-    artifacts: where jobs publish checkpoints, metrics, score shards and the snapshots
-        they work from (default: $ACTIVELEARN_ARTIFACTS, else the project's work dir):
-        a local folder, which workers must then see at the same path (a shared disk), or
-        an fsspec URL such as s3://bucket/prefix (pip install 'activelearn[s3]'; AWS
-        settings as for s3:// images), which is all a worker on another machine shares
-        with the controller besides Redis
+    Attributes:
+        redis_url {a redis://, rediss:// (TLS) or unix:// (a socket path) URL; a port 1 to
+            65535; a whole-number database}: RQ on this Redis, e.g.
+            redis://127.0.0.1:6379/0; empty = run every job inline in the calling process.
+            The database is the path (/0) or db=; a password in it is shown as *** in
+            errors
+        gpu_queue {a non-empty name}: the queue of training and scoring jobs (workers with
+            a GPU, or CPU ones)
+        cpu_queue {a non-empty name}: the queue of light jobs (selecting the batch from the
+            merged scores)
+        shard_size [1, 10**7]: pool items per scoring, cache or embed job
+        train_timeout, score_timeout, select_timeout [1, 604800]: seconds a job may run
+            before RQ stops it (at most 7 days); score_timeout also bounds cache and embed
+            jobs
+        retries [0, 100]: how often a failed or abandoned (worker killed) scoring job is run
+            again
+        wait_for_worker [1, 604800]: seconds a job may wait in its queue for a worker
+            before the round fails (and resumes on the next run)
+        heartbeat [1, 3600] {below jobs.wait_for_worker}: seconds between a worker's
+            heartbeats while it runs a job; a killed worker's job counts as abandoned about
+            3 heartbeats after its last one
+        artifacts {a folder, or a file://, s3://, gs://, gcs://, az://, abfs:// or memory://
+            URL}: where jobs publish checkpoints, metrics, score shards and the snapshots
+            they work from (empty: the project's work dir): a local folder, which workers
+            must then see at the same path (a shared disk), or an fsspec URL such as
+            s3://bucket/prefix (pip install 'activelearn[s3]'; AWS settings as for s3://
+            images), which is all a worker on another machine shares with the controller
+            besides Redis
     """
 
     redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
