@@ -32,7 +32,7 @@ if ! sha256sum --status -c "$STAMP" 2>/dev/null \
     echo "setup: installing activelearn and its dependencies into .venv (a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip
     # torch/torchvision are pinned to the builds these machines keep on local disk
-    .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e '.[test,scale,serve]'
+    .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1" -e '.[test,scale,serve,docs]'
     sha256sum pyproject.toml > "$STAMP"
 fi
 if [ "${1:-}" = "--label-studio" ] || [ "${1:-}" = "--test" ]; then
