@@ -13,6 +13,7 @@ input size); a plain state dict is taken to be ImageNet's (its mean and std).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -84,20 +85,18 @@ def _sized(size: tuple[int, int], body: nn.Module, image_size: tuple[int, int]) 
     return Resized(size, body) if tuple(size) != tuple(image_size) else body
 
 
-_loaded: dict[tuple, Backbone] = {}
-
-
 def load_backbone(model: ModelConfig, channels: int, image_size: tuple[int, int]) -> Backbone:
     """The configured backbone for images of `channels` and [h, w] `image_size`, with its
-    weights (cached in this process: every round and job reuses it).
+    weights (the last one is kept in this process: every round and job reuses it).
 
     ConfigError (exit 2, one line): unknown weights, a missing file (naming where to
     place it), a wrong sha256, weights that do not fit the architecture."""
-    key = (model.name, model.weights, model.weights_sha256, channels, tuple(image_size))
-    if key not in _loaded:
-        _loaded.clear()
-        _loaded[key] = _load(model, channels, (int(image_size[0]), int(image_size[1])))
-    return _loaded[key]
+    return _kept_backbone(model, channels, (int(image_size[0]), int(image_size[1])))
+
+
+@functools.lru_cache(maxsize=1)
+def _kept_backbone(model: ModelConfig, channels: int, image_size: tuple[int, int]) -> Backbone:
+    return _load(model, channels, image_size)
 
 
 def check_weights(model: ModelConfig) -> tuple[Path, str]:
@@ -265,17 +264,18 @@ def _adapt_channels(net: nn.Module, channels: int) -> None:
 def file_sha256(path: Path) -> str:
     """The sha256 of a file, hex (cached while its size and mtime stay the same)."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    if key not in _digests:
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        _digests[key] = digest.hexdigest()
-    return _digests[key]
+    return _sha256_of(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
-_digests: dict[tuple, str] = {}
+@functools.lru_cache(maxsize=64)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    """The file's sha256; size and mtime_ns only key the cache (a changed file is read
+    again)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def torchvision_model(name: str, spec: InputSpec, dropout: float) -> SplitModel:
