@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from activelearn.reporting.forecast import fit_curve
+from activelearn.quality.forecast import fit_curve
 from activelearn.reporting.results import curves, labels_to_reach
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,6 @@
 """The report's "Forecast and stopping" section: the power-law forecast of the holdout
-curve (forecast.py) with its bootstrap band, and the stopping suggestion (stopping.py)."""
+curve (quality/forecast.py) with its bootstrap band, and the stopping suggestion
+(quality/stopping.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 from activelearn.config import LoopConfig
 from activelearn.files import write_csv
-from activelearn.reporting.forecast import BAND, MIN_ROUNDS, wilson_interval
+from activelearn.loop.stopping import holdout_points
+from activelearn.quality.forecast import BAND, MIN_ROUNDS, wilson_interval
+from activelearn.quality.stopping import correct_of, forecast_lines, outlook
 from activelearn.reporting.page import Section, fmt
-from activelearn.reporting.stopping import correct_of, forecast_lines, holdout_points, outlook
 from activelearn.state import Evaluation
 
 AHEAD = (500, 1000, 2000, 5000, 10000)  # more labels the forecast table shows

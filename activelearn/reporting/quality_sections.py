@@ -9,10 +9,11 @@ from collections import Counter
 from pathlib import Path
 
 from activelearn.files import write_csv
+from activelearn.loop.clean_files import write_duplicate_csvs
 from activelearn.quality import agreement
 from activelearn.reporting import plots
 from activelearn.reporting.page import Section, fmt
-from activelearn.state import DuplicateGroup, Store
+from activelearn.state import Store
 from activelearn.state.duplicates import CLEANED_META
 
 
@@ -162,16 +163,3 @@ def _review_tables(section: Section, reviews: list[dict], out_dir: Path) -> None
         ["item_id", "round", "state", "label", "suggestion", "score", "confidence", "answer"],
         *[[r["item_id"], r["round"], r["state"], r["label"], r["suggestion"], r["score"],
            r["confidence"], "" if r["answer"] is None else r["answer"]] for r in reviews]]))
-
-
-def write_duplicate_csvs(out_dir: Path, groups: list[DuplicateGroup],
-                         skipped: list[tuple[str, str, str]]) -> list[Path]:
-    """duplicates.csv (a row per member of store.duplicates.groups()) and skipped.csv
-    (store.duplicates.skipped()): written by `activelearn clean` and by the report."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(out_dir / "duplicates.csv", [
-        ["group_id", "kind", "item_id", "representative", "split", "path"],
-        *[[g.group_id, g.kind, item_id, int(item_id == g.representative), split, path or ""]
-          for g in groups for item_id, path, split in g.members]])
-    write_csv(out_dir / "skipped.csv", [["item_id", "path", "reason"], *skipped])
-    return [out_dir / "duplicates.csv", out_dir / "skipped.csv"]

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from activelearn.cli import main
-from activelearn.reporting.forecast import wilson_interval
+from activelearn.quality.forecast import wilson_interval
 from activelearn.reporting.report import write_report
 from activelearn.simulate import write_rounds
 from activelearn.state import Store

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from activelearn.cli import main
 from activelearn.config import load_config
 from activelearn.kinds import Split
-from activelearn.reporting.forecast import wilson_interval
+from activelearn.quality.forecast import wilson_interval
 from activelearn.state import Store
 from support.report_data import build_state
 

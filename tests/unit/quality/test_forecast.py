@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from activelearn.reporting.forecast import MIN_ROUNDS, fit_curve, wilson_interval
+from activelearn.quality.forecast import MIN_ROUNDS, fit_curve, wilson_interval
 
 
 @pytest.mark.parametrize("correct, n, low, high", [

@@ -1,5 +1,6 @@
-"""Where the holdout curve is heading and whether to stop labelling: what `status`, the
-report and `cycle` show about it, read from the state's evaluations.
+"""Where a holdout curve is heading and whether to stop labelling: the maths and the
+words of the stop decision, on holdout results already read (loop/stopping.py reads them
+from the state; `cycle`, `status` and the report show them).
 
 - each holdout accuracy is shown with its 95% Wilson interval (forecast.wilson_interval):
   on ~200 holdout items it moves by several points from round to round;
@@ -16,13 +17,11 @@ report and `cycle` show about it, read from the state's evaluations.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from activelearn.config import LoopConfig
-from activelearn.reporting.forecast import BAND, MIN_ROUNDS, CurveFit, fit_curve, wilson_interval
-from activelearn.state import Evaluation, Store
+from activelearn.quality.forecast import BAND, MIN_ROUNDS, CurveFit, fit_curve, wilson_interval
 
 SUGGEST_GAIN = 0.002  # the suggestion's threshold (0.2 points per 1,000 labels) when
 #                       loop.stop_when.gain_per_1000 is off
@@ -68,19 +67,6 @@ def accuracy_text(payload: dict, digits: int = 4) -> str:
     return f"{payload['accuracy']:.{digits}f} (95% CI {low:.{digits}f}-{high:.{digits}f})"
 
 
-def holdout_points(evaluations: Iterable[Evaluation],
-                   current_labels: int | None = None) -> list[HoldoutPoint]:
-    """The holdout result of every evaluated round, oldest first; a round still running
-    (no label count yet) gets current_labels."""
-    points = []
-    for e in evaluations:
-        if e.split == "holdout":
-            correct, items = correct_of(e.payload)
-            labels = e.labels if e.labels is not None else current_labels
-            points.append(HoldoutPoint(e.round, labels, correct, items))
-    return points
-
-
 @dataclass(frozen=True)
 class Outlook:
     """The holdout curve's outlook: the latest result, the forecast (None with fewer than
@@ -119,25 +105,6 @@ class Outlook:
             "more_labels": None if reach is None else _band_dict(
                 tuple(max(0.0, v - n) for v in reach))})
         return out
-
-
-def project_outlook(store: Store, loop: LoopConfig,
-                    current_labels: int | None = None) -> Outlook:
-    """The outlook of the project's holdout curve (see outlook)."""
-    return outlook(holdout_points(store.metrics.evaluations(), current_labels), loop)
-
-
-def stop_reason(store: Store, loop: LoopConfig, current_labels: int | None = None
-                ) -> str | None:
-    """Why `cycle` selects no new batch ("stopped by loop.stop_when: ...; to go on, ..."),
-    or None: no criterion set, or none met."""
-    if not loop.stop_when.enabled:
-        return None
-    found = project_outlook(store, loop, current_labels)
-    if found.stop is None:
-        return None
-    how = "raise it" if found.stop_key == ACCURACY_KEY else "lower it"
-    return f"stopped by {found.stop_key}: {found.stop}; to go on, {how} or set it to 0 (off)"
 
 
 def outlook(points: list[HoldoutPoint], loop: LoopConfig, resamples: int = RESAMPLES,
