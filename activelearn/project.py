@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,41 @@ STATE_FILE = "state.sqlite"
 def state_path(work_dir: Path | str) -> Path:
     """The state file of the work directory work_dir (the project's, or a simulate run's)."""
     return Path(work_dir) / STATE_FILE
+
+
+@dataclass(frozen=True)
+class WorkDirPaths:
+    """What a work directory holds besides the state file."""
+
+    root: Path
+
+    @property
+    def cache(self) -> Path:
+        """The decoded cache and the embedding cache."""
+        return self.root / "cache"
+
+    @property
+    def fetched(self) -> Path:
+        """Remote artifacts fetched for the controller."""
+        return self.root / "fetched"
+
+    @property
+    def clean(self) -> Path:
+        """`activelearn clean`'s duplicates.csv and skipped.csv."""
+        return self.root / "clean"
+
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    @property
+    def simulate(self) -> Path:
+        return self.root / "simulate"
+
+    @property
+    def serve(self) -> Path:
+        """`activelearn serve`'s cycle log and journal."""
+        return self.root / "serve"
 
 
 class Project:
@@ -63,29 +99,12 @@ class Project:
     @property
     def cache_dir(self) -> Path:
         """The decoded cache and the embedding cache."""
-        return self.work_dir / "cache"
+        return self.paths.cache
 
-    @property
-    def fetched_dir(self) -> Path:
-        """Remote artifacts fetched for the controller."""
-        return self.work_dir / "fetched"
-
-    @property
-    def clean_dir(self) -> Path:
-        return self.work_dir / "clean"
-
-    @property
-    def report_dir(self) -> Path:
-        return self.work_dir / "report"
-
-    @property
-    def simulate_dir(self) -> Path:
-        return self.work_dir / "simulate"
-
-    @property
-    def serve_dir(self) -> Path:
-        """`activelearn serve`'s cycle log and journal."""
-        return self.work_dir / "serve"
+    @cached_property
+    def paths(self) -> WorkDirPaths:
+        """The other folders of the work directory."""
+        return WorkDirPaths(self.work_dir)
 
     # -- handles -------------------------------------------------------------------
     @contextmanager
@@ -106,7 +125,7 @@ class Project:
         remote artifacts are fetched into WORK_DIR/fetched."""
         from activelearn.data.artifacts import ArtifactStore
 
-        return ArtifactStore(self.cfg.jobs.artifacts or str(self.work_dir), self.fetched_dir)
+        return ArtifactStore(self.cfg.jobs.artifacts or str(self.work_dir), self.paths.fetched)
 
     @cached_property
     def executor(self) -> Executor:

@@ -174,7 +174,7 @@ def clean(config) -> None:
     with project.store() as store:
         pool = project.open_pool(store, progress=True)
         record_items(store, pool, cfg.splits, cfg.project.seed)
-        out_dir = project.clean_dir
+        out_dir = project.paths.clean
         summary = run_clean(pool, store, cfg.cleaning, out_dir)
     for line in summary.lines():
         click.echo(line)

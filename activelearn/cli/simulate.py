@@ -116,7 +116,7 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
     if not no_baseline and "random" not in names:
         names.insert(0, "random")
     project = Project(cfg)
-    out_dir = Path(out) if out else project.simulate_dir
+    out_dir = Path(out) if out else project.paths.simulate
     if cfg.model.weights:  # a missing or wrong weights file: before any work
         from activelearn.learn.backbones import check_weights
 

@@ -12,7 +12,7 @@ round needs (see `Cycle.decide`):
 - nothing: only the pull.
 
 Selection stops at the labelling budget (loop.budget), and once a loop.stop_when criterion
-is met (reporting/stopping.py: the forecast's gain, the holdout accuracy); pulls and
+is met (loop/stopping.py: the forecast's gain, the holdout accuracy); pulls and
 training go on.
 
 Which phases a plan runs is the table PLANS; what each phase does is Cycle.phases (the
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
 from activelearn.failpoints import failpoint
-from activelearn.jobs import steps
+from activelearn.jobs.kinds import train
 from activelearn.kinds import RoundStatus, Split
 from activelearn.learn.checkpoints import (
     checkpoint_name,
@@ -51,9 +51,10 @@ from activelearn.loop.project import init_project
 from activelearn.loop.pull import pull_annotations
 from activelearn.loop.push import TaskPusher, check_image_mode
 from activelearn.loop.review import push_reviews, review_specs, select_reviews
+from activelearn.loop.stopping import project_outlook, stop_reason
 from activelearn.project import Project
 from activelearn.quality.gold import read_gold_file
-from activelearn.reporting.stopping import accuracy_text, project_outlook, stop_reason
+from activelearn.quality.stopping import accuracy_text
 from activelearn.state import Store
 
 if TYPE_CHECKING:
@@ -247,8 +248,8 @@ class Cycle:
     def _train(self, round_: int) -> None:
         # files left by a run killed between publishing and recording the phase
         self._discard_model(self._version(round_))
-        result = steps.train(self.executor, self.cfg, round_, self._version(round_),
-                             self.progress, state=self.store)
+        result = train.train(self.project, self.store, round_, self._version(round_),
+                             self.progress)
         self.echo(f"  trained {result['version']} ({made_by(result)}) on {result['labels']} "
                   f"labels in {result['seconds']:.1f} s ({result['epochs']} epochs, "
                   f"{result['device']})")
@@ -314,7 +315,7 @@ class Cycle:
         record_items(self.store, self.pool, self.cfg.splits, self.cfg.project.seed)
         if needs_clean(self.store, self.pool):  # the first ingest, or new items appeared
             summary = run_clean(self.pool, self.store, self.cfg.cleaning,
-                                self.project.clean_dir)
+                                self.project.paths.clean)
             self.echo(f"  clean: {summary.groups} duplicate groups ({summary.grouped_items} "
                       f"items), {summary.leakage_pairs} leakage pairs, in "
                       f"{summary.seconds:.1f} s")

@@ -24,6 +24,8 @@ from activelearn.config import LoopConfig
 from activelearn.errors import ActiveLearnError, ConfigError
 from activelearn.files import write_csv, write_text
 from activelearn.project import Project
+from activelearn.quality.forecast import wilson_interval
+from activelearn.quality.stopping import correct_of
 from activelearn.quality.throughput import (
     AnnotationEvent,
     Throughput,
@@ -31,7 +33,6 @@ from activelearn.quality.throughput import (
     throughput,
 )
 from activelearn.reporting import plots
-from activelearn.reporting.forecast import wilson_interval
 from activelearn.reporting.forecast_section import forecast_section, interval_cell
 from activelearn.reporting.page import Section, fmt, render_page
 from activelearn.reporting.quality_sections import (
@@ -40,7 +41,6 @@ from activelearn.reporting.quality_sections import (
     review_section,
 )
 from activelearn.reporting.simulate_section import simulate_section
-from activelearn.reporting.stopping import correct_of
 from activelearn.state import Evaluation, RoundRow, Store
 
 CURVE_SPLITS = ("holdout", "test")  # the splits the learning curve shows, in this order
@@ -329,9 +329,9 @@ def project_report(project: Project, out_dir: Path | None = None,
     with the simulate run of simulate_dir (default WORK_DIR/simulate, when it holds a
     rounds.json)."""
     cfg = project.cfg
-    sim_path = simulate_dir or project.simulate_dir
+    sim_path = simulate_dir or project.paths.simulate
     records = None
     if simulate_dir is not None or (sim_path / "rounds.json").exists():
         records = read_simulate(sim_path)
-    return write_report(out_dir or project.report_dir, cfg.project.name, cfg.classes,
+    return write_report(out_dir or project.paths.report, cfg.project.name, cfg.classes,
                         project.state_path, records, str(sim_path), cfg.loop)

@@ -48,7 +48,7 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
 
     controller = Controller(project, echo)
     models = ModelService(project)  # loads nothing until warm_up() or the first /predict
-    report_dir = project.report_dir.resolve()
+    report_dir = project.paths.report.resolve()
 
     async def webhook(request: Request) -> Response:
         if not secret_matches(request.headers.get(SECRET_HEADER), secret):

@@ -43,7 +43,7 @@ class CycleRunner:
     def __init__(self, config_path: Path, project: Project) -> None:
         self.config_path = config_path.resolve()
         self.project = project
-        self.folder = project.serve_dir
+        self.folder = project.paths.serve
         self.folder.mkdir(parents=True, exist_ok=True)
         self.journal = self.folder / "cycles.jsonl"
         self.log = self.folder / "cycle.log"

@@ -13,7 +13,7 @@ import activelearn
 
 PACKAGE = Path(activelearn.__file__).resolve().parent
 MODULES = sorted(PACKAGE.rglob("*.py"))
-MAX_LINES = 400
+MAX_LINES = 350
 MAX_PUBLIC_METHODS = 15
 
 
@@ -21,12 +21,46 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(PACKAGE.parent))
 
 
-def test_the_top_of_the_package_holds_at_most_five_modules() -> None:
+def test_the_top_of_the_package_holds_at_most_six_modules() -> None:
+    # __init__, errors, kinds, files, failpoints and project
     top = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert len(top) <= 5, top
+    assert len(top) <= 6, top
 
 
-def test_no_module_is_longer_than_400_lines() -> None:
+def test_the_state_file_is_named_in_one_place() -> None:
+    """Every path of a work directory comes from activelearn.project."""
+    naming = [_rel(path) for path in MODULES if '"state.sqlite"' in path.read_text()]
+    assert naming == ["activelearn/project.py"]
+
+
+def module_memos(tree: ast.Module) -> list[str]:
+    """Names of module-level mutable dicts, lists or sets that are not CONSTANTS: process
+    memos that belong on an object (the Project, a worker's cache) instead."""
+    found = []
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) and node.value is not None else []
+        value = getattr(node, "value", None)
+        mutable = isinstance(value, (ast.Dict, ast.List, ast.Set)) or (
+            isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id in ("dict", "list", "set", "OrderedDict", "defaultdict"))
+        found += [t.id for t in targets
+                  if mutable and isinstance(t, ast.Name) and not t.id.isupper()
+                  and t.id != "__all__"]
+    return found
+
+
+def test_no_module_keeps_state_in_module_level_dicts() -> None:
+    memos = {_rel(path): module_memos(ast.parse(path.read_text())) for path in MODULES}
+    assert {p: names for p, names in memos.items() if names} == {}
+
+
+def test_the_memo_finder_finds_memos() -> None:
+    tree = ast.parse("_cache: dict[str, int] = {}\nTABLE = {}\n__all__ = []\nx = dict()\n")
+    assert module_memos(tree) == ["_cache", "x"]
+
+
+def test_no_module_is_longer_than_350_lines() -> None:
     lines = {_rel(path): len(path.read_text().splitlines()) for path in MODULES}
     assert {p: n for p, n in lines.items() if n > MAX_LINES} == {}, "split them by concept"
 
