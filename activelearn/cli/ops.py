@@ -63,11 +63,12 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
     this worker's scratch folder.
     """
     from activelearn.jobs.executor import RQExecutor
+    from activelearn.jobs.kinds import queue_names
     from activelearn.jobs.worker import run_worker
 
     cfg = load_needing(config, "jobs.redis_url")
     RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
-    names = list(queues) or [cfg.jobs.gpu_queue, cfg.jobs.cpu_queue]
+    names = list(queues) or queue_names(cfg.jobs)
     served = list(work_dirs) or [str(cfg.work_dir)]
     remote = list(stores) or ([cfg.jobs.artifacts] if cfg.jobs.remote_artifacts else [])
     try:

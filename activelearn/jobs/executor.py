@@ -1,11 +1,12 @@
 """Running jobs: inline in this process (the embedded default) or as RQ jobs on Redis.
 
-The controller hands an executor a kind ("train", "score", "select") and JSON payloads
-and gets the jobs' JSON results back in order, whichever executor it is. With RQ, jobs
-go to the gpu queue (train, score) or the cpu queue (select), use RQ's JSON serializer,
-and are waited for with a progress bar fed from job meta. A job that fails, times out or
-is abandoned by a killed worker is retried (score and select, `jobs.retries` times) or
-fails the round with one line naming the job; nothing waits forever.
+The controller hands an executor a job kind (jobs/kinds/: a JobKind, or its name) and
+JSON payloads and gets the jobs' JSON results back in order, whichever executor it is.
+With RQ, jobs go to the queue their kind declares, with its timeout and retries, use RQ's
+JSON serializer, and are waited for with a progress bar fed from job meta. A job that
+fails, times out or is abandoned by a killed worker is retried (when its kind allows,
+`jobs.retries` times) or fails the round with one line naming the job; nothing waits
+forever.
 
 With worker.py, the only code that imports rq and redis.
 """
@@ -15,7 +16,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,9 @@ from activelearn.config import JobsConfig
 from activelearn.config.service_checks import mask_password
 from activelearn.errors import JobError
 from activelearn.failpoints import failpoint
-from activelearn.jobs import functions
+from activelearn.jobs.kind import JobKind
+from activelearn.jobs.kinds import get_kind, queue_names
+from activelearn.jobs.resident import WorkerCache
 
 log = logging.getLogger("activelearn.jobs")
 
@@ -41,17 +46,28 @@ class Executor:
 
     name = "inline"
 
-    def run(self, kind: str, payloads: Sequence[dict[str, Any]], total: int = 0,
+    def run(self, kind: JobKind | str, payloads: Sequence[dict[str, Any]], total: int = 0,
             desc: str = "", progress: bool = False) -> list[dict[str, Any]]:
         """Results of the jobs in payload order. total: units of progress of all jobs."""
         raise NotImplementedError
 
 
+def as_kind(kind: JobKind | str) -> JobKind:
+    """A kind, or the registered kind of that name (UnknownNameError listing them)."""
+    return get_kind(kind) if isinstance(kind, str) else kind
+
+
 class InlineExecutor(Executor):
-    """Every job in this process, one after the other, through the same job functions."""
+    """Every job in this process, one after the other, through the same job functions;
+    the pool and model they load stay in this executor's cache for the next job."""
+
+    def __init__(self) -> None:
+        self.cache = WorkerCache()
 
     def run(self, kind, payloads, total=0, desc="", progress=False):
-        bar = tqdm(total=total or None, desc=desc or kind, leave=False, disable=not progress)
+        kind = as_kind(kind)
+        bar = tqdm(total=total or None, desc=desc or kind.name, leave=False,
+                   disable=not progress)
         results = []
         try:
             for payload in payloads:
@@ -60,16 +76,33 @@ class InlineExecutor(Executor):
                 def report(done: int, base: int = before) -> None:
                     bar.update(base + done - bar.n)
 
-                results.append(functions.get_job(kind)(dict(payload), report))
+                results.append(kind.run(dict(payload), report, self.cache))
         finally:
             bar.close()
         return results
 
 
+# the cache of the resident worker running the current job (worker.py sets it around
+# each job, as rq sets the current job); None: a worker of rq's own classes
+_worker_cache: ContextVar[WorkerCache | None] = ContextVar("worker_cache", default=None)
+
+
+@contextmanager
+def keeping(cache: WorkerCache) -> Iterator[None]:
+    """Jobs performed in the with block use cache (a resident worker's own)."""
+    token = _worker_cache.set(cache)
+    try:
+        yield
+    finally:
+        _worker_cache.reset(token)
+
+
 def perform(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """The function RQ workers run: the job function, with progress written to job meta."""
+    """The function RQ workers run: the kind's job function, with progress written to job
+    meta."""
     from rq import get_current_job
 
+    run = get_kind(kind).run
     job = get_current_job()
     last, latest = 0.0, 0
 
@@ -82,7 +115,7 @@ def perform(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
             job.save_meta()
 
     failpoint(f"job:{kind}")  # tests: a worker killed with -9 while it holds a job
-    result = functions.get_job(kind)(payload, report)
+    result = run(payload, report, _worker_cache.get() or WorkerCache())
     if job is not None:
         job.meta["done"] = latest
         job.save_meta()
@@ -98,27 +131,28 @@ class RQExecutor(Executor):
         self.cfg = cfg
         self.redis = redis_client(cfg.redis_url)
 
-    def queue(self, kind: str):
+    def queue(self, kind: JobKind | str):
+        """The RQ queue of a kind's jobs."""
+        return self.named_queue(as_kind(kind).queue_name(self.cfg))
+
+    def named_queue(self, name: str):
         from rq import Queue
         from rq.serializers import JSONSerializer
 
-        name = self.cfg.cpu_queue if kind == "select" else self.cfg.gpu_queue
         return Queue(name, connection=self.redis, serializer=JSONSerializer)
 
     def run(self, kind, payloads, total=0, desc="", progress=False):
         from rq import Retry
 
+        kind = as_kind(kind)
         queue = self.queue(kind)
-        timeout = {"train": self.cfg.train_timeout, "oof": self.cfg.train_timeout,
-                   "score": self.cfg.score_timeout, "cache": self.cfg.score_timeout,
-                   "embed": self.cfg.score_timeout, "select": self.cfg.select_timeout}[kind]
-        retries = 0 if kind == "train" else self.cfg.retries
-        jobs = [queue.enqueue(PERFORM, kind, dict(p), job_timeout=timeout,
+        retries = kind.retries(self.cfg)
+        jobs = [queue.enqueue(PERFORM, kind.name, dict(p), job_timeout=kind.timeout_s(self.cfg),
                               retry=Retry(max=retries) if retries else None,
                               result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
-                              description=_describe(kind, p)) for p in payloads]
-        log.info("enqueued %d %s jobs on %s", len(jobs), kind, queue.name)
-        return self._wait(queue, jobs, total, desc or kind, progress)
+                              description=kind.describe(p)) for p in payloads]
+        log.info("enqueued %d %s jobs on %s", len(jobs), kind.name, queue.name)
+        return self._wait(queue, jobs, total, desc or kind.name, progress)
 
     def _wait(self, queue, jobs: list, total: int, desc: str, progress: bool) -> list[dict]:
         from rq.job import JobStatus
@@ -206,20 +240,6 @@ def make_executor(cfg: JobsConfig) -> Executor:
     return RQExecutor(cfg) if cfg.redis_url else InlineExecutor()
 
 
-def _describe(kind: str, payload: dict[str, Any]) -> str:
-    if kind == "score":
-        return f"score {payload['version']} items {payload['start']}-{payload['stop']}"
-    if kind == "train":
-        return f"train {payload['version']}"
-    if kind == "cache":
-        return f"cache {len(payload['item_ids'])} images"
-    if kind == "embed":
-        return f"embed items {payload['start']}-{payload['stop']}"
-    if kind == "oof":
-        return f"out-of-fold {payload['version']} fold {payload['fold']}/{payload['folds']}"
-    return f"select {payload['n']} with {payload['strategy']}"
-
-
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -230,14 +250,14 @@ def _last_line(text: str) -> str:
 
 
 def queue_status(cfg: JobsConfig) -> dict[str, Any]:
-    """The RQ queues as data: per queue its depth, running jobs and failures (the last 5
-    with their reason), and the registered workers."""
+    """The RQ queues the job kinds declare, as data: per queue its depth, running jobs
+    and failures (the last 5 with their reason), and the registered workers."""
     from rq import Worker
 
     executor = RQExecutor(cfg)
     queues = []
-    for kind in ("train", "select"):
-        queue = executor.queue(kind)
+    for name in queue_names(cfg):
+        queue = executor.named_queue(name)
         running = queue.started_job_registry.get_job_ids()
         failed = queue.failed_job_registry.get_job_ids()
         queues.append({

@@ -1,8 +1,9 @@
 """What a job works with, loaded from its payload alone: the project's config (carried as
 content), its artifact store, the pool (through the catalogue snapshot for file sources),
 the labelled snapshot a model trains on, and the model of a version. A job never opens
-state.sqlite: the controller is the only reader and writer of state. A resident worker
-keeps the pool and the latest model loaded between jobs (the caches below).
+state.sqlite: the controller is the only reader and writer of state. What runs jobs (a
+resident worker, the inline executor) keeps the pool and the latest model loaded between
+them in its WorkerCache (resident.py), handed to each job.
 
 Where a job runs decides what it may touch:
 - inline, in the controller: the project's work dir and its artifact store;
@@ -33,6 +34,7 @@ from activelearn.data.snapshot import CatalogueSnapshot
 from activelearn.data.sources import input_size, open_pool
 from activelearn.data.sources.base import Pool
 from activelearn.errors import JobError, StateError
+from activelearn.jobs.resident import WorkerCache
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import checkpoint_name, load_checkpoint, resolve_device
 from activelearn.learn.embedding import pool_keys, project_embedder, with_features
@@ -45,9 +47,6 @@ SCRATCH_ENV = "ACTIVELEARN_WORKER_SCRATCH"  # set in a worker: its own scratch f
 WORK_DIRS_ENV = "ACTIVELEARN_WORKER_WORK_DIRS"
 # a worker's --artifacts stores (one per line): the remote stores it serves
 ARTIFACTS_ENV = "ACTIVELEARN_WORKER_ARTIFACTS"
-
-_pools: dict[tuple, Pool] = {}
-_predictors: dict[tuple, Predictor] = {}
 
 
 @dataclass(frozen=True)
@@ -96,29 +95,30 @@ def open_job(payload: dict[str, Any]) -> Job:
     return job
 
 
-def load(payload: dict[str, Any], features: bool = True) -> tuple[Job, Pool]:
-    """The job's project (open_job) and pool; the pool stays cached for the next job. A
-    file source's pool is the catalogue snapshot the payload names: the same items at
-    the same positions as the controller's. In head mode (features) the pool's images
-    are the backbone's cached embeddings, which the controller computed before."""
-    job = open_job(payload)
+def load(job: Job, payload: dict[str, Any], cache: WorkerCache,
+         features: bool = True) -> Pool:
+    """The job's pool, kept in cache for the next job (one project at a time). A file
+    source's pool is the catalogue snapshot the payload names: the same items at the same
+    positions as the controller's. In head mode (features) the pool's images are the
+    backbone's cached embeddings, which the controller computed before."""
     cfg = job.cfg
     head = features and cfg.model.train == "head"
     catalogue = str(payload.get("catalogue") or "")
     key = (repr(cfg.data), tuple(cfg.classes), input_size(cfg), repr(cfg.model), head,
            str(cfg.work_dir), job.store.url, catalogue, payload.get("features"))
-    if key not in _pools:
-        _pools.clear()  # one project per worker process at a time: keep memory flat
+
+    def opened() -> Pool:
         snapshot = CatalogueSnapshot.parse(job.read(catalogue), shared_cache=job.shared) \
             if catalogue else None
         pool = open_pool(cfg, catalogue=snapshot)
         if head and payload.get("features"):  # published by the controller (remote store)
             vectors = np.load(_fetched(job, str(payload["features"])))
-            pool = with_features(pool, torch.from_numpy(vectors))
-        elif head:  # the controller's embedding cache, on a shared disk
-            pool = with_features(pool, project_embedder(cfg, pool).features(*pool_keys(pool)))
-        _pools[key] = pool
-    return job, _pools[key]
+            return with_features(pool, torch.from_numpy(vectors))
+        if head:  # the controller's embedding cache, on a shared disk
+            return with_features(pool, project_embedder(cfg, pool).features(*pool_keys(pool)))
+        return pool
+
+    return cache.pool(key, opened)
 
 
 def device_for(cfg: Config) -> torch.device:
@@ -135,8 +135,9 @@ def _fetched(job: Job, name: str) -> Path:
                          ) from None
 
 
-def predictor_for(job: Job, pool: Pool, version: str) -> Predictor:
-    """The model of a version, ready for inference; cached while the file is unchanged."""
+def predictor_for(job: Job, pool: Pool, version: str, cache: WorkerCache) -> Predictor:
+    """The model of a version, ready for inference; kept in cache while the file is
+    unchanged."""
     try:
         path = job.store.fetch(checkpoint_name(version))
     except FileNotFoundError as exc:
@@ -144,12 +145,13 @@ def predictor_for(job: Job, pool: Pool, version: str) -> Predictor:
                          "missing") from None
     cfg = job.cfg
     key = (job.store.url, str(path), path.stat().st_mtime_ns, str(device_for(cfg)))
-    if key not in _predictors:
-        _predictors.clear()
+
+    def loaded() -> Predictor:
         model = build(cfg.model, input_spec(pool.images, len(pool.class_names)))
         norm, _ = load_checkpoint(path, model)
-        _predictors[key] = Predictor(model, norm, device_for(cfg), cfg.strategy.score_batch_size)
-    return _predictors[key]
+        return Predictor(model, norm, device_for(cfg), cfg.strategy.score_batch_size)
+
+    return cache.predictor(key, loaded)
 
 
 @dataclass
@@ -179,10 +181,10 @@ class TrainingInputs:
                    cfg.strategy.score_batch_size)
 
 
-def training_inputs(payload: dict[str, Any]) -> tuple[Job, TrainingInputs]:
+def training_inputs(job: Job, payload: dict[str, Any], cache: WorkerCache) -> TrainingInputs:
     """The TrainingInputs of a train or out-of-fold job: the labels and splits from the
     snapshot the payload names (published by the controller from its state)."""
-    job, pool = load(payload)
+    pool = load(job, payload, cache)
     cfg = job.cfg
     if cfg.training.threads > 0 and not os.environ.get(DEVICE_ENV):
         torch.set_num_threads(cfg.training.threads)
@@ -193,9 +195,9 @@ def training_inputs(payload: dict[str, Any]) -> tuple[Job, TrainingInputs]:
               if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
     norm = normalizer(cfg.model, pool.images[torch.tensor(fit_on, dtype=torch.long)])
     ids = sorted(i for i in labels if i in position)
-    return job, TrainingInputs(cfg, pool, position, ids,
-                               np.array([labels[i] for i in ids], dtype=np.int64), holdout,
-                               splits, norm)
+    return TrainingInputs(cfg, pool, position, ids,
+                          np.array([labels[i] for i in ids], dtype=np.int64), holdout, splits,
+                          norm)
 
 
 def labels_snapshot(train: dict[str, int], holdout: dict[str, int],
@@ -212,3 +214,8 @@ def parse_labels(data: bytes) -> dict[str, dict]:
     return {"train": {str(k): int(v) for k, v in document["train"].items()},
             "holdout": {str(k): int(v) for k, v in document["holdout"].items()},
             "splits": {str(k): str(v) for k, v in document["splits"].items()}}
+
+
+def joined(name: str, files: list) -> np.ndarray | None:
+    """The array `name` of loaded .npz files, concatenated (None when they lack it)."""
+    return np.concatenate([f[name] for f in files]) if files and name in files[0] else None

@@ -5,7 +5,7 @@ itself. RQ's default Worker forks a child per job, and CUDA initialised in a par
 not survive a fork (even torch.cuda.is_available() initialises it); SpawnWorker is
 CUDA-safe but starts a new interpreter per job (torch import, pool load: seconds each).
 Running jobs in-process needs no fork at all, so CUDA is safe, and the pool and the
-latest model stay loaded between jobs (see inputs.py's caches).
+latest model stay loaded between jobs (the worker's WorkerCache, resident.py).
 
 What SimpleWorker lacks is a heartbeat during a job: it announces job timeout + 60 s
 once, so a killed worker's job would look alive for up to hours. ResidentWorker beats
@@ -28,28 +28,34 @@ from rq.worker import WorkerStatus
 
 from activelearn.config.service_checks import mask_password
 from activelearn.errors import JobError
-from activelearn.jobs.executor import PERFORM, redis_client
-from activelearn.jobs.functions import available_jobs
+from activelearn.jobs.executor import PERFORM, keeping, redis_client
 from activelearn.jobs.inputs import ARTIFACTS_ENV, DEVICE_ENV, SCRATCH_ENV, WORK_DIRS_ENV
+from activelearn.jobs.kinds import available_kinds
+from activelearn.jobs.resident import WorkerCache
 
 log = logging.getLogger("activelearn.worker")
 
 
 class ResidentWorker(SimpleWorker):
-    """SimpleWorker with heartbeats from a thread while a job runs (see the module)."""
+    """SimpleWorker with heartbeats from a thread while a job runs, and a WorkerCache its
+    jobs share (see the module)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache = WorkerCache()
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         return 3 * int(self.job_monitoring_interval) + 5
 
     def prepare_job_execution(self, job, *args, **kwargs) -> None:
-        """Refuse (fail, without running it) any job but activelearn's registered ones:
-        whoever can write to Redis must not choose what this process runs."""
+        """Refuse (fail, without running it) any job but a registered kind's: whoever can
+        write to Redis must not choose what this process runs."""
         allowed = job.func_name == PERFORM and len(job.args) == 2 \
-            and job.args[0] in available_jobs() and isinstance(job.args[1], dict)
+            and job.args[0] in available_kinds() and isinstance(job.args[1], dict)
         if not allowed:
             log.error("refused job %s: %s is not an activelearn job", job.id, job.func_name)
             raise JobError(f"refused: {job.func_name} is not one of activelearn's jobs "
-                           f"({', '.join(available_jobs())}); this worker runs only those")
+                           f"({', '.join(available_kinds())}); this worker runs only those")
         super().prepare_job_execution(job, *args, **kwargs)
 
     def execute_job(self, job, queue) -> None:
@@ -66,7 +72,8 @@ class ResidentWorker(SimpleWorker):
         beating = threading.Thread(target=beat, daemon=True, name="rq-heartbeat")
         beating.start()
         try:
-            self.perform_job(job, queue, execution)
+            with keeping(self.cache):
+                self.perform_job(job, queue, execution)
         finally:
             stop.set()
             beating.join()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from activelearn.data.sources.base import Pool
-from activelearn.jobs import steps
+from activelearn.jobs.kinds.select import score_and_select
 from activelearn.kinds import BatchKind, Split
 from activelearn.learn.embedding import cold_start, pool_keys, project_embedder
 from activelearn.loop.batch_size import plan_auto_batch
@@ -124,9 +124,8 @@ class BatchPlanner:
         strategy = self.cfg.strategy
         seed = self.cfg.project.seed * 1000 + round_
         candidates = candidate_positions(selectable, strategy.candidates, seed)
-        chosen = steps.score_and_select(self.project.executor, self.cfg, version, candidates,
-                                        self._labeled_train_positions(), n, seed,
-                                        self.progress, state=self.store)
+        chosen = score_and_select(self.project, self.store, version, candidates,
+                                  self._labeled_train_positions(), n, seed, self.progress)
         ids = [self.pool.item_ids[i] for i in chosen["positions"]]
         suggestions = list(zip(ids, chosen["labels"], chosen["confidence"]))
         self.store.batches.add(round_, BatchKind.QUERY, strategy.name, seed, version,

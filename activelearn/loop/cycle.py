@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
 from activelearn.failpoints import failpoint
-from activelearn.jobs.kinds import train
+from activelearn.jobs.kinds.train import train
 from activelearn.kinds import RoundStatus, Split
 from activelearn.learn.checkpoints import (
     checkpoint_name,
@@ -248,8 +248,8 @@ class Cycle:
     def _train(self, round_: int) -> None:
         # files left by a run killed between publishing and recording the phase
         self._discard_model(self._version(round_))
-        result = train.train(self.project, self.store, round_, self._version(round_),
-                             self.progress)
+        result = train(self.project, self.store, round_, self._version(round_),
+                       self.progress)
         self.echo(f"  trained {result['version']} ({made_by(result)}) on {result['labels']} "
                   f"labels in {result['seconds']:.1f} s ({result['epochs']} epochs, "
                   f"{result['device']})")

@@ -24,8 +24,8 @@ from activelearn.annotation.label_studio.client import LabelStudioBackend
 from activelearn.annotation.label_studio.tasks import REVIEW_KIND, ReviewNote, Suggestion, TaskSpec
 from activelearn.data.artifacts import ArtifactStore
 from activelearn.failpoints import failpoint
-from activelearn.jobs import steps
-from activelearn.jobs.functions import joined
+from activelearn.jobs.inputs import joined
+from activelearn.jobs.kinds.oof import out_of_fold
 from activelearn.kinds import Split
 from activelearn.project import Project
 from activelearn.quality.label_errors import rank_label_errors
@@ -37,7 +37,7 @@ def select_reviews(project: Project, store: Store, round_: int, version: str,
     """Rank the round's labelled train items with out-of-fold predictions and record the
     top quality.review_per_round for review. Returns how many the round has; a round
     that recorded its candidates already (a resumed phase) is not ranked again."""
-    cfg, executor = project.cfg, project.executor
+    cfg = project.cfg
     quality = cfg.quality
     found = store.reviews.rows(round_)
     if found:
@@ -45,8 +45,7 @@ def select_reviews(project: Project, store: Store, round_: int, version: str,
     labels = store.labels.current(Split.TRAIN.value)
     if len(labels) < 2 * quality.review_folds:
         return 0
-    files = steps.out_of_fold(executor, cfg, round_, version, quality.review_folds,
-                              progress, state=store)
+    files = out_of_fold(project, store, round_, version, quality.review_folds, progress)
     ids, given, probs = merge_folds(project.artifacts, files)
     ranking = rank_label_errors(probs, given, quality.review_min_confidence)
     skip = store.reviews.not_reviewable() | set(store.gold.labels())

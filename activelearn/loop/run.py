@@ -11,7 +11,8 @@ from collections.abc import Callable
 import torch
 
 from activelearn.failpoints import failpoint
-from activelearn.jobs import steps
+from activelearn.jobs.kinds.cache import build_cache
+from activelearn.jobs.kinds.embed import embed
 from activelearn.learn.backbones import check_weights
 from activelearn.learn.embedding import uses_embeddings
 from activelearn.loop.cycle import Cycle
@@ -46,10 +47,10 @@ def run_cycle(project: Project, echo: Callable[[str], None], progress: bool = Tr
             inline = executor.name == "inline" or cfg.jobs.remote_artifacts
             pool = project.open_pool(store, progress=progress, build_cache=inline)
             if (cfg.data.cache == "memmap" and not inline
-                    and steps.build_cache(executor, cfg, store, progress)):
+                    and build_cache(project, store, progress)):
                 pool = project.open_pool(store, refresh=False)
             if uses_embeddings(cfg):  # the backbone's embeddings, once per item
-                embedded = steps.embed(executor, cfg, pool, progress, state=store)
+                embedded = embed(project, store, pool, progress)
                 if embedded:
                     echo(f"embedded {embedded} items with {cfg.model.name} "
                          f"({cfg.model.weights})")

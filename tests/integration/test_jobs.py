@@ -15,10 +15,15 @@ from click.testing import CliRunner
 
 from activelearn.cli import main
 from activelearn.config import load_config, with_overrides
-from activelearn.jobs import steps
 from activelearn.jobs.executor import InlineExecutor, JobError, RQExecutor
+from activelearn.jobs.kinds.cache import build_cache
+from activelearn.jobs.kinds.oof import out_of_fold
+from activelearn.jobs.kinds.select import score_and_select
+from activelearn.jobs.kinds.train import train
+from activelearn.jobs.payloads import base_payload
+from activelearn.project import Project
 from activelearn.state import Store
-from support.jobs import Workers, finished_jobs, trained
+from support.jobs import Workers, controller_step, finished_jobs, trained
 
 
 @pytest.fixture
@@ -40,8 +45,8 @@ def test_sharded_scoring_on_two_workers_covers_every_item_once(rq_project, worke
     workers.start()
     candidates = np.arange(40, len(pool))
     labeled = np.arange(40)
-    rq = steps.score_and_select(RQExecutor(cfg.jobs), cfg, "t-r1", candidates, labeled, 30,
-                                seed=7, progress=False)
+    rq = controller_step(score_and_select, RQExecutor(cfg.jobs), cfg, "t-r1", candidates,
+                         labeled, 30, seed=7, progress=False)
     shards = sorted((cfg.work_dir / "scores" / "t-r1").glob("shard-*.npz"),
                     key=lambda s: int(s.stem.split("-")[-1]))  # by start position
     assert len(shards) == -(-len(candidates) // 100)
@@ -61,8 +66,8 @@ def test_sharded_scoring_on_two_workers_covers_every_item_once(rq_project, worke
     # the same round inline: scores are recomputed (new files) and select the same batch
     for shard in shards:
         shard.unlink()
-    inline = steps.score_and_select(InlineExecutor(), cfg, "t-r1", candidates, labeled, 30,
-                                    seed=7, progress=False)
+    inline = controller_step(score_and_select, InlineExecutor(), cfg, "t-r1", candidates,
+                             labeled, 30, seed=7, progress=False)
     assert inline == rq
 
 
@@ -77,10 +82,10 @@ def test_a_train_job_past_its_timeout_fails_with_one_line_then_a_rerun_trains(
         started.start()
         with pytest.raises(JobError, match=r"\(train t-r1\) failed on worker test-0-.*"
                                            r"JobTimeoutException"):
-            steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
+            controller_step(train, RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
         quick = project_file(jobs={"train_timeout": 600, "heartbeat": 1})
         cfg = load_config(quick)
-        result = steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
+        result = controller_step(train, RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
         assert result["version"] == "t-r1" and result["labels"] == 40
     finally:
         started.stop()
@@ -94,7 +99,7 @@ def test_a_train_worker_killed_mid_job_fails_the_round_then_another_trains(rq_pr
 
     def run() -> None:
         try:
-            steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
+            controller_step(train, RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)
         except JobError as exc:
             result["error"] = str(exc)
 
@@ -105,7 +110,8 @@ def test_a_train_worker_killed_mid_job_fails_the_round_then_another_trains(rq_pr
     assert not controller.is_alive()
     assert "(train t-r1) failed" in result["error"] and "abandoned" in result["error"].lower()
     workers.start()
-    assert steps.train(RQExecutor(cfg.jobs), cfg, 1, "t-r1", progress=False)["labels"] == 40
+    assert controller_step(train, RQExecutor(cfg.jobs), cfg, 1, "t-r1",
+                           progress=False)["labels"] == 40
 
 
 def test_a_worker_killed_during_a_score_job_is_retried_by_another(rq_project, workers):
@@ -115,8 +121,8 @@ def test_a_worker_killed_during_a_score_job_is_retried_by_another(rq_project, wo
     result: dict = {}
 
     def run() -> None:
-        result["out"] = steps.score_and_select(RQExecutor(cfg.jobs), cfg, "t-r1", candidates,
-                                               np.arange(40), 10, seed=1, progress=False)
+        result["out"] = controller_step(score_and_select, RQExecutor(cfg.jobs), cfg, "t-r1",
+                                        candidates, np.arange(40), 10, seed=1, progress=False)
 
     controller = threading.Thread(target=run)
     controller.start()
@@ -135,11 +141,11 @@ def test_no_worker_fails_with_one_line_then_the_rerun_completes(rq_project, work
     impatient = dataclasses.replace(cfg.jobs, wait_for_worker=2)
     with pytest.raises(JobError, match=r"no worker took job \S+ \(score t-r1 items 0-100\) "
                                        r"from queue activelearn-gpu in 2 s; start one"):
-        steps.score_and_select(RQExecutor(impatient), cfg, "t-r1", np.arange(40, 140),
-                               np.arange(40), 5, seed=1, progress=False)
+        controller_step(score_and_select, RQExecutor(impatient), cfg, "t-r1",
+                        np.arange(40, 140), np.arange(40), 5, seed=1, progress=False)
     workers.start()
-    out = steps.score_and_select(RQExecutor(cfg.jobs), cfg, "t-r1", np.arange(40, 140),
-                                 np.arange(40), 5, seed=1, progress=False)
+    out = controller_step(score_and_select, RQExecutor(cfg.jobs), cfg, "t-r1",
+                          np.arange(40, 140), np.arange(40), 5, seed=1, progress=False)
     assert len(out["positions"]) == 5
 
 
@@ -149,7 +155,7 @@ def test_a_failing_job_is_reported_with_its_id(rq_project, workers):
     import dataclasses
 
     executor = RQExecutor(dataclasses.replace(cfg.jobs, retries=0))
-    payload = {**steps.base_payload(cfg), "version": "t-r1", "seed": 0, "embeddings": False,
+    payload = {**base_payload(Project(cfg)), "version": "t-r1", "seed": 0, "embeddings": False,
                "mc_passes": 0, "positions": "missing.npy", "start": 0,
                "stop": 10, "out": "out.npz"}
     with pytest.raises(JobError) as err:
@@ -169,7 +175,8 @@ def test_out_of_fold_jobs_on_two_workers_predict_every_label_once_like_inline(rq
     cfg, _ = trained(rq_project)
     for _ in range(2):
         workers.start(threads=cfg.training.threads)  # as inline: the same float sums
-    names = steps.out_of_fold(RQExecutor(cfg.jobs), cfg, 1, "t-r1", 2, progress=False)
+    names = controller_step(out_of_fold, RQExecutor(cfg.jobs), cfg, 1, "t-r1", 2,
+                            progress=False)
     files = [cfg.work_dir / name for name in names]  # the default store: the work dir
     folds = [np.load(f) for f in files]
     predicted = [str(i) for fold in folds for i in fold["item_ids"]]
@@ -183,7 +190,7 @@ def test_out_of_fold_jobs_on_two_workers_predict_every_label_once_like_inline(rq
     rq = {str(i): p for fold in folds for i, p in zip(fold["item_ids"], fold["probs"])}
     for f in files:
         f.unlink()
-    inline = steps.out_of_fold(InlineExecutor(), cfg, 1, "t-r1", 2, progress=False)
+    inline = controller_step(out_of_fold, InlineExecutor(), cfg, 1, "t-r1", 2, progress=False)
     assert inline == names
     again = {str(i): p for f in files for i, p in zip(np.load(f)["item_ids"],
                                                       np.load(f)["probs"])}
@@ -255,8 +262,8 @@ def test_a_gpu_worker_scores_like_the_cpu(rq_project, workers):
     folder = cfg.work_dir / "scores" / "t-r1"
 
     def probs(executor) -> np.ndarray:
-        steps.score_and_select(executor, cfg, "t-r1", candidates, np.arange(40), 20, seed=3,
-                               progress=False)
+        controller_step(score_and_select, executor, cfg, "t-r1", candidates, np.arange(40),
+                        20, seed=3, progress=False)
         shards = sorted(folder.glob("shard-*.npz"), key=lambda p: int(p.stem.split("-")[-1]))
         out = np.concatenate([np.load(s)["probs"] for s in shards])
         for shard in shards:
@@ -299,7 +306,9 @@ def test_the_decoded_cache_is_built_by_two_workers_like_inline(project_file, red
         with Store.open(cfg.work_dir / "state.sqlite") as store:
             pool = open_pool(cfg, store, build_cache=False)
             assert not pool.images.cached.any()
-            written = steps.build_cache(RQExecutor(cfg.jobs), cfg, store, progress=False)
+            project = Project(cfg)
+            project.executor = RQExecutor(cfg.jobs)
+            written = build_cache(project, store, progress=False)
             assert written == 50
             built = open_pool(cfg, store, refresh=False)
     finally:

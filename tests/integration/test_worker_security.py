@@ -16,9 +16,11 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 
 from activelearn.cli import main
-from activelearn.jobs import steps
 from activelearn.jobs.executor import PERFORM, InlineExecutor, RQExecutor, redis_client
-from support.jobs import Workers, trained
+from activelearn.jobs.kinds.select import score_and_select
+from activelearn.jobs.payloads import base_payload
+from activelearn.project import Project
+from support.jobs import Workers, controller_step, trained
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def test_a_job_never_writes_outside_its_project(rq_project, workers, tmp_path):
     workers.start()
     outside = tmp_path / "elsewhere" / "shard.npz"
     np.save(cfg.work_dir / "positions.npy", np.arange(40, 60))
-    payload = {**steps.base_payload(cfg), "version": "t-r1", "seed": 0, "embeddings": False,
+    payload = {**base_payload(Project(cfg)), "version": "t-r1", "seed": 0, "embeddings": False,
                "mc_passes": 0, "positions": "positions.npy", "start": 0, "stop": 20,
                "out": "scores/s.npz"}
     queue = RQExecutor(cfg.jobs).queue("score")
@@ -103,14 +105,14 @@ def test_jobs_over_tls_with_a_password_select_as_inline(project_file, secure_red
     try:
         started.start()
         candidates = np.arange(40, 240)
-        rq = steps.score_and_select(RQExecutor(cfg.jobs), cfg, "t-r1", candidates,
-                                    np.arange(40), 10, seed=3, progress=False)
+        rq = controller_step(score_and_select, RQExecutor(cfg.jobs), cfg, "t-r1", candidates,
+                             np.arange(40), 10, seed=3, progress=False)
     finally:
         started.stop()
     for shard in (cfg.work_dir / "scores" / "t-r1").glob("shard-*.npz"):
         shard.unlink()
-    inline = steps.score_and_select(InlineExecutor(), cfg, "t-r1", candidates,
-                                    np.arange(40), 10, seed=3, progress=False)
+    inline = controller_step(score_and_select, InlineExecutor(), cfg, "t-r1", candidates,
+                             np.arange(40), 10, seed=3, progress=False)
     assert rq == inline and len(rq["positions"]) == 10
 
 

@@ -15,9 +15,10 @@ import pytest
 from activelearn.config import load_config
 from activelearn.data.sources import load_source
 from activelearn.failpoints import ENV as FAILPOINT_ENV
-from activelearn.jobs import steps
-from activelearn.jobs.executor import InlineExecutor, redis_client
+from activelearn.jobs.executor import Executor, InlineExecutor, redis_client
+from activelearn.jobs.kinds.train import train
 from activelearn.kinds import Split
+from activelearn.project import Project
 from activelearn.state import Store
 from support import ROOT
 
@@ -80,8 +81,18 @@ def trained(path: Path, version: str | None = "t-r1"):
         store.items.add((item, i, None, Split.TRAIN.value) for i, item in enumerate(pool.item_ids))
         store.labels.set(zip(pool.item_ids[:40], pool.labels[:40].tolist()), "test", 0)
     if version is not None:
-        steps.train(InlineExecutor(), cfg, 1, version, progress=False)
+        controller_step(train, InlineExecutor(), cfg, 1, version, progress=False)
     return cfg, pool
+
+
+def controller_step(step, executor: Executor, cfg, *args, **kwargs):
+    """step(project, store, *args, **kwargs): a job kind's controller side (train,
+    score_and_select, ...) for the project of cfg with its jobs on executor, its state
+    open for the call."""
+    project = Project(cfg)
+    project.executor = executor
+    with project.store() as store:
+        return step(project, store, *args, **kwargs)
 
 
 def finished_jobs(cfg) -> list:

@@ -11,8 +11,9 @@ import pytest
 
 from activelearn.config import config_content, config_from_dict, load_config
 from activelearn.errors import ConfigError
-from activelearn.jobs import steps
 from activelearn.jobs.inputs import labels_snapshot, open_job, parse_labels
+from activelearn.jobs.payloads import base_payload
+from activelearn.project import Project
 
 
 def test_the_config_travels_as_content_and_reads_back_equal(project_file) -> None:
@@ -26,7 +27,7 @@ def test_a_payload_names_no_relative_path(project_file, tmp_path, monkeypatch) -
     monkeypatch.chdir(tmp_path)
     cfg = load_config(project_file(project={"name": "t", "work_dir": "work", "seed": 0},
                                    data={"root": "data"}))
-    payload = steps.base_payload(cfg)
+    payload = base_payload(Project(cfg))
     assert payload["config"]["project"]["work_dir"] == str(tmp_path / "work")
     assert payload["config"]["data"]["root"] == str(tmp_path / "data")
     assert payload["artifacts"] == str(tmp_path / "work")  # the default store: the work dir

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from activelearn.config import load_config
-from activelearn.data.artifacts import project_artifacts
-from activelearn.jobs import steps
-from activelearn.jobs.functions import select
+from activelearn.jobs.kinds import get_kind
+from activelearn.jobs.kinds.select import class_seconds, select_payload
+from activelearn.jobs.resident import WorkerCache
 from activelearn.kinds import Split
+from activelearn.project import Project
 from activelearn.state import AnnotationRow, Store
 
 CLASSES = 10
@@ -38,9 +39,14 @@ def annotate(store: Store, rows: list[tuple[int, int, float | None]]) -> None:
                                  "cursor", "c")
 
 
-def shards(cfg, probs: np.ndarray) -> list[dict]:
+def select(payload: dict, progress) -> dict:
+    """The select job, run here."""
+    return get_kind("select").run(payload, progress, WorkerCache())
+
+
+def shards(project: Project, probs: np.ndarray) -> list[dict]:
     """One published score shard of these probs over candidate positions 0..n-1."""
-    artifacts = project_artifacts(cfg)
+    artifacts = project.artifacts
     buffer = io.BytesIO()
     np.save(buffer, np.arange(len(probs), dtype=np.int64))
     positions = artifacts.publish_content("scores/v", buffer.getvalue(), ".npy")
@@ -63,8 +69,9 @@ def test_the_class_seconds_travel_in_the_payload_and_the_job_ranks_by_them(
     # have no lead time and get the median over all (10)
     annotate(store, [(0, 3, 30.0), (1, 3, 20.0), (2, 3, 10.0), (3, 5, 2.0), (4, 5, 2.0),
                      (5, 1, None)])
-    published = shards(cfg, probs_of([3, 3, 5, 5, 7, 7]))
-    payload = json.loads(json.dumps(steps.select_payload(cfg, 4, 0, published, [], store)))
+    project = Project(cfg)
+    published = shards(project, probs_of([3, 3, 5, 5, 7, 7]))
+    payload = json.loads(json.dumps(select_payload(project, store, 4, 0, published, [])))
     assert payload["class_seconds"] == [10.0, 10.0, 10.0, 20.0, 10.0, 2.0, 10.0, 10.0,
                                         10.0, 10.0]
     result = select(payload, lambda done: None)
@@ -81,10 +88,11 @@ def test_no_lead_times_means_no_weighting_and_says_so(project_file, store, caplo
     cfg = load_config(project_file(strategy={"name": "margin", "cost_weighted": True}))
     annotate(store, [(0, 3, None)])
     with caplog.at_level(logging.WARNING):
-        assert steps.class_seconds(cfg, store) is None
+        assert class_seconds(cfg, store) is None
     assert "no annotation has a lead time yet; ranking by margin's score alone" in caplog.text
-    published = shards(cfg, probs_of([3, 5, 7]))
-    payload = steps.select_payload(cfg, 2, 0, published, [], store)
+    project = Project(cfg)
+    published = shards(project, probs_of([3, 5, 7]))
+    payload = select_payload(project, store, 2, 0, published, [])
     assert payload["class_seconds"] is None
     assert select(payload, lambda done: None)["cost_weighted"] is False
 
@@ -92,5 +100,6 @@ def test_no_lead_times_means_no_weighting_and_says_so(project_file, store, caplo
 def test_without_cost_weighting_the_payload_carries_no_seconds(project_file, store) -> None:
     cfg = load_config(project_file())
     annotate(store, [(0, 3, 30.0)])
-    assert steps.select_payload(cfg, 2, 0, shards(cfg, probs_of([3, 5])), [], store)[
+    project = Project(cfg)
+    assert select_payload(project, store, 2, 0, shards(project, probs_of([3, 5])), [])[
         "class_seconds"] is None

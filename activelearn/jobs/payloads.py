@@ -1,0 +1,103 @@
+"""The controller's side shared by the job kinds: the payload every job starts from, and
+publishing what jobs read (the labelled and catalogue snapshots, position lists, a
+weights file) into the project's artifact store under content-addressed names.
+
+Every function takes the Project (its config, its artifact store, built once, and its
+`published` memo) and, where it reads state, the store the caller opened. Whatever the
+executor, the same payloads run the same job functions, so a round through RQ workers
+selects exactly the batch it selects inline (same seed, same shards).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from activelearn.config import Config, config_content
+from activelearn.data.snapshot import catalogue_snapshot
+from activelearn.jobs.inputs import labels_snapshot
+from activelearn.kinds import Split
+from activelearn.learn.backbones import file_sha256
+
+if TYPE_CHECKING:  # the controller's objects, for type hints only: jobs import neither
+    from activelearn.project import Project
+    from activelearn.state import Store
+
+FEATURES_KEY = "features_artifact"  # state meta: the pool's embeddings, published (embed)
+
+
+def base_payload(project: Project, store: Store | None = None) -> dict[str, Any]:
+    """What every job needs: the config as content (its paths made absolute), the
+    artifact store, and for a file source the catalogue snapshot (published once per
+    version of the catalogue) that gives the job the controller's pool. Without a store
+    (the select job, which reads only the artifacts its payload names) no catalogue."""
+    cfg = project.cfg
+    payload: dict[str, Any] = {"config": config_content(absolute(cfg)),
+                               "artifacts": project.artifacts.url}
+    if store is not None and store.catalogue.count():
+        payload["catalogue"] = _catalogue(project, store)
+    if cfg.jobs.remote_artifacts:
+        if cfg.model.weights and not cfg.model.hub_weights:
+            payload["weights"] = _published_weights(project)
+        if store is not None and store.meta.get(FEATURES_KEY) and cfg.model.train == "head":
+            payload["features"] = store.meta.get(FEATURES_KEY)
+    return payload
+
+
+def training_payload(project: Project, store: Store) -> dict[str, Any]:
+    """base_payload and the labels a model trains on (train and holdout labels, splits),
+    published as a content-addressed snapshot (the train and out-of-fold jobs)."""
+    data = labels_snapshot(store.labels.current(Split.TRAIN.value),
+                           store.labels.current(Split.HOLDOUT.value), store.items.splits())
+    return {**base_payload(project, store),
+            "snapshot": project.artifacts.publish_content("snapshots", data, ".json")}
+
+
+def publish_array(project: Project, folder: str, positions: np.ndarray) -> str:
+    """Publish pool positions (.npy) under their content-addressed name."""
+    buffer = io.BytesIO()
+    np.save(buffer, positions.astype(np.int64))
+    return project.artifacts.publish_content(folder, buffer.getvalue(), ".npy")
+
+
+def absolute(cfg: Config) -> Config:
+    """cfg with its relative local paths (work dir, data root, a weights file) made
+    absolute, as the controller resolves them: a job resolves nothing against its cwd."""
+    def made_absolute(value: str) -> str:
+        return value if not value or "://" in value or os.path.isabs(value) \
+            else os.path.abspath(value)
+
+    project = dataclasses.replace(cfg.project, work_dir=str(cfg.work_dir.resolve()))
+    data = dataclasses.replace(cfg.data, root=made_absolute(cfg.data.root))
+    weights = cfg.model.weights if cfg.model.hub_weights else made_absolute(cfg.model.weights)
+    return dataclasses.replace(cfg, project=project, data=data,
+                               model=dataclasses.replace(cfg.model, weights=weights))
+
+
+def _published_weights(project: Project) -> str:
+    """Publish the model.weights file (a worker elsewhere has no such path) under its
+    sha256, once per version of the file; returns its name."""
+    path = Path(project.cfg.model.weights).expanduser().resolve()
+    info = path.stat()
+    key = ("weights", str(path), info.st_mtime_ns, info.st_size)
+    if key not in project.published:
+        name = f"weights/{file_sha256(path)}{path.suffix}"
+        if not project.artifacts.exists(name):
+            project.artifacts.publish(name, lambda tmp: shutil.copyfile(path, tmp))
+        project.published[key] = name
+    return project.published[key]
+
+
+def _catalogue(project: Project, store: Store) -> str:
+    """The catalogue snapshot's name, published once per catalogue generation."""
+    key = ("catalogue", store.catalogue.generation())
+    if key not in project.published:
+        project.published[key] = project.artifacts.publish_content(
+            "catalogues", catalogue_snapshot(store.catalogue), ".json")
+    return project.published[key]
