@@ -471,8 +471,8 @@ def test_systemd_timer_starts_the_service() -> None:
     assert timer["Install"]["WantedBy"] == ["timers.target"]
 
 
-def test_the_readme_cron_line_and_systemd_recipe_name_real_commands() -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_the_docs_cron_line_and_systemd_recipe_name_real_commands() -> None:
+    readme = (ROOT / "docs" / "operations.md").read_text()  # the Deployment section
     (cron,) = re.findall(r"```cron\n(.*?)```", readme, re.S)
     schedule = cron.split(None, 5)
     calls = activelearn_calls(schedule[5])
