@@ -248,7 +248,7 @@ def render() -> str:
         "and what it means. A key left out takes its default; an unknown key, a wrong type",
         "or a value outside *allowed* stops every command before it does anything, with",
         "one line naming the file and the key (exit code 2). See",
-        "[Configuration](../configuration.md) for how a file is put together.",
+        "[The project file](../configuration.md) for how a file is put together.",
     ]
     for section in sections():
         title = f"`{section.path}`" if section.path else "Top level"
