@@ -14,6 +14,11 @@ log = logging.getLogger("mkdocs.hooks.reference")
 
 def on_pre_build(config: Any) -> None:
     page = Path(config["config_file_path"]).parent / PAGE
-    if not page.exists() or page.read_text() != render():
+    try:
+        generated = render()
+    except ValueError as exc:  # a key without a description, an entry without a key
+        log.warning(f"cannot generate {PAGE}: {exc}")
+        return
+    if not page.exists() or page.read_text() != generated:
         log.warning(f"{PAGE} is not the generated reference: run "
                     f".venv/bin/python -m activelearn.config.reference > {PAGE}")
