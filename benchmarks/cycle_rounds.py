@@ -83,7 +83,7 @@ def report(url: str, token: str, folder: Path, bot_annotations: int) -> None:
         project_id = int(store.meta.get("label_studio_project_id") or 0)
         pushed, in_state = len(store.batches.batched_ids()), store.annotations.count()
         recorded = len(store.tasks.by_item(include_deleted=True))
-    in_ls = LabelStudioBackend.connect(url, token).task_count(project_id)
+    in_ls = LabelStudioBackend.connect(url, token).tasks.count(project_id)
     print(f"holdout accuracy per trained round: {accuracy}")
     print(f"distinct items pushed {pushed}, tasks recorded {recorded}, tasks in Label Studio "
           f"{in_ls}; bot annotations {bot_annotations}, annotations in state {in_state}")

@@ -14,8 +14,8 @@ Measured on 2 cores (Label Studio 1.23.2, one server process, load 1-2 from othe
 push 7.1 s (server CPU 6.4 s, two thirds of it the server's task counters), repeated
 push 3.6 s, pull 5.5-5.7 s (server CPU 3.8 s), empty pull 0.03 s; with LS_WORKERS=2 the
 pull takes 3.0 s. The pull asks the task list for a sparse field set with its annotations
-expanded (see LabelStudioBackend._page); the listing it replaced (`fields=all` with an
-`omit` list) took 15-16 s (server CPU 13.5 s) for the same pull.
+expanded (see SdkConnection.page in label_studio/client.py); the listing it replaced
+(`fields=all` with an `omit` list) took 15-16 s (server CPU 13.5 s) for the same pull.
 
 Label Studio's community edition has no bulk-annotation API, so the N annotations are
 imported together with their tasks into a second project (not timed).
@@ -33,16 +33,11 @@ from typing import Any, cast
 
 import numpy as np
 
+from activelearn.annotation import Suggestion, TaskSpec
+from activelearn.annotation.label_studio import api_token, choice_result, image_data_uri
 from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation.label_studio.formats import task_json
 from activelearn.annotation.label_studio.local_server import running_label_studio
-from activelearn.annotation.label_studio.tasks import (
-    Suggestion,
-    TaskSpec,
-    api_token,
-    choice_result,
-    image_data_uri,
-    task_json,
-)
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -97,12 +92,12 @@ def timed(label: str, fn, *args, **kwargs):
 def run(backend: LabelStudioBackend, n: int, chunk: int) -> None:
     tag = uuid.uuid4().hex[:6]
     tasks = timed(f"build {n} tasks (PNG data URIs, not part of push)", make_tasks, n)
-    push_project = backend.ensure_project(f"bench-push-{tag}", CLASSES)
-    timed(f"push {n} tasks (chunks of {chunk})", backend.push, push_project, tasks, chunk)
-    timed(f"push the same {n} again (creates none)", backend.push, push_project, tasks, chunk)
-    timed("set model version", backend.set_model_version, push_project, "bench-1")
+    push_project = backend.projects.ensure(f"bench-push-{tag}", CLASSES)
+    timed(f"push {n} tasks (chunks of {chunk})", backend.tasks.push, push_project, tasks, chunk)
+    timed(f"push the same {n} again (creates none)", backend.tasks.push, push_project, tasks, chunk)
+    timed("set model version", backend.projects.set_model_version, push_project, "bench-1")
 
-    pull_project = backend.ensure_project(f"bench-pull-{tag}", CLASSES)
+    pull_project = backend.projects.ensure(f"bench-pull-{tag}", CLASSES)
     start = time.perf_counter()
     for first in range(0, n, chunk):
         part = []
@@ -113,9 +108,9 @@ def run(backend: LabelStudioBackend, n: int, chunk: int) -> None:
             part.append(body)
         backend.client.projects.import_tasks(id=pull_project, request=cast(Any, part))
     print(f"(setup) import {n} annotated tasks: {time.perf_counter() - start:.2f} s")
-    pulled = timed(f"pull {n} annotations", backend.pull, pull_project, CLASSES)
+    pulled = timed(f"pull {n} annotations", backend.annotations.pull, pull_project, CLASSES)
     assert len(pulled.annotations) == n, (len(pulled.annotations), len(pulled.rejected))
-    empty = timed("incremental pull, nothing new", backend.pull, pull_project, CLASSES,
+    empty = timed("incremental pull, nothing new", backend.annotations.pull, pull_project, CLASSES,
                   pulled.cursor)
     assert not empty.annotations and empty.tasks_seen == 0
 

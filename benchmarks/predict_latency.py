@@ -34,7 +34,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from activelearn.annotation.label_studio.tasks import image_data_uri, label_config  # noqa: E402
+from activelearn.annotation.label_studio import image_data_uri, label_config  # noqa: E402
 from activelearn.config import load_config  # noqa: E402
 from activelearn.data.sources import open_pool  # noqa: E402
 from activelearn.learn.checkpoints import checkpoint_path, save_checkpoint  # noqa: E402

@@ -33,9 +33,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from activelearn.annotation.label_studio import choice_result  # noqa: E402
 from activelearn.annotation.label_studio.client import LabelStudioBackend  # noqa: E402
 from activelearn.annotation.label_studio.local_server import start_label_studio  # noqa: E402
-from activelearn.annotation.label_studio.tasks import choice_result  # noqa: E402
 from activelearn.cli import main  # noqa: E402
 from activelearn.config.serve import SECRET_HEADER  # noqa: E402
 from activelearn.loop.project import PROJECT_ID_KEY  # noqa: E402

@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING
 from activelearn.errors import ConfigError
 from activelearn.kinds import find_class
 
-if TYPE_CHECKING:  # the type only: the SDK stays out of this module
-    from activelearn.annotation.label_studio.annotators import TaskAnnotators
-    from activelearn.annotation.label_studio.client import LabelStudioBackend
+if TYPE_CHECKING:
+    from activelearn.annotation.backend import AnnotationBackend, TaskAnnotators
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ def bot_label(truth: int, n_classes: int, accuracy: float, seed: int, annotator:
     return rng.choice([c for c in range(n_classes) if c != truth])
 
 
-def annotate_open_tasks(backend: LabelStudioBackend, project_id: int, truth: dict[str, int],
+def annotate_open_tasks(backend: AnnotationBackend, project_id: int, truth: dict[str, int],
                         class_names: list[str], accuracies: Sequence[float], seed: int = 0,
                         limit: int | None = None, follow_overlap: bool = False,
                         seconds: Mapping[int, float] | None = None) -> BotReport:

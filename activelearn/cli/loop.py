@@ -51,7 +51,7 @@ def init(config, relink, service) -> None:
         click.echo(f"Label Studio project {linked.project_id} ({linked.how}): "
                    f"{backend.url}/projects/{linked.project_id}")
         if relink:
-            backend.ensure_overlap(linked.project_id, ls.max_overlap)
+            backend.projects.ensure_overlap(linked.project_id, ls.max_overlap)
             pool = project.open_pool(store)
             made = repush_pending(cfg, store, backend, pool, linked.project_id, click.echo)
             click.echo(f"pushed {made} tasks of items still waiting for a label")
@@ -214,7 +214,7 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap, seconds,
     # the server and the project first: a wrong URL or title fails before a long load
     backend = project.backend
     project_id = linked_project(project).project_id
-    backend.check_classes(project_id, list(cfg.classes))
+    backend.projects.check_classes(project_id, list(cfg.classes))
     with project.store() as store:
         pool = project.open_pool(store, refresh=False)
     truth = {item_id: int(label) for item_id, label in zip(pool.item_ids, pool.labels)

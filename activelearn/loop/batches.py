@@ -24,8 +24,8 @@ from activelearn.learn.embedding import cold_start, pool_keys, project_embedder
 from activelearn.loop.batch_size import plan_auto_batch
 from activelearn.loop.clean import selectable_positions
 from activelearn.loop.relabel import request_relabels
+from activelearn.loop.stopping import stop_reason
 from activelearn.project import Project
-from activelearn.reporting.stopping import stop_reason
 from activelearn.state import Store
 from activelearn.strategies import candidate_positions
 

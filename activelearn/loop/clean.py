@@ -21,7 +21,7 @@ from activelearn.data.photo_duplicates import find_file_pairs
 from activelearn.data.sources.base import Pool
 from activelearn.data.splits import assign_splits
 from activelearn.kinds import Split
-from activelearn.reporting.quality_sections import write_duplicate_csvs
+from activelearn.loop.clean_files import write_duplicate_csvs
 from activelearn.state import Store
 from activelearn.state.duplicates import CLEANED_META, DUPLICATE_SOURCE
 

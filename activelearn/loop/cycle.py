@@ -311,7 +311,7 @@ class Cycle:
         linked = init_project(self.backend, self.store,
                               ls.project_title or self.cfg.project.name,
                               list(self.cfg.classes), ls.instructions)
-        self.backend.ensure_overlap(linked.project_id, ls.max_overlap)
+        self.backend.projects.ensure_overlap(linked.project_id, ls.max_overlap)
         record_items(self.store, self.pool, self.cfg.splits, self.cfg.project.seed)
         if needs_clean(self.store, self.pool):  # the first ingest, or new items appeared
             summary = run_clean(self.pool, self.store, self.cfg.cleaning,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from activelearn.annotation.label_studio import TOKEN_ENV, TOKEN_FILE_ENV
 from activelearn.annotation.label_studio.local_server import LocalServer, start_label_studio
-from activelearn.annotation.label_studio.tasks import TOKEN_ENV, TOKEN_FILE_ENV
 from activelearn.config import Config, load_config
 from activelearn.loop.lock import pid_alive
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation import AnnotationBackend
 from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.errors import BackendError
@@ -28,7 +28,7 @@ class LinkedProject:
     how: str  # "found by stored id" | "found by title" | "created"
 
 
-def init_project(backend: LabelStudioBackend, store: Store, title: str, classes: list[str],
+def init_project(backend: AnnotationBackend, store: Store, title: str, classes: list[str],
                  instructions: str, relink: bool = False) -> LinkedProject:
     """Find the Label Studio project by the id stored in state, else by title, else create
     it; record its id and the server URL in state. Running it again changes nothing.
@@ -48,9 +48,9 @@ def init_project(backend: LabelStudioBackend, store: Store, title: str, classes:
             f"{store.meta.get(URL_KEY)}) is gone from {backend.url}; run `activelearn init "
             "--relink` to link a new one and push the items still waiting to it again")
     if linked is None:
-        linked = LinkedProject(backend.ensure_project(title, classes, instructions), "created")
+        linked = LinkedProject(backend.projects.ensure(title, classes, instructions), "created")
     else:
-        backend.check_classes(linked.project_id, classes)
+        backend.projects.check_classes(linked.project_id, classes)
     if moved:
         forget_old_tasks(store)
         linked = LinkedProject(linked.project_id, f"{linked.how}, relinked")
@@ -83,7 +83,7 @@ def linked_project(project: Project) -> LinkedProject:
         with project.store(readonly=True) as store:
             linked = _find(backend, store, title)
     else:
-        found = backend.find_project(title)
+        found = backend.projects.find(title)
         linked = LinkedProject(found, "found by title") if found is not None else None
     if linked is None:
         raise BackendError(f"no Label Studio project {title!r} at {backend.url}; "
@@ -91,19 +91,19 @@ def linked_project(project: Project) -> LinkedProject:
     return linked
 
 
-def _find(backend: LabelStudioBackend, store: Store, title: str) -> LinkedProject | None:
+def _find(backend: AnnotationBackend, store: Store, title: str) -> LinkedProject | None:
     """The project by the id stored in state (when it is for this server and still there),
     else by title; None when neither finds one."""
     stored = store.meta.get(PROJECT_ID_KEY)
     if stored is not None and store.meta.get(URL_KEY) == backend.url \
-            and backend.project_exists(int(stored)):
+            and backend.projects.exists(int(stored)):
         return LinkedProject(int(stored), "found by stored id")
     # ensure_project finds by title itself; asking first only tells the user which it was
-    existing = backend.find_project(title)
+    existing = backend.projects.find(title)
     return LinkedProject(existing, "found by title") if existing is not None else None
 
 
-def repush_pending(cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
+def repush_pending(cfg: Config, store: Store, backend: AnnotationBackend, pool: Pool,
                    project_id: int, echo: Callable[[str], None]) -> int:
     """Push every batch item still waiting for a label that has no task, round by round,
     and the unanswered review tasks (after a relink). Returns how many tasks it made."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation import AnnotationBackend
 from activelearn.failpoints import failpoint
 from activelearn.state import AnnotationRow, Problem, PullChanges, PulledReviews, Store
 
@@ -20,11 +20,11 @@ CURSOR_KEY = "label_studio_pull_cursor"
 SHOW_PROBLEMS = 20  # problems listed one per line; more are counted
 
 
-def pull_annotations(backend: LabelStudioBackend, store: Store, project_id: int,
+def pull_annotations(backend: AnnotationBackend, store: Store, project_id: int,
                      class_names: list[str], round_: int, known: dict[str, int],
                      echo: Callable[[str], None]) -> PullChanges:
     """Pull, resolve and record; known: the pool's item ids (others are problems)."""
-    result = backend.pull(project_id, class_names, store.meta.get(CURSOR_KEY) or "")
+    result = backend.annotations.pull(project_id, class_names, store.meta.get(CURSOR_KEY) or "")
     failpoint("pull:fetched")  # the crash between pull and commit
     rows, problems = [], []
     for a in result.annotations:
@@ -75,16 +75,16 @@ def _foreign_tasks(store: Store, seen: dict[int, str]) -> dict[int, str]:
     return foreign
 
 
-def check_deleted_tasks(backend: LabelStudioBackend, store: Store, project_id: int
+def check_deleted_tasks(backend: AnnotationBackend, store: Store, project_id: int
                         ) -> list[Problem]:
     """Tasks recorded in state that are gone from Label Studio: marked deleted (their
     items are not pushed again; labels already pulled stay) and returned as problems.
     One cheap request when nothing was deleted (the project's task count)."""
     live = store.tasks.by_item()
     reviews = len(store.reviews.task_rounds())  # a labelled item's second tasks
-    if not live or backend.task_count(project_id) >= len(live) + reviews:
+    if not live or backend.tasks.count(project_id) >= len(live) + reviews:
         return []
-    present = backend.existing_item_ids(project_id)
+    present = backend.tasks.item_ids(project_id)
     gone = {item: task for item, task in live.items() if present.get(item) != task}
     store.tasks.mark_deleted(gone)
     return [Problem(task, item, 0, "task deleted in Label Studio; the item will not be "

@@ -26,10 +26,8 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 
-from activelearn.annotation.label_studio.client import LabelStudioBackend
-from activelearn.annotation.label_studio.tasks import (
-    Suggestion,
-    TaskSpec,
+from activelearn.annotation import AnnotationBackend, Suggestion, TaskSpec
+from activelearn.annotation.label_studio import (
     image_reference,
     local_files_relative,
     local_files_url,
@@ -51,7 +49,7 @@ URL_SCHEMES = ("http", "https", "s3")  # what image_mode url can give Label Stud
 class TaskPusher:
     """Pushes the batches of a project's rounds to its Label Studio project."""
 
-    def __init__(self, cfg: Config, store: Store, backend: LabelStudioBackend, pool: Pool,
+    def __init__(self, cfg: Config, store: Store, backend: AnnotationBackend, pool: Pool,
                  project_id: int, echo: Callable[[str], None]) -> None:
         self.cfg, self.store, self.backend, self.pool = cfg, store, backend, pool
         self.project_id, self.echo = project_id, echo
@@ -73,14 +71,14 @@ class TaskPusher:
             specs = self._task_specs(round_, batch, items)
             failpoint("push:before-import")
             if listed is None:
-                listed = self.backend.existing_keys(self.project_id)
-            task_ids = self.backend.push(self.project_id, specs, ls.import_chunk, listed)
+                listed = self.backend.tasks.keys(self.project_id)
+            task_ids = self.backend.tasks.push(self.project_id, specs, ls.import_chunk, listed)
             failpoint("push:imported")  # the crash between import and bookkeeping
             self.store.tasks.record(batch["batch_id"], round_, task_ids)
             self._set_overlap(batch, members, task_ids)
             if batch["model_version"] and batch["kind"] == BatchKind.QUERY.value \
                     and ls.show_predictions:  # a version no prediction carries is refused
-                self.backend.set_model_version(self.project_id, batch["model_version"])
+                self.backend.projects.set_model_version(self.project_id, batch["model_version"])
             self.echo(f"  pushed {len(task_ids)} {batch['kind']} tasks: "
                       f"{self.backend.url}/projects/{self.project_id}/data")
         reopened = apply_relabels(self.store, self.backend, round_)
@@ -123,7 +121,7 @@ class TaskPusher:
         if problem:  # a file moved or relinked since check_image_mode
             raise ConfigError(f"{self.cfg.path}: label_studio.document_root: {problem}")
         for folder in local.folders():
-            self.backend.ensure_local_storage(self.project_id, folder)
+            self.backend.projects.ensure_local_storage(self.project_id, folder)
 
     def _task_specs(self, round_: int, batch: dict, items: list[tuple[str, float]]
                     ) -> list[TaskSpec]:
@@ -157,7 +155,7 @@ class TaskPusher:
             if n != ls.max_overlap:
                 wanted.setdefault(n, []).append(task_id)
         for n, tasks in wanted.items():
-            self.backend.set_task_overlap(tasks, n)
+            self.backend.tasks.set_overlap(tasks, n)
 
 
 def check_image_mode(cfg: Config, pool: Pool) -> None:

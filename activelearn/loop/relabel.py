@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation import AnnotationBackend
 from activelearn.config import QualityConfig
 from activelearn.quality.relabel import rank_disputed
 from activelearn.state import Store
@@ -33,7 +33,7 @@ def request_relabels(store: Store, quality: QualityConfig, round_: int, n: int) 
     return len(chosen)
 
 
-def apply_relabels(store: Store, backend: LabelStudioBackend, round_: int) -> int:
+def apply_relabels(store: Store, backend: AnnotationBackend, round_: int) -> int:
     """Raise the overlap of the tasks of this round's unsent requests in Label Studio
     (idempotent: the overlap is set, not added to). Returns how many tasks."""
     pending = store.relabels.unapplied(round_)
@@ -41,6 +41,6 @@ def apply_relabels(store: Store, backend: LabelStudioBackend, round_: int) -> in
     for _, task_id, overlap in pending:
         by_overlap.setdefault(overlap, []).append(task_id)
     for overlap, task_ids in by_overlap.items():
-        backend.set_task_overlap(task_ids, overlap, reopen=True)
+        backend.tasks.set_overlap(task_ids, overlap, reopen=True)
     store.relabels.mark_applied(round_, [item_id for item_id, _, _ in pending])
     return len(pending)

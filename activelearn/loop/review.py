@@ -20,8 +20,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from activelearn.annotation.label_studio.client import LabelStudioBackend
-from activelearn.annotation.label_studio.tasks import REVIEW_KIND, ReviewNote, Suggestion, TaskSpec
+from activelearn.annotation import (
+    REVIEW_KIND,
+    AnnotationBackend,
+    ReviewNote,
+    Suggestion,
+    TaskSpec,
+)
 from activelearn.data.artifacts import ArtifactStore
 from activelearn.failpoints import failpoint
 from activelearn.jobs.inputs import joined
@@ -73,18 +78,18 @@ def merge_folds(artifacts: ArtifactStore, names: list[str]
     return ids, labels, probs
 
 
-def push_reviews(backend: LabelStudioBackend, project_id: int, store: Store, round_: int,
+def push_reviews(backend: AnnotationBackend, project_id: int, store: Store, round_: int,
                  specs: list[TaskSpec], chunk: int, project_overlap: int) -> int:
     """Import the review tasks (idempotent: tasks already there are found by their key)
     and record them; each is served to one reviewer (project_overlap: the project's
     annotations per task, lowered to 1 for them). Returns how many were pushed."""
     if not specs:
         return 0
-    task_ids = backend.push(project_id, specs, chunk)
+    task_ids = backend.tasks.push(project_id, specs, chunk)
     failpoint("review:imported")  # the crash between import and bookkeeping
     store.reviews.record_tasks(round_, {s.item_id: task_ids[s.key] for s in specs})
     if project_overlap > 1:
-        backend.set_task_overlap(list(task_ids.values()), 1)
+        backend.tasks.set_overlap(list(task_ids.values()), 1)
     return len(specs)
 
 

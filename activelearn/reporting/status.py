@@ -13,10 +13,11 @@ from typing import Any
 from activelearn.config import Config
 from activelearn.errors import ActiveLearnError
 from activelearn.kinds import Split
+from activelearn.loop.stopping import holdout_points
 from activelearn.project import Project
 from activelearn.quality import agreement
-from activelearn.reporting.forecast import wilson_interval
-from activelearn.reporting.stopping import correct_of, forecast_lines, holdout_points, outlook
+from activelearn.quality.forecast import wilson_interval
+from activelearn.quality.stopping import correct_of, forecast_lines, outlook
 from activelearn.state import Store
 
 
@@ -66,7 +67,7 @@ def _from_state(store: Store, out: dict[str, Any]) -> None:
 
 def _outlook(store: Store, cfg: Config, out: dict[str, Any]) -> None:
     """The latest holdout accuracy with its 95% Wilson interval (ci_low, ci_high), the
-    learning-curve forecast and the stopping suggestion (see reporting.stopping)."""
+    learning-curve forecast and the stopping suggestion (see quality.stopping)."""
     evaluations = store.metrics.evaluations()
     holdout = [e for e in evaluations if e.split == "holdout"]
     if holdout:

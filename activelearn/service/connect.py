@@ -14,7 +14,7 @@ from activelearn.errors import ConfigError
 from activelearn.service.events import ACTIONS
 
 if TYPE_CHECKING:
-    from activelearn.annotation.label_studio.client import LabelStudioBackend
+    from activelearn.annotation import AnnotationBackend
 
 ML_BACKEND_TITLE = "activelearn"
 
@@ -30,7 +30,7 @@ def service_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def connect_service(backend: LabelStudioBackend, project_id: int, url: str, secret: str,
+def connect_service(backend: AnnotationBackend, project_id: int, url: str, secret: str,
                     echo: Callable[[str], None]) -> None:
     """Register the service at url with the project: the webhook first (with the secret
     header), then the ML backend, which Label Studio checks by calling the service's

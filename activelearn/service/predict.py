@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from activelearn.annotation.label_studio import choice_result, config_classes, task_item_id
 from activelearn.annotation.label_studio.integrations import FETCH_TIMEOUT
-from activelearn.annotation.label_studio.tasks import choice_result, config_classes, task_item_id
 from activelearn.data.images import UnusableImage, decode
 from activelearn.data.imageset import as_tensor
 from activelearn.data.sources.base import Pool

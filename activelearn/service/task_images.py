@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from activelearn.annotation.label_studio import IMAGE_TAG
 from activelearn.annotation.label_studio.integrations import SERVED_PATHS
-from activelearn.annotation.label_studio.tasks import IMAGE_TAG
 from activelearn.data.images import MAX_FILE_BYTES, UnusableImage, read_bytes
 from activelearn.errors import ActiveLearnError
 

@@ -45,7 +45,7 @@ def test_overlap_gives_each_task_two_annotators_and_kappa(project_file, ls_env,
             i for i, s in store.items.splits().items() if s == "holdout"}
     project = backend.client.projects.get(id=project_id)
     assert project.maximum_annotations == 2 and project.overlap_cohort_percentage == 100
-    overlaps = {item_id: backend.task_overlap(task_id) for item_id, task_id in tasks.items()}
+    overlaps = {item_id: backend.tasks.overlap(task_id) for item_id, task_id in tasks.items()}
     assert {overlaps[i] for i in overlaps if i in holdout} == {1}
     assert {overlaps[i] for i in overlaps if i not in holdout} == {2}
 
@@ -142,7 +142,7 @@ def test_relabel_fraction_asks_for_another_annotation_of_ties(project_file, ls_e
         task = backend.client.tasks.get(id=str(tasks[item_id]))
         assert task.overlap == 3 and not task.is_labeled  # served again by Label Studio
     untouched = next(i for i in tasks if i not in tied)
-    assert backend.task_overlap(tasks[untouched]) == 2
+    assert backend.tasks.overlap(tasks[untouched]) == 2
 
     out = run("cycle", "--config", str(path), "--no-progress")  # no new annotation yet
     assert "disputed" not in out, out

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from activelearn.annotation import TaskSpec
 from activelearn.annotation.bot import annotate_open_tasks
+from activelearn.annotation.label_studio import choice_result, image_data_uri
 from activelearn.annotation.label_studio.client import LabelStudioBackend
-from activelearn.annotation.label_studio.tasks import TaskSpec, choice_result, image_data_uri
 from activelearn.cli import main
 from activelearn.config import FASHION_MNIST_CLASSES, load_config
 from activelearn.data.sources import load_source
@@ -29,11 +30,11 @@ def backend(label_studio) -> LabelStudioBackend:
 
 @pytest.fixture
 def project(backend, ls_project_title) -> int:
-    return backend.ensure_project(ls_project_title, CLASSES)
+    return backend.projects.ensure(ls_project_title, CLASSES)
 
 
 def push(backend, project_id: int, item_ids: list[str]) -> dict[str, int]:
-    return backend.push(project_id, [TaskSpec(item_id=i, image=IMAGE, round=0,
+    return backend.tasks.push(project_id, [TaskSpec(item_id=i, image=IMAGE, round=0,
                                               strategy="random") for i in item_ids])
 
 
@@ -43,7 +44,7 @@ def truth_of(n: int) -> dict[str, int]:
 
 def pulled(backend, project_id: int, classes=CLASSES) -> dict[tuple[str, str], int]:
     """(annotator, item id) -> label of every annotation of the project."""
-    result = backend.pull(project_id, classes)
+    result = backend.annotations.pull(project_id, classes)
     out = {(a.annotator, a.item_id): a.label for a in result.annotations}
     assert len(out) == len(result.annotations), "an annotator annotated a task twice"
     return out
@@ -101,7 +102,7 @@ def test_following_overlap_the_bots_share_the_tasks_as_label_studio_asks(backend
     truth = truth_of(12)
     ids = push(backend, project, list(truth))
     doubled = [ids[f"item-{i}"] for i in range(4)]
-    backend.set_task_overlap(doubled, 2)
+    backend.tasks.set_overlap(doubled, 2)
     # a person already annotated one of the doubled tasks: one bot annotation is missing
     backend.client.annotations.create(id=ids["item-0"], result=choice_result("cat"))
 
@@ -114,7 +115,7 @@ def test_following_overlap_the_bots_share_the_tasks_as_label_studio_asks(backend
     assert first.others + second.others == 2 * 12 - 15  # the slots left to the other bot
     per_task = Counter(item for _, item in pulled(backend, project))
     assert per_task == {item: 2 if int(item.split("-")[1]) < 4 else 1 for item in truth}
-    result = backend.pull(project, CLASSES)
+    result = backend.annotations.pull(project, CLASSES)
     assert result.open_tasks == {task: False for task in ids.values()}
 
     again = annotate_open_tasks(backend, project, truth, CLASSES, [1.0, 1.0],
@@ -125,10 +126,10 @@ def test_following_overlap_the_bots_share_the_tasks_as_label_studio_asks(backend
 def test_a_pull_tells_which_tasks_label_studio_still_serves(backend, project):
     truth = truth_of(3)
     ids = push(backend, project, list(truth))
-    backend.set_task_overlap([ids["item-1"]], 2)
+    backend.tasks.set_overlap([ids["item-1"]], 2)
     backend.client.annotations.create(id=ids["item-0"], result=choice_result("cat"))
     backend.client.annotations.create(id=ids["item-1"], result=choice_result("dog"))
-    result = backend.pull(project, CLASSES)
+    result = backend.annotations.pull(project, CLASSES)
     assert result.open_tasks == {ids["item-0"]: False, ids["item-1"]: True,
                                  ids["item-2"]: True}
 
@@ -176,7 +177,7 @@ def test_bot_command_without_a_project_says_run_init(label_studio, backend, ls_p
     assert both.exit_code == 2 and "give --noise or --accuracy, not both" in both.output
 
     # no state linking a project: the project with the title is the one
-    project_id = backend.ensure_project(ls_project_title, list(FASHION_MNIST_CLASSES))
+    project_id = backend.projects.ensure(ls_project_title, list(FASHION_MNIST_CLASSES))
     found = _bot(path)
     assert found.exit_code == 0, found.output
     assert f"Label Studio project {project_id}: 0 tasks" in found.output

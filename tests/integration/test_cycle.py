@@ -17,7 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from activelearn.annotation.label_studio.tasks import choice_result
+from activelearn.annotation.label_studio import choice_result
 from activelearn.cli import main
 from activelearn.failpoints import PAUSE_DIR_ENV, PAUSE_ENV
 from activelearn.loop.lock import CYCLE_LOCK

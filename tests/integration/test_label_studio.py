@@ -9,14 +9,12 @@ import httpx
 import numpy as np
 import pytest
 
-from activelearn.annotation.label_studio import client as ls_module
-from activelearn.annotation.label_studio.client import SAMPLING, LabelStudioBackend
-from activelearn.annotation.label_studio.tasks import (
-    Suggestion,
-    TaskSpec,
-    choice_result,
-    image_data_uri,
-)
+from activelearn.annotation import Suggestion, TaskSpec
+from activelearn.annotation.label_studio import annotations as annotations_module
+from activelearn.annotation.label_studio import choice_result, image_data_uri
+from activelearn.annotation.label_studio import client as client_module
+from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.annotation.label_studio.projects import SAMPLING
 from activelearn.errors import BackendAuthError, BackendError, BackendUnavailableError
 
 CLASSES = ["cat", "dog", "bird"]
@@ -29,7 +27,7 @@ def backend(label_studio) -> LabelStudioBackend:
 
 @pytest.fixture
 def project(backend, ls_project_title) -> int:
-    return backend.ensure_project(ls_project_title, CLASSES, "Label the animal.")
+    return backend.projects.ensure(ls_project_title, CLASSES, "Label the animal.")
 
 
 def make_tasks(n: int, start: int = 0, round_: int = 1) -> list[TaskSpec]:
@@ -50,8 +48,8 @@ def task_count(backend: LabelStudioBackend, project_id: int) -> int:
 
 
 def test_ensure_project_finds_the_project_by_title(backend, ls_project_title):
-    first = backend.ensure_project(ls_project_title, CLASSES, "Label the animal.")
-    again = backend.ensure_project(ls_project_title, CLASSES, "Label the animal.")
+    first = backend.projects.ensure(ls_project_title, CLASSES, "Label the animal.")
+    again = backend.projects.ensure(ls_project_title, CLASSES, "Label the animal.")
     assert again == first
     project = backend.client.projects.get(id=first)
     assert project.sampling == SAMPLING
@@ -66,21 +64,21 @@ def test_ensure_project_finds_the_project_by_title(backend, ls_project_title):
 def test_ensure_project_refuses_a_project_with_other_classes(backend, project,
                                                              ls_project_title):
     with pytest.raises(BackendError, match=r"offers the classes \['cat', 'dog', 'bird'\]"):
-        backend.ensure_project(ls_project_title, ["cat", "dog"])
+        backend.projects.ensure(ls_project_title, ["cat", "dog"])
 
 
 def test_push_creates_one_task_per_item_and_is_idempotent(backend, project, monkeypatch):
     # small id ranges read by 3 requests at once: the listing path of large projects
-    monkeypatch.setattr(ls_module, "PAGE_SIZE", 7)
+    monkeypatch.setattr(client_module, "PAGE_SIZE", 7)
     backend.workers = 3
     tasks = make_tasks(50)
-    created = backend.push(project, tasks, chunk=20)
+    created = backend.tasks.push(project, tasks, chunk=20)
     assert sorted(created) == sorted(t.item_id for t in tasks)
     assert len(set(created.values())) == 50
     assert task_count(backend, project) == 50
 
     # a rerun after a crash between import and bookkeeping: nothing is imported twice
-    again = backend.push(project, tasks + make_tasks(5, start=50), chunk=20)
+    again = backend.tasks.push(project, tasks + make_tasks(5, start=50), chunk=20)
     assert task_count(backend, project) == 55
     assert {k: again[k] for k in created} == created
 
@@ -96,8 +94,8 @@ def test_push_creates_one_task_per_item_and_is_idempotent(backend, project, monk
 
 def test_set_model_version(backend, project):
     tasks = [dataclasses.replace(t, suggestion=Suggestion("cat", 0.5, "r3")) for t in make_tasks(2)]
-    backend.push(project, tasks)
-    backend.set_model_version(project, "r3")
+    backend.tasks.push(project, tasks)
+    backend.projects.set_model_version(project, "r3")
     assert backend.client.projects.get(id=project).model_version == "r3"
 
 
@@ -111,8 +109,8 @@ def next_task_item(label_studio, project_id: int) -> str:
 
 def test_the_least_confident_task_is_served_first(label_studio, backend, project):
     tasks = make_tasks(10)[::-1]  # the least confident (item-0) gets the highest task id
-    ids = backend.push(project, tasks)
-    backend.set_model_version(project, "m1")
+    ids = backend.tasks.push(project, tasks)
+    backend.projects.set_model_version(project, "m1")
     assert next_task_item(label_studio, project) == "item-0"
     annotate(backend, ids["item-0"], choice_result("cat"))
     assert next_task_item(label_studio, project) == "item-1"
@@ -123,9 +121,9 @@ def annotate(backend, task_id: int, result, **kwargs) -> int:
 
 
 def test_pull_returns_valid_annotations_and_rejects_bad_ones(backend, project, monkeypatch):
-    monkeypatch.setattr(ls_module, "PAGE_SIZE", 3)
+    monkeypatch.setattr(client_module, "PAGE_SIZE", 3)
     backend.workers = 2
-    ids = backend.push(project, make_tasks(10))
+    ids = backend.tasks.push(project, make_tasks(10))
     valid = {f"item-{i}": CLASSES[(i + 1) % 3] for i in range(5)}
     for item_id, label in valid.items():
         annotate(backend, ids[item_id], choice_result(label), lead_time=2.5)
@@ -135,7 +133,7 @@ def test_pull_returns_valid_annotations_and_rejects_bad_ones(backend, project, m
             "value": {"choices": ["cat", "dog"]}}]
     malformed = annotate(backend, ids["item-7"], two)
 
-    pulled = backend.pull(project, CLASSES)
+    pulled = backend.annotations.pull(project, CLASSES)
     got = {a.item_id: a.label_name for a in pulled.annotations}
     assert got == valid
     first = next(a for a in pulled.annotations if a.item_id == "item-0")
@@ -150,42 +148,42 @@ def test_pull_returns_valid_annotations_and_rejects_bad_ones(backend, project, m
     assert len(pulled.rejected) == 2
     assert pulled.tasks_seen == 10  # the first pull reads every task
 
-    nothing = backend.pull(project, CLASSES, since=pulled.cursor)
+    nothing = backend.annotations.pull(project, CLASSES, since=pulled.cursor)
     assert (nothing.annotations, nothing.rejected, nothing.tasks_seen) == ([], [], 0)
     assert nothing.cursor == pulled.cursor
 
 
 def test_pull_after_a_relabel_returns_only_the_changed_annotation(backend, project,
                                                                  monkeypatch):
-    monkeypatch.setattr(ls_module, "PULL_OVERLAP", 0.0)  # the overlap: the next test
-    ids = backend.push(project, make_tasks(3))
+    monkeypatch.setattr(annotations_module, "PULL_OVERLAP", 0.0)  # the overlap: the next test
+    ids = backend.tasks.push(project, make_tasks(3))
     annotation = annotate(backend, ids["item-0"], choice_result("cat"))
     annotate(backend, ids["item-1"], choice_result("dog"))
-    cursor = backend.pull(project, CLASSES).cursor
+    cursor = backend.annotations.pull(project, CLASSES).cursor
 
     backend.client.annotations.update(id=annotation, result=choice_result("bird"))
-    pulled = backend.pull(project, CLASSES, since=cursor)
+    pulled = backend.annotations.pull(project, CLASSES, since=cursor)
     assert [(a.item_id, a.annotation_id, a.label_name) for a in pulled.annotations] == [
         ("item-0", annotation, "bird")]
     assert pulled.cursor > cursor
 
 
 def test_a_pull_reads_the_overlap_again_and_survives_a_clock_step_back(backend, project):
-    ids = backend.push(project, make_tasks(3))
+    ids = backend.tasks.push(project, make_tasks(3))
     annotate(backend, ids["item-0"], choice_result("cat"))
-    cursor = backend.pull(project, CLASSES).cursor
+    cursor = backend.annotations.pull(project, CLASSES).cursor
     annotate(backend, ids["item-1"], choice_result("dog"))
-    again = backend.pull(project, CLASSES, since=cursor)
+    again = backend.annotations.pull(project, CLASSES, since=cursor)
     # item-0 was updated within PULL_OVERLAP before the cursor: read again (harmless)
     assert {a.item_id for a in again.annotations} == {"item-0", "item-1"}
     # a cursor ahead of every update (the server's clock stepped back): everything, once
-    ahead = backend.pull(project, CLASSES, since="2099-01-01T00:00:00.000000Z")
+    ahead = backend.annotations.pull(project, CLASSES, since="2099-01-01T00:00:00.000000Z")
     assert {a.item_id for a in ahead.annotations} == {"item-0", "item-1"}
     assert ahead.cursor == again.cursor and ahead.tasks_seen == 3
 
 
 def test_pull_of_an_empty_project(backend, project):
-    pulled = backend.pull(project, CLASSES)
+    pulled = backend.annotations.pull(project, CLASSES)
     assert (pulled.annotations, pulled.cursor) == ([], "")
 
 

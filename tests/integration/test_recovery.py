@@ -9,7 +9,7 @@ import signal
 import pytest
 from click.testing import CliRunner
 
-from activelearn.annotation.label_studio.tasks import choice_result
+from activelearn.annotation.label_studio import choice_result
 from activelearn.cli import main
 from activelearn.learn.checkpoints import checkpoint_path, metrics_path
 from support.loop import Project, cycle, run_cycle_process

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from activelearn.annotation.label_studio.tasks import image_data_uri, label_config
+from activelearn.annotation.label_studio import image_data_uri, label_config
 from activelearn.cli import main
 from activelearn.config.serve import SECRET_ENV, SECRET_HEADER
 from activelearn.data.sources import load_source

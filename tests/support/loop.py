@@ -10,8 +10,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from activelearn.annotation.label_studio import choice_result
 from activelearn.annotation.label_studio.client import LabelStudioBackend
-from activelearn.annotation.label_studio.tasks import choice_result
 from activelearn.cli import main
 from activelearn.config import load_config
 from activelearn.data.sources import load_source

@@ -6,13 +6,12 @@ simulated annotators, who annotated which task, and annotations credited to them
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Protocol
 
-from activelearn.annotation.label_studio.tasks import choice_result, task_item_id
+from activelearn.annotation.backend import TaskAnnotators
+from activelearn.annotation.label_studio.connection import Connection
+from activelearn.annotation.label_studio.formats import choice_result, task_item_id
 
 log = logging.getLogger(__name__)
 
@@ -21,31 +20,6 @@ log = logging.getLogger(__name__)
 # time: measured on 2 cores, 500 annotations take 40 s one by one, 21 s with 4 in flight
 # and no less with 8 or with 2 gunicorn worker processes.
 ANNOTATE_WORKERS = 4
-
-
-@dataclass(frozen=True)
-class TaskAnnotators:
-    """An activelearn task of a project and the ids of the users who annotated it
-    (cancelled annotations included: that user has seen the task), with how many
-    annotations Label Studio wants for it (its overlap)."""
-
-    task_id: int
-    item_id: str
-    annotators: frozenset[int]
-    overlap: int = 1
-
-
-class Connection(Protocol):
-    """What the calls need of the backend's connection (client.Connection)."""
-
-    client: Any  # label_studio_sdk.LabelStudio
-
-    def answering(self, doing: str) -> AbstractContextManager[None]: ...
-
-    def required(self, value: Any, what: str) -> Any: ...
-
-    def tasks(self, project_id: int, filters: list[dict[str, Any]],
-              fields: str) -> Iterator[dict[str, Any]]: ...
 
 
 class Annotators:

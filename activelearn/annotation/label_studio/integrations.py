@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any
 
+from activelearn.annotation.label_studio.connection import Connection
 from activelearn.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -19,17 +19,6 @@ log = logging.getLogger(__name__)
 # io_storages/urls.py: data/local-files/?d=).
 SERVED_PATHS = ("/data/upload/", "/data/local-files/")
 FETCH_TIMEOUT = 30.0  # seconds
-
-
-class Connection(Protocol):
-    """What the calls need of the backend's connection (client.Connection)."""
-
-    client: Any  # label_studio_sdk.LabelStudio
-    url: str
-
-    def answering(self, doing: str) -> AbstractContextManager[None]: ...
-
-    def required(self, value: Any, what: str) -> Any: ...
 
 
 class Integrations:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from activelearn.annotation.label_studio.tasks import image_reference
+from activelearn.annotation.label_studio import image_reference
 from activelearn.config import Config, config_from_dict
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ConfigError
@@ -24,17 +24,28 @@ from activelearn.state import Store
 PROJECT_ID = 7
 
 
-class FakeBackend:
-    """Records the folders the pusher connects; the pusher asks nothing else of it when
-    the state has no batch to push."""
-
-    url = "http://label-studio.invalid"
+class FakeProjects:
+    """Records the folders the pusher connects."""
 
     def __init__(self) -> None:
         self.storages: list[tuple[int, str]] = []
 
     def ensure_local_storage(self, project_id: int, folder: str) -> None:
         self.storages.append((project_id, folder))
+
+
+class FakeBackend:
+    """The pusher asks nothing but the project's local storages of it when the state has
+    no batch to push."""
+
+    url = "http://label-studio.invalid"
+
+    def __init__(self) -> None:
+        self.projects = FakeProjects()
+
+    @property
+    def storages(self) -> list[tuple[int, str]]:
+        return self.projects.storages
 
 
 def _config(document_root: Path | str) -> Config:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from activelearn.annotation.label_studio.tasks import TaskSpec, task_json
+from activelearn.annotation import TaskSpec
+from activelearn.annotation.label_studio.formats import task_json
 from activelearn.config import config_from_dict
 from activelearn.data.sources.base import Pool
 from activelearn.kinds import UNKNOWN_LABEL, BatchKind, Split
@@ -22,16 +23,13 @@ from activelearn.state import Store
 CLASSES = ["a", "b", "c"]
 
 
-class RecordingBackend:
-    """Takes a push and numbers its tasks; records the specs and the model versions."""
-
-    url = "http://label-studio.invalid"
+class RecordingTasks:
+    """Takes a push and numbers its tasks; records the specs."""
 
     def __init__(self) -> None:
         self.specs: list[TaskSpec] = []
-        self.model_versions: list[str] = []
 
-    def existing_keys(self, project_id: int) -> dict[str, int]:
+    def keys(self, project_id: int) -> dict[str, int]:
         return {}
 
     def push(self, project_id: int, specs: list[TaskSpec], chunk: int,
@@ -39,11 +37,36 @@ class RecordingBackend:
         self.specs += specs
         return {s.key: 100 + len(self.specs) - len(specs) + k for k, s in enumerate(specs)}
 
+    def set_overlap(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("overlap 1: no task needs another overlap")
+
+
+class RecordingProjects:
+    """Records the model versions."""
+
+    def __init__(self) -> None:
+        self.model_versions: list[str] = []
+
     def set_model_version(self, project_id: int, version: str) -> None:
         self.model_versions.append(version)
 
-    def set_task_overlap(self, *args: Any, **kwargs: Any) -> None:
-        raise AssertionError("overlap 1: no task needs another overlap")
+
+class RecordingBackend:
+    """A backend that records what a push sends it."""
+
+    url = "http://label-studio.invalid"
+
+    def __init__(self) -> None:
+        self.tasks = RecordingTasks()
+        self.projects = RecordingProjects()
+
+    @property
+    def specs(self) -> list[TaskSpec]:
+        return self.tasks.specs
+
+    @property
+    def model_versions(self) -> list[str]:
+        return self.projects.model_versions
 
 
 def pushed(tmp_path: Path, show: bool | None) -> RecordingBackend:

@@ -16,7 +16,7 @@ import torch
 import yaml
 from PIL import Image
 
-from activelearn.annotation.label_studio.tasks import image_data_uri, label_config
+from activelearn.annotation.label_studio import image_data_uri, label_config
 from activelearn.config import FASHION_MNIST_CLASSES, load_config
 from activelearn.data.sources import open_pool
 from activelearn.errors import StateError
