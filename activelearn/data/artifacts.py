@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from activelearn.config import Config
-from activelearn.data.uris import filesystem_class, remote_errors, remote_reason, scheme_of
+from activelearn.data.remote import filesystem_class, remote_errors, remote_reason
+from activelearn.data.uris import scheme_of
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
 

@@ -9,7 +9,8 @@
   it is opened.
 - http:// and https:// go through fsspec's HTTP filesystem (aiohttp: `fsspec[http]`, a
   dependency); s3:// through s3fs, an optional extra (`pip install 'activelearn[s3]'`).
-  fsspec is imported on first use; a missing package is a ConfigError.
+  fsspec is imported on first use; a missing package is a ConfigError (remote.py: the
+  filesystems, their options and their errors).
 - S3 settings are the usual AWS ones, read by botocore: AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, ~/.aws), AWS_DEFAULT_REGION, and
   AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3) for an S3-compatible server (MinIO, Ceph,
@@ -26,35 +27,30 @@ for a while (for Label Studio tasks, whose annotators' browsers have no AWS keys
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, BinaryIO, NamedTuple
+from typing import BinaryIO, NamedTuple
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from activelearn.errors import ConfigError, DataError
+from activelearn.data.remote import (
+    INSTALL,
+    filesystem_class,
+    options,
+    remote_errors,
+    remote_reason,
+    short_reason,
+)
+from activelearn.errors import DataError
 
-__all__ = ["MAX_PRESIGN_S", "SCHEMES", "Listed", "UnusableImage", "filesystem_class",
-           "list_folder", "local_path", "open_uri", "presigned_url", "remote_errors",
-           "remote_reason", "require_backends", "scheme_of"]
+__all__ = ["MAX_PRESIGN_S", "SCHEMES", "Listed", "UnusableImage", "list_folder",
+           "local_path", "open_uri", "presigned_url", "require_backends", "scheme_of"]
 
 SCHEMES = ("file", "http", "https", "s3")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-# What to install for a scheme fsspec cannot serve without an optional package.
-_INSTALL = {"http": "pip install 'fsspec[http]'", "https": "pip install 'fsspec[http]'",
-            "s3": "pip install 'activelearn[s3]'"}
-# HTTP timeouts (seconds): to connect, and between two reads of the answer. s3fs has its
-# own (5 s to connect, 15 s a read) and retries a failed call a few times.
-CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 60.0
-_S3_CODES = {"NoSuchBucket": "no such bucket", "NoSuchKey": "not found",
-             "AccessDenied": "access denied", "InvalidAccessKeyId": "access denied (key id)",
-             "SignatureDoesNotMatch": "access denied (secret key)"}
-_MAX_REASON = 200  # characters of a library's message kept in a reason
 # The longest a presigned URL may last: S3 refuses a SigV4 signature valid for longer.
 MAX_PRESIGN_S = 7 * 24 * 3600
 
@@ -95,7 +91,7 @@ def open_uri(uri: str) -> Iterator[BinaryIO]:
 def require_backends(uris: Iterable[str]) -> None:
     """ConfigError when one of the URIs needs a package that is not installed (checked
     once per scheme, before any work starts)."""
-    for scheme in sorted({scheme_of(uri) for uri in uris} & set(_INSTALL)):
+    for scheme in sorted({scheme_of(uri) for uri in uris} & set(INSTALL)):
         filesystem_class(scheme)
 
 
@@ -128,7 +124,7 @@ def list_folder(root: str) -> list[Listed]:
     errors = remote_errors(scheme)
     base = root.rstrip("/")
     try:
-        fs = fs_class(**_options(scheme))
+        fs = fs_class(**options(scheme))
         fs.invalidate_cache()  # fsspec keeps listings: a second ingest must see changes
         found = fs.find(base, detail=True)
     except errors as exc:
@@ -199,7 +195,7 @@ def presigned_url(uri: str, expires_s: int) -> str:
     try:
         # SigV4 whatever botocore's default: S3 takes nothing else in the newer regions
         # (and it is what bounds a URL's life to 7 days)
-        fs = fs_class(**_options("s3"), config_kwargs={"signature_version": "s3v4"})
+        fs = fs_class(**options("s3"), config_kwargs={"signature_version": "s3v4"})
         _, key, _ = fs.split_path(uri)
         if not key:
             raise UnusableImage("names a bucket, not an object (s3://bucket/key)")
@@ -210,7 +206,7 @@ def presigned_url(uri: str, expires_s: int) -> str:
         if isinstance(exc, botocore.exceptions.NoCredentialsError):
             raise UnusableImage("no AWS credentials to sign with: set AWS_ACCESS_KEY_ID and "
                                 "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE") from None
-        raise UnusableImage(_short(exc)) from None
+        raise UnusableImage(short_reason(exc)) from None
 
 
 def local_path(uri: str) -> str:
@@ -288,7 +284,7 @@ def _open_remote(uri: str, scheme: str) -> Iterator[BinaryIO]:
     fs_class = filesystem_class(scheme)
     errors = remote_errors(scheme)
     try:
-        fs = fs_class(**_options(scheme))
+        fs = fs_class(**options(scheme))
         handle = fs.open(uri, "rb")
     except errors as exc:
         raise UnusableImage(remote_reason(exc)) from None
@@ -299,71 +295,3 @@ def _open_remote(uri: str, scheme: str) -> Iterator[BinaryIO]:
     finally:
         with suppress(*errors):  # a failed close of a file only read loses nothing
             handle.close()
-
-
-def filesystem_class(scheme: str) -> Any:
-    """fsspec's filesystem class for the scheme; ConfigError naming what to install."""
-    try:
-        import fsspec
-
-        return fsspec.get_filesystem_class(scheme)
-    except ImportError as exc:
-        raise ConfigError(
-            f"reading {scheme}:// URIs needs a package that is not installed ({exc}): "
-            f"{_INSTALL.get(scheme, 'pip install fsspec')}") from None
-
-
-def _options(scheme: str) -> dict[str, Any]:
-    if scheme in ("http", "https"):
-        import aiohttp
-
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S,
-                                        sock_read=READ_TIMEOUT_S)
-        return {"client_kwargs": {"timeout": timeout}}
-    return {}  # s3: endpoint, credentials and region from the AWS settings
-
-
-def remote_errors(scheme: str) -> tuple[type[BaseException], ...]:
-    """What the remote libraries raise when a server, a network or an object fails.
-    OSError covers fsspec's FileNotFoundError / PermissionError and refused connections;
-    ValueError a URI that names no object (s3://bucket) or a server that ignores ranges;
-    asyncio.TimeoutError fsspec's FSTimeoutError (not an OSError before Python 3.11)."""
-    import aiohttp
-
-    errors: list[type[BaseException]] = [OSError, ValueError, asyncio.TimeoutError,
-                                         aiohttp.ClientError]
-    if scheme == "s3":
-        import botocore.exceptions
-
-        errors += [botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError]
-    return tuple(errors)
-
-
-def remote_reason(exc: BaseException) -> str:
-    if isinstance(exc, FileNotFoundError) and exc.__cause__ is not None:
-        # fsspec's HTTP filesystem reports any failure to learn a file's size so
-        return remote_reason(exc.__cause__)
-    status = getattr(exc, "status", None)  # aiohttp.ClientResponseError
-    if status == 404:
-        return "not found (HTTP 404)"
-    if isinstance(status, int):
-        return f"HTTP {status} {getattr(exc, 'message', '')}".strip()
-    response = getattr(exc, "response", None)  # botocore's ClientError: a dict
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
-    if code in _S3_CODES:
-        return _S3_CODES[code]
-    if isinstance(exc, FileNotFoundError):
-        return "not found"
-    if isinstance(exc, PermissionError):
-        return f"access denied: {_short(exc)}"
-    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
-        return "timed out"
-    if isinstance(exc, ConnectionError) or type(exc).__name__.startswith(
-            ("ClientConnect", "EndpointConnection", "ConnectTimeout")):
-        return f"cannot connect: {_short(exc)}"
-    return f"cannot read: {_short(exc)}"
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 3] + "..."

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from activelearn.data import uris
+from activelearn.data import remote
 from activelearn.data.images import ImageInfo, UnusableImage, decode, decode_many, read_info
 
 COLOR = (200, 40, 90)
@@ -56,7 +56,7 @@ def test_http_failures_are_unusable_images(http_folder, monkeypatch):
             assert str(err.value) == reason, url
         with pytest.raises(UnusableImage, match=r"^cannot connect: "):
             read_info(refused)
-    monkeypatch.setattr(uris, "READ_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(remote, "READ_TIMEOUT_S", 0.5)
     with pytest.raises(UnusableImage, match=r"^timed out$"):
         decode(f"{http_folder.url}/_hang", (8, 8), 3)
 
