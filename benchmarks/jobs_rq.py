@@ -59,13 +59,16 @@ import yaml
 from redis import Redis
 
 from activelearn.config import FASHION_MNIST_CLASSES, Config, load_config
-from activelearn.data.artifacts import project_artifacts
 from activelearn.data.sources import load_source
 from activelearn.data.sources.base import Pool
-from activelearn.jobs import steps
 from activelearn.jobs.executor import Executor, InlineExecutor, RQExecutor
+from activelearn.jobs.kinds import score
+from activelearn.jobs.kinds.select import score_and_select
+from activelearn.jobs.kinds.train import train
+from activelearn.jobs.payloads import base_payload
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import checkpoint_name
+from activelearn.project import Project as Handles
 from activelearn.state import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,13 +147,22 @@ def one_round(executor: Executor, project: Project, version: str) -> float:
 
 def timed_round(executor: Executor, project: Project, version: str) -> tuple[float, float]:
     """one_round's seconds in two: train (and evaluate), then score and select."""
-    cfg = project.cfg
-    start = time.perf_counter()
-    steps.train(executor, cfg, 1, version, progress=False)
-    trained = time.perf_counter()
-    steps.score_and_select(executor, cfg, version, project.unlabeled, project.labeled, SELECT,
-                           seed=1, progress=False)
+    handles = handles_on(project.cfg, executor)
+    with handles.store() as store:
+        start = time.perf_counter()
+        train(handles, store, 1, version, progress=False)
+        trained = time.perf_counter()
+        score_and_select(handles, store, version, project.unlabeled, project.labeled, SELECT,
+                         seed=1, progress=False)
     return trained - start, time.perf_counter() - trained
+
+
+def handles_on(cfg: Config, executor: Executor) -> Handles:
+    """activelearn's Project of cfg (what the job kinds' controller side takes), its jobs
+    on executor."""
+    handles = Handles(cfg)
+    handles.executor = executor
+    return handles
 
 
 # -- processes: workers and moto's server, always stopped by their pid -------------------
@@ -279,8 +291,10 @@ def use_s3(endpoint: str) -> None:
 # -- sections ----------------------------------------------------------------------------
 def ensure_model(project: Project, version: str) -> str:
     """version, trained inline unless its checkpoint is in the project's store."""
-    if not project_artifacts(project.cfg).exists(checkpoint_name(version)):
-        steps.train(InlineExecutor(), project.cfg, 1, version, progress=False)
+    handles = handles_on(project.cfg, InlineExecutor())
+    if not handles.artifacts.exists(checkpoint_name(version)):
+        with handles.store() as store:
+            train(handles, store, 1, version, progress=False)
     return version
 
 
@@ -288,23 +302,25 @@ def score_pool(cfg: Config, version: str, unlabeled: np.ndarray) -> float:
     """Seconds to score the pool through RQ, from scratch (the shards removed first)."""
     shutil.rmtree(cfg.work_dir / "scores" / version, ignore_errors=True)  # local store
     executor = RQExecutor(cfg.jobs)
-    payloads = steps._shards(cfg, version, unlabeled, cfg.jobs.shard_size,
-                             {**steps.base_payload(cfg), "version": version, "seed": 0,
-                              "embeddings": False, "mc_passes": 0})
+    handles = handles_on(cfg, executor)
+    payloads = score.shards(handles, version, unlabeled, cfg.jobs.shard_size,
+                            {**base_payload(handles), "version": version, "seed": 0,
+                             "embeddings": False, "mc_passes": 0})
     start = time.perf_counter()
-    executor.run("score", payloads)
+    executor.run(score.KIND, payloads)
     return time.perf_counter() - start
 
 
 def dispatch_latency(cfg: Config, version: str, n: int = 20) -> list[float]:
     executor = RQExecutor(cfg.jobs)
-    queue = executor.queue("score")
-    base = steps._shards(cfg, version, np.arange(8), 8,
-                         {**steps.base_payload(cfg), "version": version, "seed": 0,
-                          "embeddings": False, "mc_passes": 0})[0]
+    queue = executor.queue(score.KIND)
+    handles = handles_on(cfg, executor)
+    base = score.shards(handles, version, np.arange(8), 8,
+                        {**base_payload(handles), "version": version, "seed": 0,
+                         "embeddings": False, "mc_passes": 0})[0]
     latencies = []
     for k in range(n):
-        executor.run("score", [{**base, "out": f"latency/{k}.npz"}])
+        executor.run(score.KIND, [{**base, "out": f"latency/{k}.npz"}])
         latencies.append(_last_latency(queue))
     return latencies
 

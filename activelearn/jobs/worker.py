@@ -44,6 +44,16 @@ class ResidentWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
         self.cache = WorkerCache()
 
+    def subscribe(self) -> None:
+        """rq's subscription to worker commands (stop, kill), its listener thread waking
+        every second instead of rq's 60: with redis-py 8 that thread waits its whole sleep
+        for the subscription to be confirmed, and stopping the worker waits for the thread,
+        so a worker stopped in its first minute took up to 60 s to exit."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler)
+
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         return 3 * int(self.job_monitoring_interval) + 5
 
