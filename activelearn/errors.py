@@ -1,5 +1,10 @@
 """The exceptions activelearn raises. The CLI turns them into one line and an exit code."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
 
 class ActiveLearnError(Exception):
     """Base class: a runtime failure the user can act on (exit code 1)."""
@@ -11,6 +16,29 @@ class ConfigError(ActiveLearnError):
     """The project file or a command-line option is wrong (exit code 2)."""
 
     exit_code = 2
+
+
+class OptionError(ConfigError):
+    """A value the caller passed is wrong (exit code 2). The message names each such value
+    by its parameter, a {field} of `template` (names: how each reads by default: its
+    parameter name, or the setting it stands for, a dotted key), so that the code below
+    the command line names no flag: the CLI renders it with its own
+    (cli.base.option_message)."""
+
+    def __init__(self, template: str, names: dict[str, str], **values: Any) -> None:
+        self.template, self.names, self.values = template, names, values
+        super().__init__(self.render())
+
+    def render(self, names: Mapping[str, str] | None = None) -> str:
+        """The message, each parameter named by `names` where it has a name there."""
+        return self.template.format(**{**self.names, **(names or {})}, **self.values)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled with its parts, not its message
+        return _option_error, (self.template, self.names, self.values)
+
+
+def _option_error(template: str, names: dict[str, str], values: dict[str, Any]) -> OptionError:
+    return OptionError(template, names, **values)
 
 
 class UnknownNameError(ConfigError):

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from activelearn.errors import ConfigError
+from activelearn.errors import ConfigError, OptionError
 from activelearn.kinds import find_class
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMAIL_DOMAIN = "activelearn.invalid"  # a reserved domain: no mail ever reaches it
+# The parameters the errors name (OptionError): the command line shows its flags.
+OPTIONS = {"limit": "limit", "seconds": "seconds", "seconds_default": "seconds_default"}
 
 
 @dataclass
@@ -172,7 +174,8 @@ def _check(accuracies: Sequence[float], class_names: list[str], limit: int | Non
         raise ConfigError(f"an annotator with accuracy {min(accuracies):g} needs another "
                           f"class to pick, but there is only {class_names}")
     if limit is not None and limit < 1:
-        raise ConfigError(f"--limit {limit}: give at least 1 task per annotator")
+        raise OptionError("{limit} {value}: give at least 1 task per annotator", OPTIONS,
+                          value=limit)
 
 
 def class_seconds(specs: Sequence[str], class_names: Sequence[str],
@@ -182,31 +185,35 @@ def class_seconds(specs: Sequence[str], class_names: Sequence[str],
     takes `default` (None: it reports no lead time). A bad text is a ConfigError."""
     found: dict[int, float] = {}
     if default is not None:
-        _seconds_value(str(default), "--seconds-default")
+        _seconds_value(str(default), "{seconds_default}")
         found = dict.fromkeys(range(len(class_names)), float(default))
     for spec in specs:
         name, eq, value = spec.rpartition("=")
         if not eq or not name.strip():
-            raise ConfigError(f"--seconds {spec!r}: give CLASS=SECONDS, e.g. "
-                              f"{class_names[0]!r}=12.5 or 0=12.5")
+            raise OptionError("{seconds} {spec}: give CLASS=SECONDS, e.g. {example}=12.5 or "
+                              "0=12.5", OPTIONS, spec=repr(spec), example=repr(class_names[0]))
         found[_class_index(name.strip(), class_names, spec)] = _seconds_value(
-            value, f"--seconds {spec!r}")
+            value, "{seconds} {spec}", spec=repr(spec))
     return found
 
 
 def _class_index(name: str, class_names: Sequence[str], spec: str) -> int:
     found = find_class(name, class_names)
     if found is None:
-        raise ConfigError(f"--seconds {spec!r}: {name!r} is not a class; give one of "
-                          f"{', '.join(class_names)} or an index 0..{len(class_names) - 1}")
+        raise OptionError("{seconds} {spec}: {name} is not a class; give one of {classes} or "
+                          "an index 0..{last}", OPTIONS, spec=repr(spec), name=repr(name),
+                          classes=", ".join(class_names), last=len(class_names) - 1)
     return found
 
 
-def _seconds_value(text: str, where: str) -> float:
+def _seconds_value(text: str, where: str, **values: object) -> float:
+    """text as seconds; where: the OptionError template naming it (values: its fields)."""
     try:
         value = float(text)
     except ValueError:
-        raise ConfigError(f"{where}: {text.strip()!r} is not a number of seconds") from None
+        raise OptionError(where + ": {text} is not a number of seconds", OPTIONS,
+                          text=repr(text.strip()), **values) from None
     if not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{where}: seconds must be a finite number >= 0, not {text.strip()}")
+        raise OptionError(where + ": seconds must be a finite number >= 0, not {text}",
+                          OPTIONS, text=text.strip(), **values)
     return value

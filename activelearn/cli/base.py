@@ -15,7 +15,7 @@ import click
 
 from activelearn.config import DEFAULT_CONFIG, Config, load_config
 from activelearn.config.checks import SCORED
-from activelearn.errors import ActiveLearnError, ConfigError
+from activelearn.errors import ActiveLearnError, ConfigError, OptionError
 
 if TYPE_CHECKING:
     from activelearn.project import Project
@@ -63,7 +63,21 @@ def _one_line(exc: BaseException | str) -> str:
         hint = {28: "free space and run again", 30: "the folder is read-only",
                 13: "check the permissions"}.get(exc.errno or 0, "")
         return f"{where}{what}" + (f" ({hint})" if hint else "")
-    return " ".join(str(exc).split())
+    return " ".join(option_message(exc).split() if isinstance(exc, OptionError)
+                    else str(exc).split())
+
+
+def option_message(exc: ActiveLearnError) -> str:
+    """The error's message, an OptionError's parameters named by the flags of the command
+    that runs (out -> --out, fmt -> --format; a setting a flag overrides keeps its key:
+    loop.batch (or --batch))."""
+    if not isinstance(exc, OptionError):
+        return str(exc)
+    ctx = click.get_current_context(silent=True)
+    params = ctx.command.params if ctx is not None else []
+    flags = {p.name: p.opts[0] for p in params if p.name in exc.names and p.opts}
+    return exc.render({name: f"{exc.names[name]} (or {flag})" if "." in exc.names[name]
+                       else flag for name, flag in flags.items()})
 
 
 def load(config: str | None) -> Config:

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from activelearn.cli.base import config_option, handle_errors, load, load_project, main
+from activelearn.cli.base import (
+    config_option,
+    handle_errors,
+    load,
+    load_project,
+    main,
+    option_message,
+)
 from activelearn.errors import ConfigError
 
 
@@ -210,7 +217,7 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap, seconds,
     try:
         lead_times = class_seconds(seconds, list(cfg.classes), seconds_default)
     except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(option_message(exc)) from None
     # the server and the project first: a wrong URL or title fails before a long load
     backend = project.backend
     project_id = linked_project(project).project_id

@@ -35,7 +35,7 @@ def resolve_device(name: str) -> torch.device:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if (device.index or 0) >= count:
             have = f"{count} CUDA device(s)" if count else "no CUDA device"
-            raise ConfigError(f"training.device (or the worker's --device): {name}, but this "
+            raise ConfigError(f"training.device (or the worker's device): {name}, but this "
                               f"machine has {have}; use auto or cpu")
     return device
 

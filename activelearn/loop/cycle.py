@@ -133,7 +133,7 @@ class Cycle:
             plan = Plan(self.store.rounds.phases_done(running)["plan"])
             self.echo(f"round {running}: resuming the unfinished {plan.value} round")
         else:
-            decision = Decision(Plan.TRAIN, "asked for with --retrain") \
+            decision = Decision(Plan.TRAIN, "a retrain was asked for") \
                 if self.retrain and self.store.batches.all() else self.decide()
             if decision.plan is None:
                 self.echo(f"nothing to do: {decision.why}")

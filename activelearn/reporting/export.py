@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from activelearn.data.sources.base import Pool
-from activelearn.errors import ConfigError, DataError, StateError
+from activelearn.errors import ConfigError, DataError, OptionError, StateError
 from activelearn.files import write_text
 from activelearn.project import Project
 from activelearn.state import LabelledItem
@@ -51,7 +51,9 @@ FORMATS = ("csv", "jsonl", "imagefolder")
 FIELDS = ["item_id", "split", "label", "label_index", "annotators", "annotations", "round",
           "source", "path"]
 CLASSES_FILE = "classes.txt"
-MANIFEST = ".activelearn-export.json"  # what an export wrote: all --force may remove
+MANIFEST = ".activelearn-export.json"  # what an export wrote: all `force` may remove
+# The parameters the errors name (OptionError): the command line shows its flags.
+OPTIONS = {"out": "out", "fmt": "fmt", "force": "force"}
 # torchvision's ImageFolder reads only these suffixes (datasets.folder.IMG_EXTENSIONS);
 # an item file with another one (.gif) is written as PNG from the pool instead.
 COPY_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff",
@@ -103,14 +105,16 @@ def prepare_out(out: Path, force: bool) -> None:
     """Make out ready: an empty or new folder, or, with force, one whose earlier export
     (as its MANIFEST lists it) is removed; any other file stays. ConfigError otherwise."""
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: is a file, not a folder; choose another --out")
+        raise OptionError("{out} {path}: is a file, not a folder; choose another {out}",
+                          OPTIONS, path=out)
     if out.is_dir() and any(out.iterdir()):
         if not (out / MANIFEST).exists() and not (out / MANIFEST).is_symlink():
-            raise ConfigError(f"--out {out}: not empty and no earlier export's manifest in "
-                              "it; choose an empty folder")
+            raise OptionError("{out} {path}: not empty and no earlier export's manifest in "
+                              "it; choose an empty folder", OPTIONS, path=out)
         if not force:
-            raise ConfigError(f"--out {out}: folder is not empty; pass --force to replace "
-                              "an earlier export there, or choose another --out")
+            raise OptionError("{out} {path}: folder is not empty; pass {force} to replace "
+                              "an earlier export there, or choose another {out}", OPTIONS,
+                              path=out)
         remove_export(out, read_manifest(out) or {})
     out.mkdir(parents=True, exist_ok=True)
 
@@ -123,13 +127,13 @@ def read_manifest(out: Path) -> dict[str, Any] | None:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad_manifest(out, f"unreadable: {exc}") from None
+        raise _bad_manifest(out, "unreadable: {exc}", exc=exc) from None
     if not isinstance(manifest, dict):
         raise _bad_manifest(out, "not a JSON object")
     for key in ("files", "created_folders"):
         listed = manifest.get(key, [])
         if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
-            raise _bad_manifest(out, f"{key!r} is not a list of paths")
+            raise _bad_manifest(out, "{key} is not a list of paths", key=repr(key))
     return manifest
 
 
@@ -141,9 +145,9 @@ def remove_export(out: Path, manifest: dict[str, Any]) -> None:
     folders = [_inside(out, p) for p in manifest.get("created_folders", [])]
     for file in files:
         if file.is_dir() and not file.is_symlink():
-            raise ConfigError(f"--out {out}: {file.relative_to(out)} was a file of the "
-                              "earlier export and is now a folder; nothing was removed: "
-                              "move it away, or choose an empty folder")
+            raise OptionError("{out} {path}: {file} was a file of the earlier export and "
+                              "is now a folder; nothing was removed: move it away, or choose "
+                              "an empty folder", OPTIONS, path=out, file=file.relative_to(out))
     for file in files:
         file.unlink(missing_ok=True)
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
@@ -160,13 +164,16 @@ def _inside(out: Path, listed: str) -> Path:
                or bool(windows.drive or windows.root)
                or not path.parent.resolve().is_relative_to(out.resolve()))
     if outside:
-        raise _bad_manifest(out, f"it lists {listed!r}, which is not inside --out")
+        raise _bad_manifest(out, "it lists {listed}, which is not inside {out}",
+                            listed=repr(listed))
     return path
 
 
-def _bad_manifest(out: Path, why: str) -> ConfigError:
-    return ConfigError(f"--out {out}: {MANIFEST}: {why}; nothing was removed: fix or delete "
-                       "it, or choose an empty folder")
+def _bad_manifest(out: Path, why: str, **values: object) -> OptionError:
+    """why: an OptionError template, values its fields."""
+    return OptionError("{out} {path}: {manifest}: " + why + "; nothing was removed: fix or "
+                       "delete it, or choose an empty folder", OPTIONS, path=out,
+                       manifest=MANIFEST, **values)
 
 
 def write_export(items: list[LabelledItem], classes: list[str], fmt: str, out: Path,
@@ -175,7 +182,8 @@ def write_export(items: list[LabelledItem], classes: list[str], fmt: str, out: P
     written; load_pool is called only when an image folder needs pixels of items without
     a readable file. Nothing is written when a target is taken or the pool fails."""
     if fmt not in FORMATS:
-        raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+        raise OptionError("{fmt} {value}: expected one of {formats}", OPTIONS,
+                          value=repr(fmt), formats=", ".join(FORMATS))
     rows = [_row(item, classes) for item in items]
     result = ExportResult(out, fmt, dict(Counter(item.split for item in items)),
                           [f"labels.{'jsonl' if fmt == 'jsonl' else 'csv'}", CLASSES_FILE])
@@ -212,12 +220,14 @@ def _check_free(out: Path, files: list[str], folders: list[str]) -> None:
     for folder in folders:
         path = out / folder
         if path.is_symlink() or (path.exists() and not path.is_dir()):
-            raise ConfigError(f"--out {out}: {folder} is in the way (not a folder an export "
-                              "made); move it away, or choose an empty folder")
+            raise OptionError("{out} {path}: {folder} is in the way (not a folder an export "
+                              "made); move it away, or choose an empty folder", OPTIONS,
+                              path=out, folder=folder)
     for file in files:
         if (out / file).exists() or (out / file).is_symlink():
-            raise ConfigError(f"--out {out}: {file} is in the way (not from an earlier "
-                              "export); move it away, or choose an empty folder")
+            raise OptionError("{out} {path}: {file} is in the way (not from an earlier "
+                              "export); move it away, or choose an empty folder", OPTIONS,
+                              path=out, file=file)
 
 
 def _row(item: LabelledItem, classes: list[str]) -> dict:

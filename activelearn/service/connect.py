@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from activelearn.config.serve import SECRET_HEADER
-from activelearn.errors import ConfigError
+from activelearn.errors import OptionError
 from activelearn.service.events import ACTIONS
 
 if TYPE_CHECKING:
@@ -25,8 +25,9 @@ def service_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query \
             or parts.fragment:
-        raise ConfigError(f"--connect-ml-backend {url!r} is not the service's http(s):// "
-                          "URL as Label Studio reaches it, e.g. http://127.0.0.1:9090")
+        raise OptionError("{service} {url} is not the service's http(s):// URL as Label "
+                          "Studio reaches it, e.g. http://127.0.0.1:9090",
+                          {"service": "service"}, url=repr(url))
     return url.strip().rstrip("/")
 
 

@@ -1,5 +1,5 @@
 """The annotation cost of `simulate`: how many seconds the simulated annotator spends on
-each label (simulate --class-seconds, --seconds-default, --seconds-spread), the lead times
+each label (simulate's class_seconds, seconds_default, seconds_spread), the lead times
 it is observed to take (what Label Studio records as lead_time), and the expected seconds
 per class that strategy.cost_weighted learns from them, as the real loop does: from the
 labelled items only.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from activelearn.errors import ConfigError
+from activelearn.errors import OptionError
 from activelearn.files import write_csv
 from activelearn.kinds import find_class
 from activelearn.quality.throughput import median_seconds_by_class
@@ -21,6 +21,9 @@ from activelearn.strategies import get_strategy
 
 # The longest a label may take in the model (a day): beyond it a value is a typo.
 MAX_SECONDS = 86_400.0
+# The parameters the errors name (OptionError): the command line shows its flags.
+OPTIONS = {"class_seconds": "class_seconds", "seconds_default": "seconds_default",
+           "seconds_spread": "seconds_spread"}
 
 
 @dataclass(frozen=True)
@@ -51,47 +54,55 @@ class CostModel:
         return f"annotation cost: seconds per label by class: {classes}{spread}"
 
 
-def parse_cost_model(specs: Sequence[str], default: float | None, spread: float,
-                     class_names: Sequence[str], seed: int) -> CostModel | None:
-    """The cost model of simulate's options: specs "CLASS=SECONDS" (CLASS a class name
-    or index), default for the classes not named. None when neither is given (no cost
-    model: no annotator hours). Raises ConfigError naming the bad option."""
-    if not specs and default is None:
-        if spread:
-            raise ConfigError("--seconds-spread: needs --class-seconds or --seconds-default")
+def parse_cost_model(class_seconds: Sequence[str], seconds_default: float | None,
+                     seconds_spread: float, class_names: Sequence[str],
+                     seed: int) -> CostModel | None:
+    """The cost model of simulate's options: class_seconds "CLASS=SECONDS" (CLASS a class
+    name or index), seconds_default for the classes not named, seconds_spread the sigma
+    of the lognormal around them. None when neither seconds is given (no cost model: no
+    annotator hours). Raises an OptionError naming the bad parameter."""
+    if not class_seconds and seconds_default is None:
+        if seconds_spread:
+            raise OptionError("{seconds_spread}: needs {class_seconds} or {seconds_default}",
+                              OPTIONS)
         return None
     seconds: dict[int, float] = {}
-    for spec in specs:
+    for spec in class_seconds:
         name, sep, value = spec.rpartition("=")
         if not sep or not name:
-            raise ConfigError(f"--class-seconds: expected CLASS=SECONDS, got {spec!r}")
-        seconds[_class_index(name.strip(), class_names)] = _seconds(value, spec)
+            raise OptionError("{class_seconds}: expected CLASS=SECONDS, got {spec}", OPTIONS,
+                              spec=repr(spec))
+        seconds[_class_index(name.strip(), class_names)] = _seconds(
+            value, "{class_seconds}: {spec}", spec=repr(spec))
     missing = [class_names[k] for k in range(len(class_names)) if k not in seconds]
-    if missing and default is None:
-        raise ConfigError(f"--class-seconds: no seconds for {', '.join(missing)}; name "
-                          "them or give --seconds-default S for the rest")
-    if default is not None:
-        _seconds(str(default), f"--seconds-default {default}")
-    per_class = tuple(seconds.get(k, default or 0.0) for k in range(len(class_names)))
-    return CostModel(per_class, spread, seed)
+    if missing and seconds_default is None:
+        raise OptionError("{class_seconds}: no seconds for {missing}; name them or give "
+                          "{seconds_default} S for the rest", OPTIONS,
+                          missing=", ".join(missing))
+    if seconds_default is not None:
+        _seconds(str(seconds_default), "{seconds_default} {given}", given=seconds_default)
+    per_class = tuple(seconds.get(k, seconds_default or 0.0) for k in range(len(class_names)))
+    return CostModel(per_class, seconds_spread, seed)
 
 
 def _class_index(name: str, class_names: Sequence[str]) -> int:
     found = find_class(name, class_names)
     if found is None:
-        raise ConfigError(f"--class-seconds: no class {name!r}; use a class name "
-                          f"({', '.join(class_names)}) or an index 0-{len(class_names) - 1}")
+        raise OptionError("{class_seconds}: no class {name}; use a class name ({classes}) "
+                          "or an index 0-{last}", OPTIONS, name=repr(name),
+                          classes=", ".join(class_names), last=len(class_names) - 1)
     return found
 
 
-def _seconds(value: str, spec: str) -> float:
+def _seconds(value: str, where: str, **values: object) -> float:
+    """value as seconds; where: the OptionError template naming it (values: its fields)."""
     try:
         seconds = float(value)
     except ValueError:
         seconds = float("nan")
     if not 0 < seconds <= MAX_SECONDS:  # NaN fails too
-        raise ConfigError(f"--class-seconds: {spec!r}: seconds must be a number above 0 "
-                          f"and at most {MAX_SECONDS:g}")
+        raise OptionError(where + ": seconds must be a number above 0 and at most {most}",
+                          OPTIONS, most=f"{MAX_SECONDS:g}", **values)
     return seconds
 
 
@@ -149,8 +160,9 @@ def cost_lines(cost_weighted: bool, strategies: Sequence[str], cost: CostModel |
     if not cost_weighted:
         return lines
     if cost is None:
-        return lines + ["strategy.cost_weighted: no lead times (no --class-seconds or "
-                        "--seconds-default): every strategy ranks by its score alone"]
+        return lines + ["strategy.cost_weighted: no lead times (no annotation cost: no "
+                        "seconds per label were given): every strategy ranks by its score "
+                        "alone"]
     weighted = [n for n in strategies if get_strategy(n).ranks_by_score]
     others = [n for n in strategies if n not in weighted]
     if weighted:

@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterator
 
 from activelearn.config import LoopConfig
-from activelearn.errors import ConfigError
+from activelearn.errors import OptionError
 
 
 def next_count(labels: int, loop: LoopConfig) -> int:
@@ -32,13 +32,14 @@ def next_count(labels: int, loop: LoopConfig) -> int:
 
 def fixed_batch(loop: LoopConfig, source: str = "") -> int:
     """loop.batch as a number: `auto` needs annotators to measure, which simulate has
-    not (a ConfigError saying to give --batch; source: the project file, named first)."""
+    not (an OptionError saying to set loop.batch, the parameter `batch` of the command
+    line; source: the project file, named first)."""
     if isinstance(loop.batch, int):
         return loop.batch
-    where = f"{source}: " if source else ""
-    raise ConfigError(f"{where}loop.batch: auto sizes cycle's batches from the annotators' "
-                      "measured throughput, which simulate does not have; give simulate "
-                      "--batch N (or loop.batch_growth above 1)")
+    raise OptionError("{where}loop.batch: auto sizes cycle's batches from the annotators' "
+                      "measured throughput, which simulate does not have; set {batch} to a "
+                      "number, or loop.batch_growth above 1", {"batch": "loop.batch"},
+                      where=f"{source}: " if source else "")
 
 
 def next_batch(labels: int, loop: LoopConfig) -> int:

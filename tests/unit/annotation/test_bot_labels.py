@@ -50,7 +50,7 @@ def test_class_seconds_reads_names_indices_and_a_default():
     (["dog=fast"], None, "'fast' is not a number of seconds"),
     (["dog=-1"], None, "seconds must be a finite number >= 0, not -1"),
     (["dog=nan"], None, "finite"),
-    ([], -2.0, "--seconds-default: seconds must be a finite number >= 0"),
+    ([], -2.0, "seconds_default: seconds must be a finite number >= 0"),
 ])
 def test_bad_seconds_are_config_errors(specs, default, match):
     with pytest.raises(ConfigError, match=match):

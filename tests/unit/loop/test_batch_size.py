@@ -125,5 +125,5 @@ def test_simulate_refuses_batch_auto_without_a_number(project_file):
     assert result.exit_code == 2
     (line,) = result.stderr.strip().splitlines()
     assert line == (f"error: {path}: loop.batch: auto sizes cycle's batches from the "
-                    "annotators' measured throughput, which simulate does not have; give "
-                    "simulate --batch N (or loop.batch_growth above 1)")
+                    "annotators' measured throughput, which simulate does not have; set "
+                    "loop.batch (or --batch) to a number, or loop.batch_growth above 1")

@@ -95,8 +95,8 @@ def test_cost_weighting_without_a_cost_model_ranks_plainly_and_says_so(folder_pr
     res = simulate(folder_project(cost_weighted=True), "--no-baseline", "--budget", 20,
                    "--out", tmp_path / "o")
     assert res.exit_code == 0, res.output
-    assert "strategy.cost_weighted: no lead times (no --class-seconds or --seconds-default)" \
-        in res.output
+    assert "strategy.cost_weighted: no lead times (no annotation cost: no seconds per label " \
+        "were given)" in res.output
     assert "annotator_hours" not in json.loads((tmp_path / "o" / "rounds.json").read_text())[0]
 
 
