@@ -1,1 +1,3 @@
-"""Reporting: the report (HTML, PNG, CSV), status, export, and the results of simulate."""
+"""Reporting, presentation only: the report (HTML, PNG, CSV), status, export, and the
+comparison of simulate's results. The decisions it shows are made below it (quality/,
+loop/stopping.py)."""
