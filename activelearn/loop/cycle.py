@@ -1,7 +1,7 @@
 """`activelearn cycle`: one cron-safe round of the real loop against Label Studio.
 
 A cycle pulls the annotations finished since the last pull, then decides what the
-round needs (see `Cycle.decide`):
+round needs (plan.py: decide_round):
 
 - bootstrap: the first round: a random holdout batch (labelled by people, used only for
   evaluation) and a random initial batch, pushed to Label Studio;
@@ -15,7 +15,7 @@ Selection stops at the labelling budget (loop.budget), and once a loop.stop_when
 is met (loop/stopping.py: the forecast's gain, the holdout accuracy); pulls and
 training go on.
 
-Which phases a plan runs is the table PLANS; what each phase does is Cycle.phases (the
+Which phases a plan runs is the table plan.PLANS; what each phase does is Cycle.phases (the
 batch planner in batches.py, the task pusher in push.py, training and review here).
 Every phase is recorded in state before and after it runs and reads what earlier phases
 left in state or on disk (the batch, the checkpoint), so a rerun after a crash resumes
@@ -29,8 +29,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from activelearn.data.sources.base import Pool
@@ -47,11 +45,12 @@ from activelearn.learn.checkpoints import (
 from activelearn.loop.batches import BatchPlanner
 from activelearn.loop.clean import needs_clean, propagate_labels, record_items, run_clean
 from activelearn.loop.lock import CycleLock
+from activelearn.loop.plan import PLANS, Decision, Plan, decide_round
 from activelearn.loop.project import init_project
 from activelearn.loop.pull import pull_annotations
 from activelearn.loop.push import TaskPusher, check_image_mode
 from activelearn.loop.review import push_reviews, review_specs, select_reviews
-from activelearn.loop.stopping import project_outlook, stop_reason
+from activelearn.loop.stopping import project_outlook
 from activelearn.project import Project
 from activelearn.quality.gold import read_gold_file
 from activelearn.quality.stopping import accuracy_text
@@ -60,26 +59,6 @@ from activelearn.state import Store
 if TYPE_CHECKING:
     from activelearn.annotation.backend import AnnotationBackend
     from activelearn.jobs.executor import Executor
-
-
-class Plan(str, Enum):
-    BOOTSTRAP = "bootstrap"
-    TRAIN = "train"
-    TOPUP = "topup"
-
-
-# The phases each plan runs, in order; Cycle.phases says what each one does.
-PLANS: dict[Plan, tuple[str, ...]] = {
-    Plan.BOOTSTRAP: ("holdout", "initial", "push"),
-    Plan.TRAIN: ("train", "evaluate", "review", "select", "push"),
-    Plan.TOPUP: ("select", "push"),
-}
-
-
-@dataclass
-class Decision:
-    plan: Plan | None
-    why: str
 
 
 class Cycle:
@@ -144,30 +123,7 @@ class Cycle:
 
     def decide(self) -> Decision:
         """What this cycle's round does, and why."""
-        store, cfg = self.store, self.cfg.loop
-        if not store.batches.all():
-            return Decision(Plan.BOOTSTRAP, "first round: holdout and initial batch")
-        train_labels = len(store.labels.current(Split.TRAIN.value))
-        waiting = store.tasks.waiting(Split.TRAIN.value)
-        latest = self._latest_model()
-        if latest is None:
-            if train_labels and (train_labels >= cfg.min_new_labels or waiting == 0):
-                return Decision(Plan.TRAIN, f"first model, {train_labels} labels")
-            new, since = train_labels, "so far"
-        else:
-            new = store.labels.changed_since(latest[0], Split.TRAIN)
-            since = f"since model {latest[1]}"
-            if new >= cfg.min_new_labels:
-                return Decision(Plan.TRAIN, f"{new} new labels {since}")
-        room = cfg.budget - train_labels - waiting
-        topup = room > 0 and waiting < cfg.min_queued
-        stopped = stop_reason(store, cfg) if topup else None
-        if topup and stopped is None:
-            return Decision(Plan.TOPUP, f"only {waiting} tasks wait (min_queued "
-                                        f"{cfg.min_queued})")
-        budget = "; labelling budget reached" if room <= 0 else f"; {stopped}" if stopped else ""
-        return Decision(None, f"{new} new labels {since} (retrain at {cfg.min_new_labels}), "
-                              f"{waiting} tasks waiting in Label Studio{budget}")
+        return decide_round(self.store, self.cfg.loop, self._latest_model())
 
     # -- the round's state machine ------------------------------------------------
     def _run_round(self, round_: int, plan: Plan) -> None:

@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from activelearn.config import FASHION_MNIST_CLASSES, Config, config_from_dict
-from activelearn.data.artifacts import project_artifacts
 from activelearn.data.sources.base import Pool
 from activelearn.kinds import BatchKind, RoundStatus, Split
 from activelearn.learn.checkpoints import metrics_name
 from activelearn.loop.batches import BatchPlanner
-from activelearn.loop.cycle import Cycle, Plan
+from activelearn.loop.cycle import Cycle
+from activelearn.loop.plan import Plan
 from activelearn.project import Project
 from activelearn.state import Store
 
@@ -95,7 +95,7 @@ def test_a_training_round_prints_the_interval_the_forecast_and_the_suggestion(
         tmp_path, store) -> None:
     cfg = config(tmp_path, gain_per_1000=0.002)
     store.rounds.start(4)  # trained on LABELLED labels; its train job wrote the metrics
-    project_artifacts(cfg).publish_bytes(metrics_name("t-r4"), json.dumps(
+    Project(cfg).artifacts.publish_bytes(metrics_name("t-r4"), json.dumps(
         {"metrics": {"holdout": metrics(0.87)}}).encode())
     lines: list[str] = []
     cycle(cfg, store, lines)._evaluate(4)
