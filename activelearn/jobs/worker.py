@@ -30,7 +30,7 @@ from activelearn.config.service_checks import mask_password
 from activelearn.errors import JobError
 from activelearn.jobs.executor import PERFORM, keeping, redis_client
 from activelearn.jobs.inputs import ARTIFACTS_ENV, DEVICE_ENV, SCRATCH_ENV, WORK_DIRS_ENV
-from activelearn.jobs.kinds import available_kinds
+from activelearn.jobs.kinds import all_kinds, available_kinds
 from activelearn.jobs.resident import WorkerCache
 
 log = logging.getLogger("activelearn.worker")
@@ -123,6 +123,7 @@ def run_worker(redis_url: str, queues: list[str], device: str, threads: int, bur
     os.environ[SCRATCH_ENV] = str(folder.resolve())
     if threads > 0:
         torch.set_num_threads(threads)
+    all_kinds()  # their modules imported now, not within the first job's time limit
     connection = redis_client(redis_url)
     worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
                              for q in queues], connection=connection, name=name,
