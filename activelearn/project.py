@@ -136,11 +136,20 @@ class Project:
 
     @cached_property
     def backend(self) -> AnnotationBackend:
-        """The annotation backend (Label Studio at label_studio.url), connected now."""
+        """The annotation backend (Label Studio at label_studio.url), connected when first
+        used and kept."""
+        return self.connect_backend()
+
+    def connect_backend(self, timeout: float | None = None) -> AnnotationBackend:
+        """A new connection to the annotation backend; timeout: the seconds one request
+        may take (None: the client's default; serve's image fetches use a short one).
+        The one place that names the concrete backend."""
         from activelearn.annotation.label_studio.client import LabelStudioBackend
 
         ls = self.cfg.label_studio
-        return LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+        if timeout is None:
+            return LabelStudioBackend.connect(ls.url, workers=ls.parallel_requests)
+        return LabelStudioBackend.connect(ls.url, timeout=timeout)
 
     def connect(self) -> Executor:
         """Connect what a cycle needs, in this order: Redis (when configured), a remote

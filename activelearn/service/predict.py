@@ -281,14 +281,11 @@ class ModelService:
         failed connection the other tasks fail at once, for RECONNECT_AFTER seconds)."""
         with self._ls_lock:
             if self._ls is None:
-                from activelearn.annotation.label_studio.client import LabelStudioBackend
-
                 failed = self._ls_failed
                 if failed is not None and time.monotonic() - failed[0] < RECONNECT_AFTER:
                     raise failed[1]
                 try:
-                    self._ls = LabelStudioBackend.connect(self.cfg.label_studio.url,
-                                                          timeout=FETCH_TIMEOUT)
+                    self._ls = self.project.connect_backend(timeout=FETCH_TIMEOUT)
                 except ActiveLearnError as exc:
                     self._ls_failed = (time.monotonic(), exc)
                     raise
