@@ -4,7 +4,7 @@
         [--rounds 3] [--per-round 150] [--noise 0.1] [--threads 2] [--seeds 1]
 
 Runs without Label Studio: it drives the same pieces the cycle's review phase uses
-(the out-of-fold job's recipe: jobs/functions.py out_of_fold, learn.fit.fit with the
+(the out-of-fold job's recipe: jobs/kinds/oof.py run, learn.fit.fit with the
 default TrainingConfig; label_errors.assign_folds and rank_label_errors) directly on
 arrays. The labels come from the bot's own noise model (bot.bot_label with accuracy
 1 - noise), and a review answers with the truth, as a careful reviewer would.

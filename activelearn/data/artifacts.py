@@ -36,13 +36,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from activelearn.config import Config
 from activelearn.data.remote import filesystem_class, remote_errors, remote_reason
 from activelearn.data.uris import scheme_of
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
 
-__all__ = ["ArtifactStore", "content_name", "project_artifacts"]
+__all__ = ["ArtifactStore", "content_name"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*(/[A-Za-z0-9_][A-Za-z0-9_.=+-]*)*$")
 # seconds to connect to a remote store and to wait for one answer, and tries per call:
@@ -50,12 +49,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*(/[A-Za-z0-9_][A-Za-z0-9_.=+-
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60
 ATTEMPTS = 3
-
-
-def project_artifacts(cfg: Config) -> ArtifactStore:
-    """The controller's view of a project's store: jobs.artifacts, else the work dir;
-    remote artifacts are fetched into WORK_DIR/fetched."""
-    return ArtifactStore(cfg.jobs.artifacts or str(cfg.work_dir), cfg.work_dir / "fetched")
 
 
 def content_name(folder: str, data: bytes, suffix: str) -> str:

@@ -1,6 +1,6 @@
 """Ranking likely label errors from out-of-fold predictions (issue 6, item 4).
 
-Pure functions over arrays, shared by the out-of-fold job (jobs/functions.py), the cycle's
+Pure functions over arrays, shared by the out-of-fold job (jobs/kinds/oof.py), the cycle's
 review phase (review.py) and the benchmark. A model never judges the labels it trained
 on: the labelled items are split into K folds and each fold is predicted by a model
 trained on the other K-1 (a model memorises its own training labels, wrong ones

@@ -64,7 +64,7 @@ def open_pool(cfg: Config, store: Store | None = None, refresh: bool = True,
     and decoded cache in the store and WORK_DIR/cache (refresh: list the source and read
     new or changed files, as the controller does; False: take the catalogue as the
     controller left it, as a worker does). Without a store nothing is kept.
-    build_cache: False leaves the decoded cache to the caller (jobs.steps.build_cache,
+    build_cache: False leaves the decoded cache to the caller (jobs.kinds.cache.build_cache,
     on RQ workers); the pool decodes what the cache lacks meanwhile.
     catalogue: instead of a store, the catalogue a job reads from its snapshot (never
     refreshed)."""
