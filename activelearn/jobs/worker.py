@@ -51,7 +51,7 @@ class ResidentWorker(SimpleWorker):
         so a worker stopped in its first minute took up to 60 s to exit."""
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
             sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:

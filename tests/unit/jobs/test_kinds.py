@@ -125,7 +125,10 @@ def test_a_worker_cache_keeps_one_entry_per_slot_and_replaces_it_on_a_new_key() 
     cache, built = WorkerCache(), []
 
     def build(name: str):
-        return lambda: built.append(name) or name
+        def load() -> str:
+            built.append(name)
+            return name
+        return load
 
     assert cache.pool("a", build("pool a")) == "pool a"
     assert cache.pool("a", build("again")) == "pool a"
