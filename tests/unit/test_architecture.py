@@ -107,10 +107,10 @@ def test_each_io_library_is_imported_in_its_own_modules(library: str, allowed: s
 def test_every_registered_name_loads() -> None:
     """Lazily registered models and sources resolve to what they name."""
     from activelearn.data.sources import available_sources, get_source
-    from activelearn.jobs.functions import available_jobs, get_job
+    from activelearn.jobs.kinds import available_kinds, get_kind
     from activelearn.learn.models import available_models, get_model
     from activelearn.strategies import available_strategies, get_strategy
 
     for available, get in ((available_sources, get_source), (available_models, get_model),
-                           (available_jobs, get_job), (available_strategies, get_strategy)):
+                           (available_kinds, get_kind), (available_strategies, get_strategy)):
         assert available() and all(callable(get(name)) or get(name) for name in available())
