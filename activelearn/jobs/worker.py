@@ -124,6 +124,10 @@ def run_worker(redis_url: str, queues: list[str], device: str, threads: int, bur
     if threads > 0:
         torch.set_num_threads(threads)
     all_kinds()  # their modules imported now, not within the first job's time limit
+    # torch's optimizers import torch._dynamo at their first step (about 1 s). Imported
+    # inside a job, a timeout that interrupts it leaves the module half-initialised for
+    # every later job of this resident process ("partially initialized module").
+    import torch._dynamo  # noqa: F401
     connection = redis_client(redis_url)
     worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
                              for q in queues], connection=connection, name=name,

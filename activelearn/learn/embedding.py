@@ -120,7 +120,7 @@ def uses_embeddings(cfg: Config) -> bool:
 def project_embedder(cfg: Config, pool: Pool) -> Embedder:
     """The project's backbone (model.weights) for its pool, with its embedding cache
     under WORK_DIR/cache."""
-    root = cfg.data.root  # as a job sees it: a local path made absolute (jobs.steps)
+    root = cfg.data.root  # as a job sees it: a local path made absolute (jobs.kinds.embed)
     if root and "://" not in root and not os.path.isabs(root):
         root = os.path.abspath(root)
     return Embedder.for_pool(cfg.model, pool.images, cache_dir(cfg),
