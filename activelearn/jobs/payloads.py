@@ -2,10 +2,11 @@
 publishing what jobs read (the labelled and catalogue snapshots, position lists, a
 weights file) into the project's artifact store under content-addressed names.
 
-Every function takes the Project (its config, its artifact store, built once, and its
-`published` memo) and, where it reads state, the store the caller opened. Whatever the
-executor, the same payloads run the same job functions, so a round through RQ workers
-selects exactly the batch it selects inline (same seed, same shards).
+Every function takes the project (controller.ProjectHandles: its config, its artifact
+store, built once, and its `published` memo) and, where it reads state, the store the
+caller opened. Whatever the executor, the same payloads run the same job functions, so a
+round through RQ workers selects exactly the batch it selects inline (same seed, same
+shards).
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from activelearn.kinds import Split
 from activelearn.learn.backbones import file_sha256
 
 if TYPE_CHECKING:  # the controller's objects, for type hints only: jobs import neither
-    from activelearn.project import Project
+    from activelearn.jobs.controller import ProjectHandles
     from activelearn.state import Store
 
 FEATURES_KEY = "features_artifact"  # state meta: the pool's embeddings, published (embed)
 
 
-def base_payload(project: Project, store: Store | None = None) -> dict[str, Any]:
+def base_payload(project: ProjectHandles, store: Store | None = None) -> dict[str, Any]:
     """What every job needs: the config as content (its paths made absolute), the
     artifact store, and for a file source the catalogue snapshot (published once per
     version of the catalogue) that gives the job the controller's pool. Without a store
@@ -50,7 +51,7 @@ def base_payload(project: Project, store: Store | None = None) -> dict[str, Any]
     return payload
 
 
-def training_payload(project: Project, store: Store) -> dict[str, Any]:
+def training_payload(project: ProjectHandles, store: Store) -> dict[str, Any]:
     """base_payload and the labels a model trains on (train and holdout labels, splits),
     published as a content-addressed snapshot (the train and out-of-fold jobs)."""
     data = labels_snapshot(store.labels.current(Split.TRAIN.value),
@@ -59,7 +60,7 @@ def training_payload(project: Project, store: Store) -> dict[str, Any]:
             "snapshot": project.artifacts.publish_content("snapshots", data, ".json")}
 
 
-def publish_array(project: Project, folder: str, positions: np.ndarray) -> str:
+def publish_array(project: ProjectHandles, folder: str, positions: np.ndarray) -> str:
     """Publish pool positions (.npy) under their content-addressed name."""
     buffer = io.BytesIO()
     np.save(buffer, positions.astype(np.int64))
@@ -80,7 +81,7 @@ def absolute(cfg: Config) -> Config:
                                model=dataclasses.replace(cfg.model, weights=weights))
 
 
-def _published_weights(project: Project) -> str:
+def _published_weights(project: ProjectHandles) -> str:
     """Publish the model.weights file (a worker elsewhere has no such path) under its
     sha256, once per version of the file; returns its name."""
     path = Path(project.cfg.model.weights).expanduser().resolve()
@@ -94,7 +95,7 @@ def _published_weights(project: Project) -> str:
     return project.published[key]
 
 
-def _catalogue(project: Project, store: Store) -> str:
+def _catalogue(project: ProjectHandles, store: Store) -> str:
     """The catalogue snapshot's name, published once per catalogue generation."""
     key = ("catalogue", store.catalogue.generation())
     if key not in project.published:

@@ -21,12 +21,12 @@ from activelearn.jobs.payloads import base_payload
 from activelearn.jobs.resident import WorkerCache
 
 if TYPE_CHECKING:
-    from activelearn.project import Project
+    from activelearn.jobs.controller import ProjectHandles
     from activelearn.state import Store
 
 
 # -- controller side --------------------------------------------------------------------
-def build_cache(project: Project, store: Store, progress: bool) -> int:
+def build_cache(project: ProjectHandles, store: Store, progress: bool) -> int:
     """Decode the catalogued files the decoded cache lacks as `cache` jobs of
     jobs.shard_size files, and record what they wrote (and the files that failed, as
     unusable). Returns the images written."""

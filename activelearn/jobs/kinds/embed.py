@@ -24,12 +24,12 @@ from activelearn.jobs.resident import WorkerCache
 from activelearn.learn.embedding import Embedder, pool_keys, project_embedder
 
 if TYPE_CHECKING:
-    from activelearn.project import Project
+    from activelearn.jobs.controller import ProjectHandles
     from activelearn.state import Store
 
 
 # -- controller side --------------------------------------------------------------------
-def embed(project: Project, store: Store, pool: Pool, progress: bool) -> int:
+def embed(project: ProjectHandles, store: Store, pool: Pool, progress: bool) -> int:
     """Compute the backbone's embeddings the embedding cache lacks as `embed` jobs of
     jobs.shard_size items; returns how many. Each job writes its rows chunk by chunk, so
     a rerun after a crash embeds only what is still missing. Workers without this disk
@@ -57,7 +57,7 @@ def embed(project: Project, store: Store, pool: Pool, progress: bool) -> int:
     return len(todo)
 
 
-def _publish_features(project: Project, store: Store, embedder: Embedder, rows: np.ndarray,
+def _publish_features(project: ProjectHandles, store: Store, embedder: Embedder, rows: np.ndarray,
                       tags: np.ndarray) -> None:
     """Publish the pool's embeddings ([items, dim] float16 .npy, in pool order) under a
     name that digests the backbone and the items, once; record the name in state."""

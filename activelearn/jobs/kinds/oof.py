@@ -21,12 +21,12 @@ from activelearn.jobs.resident import WorkerCache
 from activelearn.quality.label_errors import assign_folds
 
 if TYPE_CHECKING:
-    from activelearn.project import Project
+    from activelearn.jobs.controller import ProjectHandles
     from activelearn.state import Store
 
 
 # -- controller side --------------------------------------------------------------------
-def out_of_fold(project: Project, store: Store, round_: int, version: str, folds: int,
+def out_of_fold(project: ProjectHandles, store: Store, round_: int, version: str, folds: int,
                 progress: bool) -> list[str]:
     """Out-of-fold predictions of the labelled train items, one job per fold; returns the
     fold artifacts (.npz: item_ids, labels, probs). A fold already published is reused,

@@ -20,13 +20,13 @@ from activelearn.jobs.payloads import publish_array
 from activelearn.jobs.resident import WorkerCache
 
 if TYPE_CHECKING:
-    from activelearn.project import Project
+    from activelearn.jobs.controller import ProjectHandles
 
 SCORE_CHUNK = 4096  # items per progress report while scoring
 
 
 # -- controller side --------------------------------------------------------------------
-def shards(project: Project, version: str, positions: np.ndarray, size: int,
+def shards(project: ProjectHandles, version: str, positions: np.ndarray, size: int,
            base: dict[str, Any]) -> list[dict[str, Any]]:
     """Score payloads over positions ([items] pool positions, published once as .npy) in
     ranges of `size`. base: the payload they share (base_payload, version, seed,

@@ -23,14 +23,14 @@ from activelearn.quality.throughput import median_seconds_by_class
 from activelearn.strategies import SelectionInput, get_strategy, select_batch
 
 if TYPE_CHECKING:
-    from activelearn.project import Project
+    from activelearn.jobs.controller import ProjectHandles
     from activelearn.state import Store
 
 log = logging.getLogger(__name__)
 
 
 # -- controller side --------------------------------------------------------------------
-def score_and_select(project: Project, store: Store, version: str, candidates: np.ndarray,
+def score_and_select(project: ProjectHandles, store: Store, version: str, candidates: np.ndarray,
                      labeled: np.ndarray, n: int, seed: int, progress: bool) -> dict[str, Any]:
     """Score the candidate pool positions in shards of jobs.shard_size, then select n.
 
@@ -54,7 +54,7 @@ def score_and_select(project: Project, store: Store, version: str, candidates: n
     return project.executor.run(KIND, [payload], desc="select", progress=progress)[0]
 
 
-def select_payload(project: Project, store: Store, n: int, seed: int,
+def select_payload(project: ProjectHandles, store: Store, n: int, seed: int,
                    shards: list[dict[str, Any]],
                    labeled_shards: list[dict[str, Any]]) -> dict[str, Any]:
     """The select job's payload: the score shards (their candidates file and outputs,

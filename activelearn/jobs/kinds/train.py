@@ -26,12 +26,12 @@ from activelearn.learn.checkpoints import checkpoint_name, metrics_name, save_ch
 from activelearn.learn.inference import Predictor
 
 if TYPE_CHECKING:
-    from activelearn.project import Project
+    from activelearn.jobs.controller import ProjectHandles
     from activelearn.state import Store
 
 
 # -- controller side --------------------------------------------------------------------
-def train(project: Project, store: Store, round_: int, version: str,
+def train(project: ProjectHandles, store: Store, round_: int, version: str,
           progress: bool) -> dict[str, Any]:
     """Train and evaluate one model version on the labels in store; returns the train
     job's result."""
