@@ -1,13 +1,20 @@
 """Every way a cycle can stop half-way, against a real Label Studio server: a real kill -9
 at each failpoint of each plan, a phase failing by an exception, the budget reached, a
 lock handed over; after each, the next run finishes the round with no duplicate task and
-no lost or double-counted label."""
+no lost or double-counted label.
+
+The kills of one plan are chained on one project (support.loop.KillChain): the run after a
+kill resumes the round and is itself killed at the next failpoint, the last run finishes
+the round. So a training round is trained once for its six kills, not six times; each
+failpoint's test checks its own kill, the resumed run after it, what that run left in
+state and in Label Studio, and the round's end."""
 
 from __future__ import annotations
 
 import signal
 import time
-from collections import Counter
+import uuid
+from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -16,86 +23,127 @@ from click.testing import CliRunner
 from activelearn.cli import main
 from activelearn.failpoints import PAUSE_DIR_ENV, PAUSE_ENV
 from activelearn.loop.lock import CYCLE_LOCK
-from support.loop import Project, cycle, cycle_process, cycle_result, run_cycle_process
+from support.loop import KillChain, Project, check_tasks, cycle, cycle_process, cycle_result
+from support.project_files import write_project
+
+# each plan's failpoints in the order a round reaches them (the push points: at the first
+# batch pushed, the holdout's in a bootstrap round)
+BOOTSTRAP_KILLS = ["after:holdout", "after:initial", "push:before-import", "push:imported",
+                   "after:push"]
+TRAIN_KILLS = ["after:train", "after:evaluate", "after:review", "after:select",
+               "push:before-import", "push:imported"]
+TOPUP_KILLS = ["after:select", "push:imported"]
+# Overlap 2 for the more uncertain half of each batch, label review on
+SECTIONS = {"loop": {"initial": 40, "batch": 40, "budget": 400, "min_new_labels": 20,
+                     "min_queued": 10},
+            "label_studio": {"holdout": 30, "overlap": 2, "overlap_fraction": 0.5},
+            "quality": {"review_per_round": 4, "review_folds": 2}}
 
 
 @pytest.fixture
 def project(project_file, ls_env, ls_project_title):
-    """Overlap 2 for the more uncertain half of each batch, label review on."""
-    return project_file(
-        loop={"initial": 40, "batch": 40, "budget": 400, "min_new_labels": 20,
-              "min_queued": 10},
-        label_studio={"project_title": ls_project_title, "holdout": 30, "overlap": 2,
-                      "overlap_fraction": 0.5},
-        quality={"review_per_round": 4, "review_folds": 2})
+    sections = dict(SECTIONS, label_studio={**SECTIONS["label_studio"],
+                                            "project_title": ls_project_title})
+    return project_file(**sections)
 
 
-def check_tasks(p: Project) -> list:
-    """Every task of the project is in state, once per item (review tasks aside)."""
-    tasks = p.tasks()
-    labelling = [t for t in tasks if t.data.get("kind") != "review"]
-    items = Counter(t.data["item_id"] for t in labelling)
-    assert all(n == 1 for n in items.values()), [i for i, n in items.items() if n > 1]
-    with p.store() as store:
-        recorded = store.tasks.by_item()
-        assert {t.id for t in labelling} == set(recorded.values())
-        assert set(items) == set(recorded)
-    return tasks
+@pytest.fixture(scope="module")
+def module_ls(label_studio) -> Iterator:
+    """The test server's URL and token in the environment for the module's chains."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ACTIVELEARN_LS_URL", label_studio.url)
+        patch.setenv("LABEL_STUDIO_API_KEY", label_studio.token)
+        yield label_studio
 
 
-@pytest.mark.parametrize("failpoint", ["after:holdout", "after:initial", "push:before-import",
-                                       "push:imported", "after:push"])
-def test_a_kill_in_the_first_round_then_the_rerun_finishes_it(project, ls_env, failpoint):
-    p = Project(project, ls_env)
-    code, out = run_cycle_process(project, failpoint=failpoint)
-    assert code == -signal.SIGKILL, out
-    out = cycle(project)
-    assert "resuming the unfinished bootstrap round" in out or "nothing to do" in out, out
-    tasks = check_tasks(p)
-    assert len(tasks) == 70
-    with p.store() as store:
-        assert [b["kind"] for b in store.batches.all()] == ["holdout", "initial"]
-        assert [r.status for r in store.rounds.all()] == ["done"]
+def chain_project(tmp_path_factory, fmnist_root, name: str, **sections):
+    folder = tmp_path_factory.mktemp(name)
+    title = f"test-{name}-{uuid.uuid4().hex[:8]}"
+    sections["label_studio"] = {**sections.get("label_studio", {}), "project_title": title}
+    return write_project(folder / "project.yaml", folder / "work", fmnist_root, **sections)
 
 
-@pytest.mark.parametrize("failpoint", ["after:train", "after:evaluate", "after:review",
-                                       "after:select", "push:before-import",
-                                       "push:imported"])
-def test_a_kill_in_a_training_round_then_the_rerun_finishes_it(project, ls_env, failpoint):
-    p = Project(project, ls_env)
-    cycle(project)
-    annotated = p.annotate()
-    code, out = run_cycle_process(project, failpoint=failpoint)
-    assert code == -signal.SIGKILL, out
-    out = cycle(project)
-    assert "resuming the unfinished train round" in out and "round 1 done" in out, out
-    assert "trained" not in out or failpoint == "after:train"  # never trained twice
-    tasks = check_tasks(p)
+@pytest.fixture(scope="module")
+def bootstrap_chain(tmp_path_factory, fmnist_root, module_ls) -> KillChain:
+    path = chain_project(tmp_path_factory, fmnist_root, "bootstrap-kills", **SECTIONS)
+    return KillChain(Project(path, module_ls)).run(BOOTSTRAP_KILLS)
+
+
+@pytest.fixture(scope="module")
+def train_chain(tmp_path_factory, fmnist_root, module_ls) -> KillChain:
+    path = chain_project(tmp_path_factory, fmnist_root, "train-kills", **SECTIONS)
+    chain = KillChain(Project(path, module_ls))
+    cycle(path)
+    chain.annotated = chain.project.annotate()
+    return chain.run(TRAIN_KILLS)
+
+
+@pytest.fixture(scope="module")
+def topup_chain(tmp_path_factory, fmnist_root, module_ls) -> KillChain:
+    path = chain_project(tmp_path_factory, fmnist_root, "topup-kills",
+                         loop={"initial": 40, "batch": 40, "budget": 400,
+                               "min_new_labels": 1000, "min_queued": 100},
+                         label_studio={"holdout": 0})
+    chain = KillChain(Project(path, module_ls))
+    cycle(path)  # bootstrap; then too few tasks wait (40 < 100): a top-up
+    return chain.run(TOPUP_KILLS)
+
+
+@pytest.mark.xdist_group("crash-bootstrap")
+@pytest.mark.parametrize("failpoint", BOOTSTRAP_KILLS)
+def test_a_kill_in_the_first_round_then_the_rerun_finishes_it(bootstrap_chain, failpoint):
+    chain = bootstrap_chain
+    kill = chain.kill(failpoint)
+    assert kill.code == -signal.SIGKILL, kill.out
+    resumed = kill.resumed_by
+    assert "resuming the unfinished bootstrap round" in resumed.out or (
+        "nothing to do" in resumed.out and resumed.final), resumed.out
+    resumed.check_tasks()
+    assert resumed.annotations == 0 and resumed.labels == {}
+    # the round's end: every task once, the round done
+    end = chain.end
+    assert "round 0 done" in end.out or "nothing to do" in end.out, end.out
+    assert len(end.check_tasks()) == 70
+    assert end.batch_kinds == ["holdout", "initial"] and end.round_statuses == ["done"]
+
+
+@pytest.mark.xdist_group("crash-train")
+@pytest.mark.parametrize("failpoint", TRAIN_KILLS)
+def test_a_kill_in_a_training_round_then_the_rerun_finishes_it(train_chain, failpoint):
+    chain, p = train_chain, train_chain.project
+    kill = chain.kill(failpoint)
+    assert kill.code == -signal.SIGKILL, kill.out
+    resumed = kill.resumed_by
+    assert "resuming the unfinished train round" in resumed.out, resumed.out
+    assert "trained" not in resumed.out or failpoint == "after:train"  # never trained twice
+    resumed.check_tasks()
+    assert resumed.annotations == chain.annotated  # no annotation lost or doubled
+    assert resumed.labels == {i: p.truth[i] for i in resumed.labels}
+    assert len(resumed.labels) == chain.annotated
+    # the round's end
+    end = chain.end
+    assert "round 1 done" in end.out, end.out
+    tasks = end.check_tasks()
     query = [t for t in tasks if t.data.get("kind") == "query"]
     assert len(query) == 40 and all(t.predictions for t in query)
-    overlaps = Counter(t.overlap for t in query)
+    overlaps = {n: sum(t.overlap == n for t in query) for n in (1, 2)}
     assert overlaps == {2: 20, 1: 20}  # the more uncertain half gets two annotators
-    with p.store() as store:
-        assert store.annotations.count() == annotated  # no annotation lost or doubled
-        labels = store.labels.current()
-        assert len(labels) == annotated and all(labels[i] == p.truth[i] for i in labels)
-        assert [r.status for r in store.rounds.all()] == ["done", "done"]
-        assert store.rounds.last_failure() is None
+    assert end.annotations == chain.annotated and len(end.labels) == chain.annotated
+    assert end.round_statuses == ["done", "done"] and end.last_failure is None
 
 
-@pytest.mark.parametrize("failpoint", ["after:select", "push:imported"])
-def test_a_kill_in_a_top_up_round_then_the_rerun_finishes_it(project_file, ls_env,
-                                                            ls_project_title, failpoint):
-    path = project_file(loop={"initial": 40, "batch": 40, "budget": 400,
-                              "min_new_labels": 1000, "min_queued": 100},
-                        label_studio={"project_title": ls_project_title, "holdout": 0})
-    p = Project(path, ls_env)
-    cycle(path)  # bootstrap; then too few tasks wait (40 < 100): a top-up
-    code, out = run_cycle_process(path, failpoint=failpoint)
-    assert code == -signal.SIGKILL, out
-    out = cycle(path)
-    assert "resuming the unfinished topup round" in out and "round 1 done" in out, out
-    assert len(check_tasks(p)) == 80
+@pytest.mark.xdist_group("crash-topup")
+@pytest.mark.parametrize("failpoint", TOPUP_KILLS)
+def test_a_kill_in_a_top_up_round_then_the_rerun_finishes_it(topup_chain, failpoint):
+    chain = topup_chain
+    kill = chain.kill(failpoint)
+    assert kill.code == -signal.SIGKILL, kill.out
+    resumed = kill.resumed_by
+    assert "resuming the unfinished topup round" in resumed.out, resumed.out
+    resumed.check_tasks()
+    end = chain.end
+    assert "round 1 done" in end.out, end.out
+    assert len(end.check_tasks()) == 80
 
 
 def test_a_phase_that_fails_is_shown_and_resumed_by_the_next_run(project, ls_env):
