@@ -11,7 +11,8 @@
 # The server listens on 127.0.0.1 only. Its URL is written to DATA_DIR/url and the admin
 # user's API token to DATA_DIR/api_token (point LABEL_STUDIO_API_KEY_FILE at it); the
 # log goes to DATA_DIR/server.log. LS_WORKERS=N (N > 1) serves it with N gunicorn
-# worker processes instead of `label-studio start`'s one.
+# worker processes (LS_THREADS threads each, default 2) instead of `label-studio start`'s
+# development server; LS_SERVER=gunicorn does so with one.
 # Label Studio pins its own Django/rq/redis versions, which is why it never goes into
 # the project's .venv.
 set -euo pipefail
@@ -23,6 +24,8 @@ LS_TEMPLATE=${LS_TEMPLATE:-$ROOT/.cache/label-studio-template}
 LS_START_TIMEOUT=${LS_START_TIMEOUT:-180}
 LS_USERNAME=${LS_USERNAME:-admin@example.com}
 LS_WORKERS=${LS_WORKERS:-1}
+LS_THREADS=${LS_THREADS:-2}
+LS_SERVER=${LS_SERVER:-}
 PYTHON=${PYTHON:-python3}
 
 say() { echo "label-studio: $*" >&2; }
@@ -114,14 +117,17 @@ start() {
     # --username/--password/--user-token), so they stay off this command line and ps.
     # setsid: the server leads its own process group, so stop can end it and any child
     # by its pid, and a Ctrl-C in the caller's terminal does not reach it
-    if (( LS_WORKERS > 1 )); then
+    if (( LS_WORKERS > 1 )) || [ "$LS_SERVER" = gunicorn ]; then
         # Several worker processes, as Label Studio's production images run it (uwsgi
         # there): the API spends milliseconds of CPU per task, one process uses one core.
+        # gunicorn also answers without `label-studio start`'s ~40 ms per request (its
+        # development server leaves Nagle's algorithm on: each answer waits for the
+        # client's delayed ACK), which is why the tests use it (LS_SERVER=gunicorn).
         [ -x "$LS_VENV/bin/gunicorn" ] || "$LS_VENV/bin/python" -m pip install -q "gunicorn>=22"
         "${LS_ENV[@]}" LABEL_STUDIO_BASE_DATA_DIR="$data_dir" \
             DJANGO_SETTINGS_MODULE=core.settings.label_studio PYTHONPATH="$(ls_package_dir)" \
             setsid "$LS_VENV/bin/gunicorn" label_studio.core.wsgi:application \
-            --bind "127.0.0.1:$port" --workers "$LS_WORKERS" --threads 2 --timeout 600 \
+            --bind "127.0.0.1:$port" --workers "$LS_WORKERS" --threads "$LS_THREADS" --timeout 600 \
             --graceful-timeout 5 >"$data_dir/server.log" 2>&1 </dev/null &
     else
         "${LS_ENV[@]}" setsid "$LS_VENV/bin/label-studio" start --no-browser \
