@@ -57,14 +57,16 @@ def test_a_presigned_url_serves_the_object_to_whoever_holds_it(s3_bucket):
 # ---------------------------------------------------------------- the push
 
 class RecordingBackend:
-    """Takes the pushed tasks and records them; each gets a task id."""
+    """Takes the pushed tasks and records them; each gets a task id. Its own tasks part
+    (backend.tasks.keys, backend.tasks.push)."""
 
     url = "http://label-studio.invalid"
 
     def __init__(self) -> None:
         self.specs: list = []
+        self.tasks = self
 
-    def existing_keys(self, project_id: int) -> dict[str, int]:
+    def keys(self, project_id: int) -> dict[str, int]:
         return {}
 
     def push(self, project_id, specs, chunk, existing) -> dict[str, int]:
