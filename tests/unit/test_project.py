@@ -40,9 +40,8 @@ def test_handles_are_built_once_and_connect_only_when_used(project: Project) -> 
 
 def test_the_store_is_created_by_a_writer_and_never_by_a_reader(project: Project) -> None:
     assert not project.has_state()
-    with pytest.raises(StateError):
-        with project.store(readonly=True):
-            pass
+    with pytest.raises(StateError), project.store(readonly=True):
+        pass
     assert not project.has_state()
     with project.store() as store:
         store.meta.set("k", "v")
