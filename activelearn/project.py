@@ -19,6 +19,7 @@ This module is the only place that names the files of a work directory.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,37 +46,19 @@ def state_path(work_dir: Path | str) -> Path:
 
 @dataclass(frozen=True)
 class WorkDirPaths:
-    """What a work directory holds besides the state file."""
+    """The folders of a work directory that commands write, each named as its field:
+    clean (`activelearn clean`'s CSV files), report (the report), simulate (simulate's
+    default output), serve (`activelearn serve`'s cycle log and journal). The caches are
+    data.sources.cache_dir's; fetched artifacts, data.artifacts.ArtifactStore's."""
 
-    root: Path
+    clean: Path
+    report: Path
+    simulate: Path
+    serve: Path
 
-    @property
-    def cache(self) -> Path:
-        """The decoded cache and the embedding cache."""
-        return self.root / "cache"
-
-    @property
-    def fetched(self) -> Path:
-        """Remote artifacts fetched for the controller."""
-        return self.root / "fetched"
-
-    @property
-    def clean(self) -> Path:
-        """`activelearn clean`'s duplicates.csv and skipped.csv."""
-        return self.root / "clean"
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report"
-
-    @property
-    def simulate(self) -> Path:
-        return self.root / "simulate"
-
-    @property
-    def serve(self) -> Path:
-        """`activelearn serve`'s cycle log and journal."""
-        return self.root / "serve"
+    @classmethod
+    def of(cls, root: Path) -> WorkDirPaths:
+        return cls(**{f.name: root / f.name for f in dataclasses.fields(cls)})
 
 
 class Project:
@@ -99,12 +82,14 @@ class Project:
     @property
     def cache_dir(self) -> Path:
         """The decoded cache and the embedding cache."""
-        return self.paths.cache
+        from activelearn.data.sources import cache_dir
+
+        return cache_dir(self.cfg)
 
     @cached_property
     def paths(self) -> WorkDirPaths:
         """The other folders of the work directory."""
-        return WorkDirPaths(self.work_dir)
+        return WorkDirPaths.of(self.work_dir)
 
     # -- handles -------------------------------------------------------------------
     @contextmanager
@@ -125,7 +110,7 @@ class Project:
         remote artifacts are fetched into WORK_DIR/fetched."""
         from activelearn.data.artifacts import ArtifactStore
 
-        return ArtifactStore(self.cfg.jobs.artifacts or str(self.work_dir), self.paths.fetched)
+        return ArtifactStore.of_project(self.cfg.jobs.artifacts, self.work_dir)
 
     @cached_property
     def executor(self) -> Executor:
@@ -161,19 +146,8 @@ class Project:
         return executor
 
     def open_pool(self, store: Store | None = None, **options: Any) -> Pool:
-        """The project's pool (see data.sources.open_pool for the options), kept as
-        `project.pool` for whoever needs it next."""
+        """The project's pool, its catalogue in store (see data.sources.open_pool for the
+        options: refresh, progress, build_cache)."""
         from activelearn.data.sources import open_pool
 
-        self._pool = open_pool(self.cfg, store, **options)
-        return self._pool
-
-    @property
-    def pool(self) -> Pool:
-        """The pool opened last (open_pool), or the pool as the controller left it."""
-        if getattr(self, "_pool", None) is None:
-            if self.has_state():
-                with self.store(readonly=True) as store:
-                    return self.open_pool(store, refresh=False, build_cache=False)
-            return self.open_pool()
-        return self._pool
+        return open_pool(self.cfg, store, **options)

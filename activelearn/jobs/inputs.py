@@ -70,7 +70,7 @@ def open_job(payload: dict[str, Any]) -> Job:
     url = str(payload["artifacts"])
     scratch = os.environ.get(SCRATCH_ENV)
     if not scratch:  # inline
-        return Job(cfg, ArtifactStore(url, cfg.work_dir / "fetched"), shared=True)
+        return Job(cfg, ArtifactStore.of_project(url, cfg.work_dir), shared=True)
     store = ArtifactStore(url, Path(scratch))
     if store.local:
         served = [Path(d) for d in os.environ.get(WORK_DIRS_ENV, "").split(os.pathsep) if d]

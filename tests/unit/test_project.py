@@ -22,10 +22,10 @@ def test_every_path_lies_in_the_work_dir(project: Project) -> None:
     assert project.state_path == state_path(work) == work / STATE_FILE
     assert project.cache_dir == work / "cache"
     paths = project.paths
-    assert {p.parent for p in (paths.report, paths.simulate, paths.serve, paths.clean,
-                               paths.fetched)} == {work}
-    assert len({paths.report, paths.simulate, paths.serve, paths.clean, paths.fetched,
-                project.cache_dir}) == 6
+    assert {p.parent for p in (paths.report, paths.simulate, paths.serve, paths.clean)} \
+        == {work}
+    assert len({paths.report, paths.simulate, paths.serve, paths.clean,
+                project.cache_dir}) == 5
 
 
 def test_handles_are_built_once_and_connect_only_when_used(project: Project) -> None:

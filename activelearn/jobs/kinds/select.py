@@ -65,7 +65,7 @@ def select_payload(project: ProjectHandles, store: Store, n: int, seed: int,
             "candidates": shards[0]["positions"] if shards else "",
             "shards": [s["out"] for s in shards],
             "labeled_shards": [s["out"] for s in labeled_shards],
-            "class_seconds": class_seconds(cfg, store) if cfg.strategy.cost_weighted else None}
+            "class_seconds": class_seconds(cfg, store)}
 
 
 def class_seconds(cfg: Config, store: Store) -> list[float] | None:
