@@ -89,7 +89,6 @@ def topup_chain(tmp_path_factory, fmnist_root, module_ls) -> KillChain:
     return chain.run(TOPUP_KILLS)
 
 
-@pytest.mark.xdist_group("crash-bootstrap")
 @pytest.mark.parametrize("failpoint", BOOTSTRAP_KILLS)
 def test_a_kill_in_the_first_round_then_the_rerun_finishes_it(bootstrap_chain, failpoint):
     chain = bootstrap_chain
@@ -107,7 +106,6 @@ def test_a_kill_in_the_first_round_then_the_rerun_finishes_it(bootstrap_chain, f
     assert end.batch_kinds == ["holdout", "initial"] and end.round_statuses == ["done"]
 
 
-@pytest.mark.xdist_group("crash-train")
 @pytest.mark.parametrize("failpoint", TRAIN_KILLS)
 def test_a_kill_in_a_training_round_then_the_rerun_finishes_it(train_chain, failpoint):
     chain, p = train_chain, train_chain.project
@@ -132,7 +130,6 @@ def test_a_kill_in_a_training_round_then_the_rerun_finishes_it(train_chain, fail
     assert end.round_statuses == ["done", "done"] and end.last_failure is None
 
 
-@pytest.mark.xdist_group("crash-topup")
 @pytest.mark.parametrize("failpoint", TOPUP_KILLS)
 def test_a_kill_in_a_top_up_round_then_the_rerun_finishes_it(topup_chain, failpoint):
     chain = topup_chain
