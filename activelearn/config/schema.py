@@ -129,6 +129,75 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class SemiSupervisedConfig:
+    """Semi-supervised rounds (`training.semi_supervised:`): unlabelled train-pool items
+    (never holdout, validation or test items) join every round's training, in simulate,
+    the train job and the out-of-fold models alike. FixMatch (Sohn et al. 2020): each
+    step also draws `ratio` unlabelled images per labelled one; the model's prediction on
+    a lightly augmented view becomes the target of a strongly augmented view (random
+    resized crop, brightness/contrast jitter, erasing) when it is confident enough. With
+    per_class, a class's threshold is lowered while the model is confident on few of its
+    items (FlexMatch's flexible thresholds, Zhang et al. 2021). In head mode (cached
+    embeddings, no images to augment) the strong view is the embedding under dropout.
+
+    Attributes:
+        enabled: true turns it on
+        threshold (0, 1]: the confidence a prediction needs to become a target
+        ratio [1, 64]: unlabelled images per labelled image in each step (each step costs
+            about 1 + 2 x ratio times a supervised step)
+        weight (0, 100]: the unlabelled loss's weight against the labelled one
+        per_class: FlexMatch's per-class thresholds (true) or one threshold for all
+        warmup [0, 1): the share of the round's steps that train on labels only, before
+            unlabelled targets count (a model from scratch is not yet worth copying)
+    """
+
+    enabled: bool = False
+    threshold: float = 0.95
+    ratio: int = 2
+    weight: float = 1.0
+    per_class: bool = True
+    warmup: float = 0.2
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Self-supervised pretraining on the pool (`pretrain:`; `activelearn pretrain`, and
+    `cycle` before the first model when model.weights is "pool"). The configured network
+    learns from every train-pool item, labelled or not (never holdout, validation or test
+    items); the result is a checkpoint that model.weights: pool names.
+
+    Attributes:
+        method {simclr, vicreg}: SimCLR's contrastive loss (measured best here,
+            docs/pretraining.md) or VICReg's
+        epochs [1, 10000]: passes over the pool (or over items_per_epoch items)
+        batch_size [16, 65536]: images per step (each seen as two views)
+        lr (0, 10]: the peak learning rate of SGD with momentum (warm-up, then cosine)
+        temperature (0, 10]: SimCLR's softmax temperature
+        projection_dim [8, 8192]: the projection head's output size (dropped afterwards)
+        crop (0, 1] each {min <= max}: [min, max] share of the area a view keeps
+        brightness [0, 10]: the views' brightness jitter, in standard deviations
+        contrast [0, 1): the views' contrast jitter, a factor in [1 - contrast, 1 + contrast]
+        items_per_epoch [0, 10**9]: pool items per epoch (0 = all)
+        min_items [2, 10**9]: pools with fewer train items than this are refused (too
+            small to learn from)
+
+    Left-right mirroring follows training.hflip.
+    """
+
+    method: Literal["simclr", "vicreg"] = "simclr"
+    epochs: int = 40
+    batch_size: int = 256
+    lr: float = 0.5
+    temperature: float = 0.2
+    projection_dim: int = 64
+    crop: tuple[float, float] = (0.25, 1.0)
+    brightness: float = 0.4
+    contrast: float = 0.4
+    items_per_epoch: int = 0
+    min_items: int = 1000
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """The training recipe (seed article 3.7): cross-entropy, SGD with momentum
     (`training:`).
@@ -184,6 +253,7 @@ class TrainingConfig:
     random_crop: tuple[float, float] | None = None
     device: str = "auto"
     threads: int = 0
+    semi_supervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
 
 
 @dataclass(frozen=True)
@@ -298,6 +368,7 @@ class Config:
     classes: list[str]
     model: ModelConfig = field(default_factory=ModelConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     loop: LoopConfig = field(default_factory=LoopConfig)
     splits: SplitsConfig = field(default_factory=SplitsConfig)

@@ -49,13 +49,16 @@ def build(model: ModelConfig, spec: InputSpec) -> SplitModel:
 
 def fit(images: ImageSet, labels: np.ndarray, classes: int, model: ModelConfig,
         training: TrainingConfig, norm: Normalizer, seed: int, device: torch.device,
-        score_batch_size: int = 256, progress: bool = False) -> Fitted:
+        score_batch_size: int = 256, progress: bool = False,
+        unlabeled: ImageSet | None = None) -> Fitted:
     """A fresh model of the configured kind (see build) trained on images ([items,
     channels, h, w] uint8; head mode: embeddings [items, dim]) with labels ([items]
-    class indices out of `classes`), seeded."""
+    class indices out of `classes`), seeded. unlabeled: the unlabelled train-pool items
+    (never holdout, validation or test), for training.semi_supervised."""
     torch.manual_seed(seed)
     net = build(model, input_spec(images, classes))
-    result = train_model(net, images, labels, training, norm, seed, device, progress)
+    result = train_model(net, images, labels, training, norm, seed, device, progress,
+                         unlabeled)
     return Fitted(net, result, Predictor(net, norm, device, score_batch_size))
 
 

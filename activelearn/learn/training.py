@@ -22,6 +22,7 @@ from activelearn.config import TrainingConfig
 from activelearn.data.imageset import ImageSet, as_tensor, batches, is_lazy
 from activelearn.learn.inference import Normalizer, head_threads
 from activelearn.learn.networks import SplitModel
+from activelearn.learn.semi import Consistency
 
 log = logging.getLogger("activelearn.training")
 
@@ -35,6 +36,7 @@ class TrainResult:
     final_loss: float
     epoch_losses: list[float]
     seconds: float
+    unlabeled_used: float | None = None  # semi-supervised: share of draws that became targets
 
 
 def epochs_for(labeled: int, recipe: TrainingConfig) -> int:
@@ -157,19 +159,22 @@ def random_resized_crop(x: torch.Tensor, scale: tuple[float, float]) -> torch.Te
 
 def train_model(model: SplitModel, images: ImageSet, labels: np.ndarray,
                 recipe: TrainingConfig, norm: Normalizer, seed: int,
-                device: torch.device, progress: bool = True) -> TrainResult:
+                device: torch.device, progress: bool = True,
+                unlabeled: ImageSet | None = None) -> TrainResult:
     """Fit the model in place with cross-entropy and SGD with momentum.
 
     images: [items, channels, h, w] uint8, an image set (head mode: embeddings [items,
     dim]); labels: [items] class indices. Weight decay is the L2 penalty; recipe.l1 adds
-    an L1 penalty on the weights.
+    an L1 penalty on the weights. unlabeled: the round's unlabelled train-pool images
+    (same kind as images), used when recipe.semi_supervised is enabled (semi.py).
     """
     with head_threads(images, device):
-        return _train(model, images, labels, recipe, norm, seed, device, progress)
+        return _train(model, images, labels, recipe, norm, seed, device, progress, unlabeled)
 
 
 def _train(model: SplitModel, images: ImageSet, labels: np.ndarray, recipe: TrainingConfig,
-           norm: Normalizer, seed: int, device: torch.device, progress: bool) -> TrainResult:
+           norm: Normalizer, seed: int, device: torch.device, progress: bool,
+           unlabeled: ImageSet | None) -> TrainResult:
     start = time.perf_counter()
     if is_lazy(images) and np.prod(images.shape) <= IN_MEMORY_BYTES:
         images = as_tensor(images)
@@ -183,6 +188,10 @@ def _train(model: SplitModel, images: ImageSet, labels: np.ndarray, recipe: Trai
                           weight_decay=recipe.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, plan.factor)
     weights = _balancing_weights(labels) if recipe.class_balanced else None
+    semi = None
+    if recipe.semi_supervised.enabled and unlabeled is not None and len(unlabeled):
+        semi = Consistency(unlabeled, model.head[-1].out_features, recipe, norm, device,
+                           gen, plan.total)
     epoch_losses: list[float] = []
     bar = tqdm(total=plan.total, desc="train", unit="step", leave=False, disable=not progress)
     step = 0
@@ -201,6 +210,10 @@ def _train(model: SplitModel, images: ImageSet, labels: np.ndarray, recipe: Trai
             loss = F.cross_entropy(logits, y)
             if recipe.l1 > 0:
                 loss = loss + recipe.l1 * _l1_penalty(model)
+            if semi is not None:
+                extra = semi.loss(model, step, lambda u: augment(u, recipe, gen))
+                if extra is not None:
+                    loss = loss + recipe.semi_supervised.weight * extra
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -217,4 +230,5 @@ def _train(model: SplitModel, images: ImageSet, labels: np.ndarray, recipe: Trai
     bar.close()
     model.eval()
     return TrainResult(step, len(epoch_losses), epoch_losses[-1], epoch_losses,
-                       time.perf_counter() - start)
+                       time.perf_counter() - start,
+                       semi.summary()["unlabeled_used"] if semi is not None else None)
