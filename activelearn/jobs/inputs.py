@@ -21,7 +21,7 @@ import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,16 @@ class TrainingInputs:
     holdout: dict[str, int]
     splits: dict[str, str]
     norm: Normalizer
+    copies: set[str] = field(default_factory=set)
+
+    def unlabeled_rows(self) -> torch.Tensor:
+        """Pool positions of the unlabelled train items (never holdout, validation, test
+        or a copy of an evaluation item): training.semi_supervised's unlabelled set."""
+        labelled = set(self.ids)
+        return torch.tensor(sorted(p for i, p in self.position.items()
+                                   if self.splits.get(i) == Split.TRAIN.value
+                                   and i not in labelled and i not in self.copies),
+                            dtype=torch.long)
 
     def fit(self, chosen: np.ndarray, seed: int) -> Fitted:
         """The configured model trained on the labelled items where `chosen`
@@ -176,9 +186,11 @@ class TrainingInputs:
         cfg = self.cfg
         rows = torch.tensor([self.position[i] for i, k in zip(self.ids, chosen) if k],
                             dtype=torch.long)
+        unlabeled = self.pool.images[self.unlabeled_rows()] \
+            if cfg.training.semi_supervised.enabled else None
         return fit(self.pool.images[rows], self.labels[chosen], len(self.pool.class_names),
                    cfg.model, cfg.training, self.norm, seed, device_for(cfg),
-                   cfg.strategy.score_batch_size)
+                   cfg.strategy.score_batch_size, unlabeled=unlabeled)
 
 
 def training_inputs(job: Job, payload: dict[str, Any], cache: WorkerCache) -> TrainingInputs:
@@ -190,30 +202,36 @@ def training_inputs(job: Job, payload: dict[str, Any], cache: WorkerCache) -> Tr
         torch.set_num_threads(cfg.training.threads)
     position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
     snapshot = parse_labels(job.read(payload["snapshot"]))
-    labels, holdout, splits = (snapshot[k] for k in ("train", "holdout", "splits"))
+    labels, holdout, splits, copies = (snapshot[k] for k in ("train", "holdout", "splits",
+                                                               "copies"))
     fit_on = [position[i] for i, s in splits.items()
               if s in (Split.TRAIN.value, Split.HOLDOUT.value) and i in position]
     norm = normalizer(cfg.model, pool.images[torch.tensor(fit_on, dtype=torch.long)])
     ids = sorted(i for i in labels if i in position)
     return TrainingInputs(cfg, pool, position, ids,
                           np.array([labels[i] for i in ids], dtype=np.int64), holdout, splits,
-                          norm)
+                          norm, copies)
 
 
 def labels_snapshot(train: dict[str, int], holdout: dict[str, int],
-                    splits: dict[str, str]) -> bytes:
+                    splits: dict[str, str], copies: set[str] | None = None) -> bytes:
     """The labelled snapshot a train job works from, as JSON bytes (equal snapshots,
-    equal bytes: its name is its digest)."""
-    return json.dumps({"train": train, "holdout": holdout, "splits": splits},
-                      sort_keys=True, separators=(",", ":")).encode()
+    equal bytes: its name is its digest). copies: train items that duplicate an
+    evaluation item (never trained on, not even unlabelled)."""
+    document: dict[str, Any] = {"train": train, "holdout": holdout, "splits": splits}
+    if copies:
+        document["evaluation_copies"] = sorted(copies)
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
-def parse_labels(data: bytes) -> dict[str, dict]:
-    """labels_snapshot's bytes read back: train and holdout labels, splits."""
+def parse_labels(data: bytes) -> dict[str, Any]:
+    """labels_snapshot's bytes read back: train and holdout labels, splits, evaluation
+    copies (empty in snapshots written before they were recorded)."""
     document = json.loads(data)
     return {"train": {str(k): int(v) for k, v in document["train"].items()},
             "holdout": {str(k): int(v) for k, v in document["holdout"].items()},
-            "splits": {str(k): str(v) for k, v in document["splits"].items()}}
+            "splits": {str(k): str(v) for k, v in document["splits"].items()},
+            "copies": {str(k) for k in document.get("evaluation_copies", [])}}
 
 
 def joined(name: str, files: list) -> np.ndarray | None:

@@ -55,7 +55,8 @@ def training_payload(project: ProjectHandles, store: Store) -> dict[str, Any]:
     """base_payload and the labels a model trains on (train and holdout labels, splits),
     published as a content-addressed snapshot (the train and out-of-fold jobs)."""
     data = labels_snapshot(store.labels.current(Split.TRAIN.value),
-                           store.labels.current(Split.HOLDOUT.value), store.items.splits())
+                           store.labels.current(Split.HOLDOUT.value), store.items.splits(),
+                           store.duplicates.evaluation_copies())
     return {**base_payload(project, store),
             "snapshot": project.artifacts.publish_content("snapshots", data, ".json")}
 

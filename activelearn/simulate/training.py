@@ -13,6 +13,7 @@ import torch
 
 from activelearn.config import Config
 from activelearn.data.sources.base import Pool
+from activelearn.kinds import Split
 from activelearn.learn.fit import Fitted, fit
 from activelearn.learn.inference import Normalizer
 from activelearn.learn.metrics import Metrics
@@ -33,10 +34,15 @@ def train_and_evaluate(cfg: Config, pool: Pool, splits: np.ndarray, norm: Normal
                        train_idx: np.ndarray, seed: int, device: torch.device,
                        progress: bool) -> Trained:
     """A model trained on the pool positions train_idx (learn.fit, as the train job
-    trains), evaluated on the test and validation splits. splits: [items] Split values."""
+    trains), evaluated on the test and validation splits. splits: [items] Split values.
+    With training.semi_supervised the other train-split items are its unlabelled set."""
+    unlabeled = None
+    if cfg.training.semi_supervised.enabled:
+        rest = np.setdiff1d(np.flatnonzero(splits == Split.TRAIN.value), train_idx)
+        unlabeled = pool.images[torch.from_numpy(rest)]
     fitted = fit(pool.images[torch.from_numpy(train_idx)], pool.labels[train_idx],
                  len(pool.class_names), cfg.model, cfg.training, norm, seed,
-                 device, cfg.strategy.score_batch_size, progress)
+                 device, cfg.strategy.score_batch_size, progress, unlabeled)
     start = time.perf_counter()
     found = {}
     for name in ("test", "validation"):

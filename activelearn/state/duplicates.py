@@ -95,6 +95,15 @@ class DuplicateTable(Table):
             "   UNION SELECT item_id FROM tasks UNION SELECT item_id FROM items"
             "   WHERE split != 'train'))")}
 
+    def evaluation_copies(self) -> set[str]:
+        """Train items in a duplicate group with a holdout, validation or test item:
+        copies of evaluation images, never trained on, not even unlabelled."""
+        return {r[0] for r in self.db.execute(
+            "SELECT m.item_id FROM duplicate_members m JOIN items i USING (item_id)"
+            " WHERE i.split = 'train' AND m.group_id IN ("
+            "  SELECT d.group_id FROM duplicate_members d JOIN items e USING (item_id)"
+            "  WHERE e.split != 'train')")}
+
     def propagation_targets(self) -> list[tuple[str, str, int]]:
         """(representative, member, label) for pool members of a group whose
         representative has a label they lack: no label yet, or a different one that was

@@ -61,6 +61,8 @@ def run(payload: dict[str, Any], progress: Progress, cache: WorkerCache) -> dict
     out = {"version": version, "labels": len(inp.ids), "seconds": round(result.seconds, 3),
            "epochs": result.epochs, "steps": result.steps, "loss": result.final_loss,
            "device": str(predictor.device), "metrics": metrics}
+    if result.unlabeled_used is not None:  # semi-supervised: share that became targets
+        out["unlabeled_used"] = round(result.unlabeled_used, 4)
     # the weights as the project names them (a worker elsewhere reads a fetched copy)
     made_by = {**provenance(cfg.model), "weights": payload["config"]["model"]["weights"]}
     out.update(made_by)

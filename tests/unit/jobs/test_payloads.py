@@ -40,7 +40,10 @@ def test_the_labelled_snapshot_reads_back_and_is_canonical() -> None:
     splits = {"a": "train", "b": "train", "h": "holdout"}
     data = labels_snapshot(train, holdout, splits)
     assert labels_snapshot(dict(reversed(train.items())), holdout, splits) == data
-    assert parse_labels(data) == {"train": train, "holdout": holdout, "splits": splits}
+    assert parse_labels(data) == {"train": train, "holdout": holdout, "splits": splits,
+                                  "copies": set()}
+    with_copies = labels_snapshot(train, holdout, splits, {"a"})
+    assert parse_labels(with_copies)["copies"] == {"a"}
 
 
 def test_the_artifact_store_is_a_folder_or_a_url_jobs_can_write_to(project_file) -> None:

@@ -210,3 +210,9 @@ def test_the_same_item_twice_in_one_call_keeps_both_in_history(tmp_path):
     assert store.labels.set([("a", 1), ("a", 2), ("a", 2)], "oracle", 0) == 2
     assert store.labels.current() == {"a": 2}
     assert [(lab, prev) for lab, prev, _, _ in store.labels.history("a")] == [(1, None), (2, 1)]
+
+
+def test_copies_of_evaluation_items_are_known_to_training(store: Store) -> None:
+    store.duplicates.replace([], [("img0", "exact", ["img0", "img1"]),
+                                  ("test0", "near", ["test0", "img2", "img3"])], [])
+    assert store.duplicates.evaluation_copies() == {"img2", "img3"}
