@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
+from activelearn.config.ranges import Range
 from activelearn.config.schema import (
     Config,
     DataConfig,
@@ -25,6 +26,7 @@ from activelearn.config.schema import (
 )
 from activelearn.config.serve import serve_problems
 from activelearn.config.service_checks import jobs_problems, label_studio_problems, show
+from activelearn.config.strategy import AUTO_STRATEGY, StrategyConfig
 from activelearn.errors import ConfigError, UnknownNameError
 
 WEEK = 7 * 24 * 3600  # seconds: the longest timeout or wait a round may ask for
@@ -34,36 +36,6 @@ DEVICE = re.compile(r"auto|cpu|cuda|cuda:[0-9]+|mps")
 # see and the CSV/JSON files the names go into (categories: control, surrogate, line and
 # paragraph separators).
 BAD_CHARACTERS = ("Cc", "Cs", "Zl", "Zp")
-
-
-@dataclasses.dataclass(frozen=True)
-class Range:
-    """Allowed numbers: from low (inclusive, or exclusive when above is true) up to high
-    (inclusive; None = no upper limit). note follows high in the message (a unit)."""
-
-    low: float
-    high: float | None = None
-    above: bool = False
-    note: str = ""
-
-    def problem(self, key: str, value: float) -> str | None:
-        """The one-line problem of value at key, or None when it is allowed."""
-        if value < self.low or (self.above and value == self.low):
-            return f"{key}: must be {self._least()}, got {value}{self._allowed()}"
-        if self.high is not None and value > self.high:
-            return f"{key}: must be at most {self.high}, got {value}{self._allowed()}"
-        return None
-
-    def _least(self) -> str:
-        if (self.above and self.low == 0) or (not self.above and self.low == 1):
-            return "positive"
-        return f"above {self.low}" if self.above else f"{self.low} or more"
-
-    def _allowed(self) -> str:
-        if self.high is None:
-            return ""
-        least = f"above {self.low}, up to" if self.above else f"{self.low} to"
-        return f" (allowed: {least} {self.high}{self.note})"
 
 
 def check_semantics(cfg: Config, source: str) -> None:
@@ -86,6 +58,8 @@ def _problems(cfg: Config) -> Iterator[str]:
     yield from _fraction_problems(cfg)
     yield from _growth_problems(cfg.loop.batch_growth)
     yield from _data_problems(cfg.data)
+    yield from _crop_problems(cfg)
+    yield from _auto_problems(cfg.strategy)
     if not DEVICE.fullmatch(cfg.training.device):
         yield ("training.device: must be auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps, "
                f"got {show(cfg.training.device)}")
@@ -133,6 +107,7 @@ def _limits(cfg: Config) -> list[tuple[str, float, Range]]:
         ("strategy.mc_passes", s.mc_passes, Range(1, 1000)),
         ("strategy.candidates", s.candidates, Range(0)),
         ("strategy.score_batch_size", s.score_batch_size, Range(1, 65_536)),
+        ("strategy.auto_switch_at", s.auto_switch_at, Range(1, 10**8, note=" labels")),
         ("label_studio.presign_expiry", ls.presign_expiry,
          Range(60, WEEK, note=" seconds, 7 days: the longest S3 signs a URL for")),
         ("label_studio.import_chunk", ls.import_chunk, Range(1, 10_000)),
@@ -144,6 +119,7 @@ def _limits(cfg: Config) -> list[tuple[str, float, Range]]:
         ("quality.review_per_round", q.review_per_round, Range(0)),
         ("quality.review_folds", q.review_folds, Range(2, 20)),
         *_jobs_limits(cfg.jobs),
+        *_unlabeled_limits(cfg),
     ]
 
 
@@ -160,6 +136,23 @@ def _jobs_limits(jobs: JobsConfig) -> list[tuple[str, float, Range]]:
     ]
 
 
+def _unlabeled_limits(cfg: Config) -> list[tuple[str, float, Range]]:
+    """pretrain and training.semi_supervised: what learns from unlabeled items."""
+    p, semi = cfg.pretrain, cfg.training.semi_supervised
+    return [
+        ("pretrain.epochs", p.epochs, Range(1, 10_000)),
+        ("pretrain.batch_size", p.batch_size, Range(16, 65_536, note=" images")),
+        ("pretrain.lr", p.lr, Range(0, 10, above=True)),
+        ("pretrain.temperature", p.temperature, Range(0, 10, above=True)),
+        ("pretrain.projection_dim", p.projection_dim, Range(8, 8192)),
+        ("pretrain.brightness", p.brightness, Range(0, 10, note=" standard deviations")),
+        ("pretrain.items_per_epoch", p.items_per_epoch, Range(0, 10**9)),
+        ("pretrain.min_items", p.min_items, Range(2, 10**9)),
+        ("training.semi_supervised.ratio", semi.ratio, Range(1, 64, note=" per labeled image")),
+        ("training.semi_supervised.weight", semi.weight, Range(0, 100, above=True)),
+    ]
+
+
 def _fraction_problems(cfg: Config) -> Iterator[str]:
     """Shares and probabilities: numbers in [0, 1], each bound open or closed."""
     q = cfg.quality
@@ -167,6 +160,10 @@ def _fraction_problems(cfg: Config) -> Iterator[str]:
         ("model.dropout", cfg.model.dropout, "[0, 1)"),
         ("training.momentum", cfg.training.momentum, "[0, 1)"),
         ("training.converge", cfg.training.converge, "[0, 1]"),
+        ("training.semi_supervised.threshold", cfg.training.semi_supervised.threshold,
+         "(0, 1]"),
+        ("training.semi_supervised.warmup", cfg.training.semi_supervised.warmup, "[0, 1)"),
+        ("pretrain.contrast", cfg.pretrain.contrast, "[0, 1)"),
         ("splits.test_fraction", cfg.splits.test_fraction, "[0, 1)"),
         ("splits.validation_fraction", cfg.splits.validation_fraction, "[0, 1)"),
         ("label_studio.overlap_fraction", cfg.label_studio.overlap_fraction, "[0, 1]"),
@@ -251,10 +248,23 @@ def _model_problems(cfg: Config) -> Iterator[str]:
         yield "model.weights_sha256: set, but model.weights is empty"
     if not 0 <= model.head_hidden <= 65536:
         yield f"model.head_hidden: must be 0 to 65536, got {model.head_hidden}"
-    crop = cfg.training.random_crop
-    if crop is not None and not 0 < crop[0] <= crop[1] <= 1:
-        yield (f"training.random_crop: [min, max] with 0 < min <= max <= 1, got {list(crop)} "
-               "(or leave it out)")
+
+
+def _crop_problems(cfg: Config) -> Iterator[str]:
+    """The random crops' [min, max] shares of the area: 0 < min <= max <= 1."""
+    for key, crop, unset in (("training.random_crop", cfg.training.random_crop,
+                              " (or leave it out)"),
+                             ("pretrain.crop", cfg.pretrain.crop, "")):
+        if crop is not None and not 0 < crop[0] <= crop[1] <= 1:
+            yield f"{key}: [min, max] with 0 < min <= max <= 1, got {list(crop)}{unset}"
+
+
+def _auto_problems(strategy: StrategyConfig) -> Iterator[str]:
+    # auto chooses between two strategies; one of them being auto would choose nothing
+    for key in ("auto_early", "auto_late"):
+        if getattr(strategy, key) == AUTO_STRATEGY:
+            yield (f"strategy.{key}: must name a strategy, got auto (auto picks between "
+                   "strategy.auto_early and strategy.auto_late)")
 
 
 def _combination_problems(cfg: Config) -> Iterator[str]:
@@ -278,21 +288,40 @@ SCORED = "strategy.cost_weighted"
 
 
 def check_names(cfg: Config, known: Mapping[str, Collection[str]], source: str) -> None:
-    """Raise ConfigError when strategy.name, model.name or data.source is not a registered
-    name, or strategy.cost_weighted is set for a strategy not in known[SCORED].
+    """Raise ConfigError when strategy.name (with auto: strategy.auto_early and
+    strategy.auto_late), model.name or data.source is not a registered name, or
+    strategy.cost_weighted is set for a strategy not in known[SCORED] (with auto: judged
+    by auto_late, auto's strategy for most of the labels).
     known: key (as in NAMED_KEYS, and SCORED) -> the registered names; keys it lacks are
     not checked."""
-    for key, kind in NAMED_KEYS.items():
-        if key not in known:
+    for key, named_key, value in _named(cfg):
+        names = known.get(named_key)
+        if names is None or value in names:
             continue
-        section, name = key.split(".")
-        value = getattr(getattr(cfg, section), name)
-        if value not in known[key]:
-            raise ConfigError(f"{source}: {key}: "
-                              f"{UnknownNameError(kind, value, list(known[key]))}")
-    scored = known.get(SCORED)
-    if cfg.strategy.cost_weighted and scored is not None and cfg.strategy.name not in scored:
+        listed = [*names, AUTO_STRATEGY] if key == "strategy.name" else list(names)
+        raise ConfigError(f"{source}: {key}: "
+                          f"{UnknownNameError(NAMED_KEYS[named_key], value, listed)}")
+    scored, s = known.get(SCORED), cfg.strategy
+    judged, by = (s.auto_late, " (strategy.auto_late)") if s.name == AUTO_STRATEGY else \
+        (s.name, "")
+    if s.cost_weighted and scored is not None and judged not in scored:
         raise ConfigError(
-            f"{source}: strategy.cost_weighted: {cfg.strategy.name} has no per-item "
+            f"{source}: strategy.cost_weighted: {judged}{by} has no per-item "
             "informativeness score to divide by the expected seconds; use one of "
             f"{', '.join(sorted(scored))}, or set cost_weighted: false")
+
+
+def _named(cfg: Config) -> list[tuple[str, str, str]]:
+    """(key, its NAMED_KEYS entry, value) of each key naming a pluggable: with
+    strategy.name auto, strategy.auto_early and auto_late in its place."""
+    out = []
+    for key in NAMED_KEYS:
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if key == "strategy.name" and value == AUTO_STRATEGY:
+            out += [("strategy.auto_early", key, cfg.strategy.auto_early),
+                    ("strategy.auto_late", key, cfg.strategy.auto_late)]
+        else:
+            out.append((key, key, value))
+    return out
+

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from activelearn.config.pretrain import PretrainConfig
 from activelearn.config.quality import CleaningConfig, QualityConfig
+from activelearn.config.semi_supervised import SemiSupervisedConfig
 from activelearn.config.serve import ServeConfig
 from activelearn.config.services import JobsConfig, LabelStudioConfig
 from activelearn.config.stop_when import StopWhenConfig
+from activelearn.config.strategy import StrategyConfig
 
 # A torchvision weights name: ResNet18_Weights.IMAGENET1K_V1, IMAGENET1K_V1, DEFAULT.
 _WEIGHTS_NAME = re.compile(r"(?:[A-Za-z0-9]+_Weights\.)?[A-Z0-9_]+")
@@ -129,75 +132,6 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class SemiSupervisedConfig:
-    """Semi-supervised rounds (`training.semi_supervised:`): unlabelled train-pool items
-    (never holdout, validation or test items) join every round's training, in simulate,
-    the train job and the out-of-fold models alike. FixMatch (Sohn et al. 2020): each
-    step also draws `ratio` unlabelled images per labelled one; the model's prediction on
-    a lightly augmented view becomes the target of a strongly augmented view (random
-    resized crop, brightness/contrast jitter, erasing) when it is confident enough. With
-    per_class, a class's threshold is lowered while the model is confident on few of its
-    items (FlexMatch's flexible thresholds, Zhang et al. 2021). In head mode (cached
-    embeddings, no images to augment) the strong view is the embedding under dropout.
-
-    Attributes:
-        enabled: true turns it on
-        threshold (0, 1]: the confidence a prediction needs to become a target
-        ratio [1, 64]: unlabelled images per labelled image in each step (each step costs
-            about 1 + 2 x ratio times a supervised step)
-        weight (0, 100]: the unlabelled loss's weight against the labelled one
-        per_class: FlexMatch's per-class thresholds (true) or one threshold for all
-        warmup [0, 1): the share of the round's steps that train on labels only, before
-            unlabelled targets count (a model from scratch is not yet worth copying)
-    """
-
-    enabled: bool = False
-    threshold: float = 0.95
-    ratio: int = 2
-    weight: float = 1.0
-    per_class: bool = True
-    warmup: float = 0.2
-
-
-@dataclass(frozen=True)
-class PretrainConfig:
-    """Self-supervised pretraining on the pool (`pretrain:`; `activelearn pretrain`, and
-    `cycle` before the first model when model.weights is "pool"). The configured network
-    learns from every train-pool item, labelled or not (never holdout, validation or test
-    items); the result is a checkpoint that model.weights: pool names.
-
-    Attributes:
-        method {simclr, vicreg}: SimCLR's contrastive loss (measured best here,
-            docs/pretraining.md) or VICReg's
-        epochs [1, 10000]: passes over the pool (or over items_per_epoch items)
-        batch_size [16, 65536]: images per step (each seen as two views)
-        lr (0, 10]: the peak learning rate of SGD with momentum (warm-up, then cosine)
-        temperature (0, 10]: SimCLR's softmax temperature
-        projection_dim [8, 8192]: the projection head's output size (dropped afterwards)
-        crop (0, 1] each {min <= max}: [min, max] share of the area a view keeps
-        brightness [0, 10]: the views' brightness jitter, in standard deviations
-        contrast [0, 1): the views' contrast jitter, a factor in [1 - contrast, 1 + contrast]
-        items_per_epoch [0, 10**9]: pool items per epoch (0 = all)
-        min_items [2, 10**9]: pools with fewer train items than this are refused (too
-            small to learn from)
-
-    Left-right mirroring follows training.hflip.
-    """
-
-    method: Literal["simclr", "vicreg"] = "simclr"
-    epochs: int = 40
-    batch_size: int = 256
-    lr: float = 0.5
-    temperature: float = 0.2
-    projection_dim: int = 64
-    crop: tuple[float, float] = (0.25, 1.0)
-    brightness: float = 0.4
-    contrast: float = 0.4
-    items_per_epoch: int = 0
-    min_items: int = 1000
-
-
-@dataclass(frozen=True)
 class TrainingConfig:
     """The training recipe (seed article 3.7): cross-entropy, SGD with momentum
     (`training:`).
@@ -254,37 +188,6 @@ class TrainingConfig:
     device: str = "auto"
     threads: int = 0
     semi_supervised: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
-
-
-@dataclass(frozen=True)
-class StrategyConfig:
-    """The query strategy (`strategy:`): how each batch is picked from the
-    unlabeled pool.
-
-    Attributes:
-        name {badge, bald, cluster-margin, coreset, entropy, kmeans, least-confidence,
-            margin, random, typiclust}: a registered strategy
-        mc_passes [1, 1000]: dropout passes for BALD
-        candidates [0, inf): score only a random subset of this many unlabeled items
-            (0 = all)
-        score_batch_size [1, 65536]: items per forward pass while scoring
-        class_balance: pick class by class: the batch is shared equally among the model's
-            predicted classes and the strategy picks within each (rare classes are not
-            starved; any strategy)
-        cost_weighted: rank by informativeness per expected second of annotation time: an
-            item's score divided by the median lead time of its predicted class (Label
-            Studio's lead_time of the annotations so far; a class without one gets the
-            median over all; with no lead time at all, plain ranking). Only for strategies
-            with a per-item score (margin, entropy, least-confidence, bald); composes with
-            class_balance
-    """
-
-    name: str = "margin"
-    mc_passes: int = 20
-    candidates: int = 0
-    score_batch_size: int = 256
-    class_balance: bool = False
-    cost_weighted: bool = False
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,56 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"training": {"device": "gpu"}}, 'training.device: must be auto'),
     ({"training": {"device": "cuda:-1"}}, 'training.device: must be auto'),
     ({"training": {"device": "CPU"}}, 'training.device: must be auto'),
+    ({"training": {"random_crop": [0.5, 0.4]}},
+     "training.random_crop: [min, max] with 0 < min <= max <= 1, got [0.5, 0.4] (or leave it "
+     "out)"),
+    # training.semi_supervised
+    ({"training": {"semi_supervised": {"threshold": 1.5}}},
+     "training.semi_supervised.threshold: must be in (0, 1], got 1.5"),
+    ({"training": {"semi_supervised": {"threshold": 0}}},
+     "training.semi_supervised.threshold: must be in (0, 1], got 0.0"),
+    ({"training": {"semi_supervised": {"ratio": 0}}},
+     "training.semi_supervised.ratio: must be positive, got 0 (allowed: 1 to 64 per labeled "
+     "image)"),
+    ({"training": {"semi_supervised": {"ratio": 65}}},
+     "training.semi_supervised.ratio: must be at most 64, got 65"),
+    ({"training": {"semi_supervised": {"weight": 0}}},
+     "training.semi_supervised.weight: must be positive, got 0.0 (allowed: above 0, up to "
+     "100)"),
+    ({"training": {"semi_supervised": {"weight": 101}}},
+     "training.semi_supervised.weight: must be at most 100, got 101.0"),
+    ({"training": {"semi_supervised": {"warmup": 1.0}}},
+     "training.semi_supervised.warmup: must be in [0, 1), got 1.0"),
+    ({"training": {"semi_supervised": {"warmup": -0.1}}},
+     "training.semi_supervised.warmup: must be in [0, 1), got -0.1"),
+    ({"training": {"semi_supervised": {"threshold": NAN}}},
+     "training.semi_supervised.threshold: must be a finite number, got nan"),
+    # pretrain
+    ({"pretrain": {"epochs": 0}}, "pretrain.epochs: must be positive, got 0"),
+    ({"pretrain": {"epochs": 10_001}}, "pretrain.epochs: must be at most 10000, got 10001"),
+    ({"pretrain": {"batch_size": 15}}, "pretrain.batch_size: must be 16 or more, got 15 "
+                                       "(allowed: 16 to 65536 images)"),
+    ({"pretrain": {"batch_size": 65_537}}, "pretrain.batch_size: must be at most 65536"),
+    ({"pretrain": {"lr": 0}}, "pretrain.lr: must be positive, got 0.0"),
+    ({"pretrain": {"lr": 11}}, "pretrain.lr: must be at most 10, got 11.0"),
+    ({"pretrain": {"temperature": 0}}, "pretrain.temperature: must be positive, got 0.0"),
+    ({"pretrain": {"temperature": 10.5}}, "pretrain.temperature: must be at most 10"),
+    ({"pretrain": {"projection_dim": 7}}, "pretrain.projection_dim: must be 8 or more, got 7"),
+    ({"pretrain": {"projection_dim": 8193}}, "pretrain.projection_dim: must be at most 8192"),
+    ({"pretrain": {"crop": [0, 1]}}, "pretrain.crop: [min, max] with 0 < min <= max <= 1, got "
+                                     "[0.0, 1.0]"),
+    ({"pretrain": {"crop": [0.8, 0.5]}}, "pretrain.crop: [min, max] with 0 < min <= max <= 1"),
+    ({"pretrain": {"crop": [0.5, 1.5]}}, "pretrain.crop: [min, max] with 0 < min <= max <= 1"),
+    ({"pretrain": {"brightness": -0.1}}, "pretrain.brightness: must be 0 or more, got -0.1"),
+    ({"pretrain": {"brightness": 11}}, "pretrain.brightness: must be at most 10, got 11.0 "
+                                       "(allowed: 0 to 10 standard deviations)"),
+    ({"pretrain": {"contrast": 1.0}}, "pretrain.contrast: must be in [0, 1), got 1.0"),
+    ({"pretrain": {"contrast": -0.5}}, "pretrain.contrast: must be in [0, 1), got -0.5"),
+    ({"pretrain": {"items_per_epoch": -1}}, "pretrain.items_per_epoch: must be 0 or more"),
+    ({"pretrain": {"items_per_epoch": 10**9 + 1}}, "pretrain.items_per_epoch: must be at most "
+                                                   "1000000000"),
+    ({"pretrain": {"min_items": 1}}, "pretrain.min_items: must be 2 or more, got 1"),
+    ({"pretrain": {"min_items": 10**9 + 1}}, "pretrain.min_items: must be at most 1000000000"),
     # model
     ({"model": {"dropout": 1.0}}, "model.dropout: must be in [0, 1), got 1.0"),
     ({"model": {"dropout": -0.25}}, "model.dropout: must be in [0, 1), got -0.25"),
@@ -129,6 +179,13 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"strategy": {"score_batch_size": 0}}, "strategy.score_batch_size: must be positive"),
     ({"strategy": {"score_batch_size": 65_537}}, "strategy.score_batch_size: must be at most "
                                                  "65536"),
+    ({"strategy": {"auto_switch_at": 0}}, "strategy.auto_switch_at: must be positive, got 0 "
+                                          "(allowed: 1 to 100000000 labels)"),
+    ({"strategy": {"auto_switch_at": 10**8 + 1}}, "strategy.auto_switch_at: must be at most"),
+    ({"strategy": {"name": "auto", "auto_early": "auto"}},
+     "strategy.auto_early: must name a strategy, got auto (auto picks between "
+     "strategy.auto_early and strategy.auto_late)"),
+    ({"strategy": {"auto_late": "auto"}}, "strategy.auto_late: must name a strategy, got auto"),
     # data
     ({"data": {"image_size": [0, 28]}}, "data.image_size: each side must be 1 to 4096 "
                                         "pixels, got [0, 28]"),
@@ -356,6 +413,17 @@ def test_a_url_from_the_environment_says_so(monkeypatch: pytest.MonkeyPatch) -> 
     {"training": {"lr": 10, "threads": 1024, "epochs": 10_000, "min_steps": 0,
                   "crop_pad": 64, "momentum": 0, "weight_decay": 0, "batch_size": 65_536}},
     {"model": {"dropout": 0.0}},
+    {"training": {"semi_supervised": {"enabled": True, "threshold": 1, "ratio": 64,
+                                      "weight": 100, "warmup": 0}}},
+    {"training": {"semi_supervised": {"threshold": 1e-9, "ratio": 1, "weight": 1e-9,
+                                      "warmup": 0.999}}},
+    {"pretrain": {"epochs": 10_000, "batch_size": 65_536, "lr": 10, "temperature": 10,
+                  "projection_dim": 8192, "crop": [1, 1], "brightness": 10,
+                  "contrast": 0.999, "items_per_epoch": 10**9, "min_items": 10**9}},
+    {"pretrain": {"epochs": 1, "batch_size": 16, "projection_dim": 8, "crop": [1e-9, 1e-9],
+                  "brightness": 0, "contrast": 0, "items_per_epoch": 0, "min_items": 2}},
+    {"strategy": {"name": "auto", "auto_switch_at": 1}},
+    {"strategy": {"name": "auto", "auto_switch_at": 10**8}},
     {"strategy": {"mc_passes": 1000, "score_batch_size": 65_536, "candidates": 0}},
     {"data": {"image_size": [1, 4096], "limit": 0, "test_limit": 0}},
     {"loop": {"initial": 10**8, "batch": 10**8, "budget": 10**8}},
@@ -385,3 +453,13 @@ def test_overrides_are_checked_too() -> None:
     cfg = config_from_dict(minimal())
     with pytest.raises(ConfigError, match=r"^<config>: loop\.batch: must be at most 100000000"):
         with_overrides(cfg, "loop", batch=10**9)
+
+
+@pytest.mark.parametrize("train", ["scratch", "head", "finetune"])
+def test_semi_supervised_rounds_load_in_every_training_mode(train: str) -> None:
+    """head mode too: with no images to augment, its strong view of an embedding is the
+    embedding under dropout (SemiSupervisedConfig)."""
+    weights = {} if train == "scratch" else {"weights": "backbone.pt"}
+    cfg = config_from_dict(raw_with({"model": {"train": train, **weights},
+                                     "training": {"semi_supervised": {"enabled": True}}}))
+    assert cfg.model.train == train and cfg.training.semi_supervised.enabled

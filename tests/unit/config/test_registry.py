@@ -52,7 +52,7 @@ def test_listing_the_names_imports_no_torch() -> None:
 @pytest.mark.parametrize("command", [["cycle"], ["simulate"], ["status"], ["report"],
                                      ["clean"], ["bot"], ["init"]])
 @pytest.mark.parametrize("section, key, kind, available", [
-    ("strategy", "name", "strategy", available_strategies),
+    ("strategy", "name", "strategy", lambda: sorted([*available_strategies(), "auto"])),
     ("model", "name", "model", available_models),
     ("data", "source", "source", available_sources),
 ])
