@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from activelearn.data.artifacts import ArtifactStore
     from activelearn.data.sources.base import Pool
     from activelearn.jobs.executor import Executor
+    from activelearn.jobs.kinds.pretrain import Pretrained
     from activelearn.state import Store
 
 STATE_FILE = "state.sqlite"
+# state meta: the artifact name of the pretrained weights model.weights: pool stands for
+PRETRAINED_KEY = "pretrained_weights"
 
 
 def state_path(work_dir: Path | str) -> Path:
@@ -151,3 +154,45 @@ class Project:
         from activelearn.data.sources import open_pool
 
         return open_pool(self.cfg, store, **options)
+
+    # -- model.weights: pool -------------------------------------------------------
+    def use_weights(self, name: str) -> None:
+        """model.weights from now on: the local path of the artifact `name` (fetched)."""
+        path = self.artifacts.fetch(name)
+        model = dataclasses.replace(self.cfg.model, weights=str(path))
+        self.cfg = dataclasses.replace(self.cfg, model=model)
+
+    def resolve_weights(self, store: Store, pool: Pool | None = None, progress: bool = True,
+                        ready: bool = True) -> Pretrained | None:
+        """The one place model.weights: pool becomes a file: the pretrained checkpoint
+        state records (kept for the project's life, whatever joins the pool later), else
+        (with the pool, once `ready`: the holdout is drawn, so its items stay out) the
+        one pretrain made on the train split in store, recorded. Returns what was made or
+        reused now (None: nothing to do, the recorded one, or not ready)."""
+        if not self.cfg.model.pool_weights:
+            return None
+        recorded = store.meta.get(PRETRAINED_KEY)
+        if recorded and self.artifacts.exists(recorded):
+            self.use_weights(recorded)
+            return None
+        if pool is None or not ready:
+            return None
+        made = self.pretrain(store, pool, store.items.splits(), progress)
+        store.meta.set(PRETRAINED_KEY, made.name)
+        return made
+
+    def pretrain(self, store: Store | None, pool: Pool, splits: dict[str, str],
+                 progress: bool = True, restart: bool = False,
+                 inline: bool = False) -> Pretrained:
+        """Self-supervised pretraining on pool's train items (splits: item id -> split),
+        reused when this pool and recipe were pretrained before; with model.weights: pool
+        the project uses the result from now on. inline: in this process even with
+        jobs.redis_url (simulate)."""
+        from activelearn.jobs.executor import InlineExecutor
+        from activelearn.jobs.kinds.pretrain import pretrain
+
+        made = pretrain(self, store, pool, splits, progress, restart,
+                        InlineExecutor() if inline else None)
+        if self.cfg.model.pool_weights:
+            self.use_weights(made.name)
+        return made

@@ -2,11 +2,11 @@
 
 base.py holds the group, --config, loading the project and the error handling; loop.py
 the labelling loop's commands (init, cycle, demo, bot); simulate.py the offline
-experiment; ops.py the operating ones (worker, status, report, clean, ingest, export,
-serve).
+experiment; pretrain.py self-supervised pretraining on the pool; ops.py the operating
+ones (worker, status, report, clean, ingest, export, serve).
 """
 
-from activelearn.cli import loop, ops, simulate  # noqa: F401  (importing them registers the commands)
+from activelearn.cli import loop, ops, pretrain, simulate  # noqa: F401  (importing them registers the commands)
 from activelearn.cli.base import main
 
 __all__ = ["main"]

@@ -117,7 +117,7 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
         names.insert(0, "random")
     project = Project(cfg)
     out_dir = Path(out) if out else project.paths.simulate
-    if cfg.model.weights:  # a missing or wrong weights file: before any work
+    if cfg.model.weights and not cfg.model.pool_weights:  # a missing or wrong file: now
         from activelearn.learn.backbones import check_weights
 
         check_weights(cfg.model)
@@ -131,6 +131,8 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
         click.echo(f"left out {int(unlabeled.sum())} unlabeled items: simulate needs each "
                    "item's true label", err=True)
         pool = pool.subset((~unlabeled).nonzero()[0])
+    if cfg.model.pool_weights:  # pretrained inline on the train split, or reused
+        cfg = _pretrained(project, pool, not no_progress)
     click.echo(f"pool: {len(pool)} items; strategies: {', '.join(names)}; "
                f"seeds: {seeds}; results in {out_dir}")
     seed_list = [cfg.project.seed + k for k in range(seeds)]
@@ -152,3 +154,20 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
     written = [p.name for p in sorted(out_dir.glob("*.png"))] + \
         ([TARGETS_FILE] if found else [])
     click.echo(f"\nwrote rounds.csv, rounds.json, {', '.join(written)} in {out_dir}")
+
+
+def _pretrained(project, pool, progress: bool):
+    """model.weights: pool for simulate: pretraining on the pool's train split (the splits
+    simulate draws), inline, its result kept in the project's artifact store and reused;
+    returns the config naming it."""
+    from activelearn.data.splits import assign_splits
+
+    cfg = project.cfg
+    splits = assign_splits(pool.labels, pool.is_test, cfg.splits, cfg.project.seed)
+    with project.store() as store:
+        made = project.pretrain(store, pool, dict(zip(pool.item_ids, map(str, splits))),
+                                progress, inline=True)
+    how = "pretrained" if made.trained else "reused pretrained weights"
+    click.echo(f"{how}: {project.artifacts.url}/{made.name} ({made.info['epochs']} epochs, "
+               f"{made.info['items']} train items)")
+    return project.cfg

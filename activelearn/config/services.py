@@ -94,6 +94,9 @@ class JobsConfig:
         train_timeout, score_timeout, select_timeout [1, 604800]: seconds a job may run
             before RQ stops it (at most 7 days); score_timeout also bounds cache and embed
             jobs
+        pretrain_timeout [1, 604800]: seconds a pretrain job (self-supervised pretraining
+            on the pool, model.weights: pool) may run before RQ stops it; a retried job
+            goes on after its last finished epoch
         retries [0, 100]: how often a failed or abandoned (worker killed) scoring job is run
             again
         wait_for_worker [1, 604800]: seconds a job may wait in its queue for a worker
@@ -117,6 +120,7 @@ class JobsConfig:
     train_timeout: int = 7200
     score_timeout: int = 1800
     select_timeout: int = 600
+    pretrain_timeout: int = 14400
     retries: int = 2
     wait_for_worker: int = 600
     heartbeat: int = 5

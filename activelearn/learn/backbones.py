@@ -174,6 +174,9 @@ def provenance(model: ModelConfig) -> dict[str, str]:
 
 def _weights_file(model: ModelConfig) -> tuple[Path, dict[str, Any]]:
     """The file model.weights names, and what torchvision's metadata says of its input."""
+    if model.pool_weights:  # resolved by the project once they are made
+        raise ConfigError("model.weights: pool: this project's pretrained weights are not "
+                          "made yet (activelearn pretrain, or the first cycle, makes them)")
     path = Path(model.weights).expanduser()
     if not model.hub_weights:
         if not path.is_file():

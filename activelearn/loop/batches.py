@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.jobs.kinds.select import score_and_select
 from activelearn.kinds import BatchKind, Split
@@ -35,9 +36,13 @@ class BatchPlanner:
 
     def __init__(self, project: Project, store: Store, pool: Pool,
                  echo: Callable[[str], None], progress: bool = True) -> None:
-        self.project, self.cfg, self.store, self.pool = project, project.cfg, store, pool
+        self.project, self.store, self.pool = project, store, pool
         self.echo, self.progress = echo, progress
         self.position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
+
+    @property
+    def cfg(self) -> Config:
+        return self.project.cfg  # model.weights: pool resolved mid-round
 
     def holdout(self, round_: int) -> None:
         """The random holdout batch: its items move to the holdout split."""

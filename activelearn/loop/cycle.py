@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
 from activelearn.failpoints import failpoint
@@ -51,6 +52,7 @@ from activelearn.loop.pull import pull_annotations
 from activelearn.loop.push import TaskPusher, check_image_mode
 from activelearn.loop.review import push_reviews, review_specs, select_reviews
 from activelearn.loop.stopping import project_outlook
+from activelearn.loop.weights import prepare_weights
 from activelearn.project import Project
 from activelearn.quality.gold import read_gold_file
 from activelearn.quality.stopping import accuracy_text
@@ -69,11 +71,15 @@ class Cycle:
     def __init__(self, project: Project, store: Store, pool: Pool, lock: CycleLock,
                  echo: Callable[[str], None], progress: bool = True,
                  retrain: bool = False) -> None:
-        self.project, self.cfg, self.store, self.pool = project, project.cfg, store, pool
+        self.project, self.store, self.pool = project, store, pool
         self.artifacts = project.artifacts
         self.lock, self.echo, self.progress, self.retrain = lock, echo, progress, retrain
         self.planner = BatchPlanner(project, store, pool, echo, progress)
         self.pusher: TaskPusher | None = None  # once the project is linked (run)
+
+    @property
+    def cfg(self) -> Config:
+        return self.project.cfg  # model.weights: pool resolved mid-round (initial)
 
     @property
     def backend(self) -> AnnotationBackend:
@@ -87,7 +93,7 @@ class Cycle:
     def phases(self) -> dict[str, Callable[[int], None]]:
         """Phase name -> what it does with a round number."""
         assert self.pusher is not None, "run() links the project first"
-        return {"holdout": self.planner.holdout, "initial": self.planner.initial,
+        return {"holdout": self.planner.holdout, "initial": self._initial,
                 "train": self._train, "evaluate": self._evaluate, "review": self._review,
                 "select": self._select, "push": self.pusher.push}
 
@@ -199,6 +205,12 @@ class Cycle:
         """Remove what is left of a model version's files, so training publishes anew."""
         for name in (checkpoint_name(version), metrics_name(version)):
             self.artifacts.remove(name)
+
+    def _initial(self, round_: int) -> None:
+        """The initial batch; with model.weights: pool the pretraining runs first (the
+        holdout is drawn by now: its items stay out), then the embeddings."""
+        prepare_weights(self.project, self.store, self.pool, self.echo, self.progress)
+        self.planner.initial(round_)
 
     # -- phases of a training round ------------------------------------------------
     def _train(self, round_: int) -> None:

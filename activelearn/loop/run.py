@@ -17,6 +17,7 @@ from activelearn.learn.backbones import check_weights
 from activelearn.learn.embedding import uses_embeddings
 from activelearn.loop.cycle import Cycle
 from activelearn.loop.lock import CycleLock
+from activelearn.loop.weights import prepare_weights
 from activelearn.project import Project
 
 
@@ -26,7 +27,7 @@ def run_cycle(project: Project, echo: Callable[[str], None], progress: bool = Tr
     the labels since the last one). Returns False (and does nothing) when another cycle
     holds the lock."""
     cfg = project.cfg
-    if cfg.model.weights:  # a missing or wrong weights file: before any work
+    if cfg.model.weights and not cfg.model.pool_weights:  # before any work
         check_weights(cfg.model)
     with CycleLock(project.state_path) as lock:
         if lock.holder is not None:
@@ -49,7 +50,11 @@ def run_cycle(project: Project, echo: Callable[[str], None], progress: bool = Tr
             if (cfg.data.cache == "memmap" and not inline
                     and build_cache(project, store, progress)):
                 pool = project.open_pool(store, refresh=False)
-            if uses_embeddings(cfg):  # the backbone's embeddings, once per item
+            # model.weights: pool: made once the holdout is drawn (else in `initial`)
+            prepare_weights(project, store, pool, echo, progress,
+                            ready=bool(store.batches.all()))
+            cfg = project.cfg
+            if uses_embeddings(cfg) and not cfg.model.pool_weights:  # once per item
                 embedded = embed(project, store, pool, progress)
                 if embedded:
                     echo(f"embedded {embedded} items with {cfg.model.name} "
