@@ -22,6 +22,7 @@ from activelearn.config.schema import (
     Config,
     DataConfig,
     JobsConfig,
+    ModelConfig,
     ProjectConfig,
 )
 from activelearn.config.serve import serve_problems
@@ -68,6 +69,7 @@ def _problems(cfg: Config) -> Iterator[str]:
     yield from jobs_problems(cfg.jobs)
     yield from serve_problems(cfg.serve)
     yield from _model_problems(cfg)
+    yield from _pool_weights_problems(cfg.model)
 
 
 def _non_finite(value: Any, at: str) -> Iterator[str]:
@@ -130,6 +132,7 @@ def _jobs_limits(jobs: JobsConfig) -> list[tuple[str, float, Range]]:
         ("jobs.train_timeout", jobs.train_timeout, seconds),
         ("jobs.score_timeout", jobs.score_timeout, seconds),
         ("jobs.select_timeout", jobs.select_timeout, seconds),
+        ("jobs.pretrain_timeout", jobs.pretrain_timeout, seconds),
         ("jobs.wait_for_worker", jobs.wait_for_worker, seconds),
         ("jobs.heartbeat", jobs.heartbeat, Range(1, 3600, note=" seconds")),
         ("jobs.retries", jobs.retries, Range(0, 100)),
@@ -325,3 +328,10 @@ def _named(cfg: Config) -> list[tuple[str, str, str]]:
             out.append((key, key, value))
     return out
 
+
+def _pool_weights_problems(model: ModelConfig) -> Iterator[str]:
+    """model.weights: pool (the project's own pretrained weights, made by `activelearn
+    pretrain` or the first cycle): no digest can be known before they are made."""
+    if model.pool_weights and model.weights_sha256:
+        yield ("model.weights_sha256: model.weights pool is made from the pool (its sha256 "
+               "is in its pretrained/*.json); remove model.weights_sha256")

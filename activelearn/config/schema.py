@@ -81,6 +81,9 @@ class DataConfig:
     test_limit: int | None = None
 
 
+POOL_WEIGHTS = "pool"  # model.weights: the project's own pretrained weights
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The network (`model:`): a built-in CNN, or a torchvision architecture with
@@ -99,7 +102,9 @@ class ModelConfig:
         weights: pretrained weights for the backbone: a torchvision weights name (e.g.
             ResNet18_Weights.IMAGENET1K_V1 or DEFAULT; the file is read from the torch hub
             cache, never downloaded) or a weights file (a state dict, or a checkpoint saved
-            by activelearn); empty = random initialisation. With torchvision weights,
+            by activelearn); pool = this project's own, made by self-supervised pretraining
+            on the pool's train items (`activelearn pretrain`, or the first cycle; see
+            pretrain:); empty = random initialisation. With torchvision weights,
             resnet18 is torchvision's own (7x7 stem), else the built-in small-image variant
         weights_sha256 {64 hex digits, with model.weights set}: the weights file's expected
             sha256; checked when set
@@ -129,6 +134,12 @@ class ModelConfig:
         """True when weights is a torchvision weights name (read from the torch hub
         cache), False for a file or no weights."""
         return bool(_WEIGHTS_NAME.fullmatch(self.weights))
+
+    @property
+    def pool_weights(self) -> bool:
+        """True when weights is "pool": the project's own pretrained weights, not yet
+        resolved to their file (Project.resolve_weights)."""
+        return self.weights == POOL_WEIGHTS
 
 
 @dataclass(frozen=True)
