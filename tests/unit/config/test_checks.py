@@ -265,6 +265,8 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"jobs": {"train_timeout": 0}}, "jobs.train_timeout: must be positive"),
     ({"jobs": {"train_timeout": 604_801}}, "jobs.train_timeout: must be at most 604800, got "
                                            "604801 (allowed: 1 to 604800 seconds, 7 days)"),
+    ({"jobs": {"pretrain_timeout": 0}}, "jobs.pretrain_timeout: must be positive"),
+    ({"jobs": {"pretrain_timeout": 604_801}}, "jobs.pretrain_timeout: must be at most 604800"),
     ({"jobs": {"score_timeout": 0}}, "jobs.score_timeout: must be positive"),
     ({"jobs": {"score_timeout": 10**9}}, "jobs.score_timeout: must be at most 604800"),
     ({"jobs": {"select_timeout": -1}}, "jobs.select_timeout: must be positive"),
