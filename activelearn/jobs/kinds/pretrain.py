@@ -220,7 +220,7 @@ def run(payload: dict[str, Any], progress: Progress, cache: WorkerCache) -> dict
     bar = _Bar(progress, resumed * per_epoch, per_epoch * trainer.recipe.epochs, resumed + 1)
     while trainer.epoch < trainer.recipe.epochs:
         bar.start(trainer.epoch + 1)
-        report = trainer.run_epoch(bar)  # type: ignore[arg-type]
+        report = trainer.run_epoch(bar)
         _publish_epoch(store, key, trainer)
         log.info("pretrain %s: epoch %d/%d, loss %.4f, %.0f images/s", key, report.epoch,
                  trainer.recipe.epochs, report.loss, report.images_per_second)

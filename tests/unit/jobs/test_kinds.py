@@ -106,8 +106,8 @@ def test_the_built_in_kinds_keep_their_queue_timeout_retries_and_description(
 
 
 def test_an_unknown_kind_is_one_line_listing_the_kinds() -> None:
-    expected = ("unknown job kind 'scroe'; available: cache, embed, oof, score, select, "
-                "train")
+    expected = ("unknown job kind 'scroe'; available: cache, embed, oof, pretrain, score, "
+                "select, train")
     for attempt in (lambda: get_kind("scroe"), lambda: InlineExecutor().run("scroe", [{}])):
         with pytest.raises(UnknownNameError) as err:
             attempt()
