@@ -22,6 +22,7 @@ from activelearn.config.schema import (
     Config,
     DataConfig,
     JobsConfig,
+    LoopConfig,
     ModelConfig,
     ProjectConfig,
 )
@@ -58,6 +59,7 @@ def _problems(cfg: Config) -> Iterator[str]:
             yield problem
     yield from _fraction_problems(cfg)
     yield from _growth_problems(cfg.loop.batch_growth)
+    yield from _schedule_problems(cfg.loop)
     yield from _data_problems(cfg.data)
     yield from _crop_problems(cfg)
     yield from _auto_problems(cfg.strategy)
@@ -189,6 +191,17 @@ def _growth_problems(growth: float) -> Iterator[str]:
     if not 1 <= growth <= 100:
         yield (f"loop.batch_growth: must be 1 to 100 (1 = fixed batches of loop.batch, 2 = "
                f"double the labels each round), got {growth}")
+
+
+def _schedule_problems(loop: LoopConfig) -> Iterator[str]:
+    counts = loop.schedule
+    if not counts:
+        return
+    if any(b <= a for a, b in zip(counts, counts[1:])):
+        yield f"loop.schedule: label counts must increase, got {counts}"
+    elif counts[0] != loop.initial or counts[-1] != loop.budget:
+        yield (f"loop.schedule: must run from loop.initial ({loop.initial}) to loop.budget "
+               f"({loop.budget}), got {counts}")
 
 
 def _class_problems(classes: list[str]) -> Iterator[str]:

@@ -213,6 +213,8 @@ def default_text(f: dataclasses.Field[Any]) -> str:
         return yaml_value(f.default)
     if f.default_factory is dataclasses.MISSING:
         return "required"
+    if f.default_factory in (list, dict):  # builtins: no source to search
+        return yaml_value(f.default_factory())
     found = ENV_DEFAULT.search(inspect.getsource(f.default_factory))
     if found is None:  # a new kind of factory: say what it gives rather than guess
         return yaml_value(f.default_factory())

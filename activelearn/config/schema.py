@@ -225,6 +225,9 @@ class LoopConfig:
             g = 2), the last round landing exactly on budget; each round's batch is the
             next count minus the current one and `batch` is not used. Only `activelearn
             simulate` follows it; `cycle` always selects `batch` items per round
+        schedule: simulate: the label count of every round, increasing from initial to
+            budget, e.g. [100, 250, 500, 1000, 2000, 4000] (empty = batch and batch_growth
+            decide); like batch_growth, `cycle` does not follow it
         min_new_labels [1, inf): cycle: train a new model once this many new or changed
             labels arrived (the first model: once this many, or once the initial batch is
             all labelled)
@@ -242,6 +245,7 @@ class LoopConfig:
     batch: int | Literal["auto"] = 500
     budget: int = 4000
     batch_growth: float = 1.0
+    schedule: list[int] = field(default_factory=list)
     min_new_labels: int = 100
     min_queued: int = 100
     target_accuracy: float = 0.0

@@ -15,12 +15,15 @@ def next_count(labels: int, loop: LoopConfig) -> int:
     """The label count of the round after one that trained on `labels` labels (at most
     loop.budget; loop.budget itself once reached).
 
-    growth 1: labels + loop.batch. growth g > 1: the first of round(initial * g^k),
+    loop.schedule: the first of its counts above labels. growth 1: labels + loop.batch.
+    growth g > 1: the first of round(initial * g^k),
     k = 0, 1, ..., above `labels` (a round that fell short of its count, the pool running
     out of candidates, aims at the same next count as a full one).
     """
     if labels >= loop.budget:
         return loop.budget
+    if loop.schedule:  # the first listed count above labels
+        return min(loop.budget, next((c for c in loop.schedule if c > labels), loop.budget))
     growth = loop.batch_growth
     if growth <= 1:
         return min(loop.budget, labels + fixed_batch(loop))

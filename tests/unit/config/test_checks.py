@@ -58,6 +58,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
     ({"training": {"lr": NAN}}, "training.lr: must be a finite number, got nan"),
     ({"model": {"dropout": INF}}, "model.dropout: must be a finite number, got inf"),
     ({"splits": {"test_fraction": -INF}}, "splits.test_fraction: must be a finite number"),
+    # loop.schedule
+    ({"loop": {"initial": 100, "budget": 400, "schedule": [100, 300, 200, 400]}},
+     "loop.schedule: label counts must increase, got [100, 300, 200, 400]"),
+    ({"loop": {"initial": 100, "budget": 400, "schedule": [200, 400]}},
+     "loop.schedule: must run from loop.initial (100) to loop.budget (400)"),
     # classes
     ({"classes": ["cat"]}, "classes: need at least 2 class names"),
     ({"classes": ["cat", "dog", "cat"]}, 'classes: class names must be distinct, "cat"'),

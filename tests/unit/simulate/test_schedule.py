@@ -60,3 +60,9 @@ def test_the_config_refuses_a_growth_out_of_range(growth):
     with pytest.raises(ConfigError, match=r"loop\.batch_growth: must be 1 to 100 .* got "
                                           f"{growth}"):
         config_from_dict(raw, "p.yaml")
+
+
+def test_an_explicit_schedule_gives_each_rounds_label_count():
+    loop = {"initial": 100, "budget": 4000, "schedule": [100, 250, 500, 1000, 2000, 4000]}
+    assert schedule(**loop) == [100, 250, 500, 1000, 2000, 4000]
+    assert next_batch(300, LoopConfig(**loop)) == 200  # a short round aims at the next count
