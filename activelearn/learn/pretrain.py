@@ -158,7 +158,7 @@ class Pretrainer:
             total += float(loss.detach())
             if bar is not None:
                 bar.update(len(x))
-                bar.set_postfix(epoch=self.epoch + 1, loss=f"{float(loss):.3f}")
+                bar.set_postfix(epoch=self.epoch + 1, loss=f"{float(loss.detach()):.3f}")
         self.epoch += 1
         seconds = time.perf_counter() - start
         report = EpochReport(self.epoch, total / len(index_batches), seconds,
