@@ -129,15 +129,18 @@ class BatchPlanner:
         strategy = self.cfg.strategy
         seed = self.cfg.project.seed * 1000 + round_
         candidates = candidate_positions(selectable, strategy.candidates, seed)
-        chosen = score_and_select(self.project, self.store, version, candidates,
-                                  self._labeled_train_positions(), n, seed, self.progress)
+        labeled = self._labeled_train_positions()
+        chosen = score_and_select(self.project, self.store, version, candidates, labeled, n,
+                                  seed, self.progress)
         ids = [self.pool.item_ids[i] for i in chosen["positions"]]
         suggestions = list(zip(ids, chosen["labels"], chosen["confidence"]))
-        self.store.batches.add(round_, BatchKind.QUERY, strategy.name, seed, version,
+        picked = chosen["strategy"]  # strategy.name, or what auto picked this round
+        self.store.batches.add(round_, BatchKind.QUERY, picked, seed, version,
                                list(zip(ids, chosen["scores"])), suggestions)
         weighted = ", per expected second of labelling" if chosen.get("cost_weighted") else ""
-        self.echo(f"  selected {len(ids)} of {len(candidates)} candidates with "
-                  f"{strategy.name}{weighted} (model {version}, jobs {self.project.executor.name})")
+        auto = f" (strategy auto, {len(labeled)} labels)" if picked != strategy.name else ""
+        self.echo(f"  selected {len(ids)} of {len(candidates)} candidates with {picked}{auto}"
+                  f"{weighted} (model {version}, jobs {self.project.executor.name})")
 
     def _gold_share(self, n: int) -> list[str]:
         """The gold items that take quality.gold_rate of a batch of n (never all of it)."""

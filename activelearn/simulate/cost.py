@@ -8,16 +8,17 @@ labelled items only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from activelearn.config import StrategyConfig
 from activelearn.errors import OptionError
 from activelearn.files import write_csv
 from activelearn.kinds import find_class
 from activelearn.quality.throughput import median_seconds_by_class
-from activelearn.strategies import get_strategy
+from activelearn.strategies import get_strategy, strategy_for
 
 # The longest a label may take in the model (a day): beyond it a value is a typo.
 MAX_SECONDS = 86_400.0
@@ -153,17 +154,19 @@ class LeadTimes:
              round(float(self.seconds[i]), 3)] for i in done]])
 
 
-def cost_lines(cost_weighted: bool, strategies: Sequence[str], cost: CostModel | None,
+def cost_lines(strategy: StrategyConfig, strategies: Sequence[str], cost: CostModel | None,
                class_names: Sequence[str]) -> list[str]:
-    """What simulate says about the cost model and strategy.cost_weighted, one line each."""
+    """What simulate says about the cost model and strategy.cost_weighted, one line each.
+    strategies: the runs' strategy names (auto is judged by auto_late, as at load)."""
     lines = [cost.describe(class_names)] if cost is not None else []
-    if not cost_weighted:
+    if not strategy.cost_weighted:
         return lines
     if cost is None:
         return lines + ["strategy.cost_weighted: no lead times (no annotation cost: no "
                         "seconds per label were given): every strategy ranks by its score "
                         "alone"]
-    weighted = [n for n in strategies if get_strategy(n).ranks_by_score]
+    weighted = [n for n in strategies if get_strategy(strategy_for(
+        replace(strategy, name=n), labels=strategy.auto_switch_at)).ranks_by_score]
     others = [n for n in strategies if n not in weighted]
     if weighted:
         verb = "ranks" if len(weighted) == 1 else "rank"

@@ -63,6 +63,17 @@ def csv_columns(records: Iterable[Record]) -> list[str]:
     return known + [k for k in seen if k not in KNOWN_KEYS]
 
 
+def round_line(r: Record) -> str:
+    """The line simulate prints for a finished round (auto: with the strategy that picked)."""
+    acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
+    hours = f"  annotator {r['annotator_hours']:.2f} h" if "annotator_hours" in r else ""
+    picked = r.get("picked_by") or r["strategy"]
+    by = f" ({picked})" if picked != r["strategy"] else ""
+    return (f"{r['strategy'] + by:<16} seed {r['seed']} round {r['round']:>2}  labels "
+            f"{r['labels']:>6}  test acc {acc}{hours}  train {r['train_s']:.1f}s  score "
+            f"{r['score_s']:.1f}s  select {r['select_s']:.1f}s")
+
+
 def _json_default(value: Any) -> Any:
     # numpy scalars and arrays (np.float32 accuracy, np.int64 labels) are not JSON types.
     if hasattr(value, "tolist"):

@@ -7,6 +7,7 @@ round, so an interrupted experiment keeps its finished rounds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ from activelearn.learn.inference import Predictor
 from activelearn.project import state_path
 from activelearn.simulate.cost import CostModel, LeadTimes, cost_lines
 from activelearn.simulate.full_data import full_data
-from activelearn.simulate.records import write_rounds
+from activelearn.simulate.records import round_line, write_rounds
 from activelearn.simulate.schedule import describe_schedule, next_batch
 from activelearn.simulate.targets import Target, TargetSpec, write_targets
 from activelearn.simulate.training import Trained, metric_fields, train_and_evaluate
@@ -45,6 +46,8 @@ from activelearn.strategies import (
     candidate_positions,
     get_strategy,
     select_batch,
+    strategies_of,
+    strategy_for,
 )
 
 log = logging.getLogger("activelearn.simulate")
@@ -72,7 +75,8 @@ def _open_store(run_dir: Path, pool: Pool, splits: np.ndarray) -> Store:
 
 
 class SimulatedRun:
-    """One strategy with one seed against the oracle, round after round."""
+    """One strategy with one seed against the oracle, round after round. With auto the
+    strategy that picks is named anew each round (strategy_for, at the labels so far)."""
 
     def __init__(self, cfg: Config, pool: Pool, strategy_name: str, seed: int, run_dir: Path,
                  progress: bool = True, features: torch.Tensor | None = None,
@@ -83,7 +87,9 @@ class SimulatedRun:
         cost: the annotator's seconds per label (None: not modelled)."""
         self.cfg, self.pool, self.seed, self.run_dir = cfg, pool, seed, run_dir
         self.progress, self.features = progress, features
-        self.strategy = get_strategy(strategy_name)
+        self.name = strategy_name
+        self.choice = dataclasses.replace(cfg.strategy, name=strategy_name)
+        strategies_of(self.choice)  # a typo fails here, before any training
         self.device = resolve_device(cfg.training.device)
         self.splits = splits if splits is not None else \
             assign_splits(pool.labels, pool.is_test, cfg.splits, cfg.project.seed)
@@ -93,8 +99,6 @@ class SimulatedRun:
         self.labeled = np.zeros(len(pool), dtype=bool)
         self.made_by = provenance(cfg.model)
         self.lead_times = LeadTimes(cost, pool.labels)
-        # strategy.cost_weighted weights what ranks by a score (random runs as it is)
-        self.cost_weighted = cfg.strategy.cost_weighted and self.strategy.ranks_by_score
 
     def run(self, on_round: Callable[[Record], None]) -> list[Record]:
         """Label the initial random batch, then train/score/select until the budget."""
@@ -138,7 +142,10 @@ class SimulatedRun:
 
     def _round(self, round_: int) -> Record:
         cfg, store = self.cfg, self.store
-        version = f"{cfg.project.name}-{self.strategy.name}-s{self.seed}-r{round_}"
+        version = f"{cfg.project.name}-{self.name}-s{self.seed}-r{round_}"
+        strategy = get_strategy(strategy_for(self.choice, int(self.labeled.sum())))
+        # strategy.cost_weighted weights what ranks by a score (random runs as it is)
+        cost_weighted = cfg.strategy.cost_weighted and strategy.ranks_by_score
         store.rounds.start(round_)
         store.rounds.record_phase(round_, "train", "started")
         train_idx = np.flatnonzero(self.labeled)
@@ -150,7 +157,7 @@ class SimulatedRun:
         for split, metrics in (("test", trained.test), ("validation", trained.validation)):
             if metrics is not None:
                 store.metrics.record(round_, split, version, metrics.to_dict())
-        record = _record(self.strategy.name, self.seed, round_, int(self.labeled.sum()),
+        record = _record(self.name, self.seed, round_, int(self.labeled.sum()),
                          trained, version, self.pool.class_names)
         record.update(model=self.made_by["model"], mode=self.made_by["mode"],
                       weights_sha256=self.made_by["weights_sha256"])
@@ -158,11 +165,12 @@ class SimulatedRun:
             spent = self.lead_times.spent()
             record.update(annotator_seconds=round(spent, 1),
                           annotator_hours=round(spent / 3600, 4),
-                          cost_weighted=self.cost_weighted)
+                          cost_weighted=cost_weighted)
         batch = next_batch(record["labels"], cfg.loop)
         unlabeled = np.flatnonzero(~self.labeled & (self.splits == Split.TRAIN.value))
         if batch > 0 and len(unlabeled):
-            self._query(round_, unlabeled, batch, trained.fitted.predictor, version, record)
+            self._query(round_, unlabeled, batch, trained.fitted.predictor, version, record,
+                        strategy, cost_weighted)
         store.rounds.finish(round_, version, record["labels"], RoundStatus.DONE)
         return record
 
@@ -173,13 +181,14 @@ class SimulatedRun:
                                   seed, self.device, self.progress)
 
     def _query(self, round_: int, unlabeled: np.ndarray, n: int, predictor: Predictor,
-               version: str, record: Record) -> None:
-        """Score the candidates, select n and have the oracle label them."""
+               version: str, record: Record, strategy: Strategy, cost_weighted: bool) -> None:
+        """Score the candidates, select n with strategy (the round's: see strategy_for)
+        and have the oracle label them."""
         self.store.rounds.record_phase(round_, "score", "started")
         start = time.perf_counter()
         candidates = candidate_positions(unlabeled, self.cfg.strategy.candidates,
                                          self.seed + round_)
-        inp = score_for(self.strategy, predictor, self.pool, candidates,
+        inp = score_for(strategy, predictor, self.pool, candidates,
                         np.flatnonzero(self.labeled), self.cfg.strategy.mc_passes,
                         self.progress)
         record["score_s"] = round(time.perf_counter() - start, 3)
@@ -187,14 +196,14 @@ class SimulatedRun:
         start = time.perf_counter()
         # as the real loop: expected seconds from the lead times of the labels so far
         seconds = self.lead_times.class_seconds(len(self.pool.class_names)) \
-            if self.cost_weighted else None
-        chosen, sel = select_batch(self.strategy, inp, candidates, min(n, len(candidates)),
+            if cost_weighted else None
+        chosen, sel = select_batch(strategy, inp, candidates, min(n, len(candidates)),
                                    self.seed * 1000 + round_, self.cfg.strategy.class_balance,
                                    seconds)
         record["select_s"] = round(time.perf_counter() - start, 3)
-        self._label(round_ + 1, chosen, BatchKind.QUERY, self.strategy.name, version,
+        self._label(round_ + 1, chosen, BatchKind.QUERY, strategy.name, version,
                     sel.scores)
-        record["selected"] = len(chosen)
+        record.update(selected=len(chosen), picked_by=strategy.name)
         self.store.rounds.record_phase(round_, "select", "done")
 
 
@@ -222,7 +231,8 @@ def _record(strategy: str, seed: int, round_: int, labels: int, trained: Trained
         "steps": trained.fitted.result.steps,
         "train_s": round(trained.fitted.result.seconds, 3),
         "eval_s": round(trained.eval_seconds, 3),
-        "score_s": 0.0, "select_s": 0.0, "selected": 0, "model_version": version,
+        "score_s": 0.0, "select_s": 0.0, "selected": 0, "picked_by": "",
+        "model_version": version,
     }
 
 
@@ -242,8 +252,8 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
     """
     if cfg.training.threads > 0:
         torch.set_num_threads(cfg.training.threads)
-    for name in strategies:
-        get_strategy(name)  # fail on a typo before any training
+    for name in strategies:  # fail on a typo before any training
+        strategies_of(dataclasses.replace(cfg.strategy, name=name))
     out_dir.mkdir(parents=True, exist_ok=True)
     if figures is not None:
         figures.clear(out_dir)
@@ -252,7 +262,7 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
     def on_round(record: Record) -> None:
         records.append(record)
         write_rounds(records, out_dir)
-        echo(_round_line(record))
+        echo(round_line(record))
 
     features = None
     if uses_embeddings(cfg):
@@ -272,7 +282,7 @@ def simulate(cfg: Config, pool: Pool, strategies: list[str], seeds: list[int], o
     if cfg.loop.batch_growth > 1:
         echo(f"label schedule (loop.batch_growth {cfg.loop.batch_growth:g}): "
              f"{describe_schedule(cfg.loop)}")
-    for line in cost_lines(cfg.strategy.cost_weighted, strategies, cost, pool.class_names):
+    for line in cost_lines(cfg.strategy, strategies, cost, pool.class_names):
         echo(line)
     found, notes = _resolve(cfg, pool, splits, imbalance, goals, echo, progress)
     write_targets(out_dir, found, notes)
@@ -334,10 +344,3 @@ def _fresh(run_dir: Path) -> None:
                  run_dir / "lead_times.csv"):
         path.unlink(missing_ok=True)
 
-
-def _round_line(r: Record) -> str:
-    acc = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
-    hours = f"  annotator {r['annotator_hours']:.2f} h" if "annotator_hours" in r else ""
-    return (f"{r['strategy']:<16} seed {r['seed']} round {r['round']:>2}  labels {r['labels']:>6}"
-            f"  test acc {acc}{hours}  train {r['train_s']:.1f}s  score {r['score_s']:.1f}s"
-            f"  select {r['select_s']:.1f}s")

@@ -2,6 +2,8 @@
 
 Importing this package registers every built-in strategy; look one up with
 `get_strategy(name)`, add one with the `register_strategy` class decorator.
+`strategy_for(cfg.strategy, labels)` names the strategy of a round (strategy.name, or
+what auto picks at that many labels: auto.py).
 """
 
 from activelearn.strategies import (  # noqa: F401  (imported to register)
@@ -14,6 +16,7 @@ from activelearn.strategies import (  # noqa: F401  (imported to register)
     typiclust,
     uncertainty,
 )
+from activelearn.strategies.auto import strategies_of, strategy_for
 from activelearn.strategies.base import (
     Selection,
     SelectionInput,
@@ -33,4 +36,6 @@ __all__ = [
     "get_strategy",
     "register_strategy",
     "select_batch",
+    "strategies_of",
+    "strategy_for",
 ]

@@ -1,9 +1,10 @@
 """The select job: the strategy picks a batch from the merged score shards.
 
-Controller side: `score_and_select(project, store, ...)` scores the candidates (score
-jobs, see score.py) and runs one select job on their shards. Worker side: `run` merges
-the shards and calls strategies.select_batch. On the cpu queue, jobs.select_timeout,
-retried jobs.retries times.
+Controller side: `score_and_select(project, store, ...)` names the round's strategy
+(strategy.name, or what auto picks at the labels so far: strategies.strategy_for),
+scores the candidates (score jobs, see score.py) and runs one select job on their
+shards. Worker side: `run` merges the shards and calls strategies.select_batch. On the
+cpu queue, jobs.select_timeout, retried jobs.retries times.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from activelearn.jobs.kinds import score
 from activelearn.jobs.payloads import base_payload
 from activelearn.jobs.resident import WorkerCache
 from activelearn.quality.throughput import median_seconds_by_class
-from activelearn.strategies import SelectionInput, get_strategy, select_batch
+from activelearn.strategies import SelectionInput, get_strategy, select_batch, strategy_for
 
 if TYPE_CHECKING:
     from activelearn.jobs.controller import ProjectHandles
@@ -34,11 +35,12 @@ def score_and_select(project: ProjectHandles, store: Store, version: str, candid
                      labeled: np.ndarray, n: int, seed: int, progress: bool) -> dict[str, Any]:
     """Score the candidate pool positions in shards of jobs.shard_size, then select n.
 
-    candidates, labeled: [items] pool positions. Returns the select job's result
-    (positions best first, scores, suggestions).
+    candidates, labeled: [items] pool positions (labeled: the training set's, whose
+    count decides what auto picks). Returns the select job's result (positions best
+    first, scores, suggestions, the strategy that picked).
     """
     cfg = project.cfg
-    strategy = get_strategy(cfg.strategy.name)
+    strategy = get_strategy(strategy_for(cfg.strategy, len(labeled)))
     mc = cfg.strategy.mc_passes if strategy.needs_mc_dropout else 0
     base = {**base_payload(project, store), "version": version, "seed": seed}
     shards = score.shards(project, version, candidates, cfg.jobs.shard_size,
@@ -50,22 +52,27 @@ def score_and_select(project: ProjectHandles, store: Store, version: str, candid
     project.executor.run(score.KIND, shards + labeled_shards,
                          total=len(candidates) + len(labeled_shards and labeled),
                          desc="score", progress=progress)
-    payload = select_payload(project, store, n, seed, shards, labeled_shards)
-    return project.executor.run(KIND, [payload], desc="select", progress=progress)[0]
+    payload = select_payload(project, store, n, seed, shards, labeled_shards, strategy.name)
+    result = project.executor.run(KIND, [payload], desc="select", progress=progress)[0]
+    return {**result, "strategy": strategy.name}
 
 
 def select_payload(project: ProjectHandles, store: Store, n: int, seed: int,
-                   shards: list[dict[str, Any]],
-                   labeled_shards: list[dict[str, Any]]) -> dict[str, Any]:
+                   shards: list[dict[str, Any]], labeled_shards: list[dict[str, Any]],
+                   strategy: str = "") -> dict[str, Any]:
     """The select job's payload: the score shards (their candidates file and outputs,
-    see score.shards), the batch size and seed, and for strategy.cost_weighted the
-    expected seconds per class from the lead times in store (class_seconds)."""
+    see score.shards), the batch size and seed, the strategy (a registered name: the
+    round's, default strategy.name) and for strategy.cost_weighted the expected seconds
+    per class from the lead times in store (class_seconds; none for a strategy without
+    per-item scores, as auto_early's may be)."""
     cfg = project.cfg
-    return {**base_payload(project), "strategy": cfg.strategy.name, "n": n, "seed": seed,
+    name = strategy or cfg.strategy.name
+    scored = get_strategy(name).ranks_by_score
+    return {**base_payload(project), "strategy": name, "n": n, "seed": seed,
             "candidates": shards[0]["positions"] if shards else "",
             "shards": [s["out"] for s in shards],
             "labeled_shards": [s["out"] for s in labeled_shards],
-            "class_seconds": class_seconds(cfg, store)}
+            "class_seconds": class_seconds(cfg, store) if scored else None}
 
 
 def class_seconds(cfg: Config, store: Store) -> list[float] | None:

@@ -1,6 +1,7 @@
 """strategy.cost_weighted through the jobs: the controller puts each class's expected
 seconds (from the lead times in state) into the select job's payload, and the select job,
-which never reads state, ranks with them."""
+which never reads state, ranks with them. strategy auto: the controller names the round's
+strategy in the payload and the result."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import numpy as np
 import pytest
 
 from activelearn.config import load_config
+from activelearn.jobs.executor import InlineExecutor
 from activelearn.jobs.kinds import get_kind
-from activelearn.jobs.kinds.select import class_seconds, select_payload
+from activelearn.jobs.kinds.select import class_seconds, score_and_select, select_payload
 from activelearn.jobs.resident import WorkerCache
 from activelearn.kinds import Split
 from activelearn.project import Project
 from activelearn.state import AnnotationRow, Store
+from support.jobs import controller_step, trained
 
 CLASSES = 10
 
@@ -103,3 +106,29 @@ def test_without_cost_weighting_the_payload_carries_no_seconds(project_file, sto
     project = Project(cfg)
     assert select_payload(project, store, 2, 0, shards(project, probs_of([3, 5])), [])[
         "class_seconds"] is None
+
+
+def test_auto_weights_by_cost_only_in_the_rounds_of_a_scoring_strategy(project_file,
+                                                                      store) -> None:
+    """strategy auto with cost_weighted: typiclust's rounds (no per-item score) carry no
+    seconds; margin's do."""
+    cfg = load_config(project_file(strategy={"name": "auto", "cost_weighted": True}))
+    annotate(store, [(0, 3, 30.0), (1, 5, 2.0)])
+    project = Project(cfg)
+    published = shards(project, probs_of([3, 5, 7]))
+    early = select_payload(project, store, 2, 0, published, [], "typiclust")
+    late = select_payload(project, store, 2, 0, published, [], "margin")
+    assert (early["strategy"], early["class_seconds"]) == ("typiclust", None)
+    assert late["strategy"] == "margin" and late["class_seconds"] is not None
+
+
+@pytest.mark.parametrize("switch_at, picked", [(41, "typiclust"), (40, "margin")])
+def test_the_round_selects_with_what_auto_picks_at_its_labels(project_file, switch_at,
+                                                              picked) -> None:
+    """40 labels in the training set: below auto_switch_at 41 typiclust picks (on the
+    model's embeddings, scored for it), at 40 margin does; the result names it."""
+    cfg, pool = trained(project_file(strategy={"name": "auto", "auto_switch_at": switch_at}))
+    result = controller_step(score_and_select, InlineExecutor(), cfg, "t-r1",
+                             np.arange(40, 140), np.arange(40), 10, seed=7, progress=False)
+    assert result["strategy"] == picked
+    assert len(set(result["positions"])) == 10 and min(result["positions"]) >= 40

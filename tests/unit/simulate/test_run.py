@@ -1,15 +1,27 @@
-"""`activelearn simulate` end to end on a small real Fashion-MNIST subset, and its errors."""
+"""`activelearn simulate` end to end on a small real Fashion-MNIST subset, and its errors;
+strategy auto on a tiny synthetic pool, and the embeddings typiclust reads in scratch and
+head mode."""
 
 from __future__ import annotations
 
 import csv
 import json
 
+import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
 from activelearn.cli import main
+from activelearn.config import config_from_dict
+from activelearn.data.sources.base import Pool
+from activelearn.learn.embedding import with_features
+from activelearn.learn.fit import build, input_spec, normalizer
+from activelearn.learn.inference import Predictor
+from activelearn.simulate.run import score_for, simulate
+from activelearn.state import Store
+from activelearn.strategies import get_strategy
 
 
 def run(*args):
@@ -41,8 +53,6 @@ def test_simulate_writes_curves_and_summary(project_file, tmp_path):
     assert (out / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "efficiency" in res.output and "margin" in res.output
     # provenance of every query batch is in the run's state
-    from activelearn.state import Store
-
     store = Store(out / "runs" / "margin-seed0" / "state.sqlite")
     batches = store.batches.all()
     assert [b["kind"] for b in batches] == ["initial", "query", "query"]
@@ -91,3 +101,75 @@ def test_corrupt_images_are_skipped_not_fatal(project_file, tmp_path):
                                     "--no-progress", "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     assert "skipped 2 unusable images" in res.output
+
+
+def two_shades(n_train: int = 60, n_test: int = 40):
+    """A pool of two classes of 8x8 images, dark and light, with a test part."""
+    rng = np.random.default_rng(0)
+    n = n_train + n_test
+    labels = np.arange(n) % 2
+    images = (labels[:, None, None] * 150 + rng.integers(0, 100, (n, 8, 8))).astype(np.uint8)
+    return Pool([f"i{k:03d}" for k in range(n)], torch.from_numpy(images[:, None].copy()),
+                labels.astype(np.int64), np.arange(n) >= n_train, ["dark", "light"])
+
+
+def tiny_auto_config(tmp_path, **model):
+    return config_from_dict({
+        "project": {"name": "t", "work_dir": str(tmp_path / "work"), "seed": 3},
+        "data": {"source": "fashion-mnist"}, "classes": ["dark", "light"],
+        "model": {"name": "small_cnn", **model},
+        "training": {"epochs": 1, "min_steps": 5, "batch_size": 16, "threads": 1,
+                     "device": "cpu"},
+        "strategy": {"name": "auto", "auto_switch_at": 20},
+        "loop": {"initial": 10, "batch": 10, "budget": 30}}, "t.yaml")
+
+
+def test_auto_picks_with_typiclust_below_switch_at_and_margin_from_it(tmp_path):
+    lines: list[str] = []
+    records = simulate(tiny_auto_config(tmp_path), two_shades(), ["auto"], [0],
+                       tmp_path / "out", lines.append, progress=False)
+    # 10 labels (below 20): typiclust; 20 (at the switch): margin; 30: the budget
+    assert [(r["strategy"], r["labels"], r["picked_by"]) for r in records] == \
+        [("auto", 10, "typiclust"), ("auto", 20, "margin"), ("auto", 30, "")]
+    assert "auto (typiclust)" in lines[0] and "auto (margin)" in lines[1]
+    with Store.open(tmp_path / "out" / "runs" / "auto-seed0" / "state.sqlite") as store:
+        batches = store.batches.all()
+    assert [(b["kind"], b["strategy"]) for b in batches] == \
+        [("initial", "random"), ("query", "typiclust"), ("query", "margin")]
+    saved = list(csv.DictReader((tmp_path / "out" / "rounds.csv").open()))
+    assert [r["picked_by"] for r in saved] == ["typiclust", "margin", ""]
+
+
+def test_typiclust_reads_the_penultimate_embeddings_from_scratch(tmp_path):
+    """scratch: the embeddings typiclust clusters are the model's penultimate layer."""
+    cfg, pool = tiny_auto_config(tmp_path), two_shades()
+    net = build(cfg.model, input_spec(pool.images, 2)).eval()
+    norm = normalizer(cfg.model, pool.images)
+    candidates = np.arange(5, 25)
+    inp = score_for(get_strategy("typiclust"), Predictor(net, norm, torch.device("cpu")),
+                    pool, candidates, np.arange(5), 0, False)
+    with torch.no_grad():
+        penultimate = net.features(norm(pool.images[5:25], torch.device("cpu")))
+    assert inp.embeddings is not None and inp.embeddings.shape == (20, net.embedding_dim)
+    np.testing.assert_allclose(inp.embeddings, penultimate.numpy(), rtol=1e-4, atol=1e-4)
+    assert len(get_strategy("typiclust").select(inp, 4, 0).positions) == 4
+
+
+def test_typiclust_reads_the_backbones_embeddings_in_head_mode(tmp_path):
+    """head: the pool's items are the backbone's embeddings (standardised per dimension,
+    as the head sees them), and typiclust clusters exactly those."""
+    weights = tmp_path / "backbone.pt"
+    weights.touch()  # build() in head mode makes only the head; the file is not read
+    cfg = tiny_auto_config(tmp_path, train="head", weights=str(weights))
+    rng = np.random.default_rng(1)
+    features = torch.from_numpy(rng.normal(size=(100, 16)).astype(np.float16))
+    pool = with_features(two_shades(), features)  # as simulate does in head mode
+    net = build(cfg.model, input_spec(pool.images, 2)).eval()
+    norm = normalizer(cfg.model, pool.images)
+    candidates = np.arange(10, 40)
+    inp = score_for(get_strategy("typiclust"), Predictor(net, norm, torch.device("cpu")),
+                    pool, candidates, np.arange(10), 0, False)
+    standardised = norm(features[10:40], torch.device("cpu")).numpy()
+    assert inp.embeddings is not None
+    np.testing.assert_allclose(inp.embeddings, standardised, rtol=1e-5, atol=1e-5)
+    assert len(get_strategy("typiclust").select(inp, 5, 0).positions) == 5
