@@ -37,3 +37,18 @@ def test_an_unknown_strategy_is_reported_as_unknown_first(project_file) -> None:
     path = project_file(strategy={"name": "magrin", "cost_weighted": True})
     with pytest.raises(ConfigError, match="unknown strategy 'magrin'"):
         load(str(path))
+
+
+def test_with_auto_cost_weighting_is_judged_by_auto_late(project_file) -> None:
+    """auto's late strategy picks most labels: it must have a score; typiclust's early
+    rounds then rank unweighted."""
+    cfg = load(str(project_file(strategy={"name": "auto", "cost_weighted": True})))
+    assert (cfg.strategy.auto_early, cfg.strategy.auto_late) == ("typiclust", "margin")
+    path = project_file(strategy={"name": "auto", "auto_late": "coreset",
+                                  "cost_weighted": True})
+    res = CliRunner().invoke(main, ["status", "--config", str(path)])
+    assert res.exit_code == 2
+    assert res.output.strip().startswith(
+        f"error: {path}: strategy.cost_weighted: coreset (strategy.auto_late) has no "
+        "per-item informativeness score")
+    assert len(res.output.strip().splitlines()) == 1

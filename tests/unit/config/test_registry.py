@@ -65,3 +65,19 @@ def test_a_typo_in_a_name_is_exit_2_for_every_command(project_file, monkeypatch,
     assert result.output.strip() == (
         f"error: {path}: {section}.{key}: unknown {kind} 'margn'; available: "
         f"{', '.join(available())}")
+
+
+@pytest.mark.parametrize("key", ["auto_early", "auto_late"])
+def test_auto_names_its_two_strategies_and_each_is_checked(project_file, key) -> None:
+    path = project_file(strategy={"name": "auto", key: "typiclsut"})
+    result = CliRunner().invoke(main, ["status", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: {path}: strategy.{key}: unknown strategy 'typiclsut'; available: "
+        f"{', '.join(available_strategies())}")  # auto cannot pick auto: not listed
+
+
+def test_auto_loads_with_its_default_pair(project_file) -> None:
+    result = CliRunner().invoke(main, ["status", "--config",
+                                       str(project_file(strategy={"name": "auto"}))])
+    assert result.exit_code == 0, result.output
