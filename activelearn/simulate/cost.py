@@ -165,12 +165,14 @@ def cost_lines(strategy: StrategyConfig, strategies: Sequence[str], cost: CostMo
         return lines + ["strategy.cost_weighted: no lead times (no annotation cost: no "
                         "seconds per label were given): every strategy ranks by its score "
                         "alone"]
-    weighted = [n for n in strategies if get_strategy(strategy_for(
-        replace(strategy, name=n), labels=strategy.auto_switch_at)).ranks_by_score]
+    late = {n: strategy_for(replace(strategy, name=n), strategy.auto_switch_at)
+            for n in strategies}
+    weighted = [n for n in strategies if get_strategy(late[n]).ranks_by_score]
     others = [n for n in strategies if n not in weighted]
     if weighted:
         verb = "ranks" if len(weighted) == 1 else "rank"
-        lines.append(f"strategy.cost_weighted: {', '.join(weighted)} {verb} by score per "
+        shown = [n if late[n] == n else f"{n} (its {late[n]} rounds)" for n in weighted]
+        lines.append(f"strategy.cost_weighted: {', '.join(shown)} {verb} by score per "
                      "expected second (the median observed lead time of the predicted "
                      "class, from the labelled items)")
     if others:

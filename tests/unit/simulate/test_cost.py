@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from activelearn.cli import main
+from activelearn.config import StrategyConfig
+from activelearn.simulate.cost import cost_lines, parse_cost_model
 from activelearn.state import Store
 from support.images import class_folders
 
@@ -112,3 +114,14 @@ def test_a_bad_cost_option_is_one_line_and_exit_2(folder_project, tmp_path, args
     res = simulate(folder_project(), *args, "--out", tmp_path / "o")
     assert res.exit_code == 2
     assert message in res.output and len(res.output.strip().splitlines()) == 1
+
+
+def test_cost_lines_say_auto_is_weighted_in_its_scoring_rounds_only() -> None:
+    cost = parse_cost_model(["dark=12"], 3.0, 0.0, CLASSES, 0)
+    lines = cost_lines(StrategyConfig(name="auto", cost_weighted=True),
+                       ["random", "auto", "entropy"], cost, CLASSES)
+    assert "strategy.cost_weighted: auto (its margin rounds), entropy rank by score per " \
+           "expected second" in lines[1]
+    assert lines[2].startswith("strategy.cost_weighted: random has no per-item score")
+    off = StrategyConfig(name="auto", auto_late="coreset", cost_weighted=True)
+    assert "auto has no per-item score" in cost_lines(off, ["auto"], cost, CLASSES)[1]
