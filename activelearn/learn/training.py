@@ -190,8 +190,10 @@ def _train(model: SplitModel, images: ImageSet, labels: np.ndarray, recipe: Trai
     weights = _balancing_weights(labels) if recipe.class_balanced else None
     semi = None
     if recipe.semi_supervised.enabled and unlabeled is not None and len(unlabeled):
-        semi = Consistency(unlabeled, model.head[-1].out_features, recipe, norm, device,
-                           gen, plan.total)
+        classes = int(labels.max()) + 1 if len(labels) else 1
+        out = [m for m in model.head.modules() if isinstance(m, torch.nn.Linear)]
+        semi = Consistency(unlabeled, out[-1].out_features if out else classes, recipe,
+                           norm, device, gen, plan.total)
     epoch_losses: list[float] = []
     bar = tqdm(total=plan.total, desc="train", unit="step", leave=False, disable=not progress)
     step = 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, TrainingConfig
+from activelearn.config import FASHION_MNIST_CLASSES, DataConfig, ModelConfig, TrainingConfig
 from activelearn.config.schema import SemiSupervisedConfig
 from activelearn.data.sources import load_source
 from activelearn.jobs.inputs import TrainingInputs
@@ -17,7 +17,6 @@ from activelearn.learn.fit import fit
 from activelearn.learn.inference import Normalizer
 from activelearn.learn.semi import Consistency
 from activelearn.learn.views import ViewRecipe, random_views
-from activelearn.config import ModelConfig
 
 CPU = torch.device("cpu")
 
