@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from activelearn.config import Config
+from activelearn.errors import StateError
 
 if TYPE_CHECKING:
     from activelearn.annotation.backend import AnnotationBackend
@@ -168,18 +169,31 @@ class Project:
         state records (kept for the project's life, whatever joins the pool later), else
         (with the pool, once `ready`: the holdout is drawn, so its items stay out) the
         one pretrain made on the train split in store, recorded. Returns what was made or
-        reused now (None: nothing to do, the recorded one, or not ready)."""
+        reused now (None: nothing to do, the recorded one, or not ready). Without the
+        pool (a reader of the state, such as serve), StateError (one line) when nothing
+        recorded is there to use: a cycle pretrains it."""
         if not self.cfg.model.pool_weights:
             return None
         recorded = store.meta.get(PRETRAINED_KEY)
         if recorded and self.artifacts.exists(recorded):
             self.use_weights(recorded)
             return None
-        if pool is None or not ready:
+        if pool is None:
+            raise self._not_pretrained(recorded)
+        if not ready:
             return None
         made = self.pretrain(store, pool, store.items.splits(), progress)
         store.meta.set(PRETRAINED_KEY, made.name)
         return made
+
+    def _not_pretrained(self, recorded: str | None) -> StateError:
+        if recorded:
+            return StateError(f"model.weights: pool: the pool's pretrained weights "
+                              f"{recorded} are missing from the artifact store "
+                              f"({self.artifacts.url}); run `activelearn cycle` to "
+                              "pretrain them again")
+        return StateError("model.weights: pool: the pool is not pretrained yet; run "
+                          "`activelearn cycle` first (its first round pretrains on the pool)")
 
     def pretrain(self, store: Store | None, pool: Pool, splits: dict[str, str],
                  progress: bool = True, restart: bool = False,

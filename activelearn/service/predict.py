@@ -161,8 +161,9 @@ class ModelService:
         return {"results": results}
 
     def warm_up(self) -> None:
-        """Load the pool and the latest model now, if there is one (else nothing)."""
-        with contextlib.suppress(StateError):
+        """Load the pool and the latest model now, if there is one (else nothing; a model
+        that cannot load raises, so the service says why at once)."""
+        if self.latest_version() is not None:
             self._model()
 
     # -- the model ----------------------------------------------------------------------
@@ -205,6 +206,10 @@ class ModelService:
             return self._loaded
 
     def _load(self, version: str) -> LoadedModel:
+        if self.cfg.model.pool_weights:  # the project's pretrained checkpoint, fetched
+            with self.project.store(readonly=True) as store:
+                self.project.resolve_weights(store)  # StateError: not pretrained yet
+            self.cfg = self.project.cfg
         cfg, pool = self.cfg, self._open_pool()
         try:
             path = self.project.artifacts.fetch(checkpoint_name(version))

@@ -2,7 +2,7 @@
 first cycle draws the holdout, pretrains on the train split (never holdout, validation
 or test items), picks the initial batch by typiclust on the pretrained embeddings; once
 it is labelled, the next cycle trains the first model on the pretrained weights without
-pretraining again."""
+pretraining again, and serve predicts with that model."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from activelearn.jobs.kinds import pretrain as kind
 from activelearn.learn.checkpoints import checkpoint_name, metrics_name
 from activelearn.project import PRETRAINED_KEY
 from activelearn.project import Project as ProjectHandles
+from activelearn.service.predict import ModelService
 from support.loop import Project, cycle
 
 pytestmark = pytest.mark.slow
@@ -80,3 +81,10 @@ def test_the_first_model_starts_from_the_pools_own_pretrained_weights(
     assert meta["weights"] == fetched and meta["weights_sha256"] == info["sha256"][:16]
     with p.store() as store:
         assert store.meta.get(PRETRAINED_KEY) == name
+    # serve resolves pool the same way: its predictions come from that model
+    served = ModelService(ProjectHandles(load_config(path)))
+    tasks = [{"id": i, "data": {"image": "data:,unused", "item_id": pool.item_ids[i]}}
+             for i in kept_out[:3]]
+    results = served.predict({"tasks": tasks})["results"]
+    assert [r["model_version"] for r in results] == ["t-r1"] * 3, results
+    assert served.cfg.model.weights == fetched
