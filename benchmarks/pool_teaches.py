@@ -62,7 +62,7 @@ def merge(a: dict, b: dict) -> dict:
     return out
 
 
-def project(args: argparse.Namespace, name: str, keys: dict) -> Path:
+def project(args: argparse.Namespace, name: str, keys: dict, alone: bool = False) -> Path:
     """A copy of the config: the shared work dir (one pretraining for all), the
     label schedule, the thread count, and the pipeline's keys."""
     raw = yaml.safe_load(Path(args.config).read_text())
@@ -71,7 +71,8 @@ def project(args: argparse.Namespace, name: str, keys: dict) -> Path:
     budgets = sorted(args.budgets)
     raw = merge(raw, {"loop": {"initial": budgets[0], "budget": budgets[-1],
                                "schedule": budgets},
-                      "training": {"threads": args.threads or (1 if args.jobs > 1 else 2)}})
+                      "training": {"threads": args.threads or
+                                   (1 if args.jobs > 1 and not alone else 2)}})
     if args.pretrain_epochs:
         raw = merge(raw, {"pretrain": {"epochs": args.pretrain_epochs}})
     raw = merge(raw, keys)
@@ -96,11 +97,13 @@ def pretrained(args: argparse.Namespace) -> dict:
     return json.loads(found[-1].read_text()) if found else {}
 
 
-def simulate(args: argparse.Namespace, pipeline: str, strategy: str) -> list[dict]:
+def simulate(args: argparse.Namespace, pipeline: str, strategy: str,
+             alone: bool = False) -> list[dict]:
     label = f"{pipeline}/{strategy}"
     out = args.out / pipeline.replace("+", "_") / strategy
     if not args.analyse_only:
-        config = project(args, pipeline.replace("+", "_"), pipeline_keys(pipeline))
+        config = project(args, f"{pipeline.replace('+', '_')}-{strategy}",
+                         pipeline_keys(pipeline), alone)
         out.parent.mkdir(parents=True, exist_ok=True)
         run([str(ROOT / ".venv/bin/activelearn"), "simulate", "--config", str(config),
              "--strategy", strategy, "--no-baseline", "--seeds", str(args.seeds),
@@ -159,7 +162,7 @@ def main() -> None:
     found = {}
     first = next((r for r in runs if not r[0].startswith("scratch")), None)
     if first is not None:  # alone: it pretrains, the others reuse the result
-        found[f"{first[0]}/{first[1]}"] = simulate(args, *first)
+        found[f"{first[0]}/{first[1]}"] = simulate(args, *first, alone=True)
     rest = [r for r in runs if r != first]
     with ThreadPoolExecutor(args.jobs) as pool:
         found.update(zip([f"{p}/{s}" for p, s in rest],
