@@ -23,7 +23,12 @@ class StrategyConfig:
         auto_early, auto_late {a registered strategy other than auto}: what auto picks with
             below auto_switch_at train labels, and from there on
         auto_switch_at [1, 10**8]: the train labels (the holdout not counted) from which
-            auto picks with auto_late (provisional; to be replaced by a measured value)
+            auto picks with auto_late. Measured on Fashion-MNIST with the pool's own
+            pretrained embeddings (3 seeds, docs/pretraining.md): typiclust beats random
+            for the cold start (100 labels: 0.739 against 0.701), margin beats typiclust
+            from the first model on (250 labels: 0.775 against 0.769; 500: 0.808 against
+            0.792), so the default switches at the first model of a 100-label start;
+            pair it with loop.initial_strategy: typiclust
         mc_passes [1, 1000]: dropout passes for BALD
         candidates [0, inf): score only a random subset of this many unlabeled items
             (0 = all)
@@ -43,7 +48,7 @@ class StrategyConfig:
     name: str = "margin"
     auto_early: str = "typiclust"
     auto_late: str = "margin"
-    auto_switch_at: int = 1000
+    auto_switch_at: int = 100
     mc_passes: int = 20
     candidates: int = 0
     score_batch_size: int = 256
