@@ -33,7 +33,7 @@ class PretrainConfig:
     """
 
     method: Literal["simclr", "vicreg"] = "simclr"
-    epochs: int = 40
+    epochs: int = 20
     batch_size: int = 256
     lr: float = 0.5
     temperature: float = 0.2
