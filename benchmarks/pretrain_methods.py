@@ -27,9 +27,9 @@ from activelearn.data.sources import open_pool
 from activelearn.data.splits import assign_splits
 from activelearn.jobs.kinds.pretrain import recipe_of
 from activelearn.learn.fit import input_spec
-from activelearn.learn.inference import Normalizer
+from activelearn.learn.inference import Normalizer, Predictor
 from activelearn.learn.models import build_model
-from activelearn.learn.pretrain import Pretrainer, embed
+from activelearn.learn.pretrain import Pretrainer
 
 ROOT = Path(__file__).resolve().parent.parent
 LEARNING_RATES = {"simclr": 0.5, "vicreg": 0.3}
@@ -90,7 +90,8 @@ def main() -> None:
         trainer = Pretrainer(net, images, norm, recipe, cfg.project.seed, cpu)
 
         def judged(net=net) -> str:
-            features = embed(net, pool.images, norm, cpu)
+            scores = Predictor(net, norm, cpu, 512)(pool.images, embeddings=True)
+            features = torch.from_numpy(scores.embeddings)
             return "  ".join(
                 "{} labels: probe {:.4f} kNN {:.4f}".format(
                     n, *probe(features, pool.labels, train, test, n, 0)) for n in counts)

@@ -72,13 +72,13 @@ class ArtifactStore:
         self.scratch = Path(scratch)
         self._fs: Any = None
 
-
     @classmethod
     def of_project(cls, url: str, work_dir: Path) -> ArtifactStore:
         """A project's store as its controller (or a job on the controller's disk) sees
         it: url (jobs.artifacts), else the work dir; remote artifacts are fetched into
         WORK_DIR/fetched."""
         return cls(url or str(work_dir), Path(work_dir) / "fetched")
+
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
 

@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -41,7 +40,7 @@ class PretrainRecipe:
     """The pretraining's settings (config `pretrain:`, see PretrainConfig)."""
 
     method: str = "simclr"
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 256
     lr: float = 0.5
     temperature: float = 0.2
@@ -49,6 +48,12 @@ class PretrainRecipe:
     weight_decay: float = 1e-4
     views: ViewRecipe = field(default_factory=ViewRecipe)
     items_per_epoch: int = 0  # 0 = the whole pool every epoch
+
+    def steps_per_epoch(self, items: int) -> int:
+        """Full batches an epoch takes from a pool of `items` (items_per_epoch of them,
+        or all)."""
+        chosen = min(self.items_per_epoch or items, items)
+        return max(1, chosen // self.batch_size)
 
 
 @dataclass
@@ -121,8 +126,7 @@ class Pretrainer:
 
     @property
     def steps_per_epoch(self) -> int:
-        items = self.recipe.items_per_epoch or len(self.images)
-        return max(1, min(items, len(self.images)) // self.recipe.batch_size)
+        return self.recipe.steps_per_epoch(len(self.images))
 
     def _lr(self, step: int) -> float:
         """Linear warm-up over the first epoch, then cosine to 0 (SimCLR's schedule)."""
@@ -186,15 +190,3 @@ class Pretrainer:
         self.history = [EpochReport(int(e), float(loss), float(s), float(r))
                         for e, loss, s, r in state["history"]]
 
-
-def embed(model: SplitModel, images: ImageSet, norm: Normalizer, device: torch.device,
-          batch_size: int = 512) -> torch.Tensor:
-    """The model's features of images, [items, dim] float32 on the CPU."""
-    model.eval()
-    out = []
-    index_batches = [np.arange(i, min(i + batch_size, len(images)))
-                     for i in range(0, len(images), batch_size)]
-    with torch.no_grad():
-        for batch in batches(images, index_batches):
-            out.append(model.features(norm(batch, device)).float().cpu())
-    return torch.cat(out)

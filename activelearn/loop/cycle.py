@@ -209,7 +209,8 @@ class Cycle:
     def _initial(self, round_: int) -> None:
         """The initial batch; with model.weights: pool the pretraining runs first (the
         holdout is drawn by now: its items stay out), then the embeddings."""
-        prepare_weights(self.project, self.store, self.pool, self.echo, self.progress)
+        if self.cfg.model.pool_weights:  # other weights were embedded before the round
+            prepare_weights(self.project, self.store, self.pool, self.echo, self.progress)
         self.planner.initial(round_)
 
     # -- phases of a training round ------------------------------------------------

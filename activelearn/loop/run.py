@@ -12,9 +12,7 @@ import torch
 
 from activelearn.failpoints import failpoint
 from activelearn.jobs.kinds.cache import build_cache
-from activelearn.jobs.kinds.embed import embed
 from activelearn.learn.backbones import check_weights
-from activelearn.learn.embedding import uses_embeddings
 from activelearn.loop.cycle import Cycle
 from activelearn.loop.lock import CycleLock
 from activelearn.loop.weights import prepare_weights
@@ -53,11 +51,5 @@ def run_cycle(project: Project, echo: Callable[[str], None], progress: bool = Tr
             # model.weights: pool: made once the holdout is drawn (else in `initial`)
             prepare_weights(project, store, pool, echo, progress,
                             ready=bool(store.batches.all()))
-            cfg = project.cfg
-            if uses_embeddings(cfg) and not cfg.model.pool_weights:  # once per item
-                embedded = embed(project, store, pool, progress)
-                if embedded:
-                    echo(f"embedded {embedded} items with {cfg.model.name} "
-                         f"({cfg.model.weights})")
             Cycle(project, store, pool, lock, echo, progress, retrain).run()
     return True

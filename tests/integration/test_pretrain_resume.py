@@ -16,11 +16,10 @@ from activelearn.config import load_config
 from activelearn.data.artifacts import ArtifactStore
 from activelearn.failpoints import PAUSE_DIR_ENV, PAUSE_ENV
 from activelearn.jobs.kinds import pretrain as kind
-from activelearn.kinds import BatchKind, Split
 from activelearn.learn.backbones import load_backbone
-from activelearn.loop.clean import record_items
 from activelearn.project import Project
 from support import ROOT
+from support.holdout import draw_holdout
 from support.jobs import Workers
 
 
@@ -34,12 +33,7 @@ def test_a_killed_pretrain_worker_resumes_after_its_last_epoch(
         jobs={"redis_url": redis_url, "artifacts": store_url, "heartbeat": 1,
               "wait_for_worker": 120, "retries": 2})
     project = Project(load_config(path))
-    with project.store() as store:
-        pool = project.open_pool(store)
-        record_items(store, pool, project.cfg.splits, 0)
-        held = [i for i, s in store.items.splits().items() if s == "train"][:30]
-        store.batches.add(0, BatchKind.HOLDOUT, "random", 0, None, [(i, 0.0) for i in held],
-                          move_to=Split.HOLDOUT)
+    draw_holdout(project)
     pauses = tmp_path / "pauses"
     pauses.mkdir()
     workers = Workers(path)
@@ -59,6 +53,7 @@ def test_a_killed_pretrain_worker_resumes_after_its_last_epoch(
         assert reached.exists(), "the worker never reached epoch 2"
         remote = ArtifactStore(store_url, tmp_path / "look")
         with project.store() as store:
+            pool = project.open_pool(store, refresh=False)
             positions = kind.train_positions(pool, store.items.splits())
         key = kind.pretrain_key(kind.job_config(project.cfg), pool, positions)
         assert remote.exists(kind.epoch_name(key, 1))  # epoch 1 is safe

@@ -165,8 +165,7 @@ def pretrain(project: ProjectHandles, store: Store | None, pool: Pool,
     snapshot = arts.publish_content("snapshots", labels_snapshot({}, {}, splits), ".json")
     payload = {**base_payload(handles, store), "splits": snapshot, "restart": restart}
     recipe = recipe_of(cfg)
-    chosen = min(recipe.items_per_epoch or len(positions), len(positions))
-    per_epoch = max(1, chosen // recipe.batch_size) * recipe.batch_size
+    per_epoch = recipe.steps_per_epoch(len(positions)) * recipe.batch_size
     info = handles.executor.run(KIND, [payload], total=per_epoch * recipe.epochs,
                                 desc="pretrain", progress=progress)[0]
     return Pretrained(info["name"], info["key"], info, True)

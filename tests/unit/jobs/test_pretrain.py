@@ -18,7 +18,7 @@ from activelearn.data.sources import open_pool
 from activelearn.errors import ConfigError, JobError
 from activelearn.jobs.kinds import get_kind
 from activelearn.jobs.kinds import pretrain as kind
-from activelearn.kinds import BatchKind, Split
+from activelearn.kinds import Split
 from activelearn.learn.backbones import load_backbone
 from activelearn.learn.embedding import (
     cold_start,
@@ -29,8 +29,8 @@ from activelearn.learn.embedding import (
 from activelearn.learn.fit import build, input_spec
 from activelearn.learn.models import build_model
 from activelearn.learn.pretrain import Pretrainer
-from activelearn.loop.clean import record_items
 from activelearn.project import PRETRAINED_KEY, Project
+from support.holdout import draw_holdout
 
 PRETRAIN = {"epochs": 1, "batch_size": 64, "items_per_epoch": 256, "min_items": 100}
 
@@ -182,14 +182,7 @@ def test_the_command_pretrains_the_train_split_of_state_and_records_it(
     runner = CliRunner()
     result = runner.invoke(main, ["pretrain", "--config", str(path), "--no-progress"])
     assert result.exit_code == 1 and "holdout is not drawn yet" in result.output
-    project = Project(load_config(path))
-    with project.store() as store:
-        pool = project.open_pool(store)
-        record_items(store, pool, project.cfg.splits, 0)
-        held = [i for i, s in store.items.splits().items() if s == "train"][:30]
-        store.batches.add(0, BatchKind.HOLDOUT, "random", 0, None, [(i, 0.0) for i in held],
-                          move_to=Split.HOLDOUT)
-        train = sum(s == "train" for s in store.items.splits().values())
+    train = draw_holdout(Project(load_config(path)))
     result = runner.invoke(main, ["pretrain", "--config", str(path), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert f"on {train} train items, 1 epochs" in result.output
