@@ -8,25 +8,14 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from activelearn.config.load import config_from_dict
-from activelearn.data.sources.base import Pool
 from activelearn.data.splits import assign_splits
 from activelearn.learn.metrics import compute_metrics
 from activelearn.simulate import full_data as full_data_module
 from activelearn.simulate.full_data import full_data, full_data_digest
 from activelearn.simulate.training import worst_class
-
-
-def tiny_pool(n_train: int = 60, n_test: int = 40) -> Pool:
-    """Two classes of 8x8 images, dark and light, with a test part."""
-    rng = np.random.default_rng(0)
-    n = n_train + n_test
-    labels = np.arange(n) % 2
-    images = (labels[:, None, None] * 150 + rng.integers(0, 100, (n, 8, 8))).astype(np.uint8)
-    return Pool([f"i{k:03d}" for k in range(n)], torch.from_numpy(images[:, None].copy()),
-                labels.astype(np.int64), np.arange(n) >= n_train, ["dark", "light"])
+from support.pools import tiny_pool
 
 
 def tiny_config(tmp_path, **training):

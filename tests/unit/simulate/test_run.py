@@ -15,13 +15,13 @@ from PIL import Image
 
 from activelearn.cli import main
 from activelearn.config import config_from_dict
-from activelearn.data.sources.base import Pool
 from activelearn.learn.embedding import with_features
 from activelearn.learn.fit import build, input_spec, normalizer
 from activelearn.learn.inference import Predictor
 from activelearn.simulate.run import score_for, simulate
 from activelearn.state import Store
 from activelearn.strategies import get_strategy
+from support.pools import tiny_pool
 
 
 def run(*args):
@@ -103,16 +103,6 @@ def test_corrupt_images_are_skipped_not_fatal(project_file, tmp_path):
     assert "skipped 2 unusable images" in res.output
 
 
-def two_shades(n_train: int = 60, n_test: int = 40):
-    """A pool of two classes of 8x8 images, dark and light, with a test part."""
-    rng = np.random.default_rng(0)
-    n = n_train + n_test
-    labels = np.arange(n) % 2
-    images = (labels[:, None, None] * 150 + rng.integers(0, 100, (n, 8, 8))).astype(np.uint8)
-    return Pool([f"i{k:03d}" for k in range(n)], torch.from_numpy(images[:, None].copy()),
-                labels.astype(np.int64), np.arange(n) >= n_train, ["dark", "light"])
-
-
 def tiny_auto_config(tmp_path, **model):
     return config_from_dict({
         "project": {"name": "t", "work_dir": str(tmp_path / "work"), "seed": 3},
@@ -126,7 +116,7 @@ def tiny_auto_config(tmp_path, **model):
 
 def test_auto_picks_with_typiclust_below_switch_at_and_margin_from_it(tmp_path):
     lines: list[str] = []
-    records = simulate(tiny_auto_config(tmp_path), two_shades(), ["auto"], [0],
+    records = simulate(tiny_auto_config(tmp_path), tiny_pool(), ["auto"], [0],
                        tmp_path / "out", lines.append, progress=False)
     # 10 labels (below 20): typiclust; 20 (at the switch): margin; 30: the budget
     assert [(r["strategy"], r["labels"], r["picked_by"]) for r in records] == \
@@ -142,7 +132,7 @@ def test_auto_picks_with_typiclust_below_switch_at_and_margin_from_it(tmp_path):
 
 def test_typiclust_reads_the_penultimate_embeddings_from_scratch(tmp_path):
     """scratch: the embeddings typiclust clusters are the model's penultimate layer."""
-    cfg, pool = tiny_auto_config(tmp_path), two_shades()
+    cfg, pool = tiny_auto_config(tmp_path), tiny_pool()
     net = build(cfg.model, input_spec(pool.images, 2)).eval()
     norm = normalizer(cfg.model, pool.images)
     candidates = np.arange(5, 25)
@@ -163,7 +153,7 @@ def test_typiclust_reads_the_backbones_embeddings_in_head_mode(tmp_path):
     cfg = tiny_auto_config(tmp_path, train="head", weights=str(weights))
     rng = np.random.default_rng(1)
     features = torch.from_numpy(rng.normal(size=(100, 16)).astype(np.float16))
-    pool = with_features(two_shades(), features)  # as simulate does in head mode
+    pool = with_features(tiny_pool(), features)  # as simulate does in head mode
     net = build(cfg.model, input_spec(pool.images, 2)).eval()
     norm = normalizer(cfg.model, pool.images)
     candidates = np.arange(10, 40)
