@@ -7,6 +7,7 @@ service at its start, say in one line to run `activelearn cycle`."""
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 import torch
@@ -118,6 +119,11 @@ def test_before_the_pool_is_pretrained_predict_says_to_run_a_cycle(tmp_path, fmn
     with TestClient(create_app(Project(cfg), "s" * 20, lines.append, warm=False)) as client:
         answer = client.post("/predict", json={"tasks": [
             {"id": 1, "data": {"image": "data:,unused", "item_id": "x"}}]})
+        # the start-up load runs beside the requests: wait for its line (a busy machine)
+        deadline = time.monotonic() + 30
+        while not any(line.startswith("predictions:") for line in lines) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert answer.status_code == 503 and answer.json()["error"].startswith(NOT_PRETRAINED)
     assert any(line.startswith(f"predictions: {NOT_PRETRAINED}") for line in lines), lines
 
