@@ -27,12 +27,26 @@ class ServeConfig:
         max_wait [1, 604800]: ... or this many seconds after the first of them, whichever
             comes first; events that arrive while a cycle runs start exactly one more cycle
             after it ends
+        max_body [1024, 2**31]: the most bytes a /predict or /webhook body may hold (its
+            tasks' data: URIs included); a longer one is refused with 413 before it is read
+            whole
+        max_setup_body [1024, 2**31]: the same for /setup, whose body is the label config
+        predict_deadline [1, 3600]: seconds one /predict may take; a task whose image is
+            not read by then gets an error entry instead of a prediction (Label Studio
+            asks for it again), so the answer comes in time (Label Studio 1.23 waits
+            ML_TIMEOUT_PREDICT, 100 s)
+        max_fetches [1, 256]: task images read at once across all /predict requests, on
+            the service's own threads (more wait their turn within their deadline)
     """
 
     host: str = "127.0.0.1"
     port: int = 9090
     min_new_labels: int = 20
     max_wait: float = 300.0
+    max_body: int = 32 * 1024 * 1024
+    max_setup_body: int = 1024 * 1024
+    predict_deadline: float = 90.0
+    max_fetches: int = 8
 
 
 def serve_problems(cfg: ServeConfig) -> list[str]:
@@ -47,4 +61,13 @@ def serve_problems(cfg: ServeConfig) -> list[str]:
                    "1000000")
     if not 1 <= cfg.max_wait <= 604800:
         out.append(f"serve.max_wait {cfg.max_wait} is out of range: use 1 to 604800 seconds")
+    for key in ("max_body", "max_setup_body"):
+        if not 1024 <= getattr(cfg, key) <= 2**31:
+            out.append(f"serve.{key} {getattr(cfg, key)} is out of range: use 1024 to "
+                       f"{2**31} bytes")
+    if not 1 <= cfg.predict_deadline <= 3600:
+        out.append(f"serve.predict_deadline {cfg.predict_deadline} is out of range: use 1 to "
+                   "3600 seconds")
+    if not 1 <= cfg.max_fetches <= 256:
+        out.append(f"serve.max_fetches {cfg.max_fetches} is out of range: use 1 to 256")
     return out
