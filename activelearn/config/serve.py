@@ -4,7 +4,9 @@ schema.py's Config."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from activelearn.config.fetch import FetchConfig, fetch_problems
 
 SECRET_ENV = "ACTIVELEARN_WEBHOOK_SECRET"
 SECRET_FILE_ENV = "ACTIVELEARN_WEBHOOK_SECRET_FILE"
@@ -27,6 +29,9 @@ class ServeConfig:
         max_wait [1, 604800]: ... or this many seconds after the first of them, whichever
             comes first; events that arrive while a cycle runs start exactly one more cycle
             after it ends
+        retry_after [1, 900]: seconds before a cycle that failed is started again with
+            the changes it was started for (kept, not dropped); the wait doubles with each
+            failure in a row, up to 15 minutes, and a cycle that runs to its end resets it
         max_body [1024, 2**31]: the most bytes a /predict or /webhook body may hold (its
             tasks' data: URIs included); a longer one is refused with 413 before it is read
             whole
@@ -43,10 +48,12 @@ class ServeConfig:
     port: int = 9090
     min_new_labels: int = 20
     max_wait: float = 300.0
+    retry_after: float = 30.0
     max_body: int = 32 * 1024 * 1024
     max_setup_body: int = 1024 * 1024
     predict_deadline: float = 90.0
     max_fetches: int = 8
+    fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
 def serve_problems(cfg: ServeConfig) -> list[str]:
@@ -61,6 +68,8 @@ def serve_problems(cfg: ServeConfig) -> list[str]:
                    "1000000")
     if not 1 <= cfg.max_wait <= 604800:
         out.append(f"serve.max_wait {cfg.max_wait} is out of range: use 1 to 604800 seconds")
+    if not 1 <= cfg.retry_after <= 900:
+        out.append(f"serve.retry_after {cfg.retry_after} is out of range: use 1 to 900 seconds")
     for key in ("max_body", "max_setup_body"):
         if not 1024 <= getattr(cfg, key) <= 2**31:
             out.append(f"serve.{key} {getattr(cfg, key)} is out of range: use 1024 to "
@@ -70,4 +79,5 @@ def serve_problems(cfg: ServeConfig) -> list[str]:
                    "3600 seconds")
     if not 1 <= cfg.max_fetches <= 256:
         out.append(f"serve.max_fetches {cfg.max_fetches} is out of range: use 1 to 256")
+    out += fetch_problems(cfg.fetch)
     return out

@@ -4,29 +4,45 @@ is read from the pool by its item id instead.
 
 Its `data.image` (tasks.IMAGE_TAG) may be:
 - a data: URI (base64 or percent-encoded);
-- an http(s):// or s3:// URL, opened as the pool's files are (data/uris.py);
 - a file Label Studio serves: /data/upload/... or /data/local-files/?d=..., or the same
-  under label_studio.url; read from Label Studio with the API token (Integrations.fetch_file).
-Nothing else: a local path or a file:// URI would let whoever can reach /predict or
-import a task probe the service's disk, so they are refused.
+  under label_studio.url; read from Label Studio with the API token (Integrations.fetch_file);
+- an http(s):// or s3:// URL, fetched under the outbound-fetch policy of serve.fetch
+  (data/outbound.py: allowed hosts and the project's own buckets only, public addresses,
+  checked redirects, a size limit and a deadline). Whoever can import a task writes this
+  URL, so every refusal and failure is the same reason (outbound.REFUSED): no answer tells
+  a closed port from an open one.
+Nothing else: a local path would let whoever can reach /predict or import a task probe
+the service's disk, and another scheme (file://, ftp://, gopher://) is a URL the policy
+refuses.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from activelearn.annotation.label_studio import IMAGE_TAG
 from activelearn.annotation.label_studio.integrations import SERVED_PATHS
-from activelearn.data.images import MAX_FILE_BYTES, UnusableImage, read_bytes
+from activelearn.config import Config
+from activelearn.data.images import UnusableImage
+from activelearn.data.outbound import FetchPolicy, fetch_url
 from activelearn.errors import ActiveLearnError
 
 # Fetches a path Label Studio serves (one of SERVED_PATHS): bytes, or an ActiveLearnError.
 Fetch = Callable[[str, int], bytes]
-URL_SCHEMES = ("http://", "https://", "s3://")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")  # a scheme (data: is taken first)
+
+
+def task_fetch_policy(cfg: Config) -> FetchPolicy:
+    """The outbound-fetch policy of a project's tasks: serve.fetch, Label Studio's host,
+    and the project's own s3 buckets (data.root's, jobs.artifacts's)."""
+    buckets = [urlsplit(uri).netloc for uri in (cfg.data.root, cfg.jobs.artifacts)
+               if uri.lower().startswith("s3://")]
+    return FetchPolicy.build(cfg.serve.fetch, cfg.label_studio.url, buckets)
 
 
 def image_value(task: dict[str, Any]) -> str:
@@ -37,20 +53,21 @@ def image_value(task: dict[str, Any]) -> str:
     return value
 
 
-def image_bytes(value: str, ls_url: str, fetch: Fetch,
-                max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """The bytes of the image a task's data.image names (see the module); UnusableImage
-    with the reason when it cannot be had."""
+def image_bytes(value: str, ls_url: str, fetch: Fetch, policy: FetchPolicy,
+                deadline: float | None = None) -> bytes:
+    """The bytes of the image a task's data.image names (see the module), at most
+    policy.max_bytes; UnusableImage with the reason when it cannot be had. deadline: a
+    time.monotonic() instant a URL's fetch must end by (also bounded by serve.fetch.timeout)."""
     served = served_path(value, ls_url)
     if served is not None:
         try:
-            return fetch(served, max_bytes)
+            return fetch(served, policy.max_bytes)
         except ActiveLearnError as exc:
             raise UnusableImage(str(exc)) from None
     if value[:5].lower() == "data:":
-        return data_uri_bytes(value, max_bytes)
-    if value.lower().startswith(URL_SCHEMES):
-        return read_bytes(value, max_bytes)
+        return data_uri_bytes(value, policy.max_bytes)
+    if _URL.match(value):
+        return fetch_url(value, policy, deadline)
     shown = value if len(value) <= 80 else value[:77] + "..."
     raise UnusableImage(f"{shown!r} is not a data: URI, an http(s):// or s3:// URL or a "
                         f"file Label Studio serves ({', '.join(SERVED_PATHS)})")
@@ -64,7 +81,7 @@ def served_path(value: str, ls_url: str) -> str | None:
     return value if value.startswith(SERVED_PATHS) else None
 
 
-def data_uri_bytes(uri: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+def data_uri_bytes(uri: str, max_bytes: int) -> bytes:
     """The bytes of a data: URI (RFC 2397); UnusableImage when it is malformed or holds
     more than max_bytes."""
     header, comma, payload = uri.partition(",")
