@@ -129,7 +129,8 @@ class Cycle:
 
     def decide(self) -> Decision:
         """What this cycle's round does, and why."""
-        return decide_round(self.store, self.cfg.loop, self._latest_model())
+        return decide_round(self.store, self.cfg.loop, self._latest_model(),
+                            lambda: len(self.planner.candidates()))
 
     # -- the round's state machine ------------------------------------------------
     def _run_round(self, round_: int, plan: Plan) -> None:
