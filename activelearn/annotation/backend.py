@@ -215,6 +215,14 @@ class BackendIntegrations(Protocol):
         """The service at url as the project's model backend. Returns (its id, created)."""
         ...
 
+    def remove_webhook(self, hook_id: int) -> None:
+        """Delete a webhook (one this run made: connecting is all-or-nothing)."""
+        ...
+
+    def remove_ml_backend(self, backend_id: int) -> None:
+        """Disconnect a model backend (one this run made)."""
+        ...
+
     def fetch_file(self, path: str, max_bytes: int) -> bytes:
         """A file the tool serves for a task (at most max_bytes)."""
         ...

@@ -15,7 +15,7 @@ import click
 
 from activelearn.config import DEFAULT_CONFIG, Config, load_config
 from activelearn.config.checks import SCORED
-from activelearn.errors import ActiveLearnError, ConfigError, OptionError
+from activelearn.errors import ActiveLearnError, ConfigError, OptionError, printable, redact
 
 if TYPE_CHECKING:
     from activelearn.project import Project
@@ -62,9 +62,10 @@ def _one_line(exc: BaseException | str) -> str:
         what = exc.strerror or str(exc) or type(exc).__name__
         hint = {28: "free space and run again", 30: "the folder is read-only",
                 13: "check the permissions"}.get(exc.errno or 0, "")
-        return f"{where}{what}" + (f" ({hint})" if hint else "")
-    return " ".join(option_message(exc).split() if isinstance(exc, OptionError)
-                    else str(exc).split())
+        return printable(f"{where}{what}" + (f" ({hint})" if hint else ""))
+    # redact and printable (errors.py): no credential, and one line, whatever the error
+    return redact(printable(" ".join(option_message(exc).split() if isinstance(exc, OptionError)
+                                     else str(exc).split())))
 
 
 def option_message(exc: ActiveLearnError) -> str:

@@ -21,9 +21,11 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import numpy as np
 import torch
@@ -47,6 +49,11 @@ SCRATCH_ENV = "ACTIVELEARN_WORKER_SCRATCH"  # set in a worker: its own scratch f
 WORK_DIRS_ENV = "ACTIVELEARN_WORKER_WORK_DIRS"
 # a worker's --artifacts stores (one per line): the remote stores it serves
 ARTIFACTS_ENV = "ACTIVELEARN_WORKER_ARTIFACTS"
+URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# query parameters that carry credentials (X-Amz-Signature, X-Amz-Security-Token, sig=,
+# password=, access_key=, ...)
+CREDENTIAL_PARAM = re.compile(r"(?i)pass|secret|token|key|sig|credential|auth")
+USER_IS_CREDENTIAL = ("http", "https", "redis", "rediss", "unix")
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,28 @@ class Job:
     def read(self, name: str) -> bytes:
         """An artifact the controller published before the job (StateError if gone)."""
         return _fetched(self, name).read_bytes()
+
+
+def public_url(url: str) -> str:
+    """url without credentials, as a payload carries it (Redis keeps payloads for days):
+    no password in its user info (no user info at all for http(s) and redis, where the
+    user name can be the credential), no query parameter named like a credential
+    (CREDENTIAL_PARAM: password, token, key, a signature). A URL without either is
+    returned as it is."""
+    if not URL.match(url) or ("@" not in url and "?" not in url):
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all (an unclosed [): nothing to strip by parts
+        return url.rpartition("@")[2] if "@" in url else url
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if at and (":" in userinfo or parts.scheme.lower() in USER_IS_CREDENTIAL):
+        parts = parts._replace(netloc=host)
+    if parts.query:  # the other parameters as written (a template's {path} stays)
+        kept = [p for p in parts.query.split("&")
+                if not CREDENTIAL_PARAM.search(unquote_plus(p.partition("=")[0]))]
+        parts = parts._replace(query="&".join(kept))
+    return urlunsplit(parts)
 
 
 def open_job(payload: dict[str, Any]) -> Job:
@@ -81,12 +110,16 @@ def open_job(payload: dict[str, Any]) -> Job:
                                f"this worker serves ({', '.join(map(str, served)) or 'none'}); "
                                "start it with --work-dir")
         return Job(cfg, store, shared=True)
-    served_urls = [u.rstrip("/") for u in os.environ.get(ARTIFACTS_ENV, "").splitlines() if u]
-    if store.url not in served_urls:
-        raise JobError(f"refused: artifact store {store.url} is not one this worker serves "
-                       f"({', '.join(served_urls) or 'none'}); start it with --artifacts "
-                       f"{store.url}")
-    own = Path(scratch) / "projects" / hashlib.sha256(store.url.encode()).hexdigest()[:12]
+    # the payload names the store without credentials; the worker opens it with its own
+    # --artifacts URL (and its own environment: AWS_*, ...)
+    served = {public_url(u.rstrip("/")): u.rstrip("/")
+              for u in os.environ.get(ARTIFACTS_ENV, "").splitlines() if u}
+    named = public_url(store.url)
+    if named not in served:
+        raise JobError(f"refused: artifact store {named} is not one this worker serves "
+                       f"({', '.join(served) or 'none'}); start it with --artifacts {named}")
+    store = ArtifactStore(served[named], Path(scratch))
+    own = Path(scratch) / "projects" / hashlib.sha256(named.encode()).hexdigest()[:12]
     project = dataclasses.replace(cfg.project, work_dir=str(own))
     job = Job(dataclasses.replace(cfg, project=project), store, shared=False)
     if payload.get("weights"):  # the controller's weights file, published by its digest

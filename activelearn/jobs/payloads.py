@@ -22,7 +22,7 @@ import numpy as np
 
 from activelearn.config import Config, config_content
 from activelearn.data.snapshot import catalogue_snapshot
-from activelearn.jobs.inputs import labels_snapshot
+from activelearn.jobs.inputs import labels_snapshot, public_url
 from activelearn.kinds import Split
 from activelearn.learn.backbones import file_sha256
 
@@ -39,8 +39,8 @@ def base_payload(project: ProjectHandles, store: Store | None = None) -> dict[st
     version of the catalogue) that gives the job the controller's pool. Without a store
     (the select job, which reads only the artifacts its payload names) no catalogue."""
     cfg = project.cfg
-    payload: dict[str, Any] = {"config": config_content(absolute(cfg)),
-                               "artifacts": project.artifacts.url}
+    payload: dict[str, Any] = {"config": without_secrets(config_content(absolute(cfg))),
+                               "artifacts": public_url(project.artifacts.url)}
     if store is not None and store.catalogue.count():
         payload["catalogue"] = _catalogue(project, store)
     if cfg.jobs.remote_artifacts:
@@ -49,6 +49,25 @@ def base_payload(project: ProjectHandles, store: Store | None = None) -> dict[st
         if store is not None and store.meta.get(FEATURES_KEY) and cfg.model.train == "head":
             payload["features"] = store.meta.get(FEATURES_KEY)
     return payload
+
+
+def without_secrets(content: dict[str, Any]) -> dict[str, Any]:
+    """The config content a payload carries, which RQ keeps in Redis for days: no
+    jobs.redis_url (a worker talks to Redis through its own connection: its own config,
+    $ACTIVELEARN_REDIS_URL, $ACTIVELEARN_REDIS_PASSWORD_FILE), and every URL-valued
+    setting without credentials (inputs.public_url: a worker takes its store's and its
+    images' credentials from its own --artifacts and environment). The Label Studio
+    token and the webhook secret are never in the config (environment or files only)."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return public_url(value) if isinstance(value, str) else value
+
+    cleaned = clean(content)
+    cleaned["jobs"] = {**cleaned["jobs"], "redis_url": ""}
+    return cleaned
 
 
 def training_payload(project: ProjectHandles, store: Store) -> dict[str, Any]:

@@ -29,7 +29,13 @@ from rq.worker import WorkerStatus
 from activelearn.config.service_checks import mask_password
 from activelearn.errors import JobError
 from activelearn.jobs.executor import PERFORM, keeping, redis_client
-from activelearn.jobs.inputs import ARTIFACTS_ENV, DEVICE_ENV, SCRATCH_ENV, WORK_DIRS_ENV
+from activelearn.jobs.inputs import (
+    ARTIFACTS_ENV,
+    DEVICE_ENV,
+    SCRATCH_ENV,
+    WORK_DIRS_ENV,
+    public_url,
+)
 from activelearn.jobs.kinds import all_kinds, available_kinds
 from activelearn.jobs.resident import WorkerCache
 
@@ -132,7 +138,7 @@ def run_worker(redis_url: str, queues: list[str], device: str, threads: int, bur
     worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
                              for q in queues], connection=connection, name=name,
                             serializer=JSONSerializer, job_monitoring_interval=heartbeat)
-    serves = [*work_dirs, *artifacts]
+    serves = [*work_dirs, *map(public_url, artifacts)]  # no credentials in the line
     announce(f"worker {worker.name} on {mask_password(redis_url)}, queues "
              f"{', '.join(queues)}, device {describe_device(device)}, projects of "
              f"{', '.join(serves)}, scratch {folder}")

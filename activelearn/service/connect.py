@@ -5,12 +5,13 @@ annotation events that start cycles, with the shared secret) and its ML backend
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from activelearn.config.serve import SECRET_HEADER
-from activelearn.errors import OptionError
+from activelearn.errors import ActiveLearnError, OptionError
 from activelearn.service.events import ACTIONS
 
 if TYPE_CHECKING:
@@ -36,13 +37,43 @@ def connect_service(backend: AnnotationBackend, project_id: int, url: str, secre
     """Register the service at url with the project: the webhook first (with the secret
     header), then the ML backend, which Label Studio checks by calling the service's
     /health and /setup (so the service must be running). Idempotent: a second run
-    changes nothing, or brings the webhook back to these headers and actions."""
+    changes nothing, or brings the webhook back to these headers and actions.
+
+    All or nothing: when a step fails (or Ctrl-C comes), what this run created is removed
+    again before the error goes on, so no webhook is left sending the secret to a URL
+    that was never connected; the lines are shown only once every step is done."""
+    integrations = backend.integrations
     hook_url = f"{url}/webhook"
-    hook_id, made = backend.integrations.ensure_webhook(
-        project_id, hook_url, {SECRET_HEADER: secret}, ACTIONS)
-    echo(f"webhook {hook_id} ({'created' if made else 'already there'}): {hook_url} for "
+    made: list[tuple[str, Callable[[], None]]] = []
+    try:
+        hook_id, created = integrations.ensure_webhook(
+            project_id, hook_url, {SECRET_HEADER: secret}, ACTIONS)
+        if created:
+            made.append((f"webhook {hook_id}",
+                         functools.partial(integrations.remove_webhook, hook_id)))
+        backend_id, backend_made = integrations.ensure_ml_backend(project_id, url,
+                                                                  ML_BACKEND_TITLE)
+    except BaseException as exc:
+        note = _undo(made)
+        if note and isinstance(exc, ActiveLearnError) and exc.args:
+            exc.args = (f"{exc.args[0]}; {note}", *exc.args[1:])
+        raise
+    echo(f"webhook {hook_id} ({'created' if created else 'already there'}): {hook_url} for "
          f"{', '.join(ACTIONS)}, with the {SECRET_HEADER} header")
-    backend_id, made = backend.integrations.ensure_ml_backend(project_id, url,
-                                                              ML_BACKEND_TITLE)
-    echo(f"ML backend {backend_id} ({'created' if made else 'already there'}): {url} "
-         "(Data Manager: select tasks, Actions > Retrieve Predictions)")
+    echo(f"ML backend {backend_id} ({'created' if backend_made else 'already there'}): "
+         f"{url} (Data Manager: select tasks, Actions > Retrieve Predictions)")
+
+
+def _undo(made: list[tuple[str, Callable[[], None]]]) -> str:
+    """Remove what a failed run made, newest first; what the error line adds about it."""
+    removed, left = [], []
+    for what, remove in reversed(made):
+        try:
+            remove()
+            removed.append(what)
+        except ActiveLearnError:
+            left.append(what)
+    if left:
+        return (f"could not remove {' and '.join(left)} this run made: delete it in the "
+                "project's settings (Webhooks)")
+    return f"removed {' and '.join(removed)} this run made" if removed else ""

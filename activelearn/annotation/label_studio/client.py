@@ -11,9 +11,11 @@ time.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -32,6 +34,7 @@ from activelearn.errors import BackendAuthError, BackendError, BackendUnavailabl
 # Tasks per list request (the server has no cap). Its time is per task: pages of 500, 1000
 # and 2500 measured alike.
 PAGE_SIZE = 1000
+FIELD = re.compile(r"[a-z_]{1,40}")  # a field name Label Studio's API refuses
 
 
 class SdkConnection:
@@ -47,7 +50,10 @@ class SdkConnection:
 
     @contextmanager
     def answering(self, doing: str) -> Iterator[None]:
-        """Turn the SDK's and httpx's exceptions into one-line activelearn errors."""
+        """Turn the SDK's and httpx's exceptions into one-line activelearn errors. A
+        refusal shows its status code, a fixed reason and the names of the fields Label
+        Studio refused, never the answer's body or headers: a server (or a proxy in front
+        of it) that echoes the request would put the API token into the line."""
         try:
             yield
         except httpx.ConnectError as exc:
@@ -60,14 +66,16 @@ class SdkConnection:
                 f"while {doing}") from None
         except httpx.HTTPError as exc:
             raise BackendUnavailableError(
-                f"Label Studio at {self.url} did not answer: {_short(exc)}") from None
+                f"Label Studio at {self.url} did not answer while {doing}: "
+                f"{type(exc).__name__} (not an HTTP answer the client can read)") from None
         except ApiError as exc:
             if exc.status_code in (401, 403):
                 raise BackendAuthError(
                     f"Label Studio at {self.url} refused the API token (HTTP "
                     f"{exc.status_code}); check LABEL_STUDIO_API_KEY") from None
-            raise BackendError(f"Label Studio at {self.url}: {doing} failed: HTTP "
-                               f"{exc.status_code}: {_short(exc.body)}") from None
+            raise BackendError(f"Label Studio at {self.url}: {doing} failed: "
+                               f"{http_status(exc.status_code)}{_refused(exc.body)}"
+                               ) from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # an answer the SDK cannot read (not JSON, or JSON of another shape): not
             # Label Studio's API, or another version of it
@@ -166,6 +174,30 @@ class LabelStudioBackend:
         with backend.conn.answering("checking the API token"):
             backend.client.users.whoami()
         return backend
+
+
+def http_status(code: int | None) -> str:
+    """A status code with its standard reason ("HTTP 400 (Bad Request)"): what an error
+    line says of a refusal instead of the body."""
+    try:
+        return f"HTTP {code} ({HTTPStatus(code or 0).phrase})"
+    except ValueError:
+        return f"HTTP {code}"
+
+
+def _refused(body: Any) -> str:
+    """", Label Studio refused: url, headers": the fields of a Label Studio validation
+    error (its body's validation_errors, or a body of field -> messages), by name only;
+    "" for any other body. Names are plain identifiers, so nothing the server echoed
+    can pass."""
+    if not isinstance(body, dict):
+        return ""
+    fields = body.get("validation_errors") if "validation_errors" in body else body
+    if not isinstance(fields, dict):
+        return ""
+    names = [k for k, v in fields.items() if isinstance(k, str) and FIELD.fullmatch(k)
+             and isinstance(v, list) and k not in ("detail", "non_field_errors")]
+    return f", Label Studio refused: {', '.join(sorted(names)[:5])}" if names else ""
 
 
 def _short(value: Any, limit: int = 200) -> str:

@@ -7,7 +7,8 @@ holds the SDK client and turns its errors into activelearn's).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from activelearn.annotation.label_studio.connection import Connection
@@ -85,13 +86,39 @@ class Integrations:
                                  "/health and /setup first: is `activelearn serve` running "
                                  "and reachable from Label Studio?)"):
             made = self.client.ml.create(project=project_id, url=url, title=title)
-        with self.conn.answering("reading the project"):
-            now = self.client.projects.get(id=project_id).model_version or ""
-        if now != version:
-            with self.conn.answering("restoring the project's model version"):
-                self.client.projects.update(id=project_id, model_version=version)
+        made_id = int(self.conn.required(made.id, "the new ML backend"))
+        try:
+            with self.conn.answering("reading the project"):
+                now = self.client.projects.get(id=project_id).model_version or ""
+            if now != version:
+                with self.conn.answering("restoring the project's model version"):
+                    self.client.projects.update(id=project_id, model_version=version)
+        except BaseException:  # all or nothing: no backend left with the wrong version
+            self.remove_ml_backend(made_id)
+            raise
         log.info("project %d: ML backend %s (%s)", project_id, url, title)
-        return int(self.conn.required(made.id, "the new ML backend")), True
+        return made_id, True
+
+    def remove_webhook(self, hook_id: int) -> None:
+        """Delete the webhook (gone already: nothing to do)."""
+        with self._unless_gone(f"removing webhook {hook_id}"):
+            self.client.webhooks.delete(id=hook_id)
+        log.info("webhook %d removed", hook_id)
+
+    def remove_ml_backend(self, backend_id: int) -> None:
+        """Disconnect the ML backend (gone already: nothing to do)."""
+        with self._unless_gone(f"removing ML backend {backend_id}"):
+            self.client.ml.delete(id=backend_id)
+        log.info("ML backend %d removed", backend_id)
+
+    @contextmanager
+    def _unless_gone(self, doing: str) -> Iterator[None]:
+        try:
+            with self.conn.answering(doing):
+                yield
+        except BackendError as exc:
+            if "HTTP 404" not in str(exc):
+                raise
 
     def fetch_file(self, path: str, max_bytes: int) -> bytes:
         """A file Label Studio serves at path (one of SERVED_PATHS, e.g.
