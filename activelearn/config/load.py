@@ -2,7 +2,10 @@
 types cannot say (checks.py), and the names of strategies, models and sources.
 
 Every problem is reported as one line naming the file and the key path, e.g.
-``project.yaml: training.lr: expected a number, got "fast"``.
+``project.yaml: training.lr: expected a number, got "fast"``. The YAML reader refuses
+what PyYAML would let through silently or as a crash: a key given twice in one mapping
+(PyYAML keeps the last, so a repeated `training:` section drops the first one's keys),
+and nesting deeper than MAX_DEPTH (PyYAML recurses once per level).
 """
 
 from __future__ import annotations
@@ -20,6 +23,50 @@ from activelearn.config.schema import Config
 from activelearn.errors import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "fashion_mnist.yaml"
+MAX_DEPTH = 50  # nested mappings and lists; a project file needs 4
+
+
+class _Refused(Exception):
+    """What the YAML reader refuses, with the (1-based) line it is on."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(problem)
+        self.line, self.problem = line, problem
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses duplicate keys and deep nesting."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise _Refused(mark.line + 1, f"nested deeper than {MAX_DEPTH} levels; a "
+                               "project file needs a few (look for a runaway [ or {)")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # "<<: *base" merges on purpose; its keys may be replaced
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # a list or mapping as a key: PyYAML says so below
+                    continue
+                if first is not None:
+                    raise _Refused(line, f"duplicate key {key!r} (it would silently "
+                                   f"replace the first at line {first}); keep one")
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_config(path: str | Path, known: Mapping[str, Collection[str]] | None = None
@@ -34,7 +81,9 @@ def load_config(path: str | Path, known: Mapping[str, Collection[str]] | None = 
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read config: not text ({exc.reason})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = read_yaml(text)
+    except _Refused as exc:
+        raise ConfigError(f"{path} line {exc.line}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -42,6 +91,16 @@ def load_config(path: str | Path, known: Mapping[str, Collection[str]] | None = 
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
     return config_from_dict(raw, source=str(path), known=known)
+
+
+def read_yaml(text: str) -> Any:
+    """The YAML document in text, as yaml.safe_load reads it, but refusing duplicate keys
+    and nesting deeper than MAX_DEPTH (_Refused: the line and the problem)."""
+    loader = _StrictLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def config_from_dict(raw: Any, source: str = "<config>",

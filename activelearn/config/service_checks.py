@@ -41,11 +41,43 @@ def jobs_problems(jobs: JobsConfig) -> Iterator[str]:
         for problem in _url_problems("jobs.redis_url", jobs.redis_url,
                                      ("redis", "rediss", "unix")):
             yield f"{problem} (from the key or $ACTIVELEARN_REDIS_URL)"
-    scheme = jobs.artifacts.split("://", 1)[0].lower() if jobs.remote_artifacts else "file"
+    if jobs.redis_url:
+        for problem in _redis_option_problems("jobs.redis_url", jobs.redis_url):
+            yield f"{problem} (from the key or $ACTIVELEARN_REDIS_URL)"
+    if jobs.artifacts:
+        for problem in artifacts_problems("jobs.artifacts", jobs.artifacts):
+            yield f"{problem} (from the key or $ACTIVELEARN_ARTIFACTS)"
+
+
+def artifacts_problems(key: str, url: str) -> Iterator[str]:
+    """An artifact store (jobs.artifacts, worker --artifacts): an absolute folder, a
+    file:// URL of this machine (no host, or localhost) with an absolute path, or a
+    remote store's URL with a bucket (s3://bucket/prefix). A relative folder would be
+    another one for every current directory (cron's, a worker's)."""
+    shown = show(mask_password(url))
+    scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
     if scheme not in ARTIFACT_SCHEMES:
-        yield (f"jobs.artifacts: {show(jobs.artifacts)} is no store jobs can write to "
-               f"(a folder, file://, or one of {', '.join(s + '://' for s in ARTIFACT_SCHEMES[1:])}"
-               "; from the key or $ACTIVELEARN_ARTIFACTS)")
+        yield (f"{key}: {shown} is no store jobs can write to (a folder, file://, or one "
+               f"of {', '.join(s + '://' for s in ARTIFACT_SCHEMES[1:])})")
+        return
+    if "://" not in url:
+        if not os.path.isabs(os.path.expanduser(url)):
+            yield f"{key}: a folder must be an absolute path, got {shown}"
+        return
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        yield f"{key}: not a valid URL, got {shown}"
+        return
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            yield (f"{key}: a file:// URL names a folder on this machine (file:///path or "
+                   f"file://localhost/path), not on host {parts.netloc!r}, got {shown}")
+        elif not parts.path.startswith("/"):
+            yield f"{key}: a file:// URL needs an absolute path (file:///path), got {shown}"
+    elif scheme != "memory" and not parts.netloc:
+        yield (f"{key}: names no bucket; write {scheme}://BUCKET or {scheme}://BUCKET/prefix, "
+               f"got {shown}")
 
 
 def _template_problems(key: str, template: str) -> Iterator[str]:
@@ -98,6 +130,62 @@ def _url_problems(key: str, url: str, schemes: tuple[str, ...]) -> Iterator[str]
     if parts.scheme in ("redis", "rediss", "unix") and not _redis_db_ok(parts):
         yield (f"{key}: the database (the path, e.g. /0, or db=) must be a whole number, "
                f"0 or more, got {shown}{hint}")
+
+
+# The options a redis:// or unix:// URL's query may set, and what each takes (redis-py
+# passes any other one to the connection, which fails on it at the first command);
+# rediss:// also takes the ssl_* ones.
+_WHOLE, _NUMBER, _BOOL, _PATH = ("a whole number", "a number", "true or false",
+                                 "an absolute path")
+REDIS_OPTIONS = {"db": _WHOLE, "socket_timeout": _NUMBER, "socket_connect_timeout": _NUMBER,
+                 "socket_keepalive": _BOOL, "retry_on_timeout": _BOOL,
+                 "health_check_interval": _WHOLE, "max_connections": _WHOLE,
+                 "client_name": "a name", "protocol": "2 or 3"}
+REDIS_TLS_OPTIONS = {"ssl_cert_reqs": "none, optional or required",
+                     "ssl_check_hostname": _BOOL, "ssl_ca_certs": _PATH,
+                     "ssl_certfile": _PATH, "ssl_keyfile": _PATH, "ssl_ca_path": _PATH}
+
+
+def _redis_option_problems(key: str, url: str) -> Iterator[str]:
+    """The query options of a Redis URL: known to redis-py for the scheme, each with a
+    value it can read (?ssl_ca_certs= on a redis:// URL fails only at the first command)."""
+    try:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    except ValueError:
+        yield f"{key}: the options after ? must be name=value pairs joined by &"
+        return
+    allowed = {**REDIS_OPTIONS, **(REDIS_TLS_OPTIONS if parts.scheme == "rediss" else {})}
+    for name, values in query.items():
+        if name not in allowed:
+            tls = " (the ssl_* ones need rediss://)" if name in REDIS_TLS_OPTIONS else ""
+            yield (f"{key}: unknown option {show(name)}{tls}; allowed: "
+                   f"{', '.join(sorted(allowed))}")
+            return
+        wanted = allowed[name]
+        for value in values:
+            if not _redis_value_ok(wanted, value):
+                yield f"{key}: option {name} needs {wanted}, got {show(value)}"
+                return
+
+
+def _redis_value_ok(wanted: str, value: str) -> bool:
+    if wanted == _WHOLE:
+        return value.isascii() and value.isdigit()
+    if wanted == _NUMBER:
+        try:
+            return float(value) >= 0 and float(value) != float("inf")
+        except ValueError:
+            return False
+    if wanted == _BOOL:
+        return value.lower() in ("true", "false", "yes", "no", "1", "0")
+    if wanted == "2 or 3":
+        return value in ("2", "3")
+    if wanted.startswith("none,"):
+        return value in ("none", "optional", "required")
+    if wanted == _PATH:
+        return os.path.isabs(value)
+    return bool(value)
 
 
 def _port_ok(parts: SplitResult) -> bool:

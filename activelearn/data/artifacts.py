@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from activelearn.data.remote import filesystem_class, remote_errors, remote_reason
-from activelearn.data.uris import scheme_of
+from activelearn.data.uris import local_path, scheme_of
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
 
@@ -66,7 +66,8 @@ class ArtifactStore:
         self.scheme = scheme_of(url)
         self.local = self.scheme == "file"
         if self.local:
-            self.url = str(Path(url.removeprefix("file://")).expanduser().resolve())
+            # file:///x and file://localhost/x (jobs.artifacts is checked at load)
+            self.url = str(Path(local_path(url)).expanduser().resolve())
         else:
             self.url = url.rstrip("/")
         self.scratch = Path(scratch)
