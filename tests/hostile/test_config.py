@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from support import ROOT
 from support.project_files import write_project
 
