@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from activelearn.data.images import dhash, read_bytes, read_info
 from activelearn.data.uris import UnusableImage, require_backends
+from activelearn.errors import printable
 from activelearn.state.catalogue import CatalogueRow, CatalogueTable
 
 log = logging.getLogger("activelearn.catalogue")
@@ -95,7 +96,8 @@ def refresh(candidates: Sequence[Candidate], table: CatalogueTable | None, sourc
         if row.reason is not None:
             unusable += 1
             if unusable <= _WARN_AT_MOST:
-                log.warning("skipped image %s (%s): %s", row.item_id, row.uri, row.reason)
+                log.warning("skipped image %s (%s): %s", printable(row.item_id),
+                            printable(row.uri), printable(row.reason))
         if table is not None and len(fresh) >= _CHUNK:
             table.replace(source, fresh, [], [])
             fresh = []

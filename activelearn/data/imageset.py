@@ -22,6 +22,7 @@ import numpy as np
 
 from activelearn.data.cache import ImageCache
 from activelearn.data.images import decode_many
+from activelearn.errors import printable
 
 if TYPE_CHECKING:  # torch is imported when images are used: `ingest` never needs it
     import torch
@@ -84,7 +85,7 @@ class FileImages:
             for uri, reason in zip(uris, reasons, strict=True):
                 if reason is not None:
                     log.warning("image %s failed to decode (%s); used as a blank image",
-                                uri, reason)
+                                printable(uri), printable(reason))
         import torch
 
         return torch.from_numpy(out)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from activelearn.annotation import AnnotationBackend
+from activelearn.errors import printable
 from activelearn.failpoints import failpoint
 from activelearn.state import AnnotationRow, Problem, PullChanges, PulledReviews, Store
 
@@ -106,11 +107,11 @@ def _report(changes: PullChanges, cancelled: int, tasks: int, deleted: list[Prob
     for item_id in changes.ties:
         votes = ", ".join(f"{class_names[k]}: {v}"
                           for k, v in changes.disagreements[item_id].items())
-        echo(f"  tie on item {item_id} ({votes}): needs another annotation")
+        echo(f"  tie on item {printable(item_id)} ({votes}): needs another annotation")
     problems = changes.new_problems + deleted
     for p in problems[:SHOW_PROBLEMS]:
-        item = f" (item {p.item_id})" if p.item_id else ""
-        echo(f"  problem: task {p.task_id}{item}: {p.reason}")
+        item = f" (item {printable(p.item_id)})" if p.item_id else ""
+        echo(f"  problem: task {printable(p.task_id)}{item}: {printable(p.reason)}")
     if len(problems) > SHOW_PROBLEMS:
         echo(f"  ... and {len(problems) - SHOW_PROBLEMS} more problems (see state.sqlite, "
              "table problems)")

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from activelearn.annotation.backend import TaskAnnotators
 from activelearn.annotation.label_studio.connection import Connection
 from activelearn.annotation.label_studio.formats import choice_result, task_item_id
+from activelearn.errors import printable
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class Annotators:
             user = self.client.users.create(username=email, email=email, first_name=name,
                                             active_organization=organization)
         self.conn.required(user.id, f"the new user {email}")
-        log.info("created Label Studio user %d %s", user.id, email)
+        log.info("created Label Studio user %d %s", user.id, printable(email))
         return user.id
 
     def task_annotators(self, project_id: int) -> list[TaskAnnotators]:
