@@ -7,22 +7,30 @@ imports them.
     GET  /metrics            Prometheus text format, see metrics.py
     GET  /status             `activelearn status --json`, plus the service's own part
     GET  /report/            the latest report, written after each cycle
+
+Every request is bounded (limits.py): a body over serve.max_body (serve.max_setup_body
+for /setup) is refused with 413 while it streams in, JSON over 64 levels deep or not an
+object with 400, a /predict answers by serve.predict_deadline (predict.py, fetcher.py).
+Every error becomes a short JSON answer through one exception handler table
+(refusals.py): 4xx, or 503 while the state or a model cannot be read; never a traceback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from activelearn.config.serve import SECRET_HEADER
 from activelearn.errors import ActiveLearnError
@@ -30,7 +38,9 @@ from activelearn.project import Project
 from activelearn.reporting.status import project_status
 from activelearn.service.controller import Controller
 from activelearn.service.events import BadEvent, parse_event, secret_matches
+from activelearn.service.limits import BadBody, json_object, read_body, report_name
 from activelearn.service.metrics import CONTENT_TYPE, render
+from activelearn.service.refusals import one_line, refusal
 
 TICK = 0.1  # seconds between looks at the trigger and the running cycle
 
@@ -44,11 +54,20 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
     """The service for one project. secret: what the X-Activelearn-Secret header of a
     webhook must hold; warm: start the cycle forkserver before answering (the first
     cycle then starts as fast as the others)."""
-    from activelearn.service.predict import BadRequest, ModelService
+    from activelearn.service.predict import ModelService
 
+    limits = project.cfg.serve
     controller = Controller(project, echo)
     models = ModelService(project)  # loads nothing until warm_up() or the first /predict
     report_dir = project.paths.report.resolve()
+
+    async def json_body(request: Request, what: str, setting: str) -> dict[str, Any]:
+        """The request's JSON object, read within serve.<setting> bytes (limits.py)."""
+        data = await read_body(request.headers.get("content-length"), request.stream(),
+                               getattr(limits, setting), setting)
+        if len(data) < 65536:
+            return json_object(data, what)
+        return await run_in_threadpool(json_object, data, what)  # not on the event loop
 
     async def webhook(request: Request) -> Response:
         if not secret_matches(request.headers.get(SECRET_HEADER), secret):
@@ -56,59 +75,66 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
             return error(401, f"missing or wrong {SECRET_HEADER} header: set it to the "
                               "service's webhook secret ($ACTIVELEARN_WEBHOOK_SECRET)")
         try:
-            event = parse_event(json.loads(await request.body()))
-        except (ValueError, BadEvent) as exc:
+            event = parse_event(await json_body(request, "the body", "max_body"))
+        except (BadBody, BadEvent) as exc:  # BodyTooLarge included
             controller.counts.refused["body"] += 1
-            return error(400, f"not a Label Studio webhook event: {exc}")
-        counted = controller.on_event(event)
-        controller.tick()
+            raise BadBody(f"not a Label Studio webhook event: {exc}") from None
+        counted = controller.on_event(event)  # StateError: 503, the event not counted
+        with contextlib.suppress(ActiveLearnError):  # the tick's own loop says why
+            controller.tick()
         return JSONResponse({"action": event.action, "changes": event.changes,
                              "counted": counted,
                              "pending": controller.trigger.pending.changes})
 
-    def call_model(method: str, *args: Any) -> dict:
-        return getattr(models, method)(*args)
-
-    async def model_call(request: Request, method: str) -> Response:
-        try:
-            args = [] if request.method == "GET" else [json.loads(await request.body())]
-        except ValueError as exc:
-            return error(400, f"the body is not JSON: {exc}")
-        try:
-            return JSONResponse(await run_in_threadpool(call_model, method, *args))
-        except BadRequest as exc:
-            return error(400, str(exc))
-        except ActiveLearnError as exc:
-            return error(503, str(exc))
-
     async def health(request: Request) -> Response:
-        return await model_call(request, "health")
+        return JSONResponse(await run_in_threadpool(models.health))
 
     async def setup(request: Request) -> Response:
-        return await model_call(request, "setup")
+        body = await json_body(request, "the /setup body", "max_setup_body")
+        return JSONResponse(await run_in_threadpool(models.setup, body))
 
     async def predict(request: Request) -> Response:
-        return await model_call(request, "predict")
+        deadline = time.monotonic() + limits.predict_deadline
+        body = await json_body(request, "the /predict body", "max_body")
+        return JSONResponse(await models.answer(body, deadline))  # off the shared pool
 
     async def metrics(request: Request) -> Response:
         text = await run_in_threadpool(render, controller.collector)
         return Response(text, media_type=CONTENT_TYPE)
 
     async def status(request: Request) -> Response:
-        try:
-            found = await run_in_threadpool(project_status, project)
-        except ActiveLearnError as exc:
-            return error(503, str(exc))
+        found = await run_in_threadpool(project_status, project)
         return JSONResponse({**found, "serve": controller.describe()})
 
     async def report(request: Request) -> Response:
-        name = request.path_params.get("path") or "index.html"
-        path = (report_dir / name).resolve()
-        if not path.is_relative_to(report_dir) or not path.is_file():
+        name = report_name(request.path_params.get("path", ""))
+        try:
+            path = (report_dir / name).resolve()
+            found = path.is_relative_to(report_dir) and path.is_file()
+        except OSError:  # a name the file system refuses (too long a part)
+            found = False
+        if not found:
             missing = not (report_dir / "index.html").exists()
             return error(404, "no report yet: it is written after each cycle (or run "
-                              "`activelearn report`)" if missing else f"no {name} in the report")
+                              "`activelearn report`)" if missing else
+                              f"no {one_line(name, 100)} in the report")
         return FileResponse(path)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        route = getattr(request.scope.get("route"), "path", "(no route)")
+        answer = refusal(exc, f"{request.method} {route}")
+        controller.counts.errors[(route, answer.status)] += 1
+        if answer.log is not None:
+            echo(f"error: {answer.log}")
+        return error(answer.status, answer.message)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # an unknown route, a wrong method
+        route = getattr(request.scope.get("route"), "path", "(no route)")
+        controller.counts.errors[(route, exc.status_code)] += 1
+        answer = error(exc.status_code, one_line(str(exc.detail), 100))
+        answer.headers.update(exc.headers or {})
+        return answer
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -122,6 +148,7 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
         finally:
             ticking.cancel()
             loading.cancel()
+            models.close()
             pid = controller.runner.running
             if pid is not None:
                 echo(f"cycle pid {pid} is still running; it finishes on its own")
@@ -136,9 +163,40 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
         Route("/report/", report, methods=["GET"]),
         Route("/report/{path:path}", report, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    handlers: dict[Any, Any] = {HTTPException: http_error, ActiveLearnError: refused,
+                                ValueError: refused, RecursionError: refused}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
+                    middleware=[Middleware(LastResort, handler=refused)])
     app.state.controller = controller
     return app
+
+
+class LastResort:
+    """Any other exception of a route (a bug), answered by `handler` as the handler table's
+    kinds are: with the key Exception in that table Starlette would answer, then raise it
+    again for the server to log its traceback."""
+
+    def __init__(self, app: ASGIApp, handler: Callable[[Request, Exception],
+                                                         Awaitable[Response]]) -> None:
+        self.app, self.handler = app, handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            answer = await self.handler(Request(scope), exc)  # logs its one line
+            if not started:  # else the answer is cut short; the server closes it
+                await answer(scope, receive, send)
 
 
 def warm_models(models: Any, echo: Callable[[str], None]) -> None:

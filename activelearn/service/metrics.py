@@ -1,11 +1,18 @@
 """GET /metrics: the project and the service in Prometheus's text format, read from the
-state at each scrape (prometheus_client's custom collector; nothing is kept twice)."""
+state at each scrape (prometheus_client's custom collector; nothing is kept twice).
+
+Label values are bounded: a request can name any webhook action, so actions are kept
+only while they look like Label Studio's (upper case and _, at most 64 characters) and
+at most MAX_LABEL_VALUES of them; any other is counted as "other". Routes are the
+service's own route templates, statuses HTTP's."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -14,15 +21,42 @@ from activelearn.kinds import RoundStatus, Split
 from activelearn.project import Project
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_LABEL_VALUES = 32  # distinct webhook actions counted by name
+OTHER = "other"
+_ACTION = re.compile(r"[A-Z][A-Z_]{0,63}")
+
+
+class BoundedCounter(Counter[str]):
+    """A Counter that keeps at most `limit` keys matching `pattern`: any other key is
+    read and counted as OTHER (so `counts[key] += 1` works as on a Counter)."""
+
+    def __init__(self, limit: int = MAX_LABEL_VALUES, pattern: re.Pattern = _ACTION) -> None:
+        super().__init__()
+        self.limit, self.pattern = limit, pattern
+
+    def _key(self, key: str) -> str:
+        if dict.__contains__(self, key):
+            return key
+        known = len(self) - dict.__contains__(self, OTHER)
+        fits = isinstance(key, str) and self.pattern.fullmatch(key) is not None
+        return key if fits and known < self.limit else OTHER
+
+    def __getitem__(self, key: str) -> int:
+        return super().__getitem__(self._key(key))
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(self._key(key), value)
 
 
 @dataclass
 class ServiceCounts:
-    """What the service itself counts: webhook events by action (accepted ones), refused
-    requests by reason, label changes received, cycles started, the last cycle."""
+    """What the service itself counts: webhook events by action (accepted ones, bounded),
+    refused webhooks by reason, requests answered with an error by (route template,
+    status), label changes received, cycles started, the last cycle."""
 
-    events: Counter[str] = field(default_factory=Counter)
+    events: BoundedCounter = field(default_factory=BoundedCounter)
     refused: Counter[str] = field(default_factory=Counter)
+    errors: Counter[tuple[str, int]] = field(default_factory=Counter)
     changes: int = 0
     ignored: int = 0  # events of other projects
 
@@ -89,7 +123,12 @@ class ProjectCollector:
         ignored = CounterMetricFamily("activelearn_webhook_ignored",
                                       "Webhook events of other projects")
         ignored.add_metric([], c.ignored)
-        yield from (events, refused, changes, ignored)
+        errors = CounterMetricFamily("activelearn_http_errors",
+                                     "Requests answered with an error, by route and status",
+                                     labels=["route", "status"])
+        for (route, status), n in sorted(c.errors.items()):
+            errors.add_metric([route, str(status)], n)
+        yield from (events, refused, changes, ignored, errors)
         f = self.cycles()
         yield CounterMetricFamily("activelearn_cycles_started", "Cycles started by the service",
                                   value=f.started)

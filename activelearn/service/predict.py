@@ -1,6 +1,8 @@
 """Label Studio's ML backend protocol for `activelearn serve`: /health, /setup and
-/predict, answered with the project's latest model. app.py calls these blocking methods
-from its thread pool; BadRequest becomes HTTP 400, any other ActiveLearnError 503.
+/predict, answered with the project's latest model. app.py calls health and setup (quick,
+blocking) from its thread pool and awaits answer() for /predict, which keeps off that pool:
+the model's work runs on one thread of its own, the task images are read by fetcher.py's.
+BadRequest becomes HTTP 400, any other ActiveLearnError 503 (refusals.py).
 
 What Label Studio 1.23.2 does with the answers:
 - /health (GET): any 2xx JSON answer within ML_TIMEOUT_HEALTH (1 s) means up
@@ -21,15 +23,20 @@ What Label Studio 1.23.2 does with the answers:
 
 A task activelearn pushed carries its item id (tasks.task_item_id): its pixels come
 from the pool, as the model saw them in training. Any other task is read from its
-data.image (task_images.py) and decoded to the pool's channels and size (data/images.py).
+data.image (task_images.py, read by fetcher.py) and decoded to the pool's channels and
+size (data/images.py), until the request's deadline (serve.predict_deadline): a task
+whose image is not read by then gets an error entry, and the answer still comes in time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +45,6 @@ import numpy as np
 import torch
 
 from activelearn.annotation.label_studio import choice_result, config_classes, task_item_id
-from activelearn.annotation.label_studio.integrations import FETCH_TIMEOUT
-from activelearn.data.images import UnusableImage, decode
 from activelearn.data.imageset import as_tensor
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
@@ -50,14 +55,13 @@ from activelearn.learn.fit import build, input_spec
 from activelearn.learn.inference import Normalizer, Predictor
 from activelearn.learn.networks import InputSpec, SplitModel
 from activelearn.project import Project
-from activelearn.service.task_images import image_bytes, image_value
+from activelearn.service.fetcher import Fetcher
 
 log = logging.getLogger("activelearn.serve")
 
 MODEL_CLASS = "activelearn"
 CHECK_EVERY = 1.0  # seconds between looks at the state for a newer model
 NO_MODEL = "no trained model yet: run activelearn cycle until a round trains"
-RECONNECT_AFTER = 10.0  # seconds a failed Label Studio connection is not tried again
 
 
 class BadRequest(ValueError):
@@ -91,7 +95,8 @@ class ModelService:
     and the pool are loaded at the first prediction and kept; the state is looked at
     (at most once every CHECK_EVERY seconds, and read only when its files changed) for
     a newer model, which replaces the loaded one. Thread-safe: one prediction runs at
-    a time, reading images from elsewhere happens beside it."""
+    a time (on its own thread), reading images from elsewhere happens beside it (on the
+    fetcher's). close() when the service stops."""
 
     def __init__(self, project: Project) -> None:
         self.project = project
@@ -106,9 +111,8 @@ class ModelService:
         self._failed: str | None = None  # the newest version, when it failed to load
         self._pool: Pool | None = None
         self._positions: dict[str, int] = {}
-        self._ls: Any = None  # the Label Studio connection, made when a task needs it
-        self._ls_lock = threading.Lock()
-        self._ls_failed: tuple[float, ActiveLearnError] | None = None  # when, and why
+        self.fetcher = Fetcher(project)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="activelearn-model")
 
     # -- the protocol -------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
@@ -134,14 +138,54 @@ class ModelService:
         self._check_interface(body.get("schema"))
         return {"model_version": self.latest_version()}
 
-    def predict(self, body: Any) -> dict[str, Any]:
+    async def answer(self, body: Any, deadline: float) -> dict[str, Any]:
         """One entry per task of body["tasks"], in order: the latest model's class as a
         Choices result, its probability as score, and the model version; {"error": ...}
-        for a task whose image cannot be read (see the module)."""
+        for a task whose image cannot be read, or not by deadline (a time.monotonic()
+        instant; see the module)."""
         tasks = parse_tasks(body)
-        self._check_interface(body.get("label_config"))
-        loaded = self._model()  # StateError (503) before any image is read
-        positions, read = self._inputs(tasks)
+        loaded = await self._in_thread(deadline, self._prepare, body.get("label_config"))
+        positions = {i: self._positions[item] for i, item in enumerate(map(task_item_id, tasks))
+                     if item is not None and item in self._positions}
+        assert self._pool is not None
+        read = await self.fetcher.read_all({i: task for i, task in enumerate(tasks)
+                                            if i not in positions},
+                                           self._pool.images.shape[1:], deadline)
+        return await self._in_thread(deadline, self._results, tasks, loaded, positions, read)
+
+    def predict(self, body: Any, deadline: float | None = None) -> dict[str, Any]:
+        """answer(), blocking, for a caller without an event loop (deadline: None,
+        serve.predict_deadline from now)."""
+        later = time.monotonic() + self.cfg.serve.predict_deadline
+        return asyncio.run(self.answer(body, later if deadline is None else deadline))
+
+    def close(self) -> None:  # work under way ends on its own
+        self.fetcher.close()
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_thread(self, deadline: float, work: Callable[..., Any], *args: Any) -> Any:
+        """work(*args) on the model's thread, waited for until deadline at the latest."""
+        running = asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
+        try:
+            return await asyncio.wait_for(running, max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise ActiveLearnError(
+                "the model did not answer within serve.predict_deadline "
+                f"({self.cfg.serve.predict_deadline:g} s): it is loading or busy with other "
+                "requests; Label Studio asks again") from None
+
+    def _prepare(self, label_config: Any) -> LoadedModel:
+        """The model to answer with and the pool open (StateError, 503, before any image
+        is read); BadRequest for another labelling interface."""
+        self._check_interface(label_config)
+        loaded = self._model()
+        with self._lock:
+            self._open_pool()
+        return loaded
+
+    def _results(self, tasks: list[dict[str, Any]], loaded: LoadedModel,
+                 positions: dict[int, int], read: dict[int, Any]) -> dict[str, Any]:
+        """The answer: the pool's and the read images predicted, the reasons of the rest."""
         with self._lock:
             loaded = self._loaded or loaded
             pixels = self._pixels(positions, read)
@@ -242,28 +286,6 @@ class ModelService:
             self._pool = pool
         return self._pool
 
-    # -- the images ---------------------------------------------------------------------
-    def _inputs(self, tasks: list[dict[str, Any]]) -> tuple[dict[int, int], dict[int, Any]]:
-        """(task index -> pool position) of the tasks the pool holds, and (task index ->
-        decoded image [channels, h, w] uint8, or the reason it cannot be had) of the rest."""
-        with self._lock:
-            pool = self._open_pool()
-        _, channels, height, width = pool.images.shape
-        positions: dict[int, int] = {}
-        read: dict[int, Any] = {}
-        for i, task in enumerate(tasks):
-            item = task_item_id(task)
-            if item is not None and item in self._positions:
-                positions[i] = self._positions[item]
-                continue
-            try:
-                data = image_bytes(image_value(task), self.cfg.label_studio.url, self._fetch)
-                read[i] = decode(data, (height, width), channels)
-            except UnusableImage as exc:
-                read[i] = str(exc)
-                log.warning("task %s: cannot read its image: %s", task.get("id", i), exc)
-        return positions, read
-
     def _pixels(self, positions: dict[int, int], read: dict[int, Any]) -> torch.Tensor:
         """[n, channels, h, w] uint8: the readable tasks' images, in task order."""
         assert self._pool is not None
@@ -280,21 +302,6 @@ class ModelService:
         if not rows:
             return torch.zeros((0, *self._pool.images.shape[1:]), dtype=torch.uint8)
         return torch.stack(rows)
-
-    def _fetch(self, path: str, max_bytes: int) -> bytes:
-        """A file Label Studio serves, read with the API token (connected once; after a
-        failed connection the other tasks fail at once, for RECONNECT_AFTER seconds)."""
-        with self._ls_lock:
-            if self._ls is None:
-                failed = self._ls_failed
-                if failed is not None and time.monotonic() - failed[0] < RECONNECT_AFTER:
-                    raise failed[1]
-                try:
-                    self._ls = self.project.connect_backend(timeout=FETCH_TIMEOUT)
-                except ActiveLearnError as exc:
-                    self._ls_failed = (time.monotonic(), exc)
-                    raise
-        return bytes(self._ls.integrations.fetch_file(path, max_bytes))
 
     def _check_interface(self, config: Any) -> None:
         """BadRequest when Label Studio's labelling interface offers other classes than

@@ -138,7 +138,8 @@ def test_an_unreadable_image_is_an_error_entry_in_its_place(served, monkeypatch)
     errors = [r.get("error", "") for r in results[1:-1]]
     assert all("result" not in r for r in results[1:-1])
     assert errors[0].startswith("task 501: cannot read its image: '/etc/passwd' is not")
-    assert errors[1].startswith("task 502: ") and "not a data: URI" in errors[1]
+    assert errors[1] == "task 502: cannot read its image: the image URL is not allowed or " \
+        "could not be fetched"  # serve.fetch's one reason (data/outbound.py)
     assert "not a readable image" in errors[2]
     assert "Label Studio at http://127.0.0.1:1 did not answer" in errors[3]
     assert "no data.image" in errors[4]
