@@ -46,7 +46,7 @@ from yarl import URL
 from activelearn.config.fetch import FetchConfig
 from activelearn.data.remote import filesystem_class, options, remote_errors, short_reason
 from activelearn.data.uris import UnusableImage
-from activelearn.errors import ConfigError
+from activelearn.errors import ConfigError, printable, redact
 
 __all__ = ["REFUSED", "FetchPolicy", "FetchRefused", "address_allowed", "fetch_url"]
 
@@ -136,7 +136,7 @@ def fetch_url(url: str, policy: FetchPolicy, deadline: float | None = None) -> b
         why = str(exc)
     except (OSError, ValueError, UnicodeError, aiohttp.ClientError) as exc:
         why = f"{type(exc).__name__}: {short_reason(exc)}"
-    log.warning("refused to fetch %s: %s", _shown(url), _escaped(why))
+    log.warning("refused to fetch %s: %s", _shown(url), printable(redact(why)))
     raise FetchRefused()
 
 
@@ -330,14 +330,9 @@ def _numeric(host: str) -> bool:
 def _shown(url: str) -> str:
     """url for the log: no credentials, query or fragment, at most 200 characters."""
     try:
-        parsed = URL(url)
+        parsed = URL(url, encoded=True)  # as written: no . or .. resolved
         shown = str(parsed.with_user(None).with_query(None).with_fragment(None)) \
             if parsed.is_absolute() else url.split("?", 1)[0].split("@")[-1]
     except (ValueError, TypeError):
         shown = f"an unparseable URL of {len(url)} characters"
-    return _escaped(shown if len(shown) <= 200 else shown[:197] + "...")
-
-
-def _escaped(text: str) -> str:
-    """text on one line: control and other unprintable characters as Python escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return printable(redact(shown if len(shown) <= 200 else shown[:197] + "..."))
