@@ -52,13 +52,15 @@ def state_path(work_dir: Path | str) -> Path:
 class WorkDirPaths:
     """The folders of a work directory that commands write, each named as its field:
     clean (`activelearn clean`'s CSV files), report (the report), simulate (simulate's
-    default output), serve (`activelearn serve`'s cycle log and journal). The caches are
+    default output), serve (`activelearn serve`'s cycle log and journal), backups (the
+    backups an upgrade takes first, and the states a restore replaced). The caches are
     data.sources.cache_dir's; fetched artifacts, data.artifacts.ArtifactStore's."""
 
     clean: Path
     report: Path
     simulate: Path
     serve: Path
+    backups: Path
 
     @classmethod
     def of(cls, root: Path) -> WorkDirPaths:
@@ -99,10 +101,19 @@ class Project:
     @contextmanager
     def store(self, readonly: bool = False) -> Iterator[Store]:
         """The project's state, open for the with block (readonly: for readers beside a
-        running cycle, such as status and serve)."""
+        running cycle, such as status and serve; a state of an earlier schema is then
+        refused with the command that upgrades it, and upgraded otherwise, after a backup
+        into WORK_DIR/backups)."""
+        from activelearn.errors import OutdatedStateError
         from activelearn.state import Store
 
-        with Store.open(self.state_path, readonly=readonly) as store:
+        try:
+            opened = Store.open(self.state_path, readonly=readonly,
+                                backups=self.paths.backups)
+        except OutdatedStateError as exc:
+            raise OutdatedStateError(exc.path, exc.found, exc.needed, self.cfg.path) \
+                from None
+        with opened as store:
             yield store
 
     def has_state(self) -> bool:

@@ -208,6 +208,7 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap, seconds,
     """
     from activelearn.annotation.bot import annotate_open_tasks, class_seconds
     from activelearn.kinds import UNKNOWN_LABEL
+    from activelearn.loop.maintenance import upgrade_state
     from activelearn.loop.project import linked_project
 
     if noise is not None and accuracies:
@@ -218,6 +219,7 @@ def bot(config, accuracies, noise, limit, seed, follow_overlap, seconds,
         lead_times = class_seconds(seconds, list(cfg.classes), seconds_default)
     except ConfigError as exc:
         raise click.UsageError(option_message(exc)) from None
+    upgrade_state(project)  # an earlier release's state: upgraded (backup first)
     # the server and the project first: a wrong URL or title fails before a long load
     backend = project.backend
     project_id = linked_project(project).project_id

@@ -328,7 +328,10 @@ def project_report(project: Project, out_dir: Path | None = None,
     """`activelearn report` for a project: the page in out_dir (default WORK_DIR/report),
     with the simulate run of simulate_dir (default WORK_DIR/simulate, when it holds a
     rounds.json)."""
+    from activelearn.loop.maintenance import check_state
+
     cfg = project.cfg
+    check_state(project)  # before anything is written: a state this release cannot read
     sim_path = simulate_dir or project.paths.simulate
     records = None
     if simulate_dir is not None or (sim_path / "rounds.json").exists():

@@ -3,23 +3,34 @@
 Every SQLite error the store meets (a full disk, a read-only folder, a damaged file, a
 lock held too long) is raised as a StateError naming the file and what to do, by the
 connection itself (`GuardedConnection`), so no caller sees a traceback. On open the file
-is checked: a folder, another program's SQLite database, a schema version this
-activelearn does not read, and a damaged file (`PRAGMA quick_check`) are refused before
-anything is read or written.
+is checked: a folder, another program's SQLite database, a schema version newer than this
+release, a damaged file (`PRAGMA quick_check`) and a current state missing a table are
+refused before anything is read or written. A new state is made at the current schema.
+A state of an earlier schema is upgraded by a command that writes, after a backup into
+the backups folder beside it (migrations.py; one warning line says so); a command that
+only reads refuses it with the command that upgrades it (OutdatedStateError).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from activelearn.errors import StateError
-from activelearn.state.schema import SCHEMA_VERSION, create_tables
+from activelearn.errors import OutdatedStateError, StateError
+from activelearn.state import migrations
+from activelearn.state.backup import Backup, copy_state, snapshot
+from activelearn.state.schema import SCHEMA, SCHEMA_VERSION, statements
+
+log = logging.getLogger("activelearn.state")
 
 WAIT = 30.0  # seconds a writer waits for another process's transaction
+BACKUPS = "backups"  # the folder beside the state file for the backups an upgrade takes
 
 
 def explain(path: Path, exc: sqlite3.Error) -> StateError:
@@ -46,10 +57,21 @@ def explain(path: Path, exc: sqlite3.Error) -> StateError:
     return StateError(f"{path}: {why}")
 
 
+@dataclass(frozen=True)
+class Upgraded:
+    """What opening a state of an earlier schema did: from which version, the steps
+    applied (empty: another process upgraded it first) and the backup taken before."""
+
+    found: int
+    steps: list[migrations.Migration]
+    backup: Backup
+
+
 class GuardedConnection(sqlite3.Connection):
     """A connection whose every SQLite error is raised as explain()'s StateError."""
 
     state_path: Path  # the file, for the messages; set by connect()
+    upgraded: Upgraded | None = None  # set when connect() upgraded the state
 
     def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
         try:
@@ -82,15 +104,22 @@ class GuardedConnection(sqlite3.Connection):
             raise explain(self.state_path, error) from None
 
 
-def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: Path, readonly: bool = False, backups: Path | None = None,
+            announce: bool = True) -> GuardedConnection:
     """Open the state at path and check it (see the module). readonly: never write, so
-    commands that only read work on a read-only work dir; the file must exist."""
+    commands that only read work on a read-only work dir; the file must exist.
+    backups: where the backup before an upgrade goes (default: backups/ beside path);
+    the connection's `upgraded` says what an upgrade did, and a warning line too unless
+    not announce (the caller says it)."""
     if path.exists() and not path.is_file():
         raise StateError(f"{path}: not a file (a folder?); the state must be a file: move "
                          "it away or set project.work_dir")
     db = _open_readonly(path) if readonly else _open_writable(path)
     try:
-        _check(path, db, readonly)
+        _check(path, db, readonly, backups or path.parent / BACKUPS)
+        if db.upgraded is not None and db.upgraded.steps and announce:
+            log.warning("%s: upgraded from schema %d to %d (backup: %s)", path,
+                        db.upgraded.found, SCHEMA_VERSION, db.upgraded.backup.folder)
     except BaseException:
         db.close()
         raise
@@ -107,8 +136,8 @@ def _raw(path: Path, target: str, uri: bool = False) -> GuardedConnection:
     return db
 
 
-def _open_writable(path: Path) -> sqlite3.Connection:
-    """Connect, switch to WAL and create the tables. Switching the journal mode takes the
+def _open_writable(path: Path) -> GuardedConnection:
+    """Connect, switch to WAL and make a new state's tables. Switching the journal mode takes the
     database exclusively and SQLite does not always wait for that (no busy handler), so
     processes opening a new state at once retry instead of failing."""
     try:
@@ -122,7 +151,8 @@ def _open_writable(path: Path) -> sqlite3.Connection:
         try:
             _refuse_foreign(path, db)
             db.execute("PRAGMA journal_mode=WAL")
-            create_tables(db)
+            if not _has_table(db, "meta"):
+                _create(db)
             return db
         except StateError as exc:
             db.close()
@@ -133,7 +163,7 @@ def _open_writable(path: Path) -> sqlite3.Connection:
             time.sleep(0.05)
 
 
-def _open_readonly(path: Path) -> sqlite3.Connection:
+def _open_readonly(path: Path) -> GuardedConnection:
     """Open without writing anything. A WAL database in a folder where the shared-memory
     file cannot be made is read as immutable (nobody can be writing it there)."""
     if not path.is_file():
@@ -152,6 +182,24 @@ def _open_readonly(path: Path) -> sqlite3.Connection:
     raise StateError(f"{path}: cannot be read; check its permissions")
 
 
+def peek(path: Path) -> GuardedConnection:
+    """The state at path opened to read, without the schema checks: a state of any
+    version (the lock of a state an upgrade or a restore is about to change)."""
+    if not path.is_file():
+        raise StateError(f"{path}: no state here yet")
+    return _raw(path, f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+
+
+def copy_to(path: Path, target: Path) -> int:
+    """Copy the state file at path (any schema; a cycle may be writing it) into the new
+    file target (backup.copy_state); returns the copy's schema version."""
+    db = peek(path)
+    try:
+        return copy_state(db, target)
+    finally:
+        db.close()
+
+
 def _refuse_foreign(path: Path, db: sqlite3.Connection) -> None:
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if tables and "meta" not in tables:
@@ -161,30 +209,83 @@ def _refuse_foreign(path: Path, db: sqlite3.Connection) -> None:
                          "project.work_dir to another folder")
 
 
-def _check(path: Path, db: sqlite3.Connection, readonly: bool) -> None:
-    """The schema version, and the file's integrity (PRAGMA quick_check: every page)."""
-    if readonly:
-        _refuse_foreign(path, db)
-    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() \
-        if not readonly or _has_table(db, "meta") else None
-    found = row[0] if row else None
-    if found is None:
-        if readonly:
-            raise StateError(f"{path}: not an activelearn state (no schema version)")
-        with db:
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                       (str(SCHEMA_VERSION),))
-    elif not str(found).isdigit():
+def _create(db: GuardedConnection) -> None:
+    """Make a new state at SCHEMA_VERSION, in one transaction (a process creating the
+    same state at once finds it made)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not _has_table(db, "meta"):
+            for statement in statements(SCHEMA):
+                db.execute(statement)
+            db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            migrations.record(db, SCHEMA_VERSION, f"a new state at schema {SCHEMA_VERSION}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _check(path: Path, db: GuardedConnection, readonly: bool, backups: Path) -> None:
+    """The schema version and the file's integrity (PRAGMA quick_check: every page); a
+    state of an earlier schema is upgraded (writable) or refused (readonly)."""
+    _refuse_foreign(path, db)
+    if not _has_table(db, "meta"):
+        raise StateError(f"{path}: not an activelearn state (no schema version)")
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if row is None and readonly:
+        raise StateError(f"{path}: not an activelearn state (no schema version)")
+    found = 1 if row is None else row[0]  # no version: an early release's unfinished start
+    if not str(found).isdigit():
         raise StateError(f"{path}: schema version {found!r} is not a number: the file is "
-                         "damaged or not activelearn's; use a new project.work_dir")
-    elif int(found) != SCHEMA_VERSION:
-        raise StateError(f"{path}: state schema {found}, this activelearn reads "
-                         f"{SCHEMA_VERSION}; use a new work_dir")
+                         "damaged or not activelearn's; restore a backup or use a new "
+                         "project.work_dir")
+    version = int(found)
+    if version > SCHEMA_VERSION:
+        raise StateError(f"{path}: state schema {version} is newer than this release's "
+                         f"{SCHEMA_VERSION}: a later activelearn wrote it; run that "
+                         "release (pip install -U activelearn)")
     problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
     if problems != ["ok"]:
         detail = " ".join("; ".join(map(str, problems)).split())[:200]
         raise StateError(f"{path}: damaged ({detail}); restore it from a backup, or use a "
                          "new project.work_dir to start over")
+    if version < SCHEMA_VERSION:
+        if readonly:
+            raise OutdatedStateError(path, version, SCHEMA_VERSION)
+        db.upgraded = _upgrade(path, db, version, backups)
+    else:
+        _check_tables(path, db)
+
+
+def _upgrade(path: Path, db: GuardedConnection, found: int, backups: Path) -> Upgraded:
+    """Back the state up into backups, then apply the migrations it lacks."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    taken = snapshot(db, path.name, backups / f"upgrade-{stamp}-{os.getpid()}-schema{found}")
+    return Upgraded(found, migrations.upgrade(db, assumed=found), taken)
+
+
+def _check_tables(path: Path, db: sqlite3.Connection) -> None:
+    """Every table and column of the current schema is there (a state of this schema
+    lacking one was damaged by hand or by another program)."""
+    want = [s.split()[5] for s in statements(SCHEMA) if s.startswith("CREATE TABLE")]
+    missing = [name for name in want if not migrations.columns(db, name)]
+    if missing:
+        raise StateError(f"{path}: schema {SCHEMA_VERSION} but the table(s) "
+                         f"{', '.join(missing[:3])} are missing: damaged; restore a backup "
+                         "(activelearn restore) or use a new project.work_dir")
+    fresh = sqlite3.connect(":memory:")
+    try:
+        for statement in statements(SCHEMA):
+            fresh.execute(statement)
+        lacking = [f"{name}.{column}" for name in want
+                   for column in migrations.columns(fresh, name)
+                   if column not in migrations.columns(db, name)]
+    finally:
+        fresh.close()
+    if lacking:
+        raise StateError(f"{path}: schema {SCHEMA_VERSION} but the column(s) "
+                         f"{', '.join(lacking[:3])} are missing: damaged; restore a backup "
+                         "(activelearn restore) or use a new project.work_dir")
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:

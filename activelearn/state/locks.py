@@ -11,7 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from activelearn.state.connection import peek
+from activelearn.state.migrations import columns
 from activelearn.state.schema import Table
 
 
@@ -68,3 +71,19 @@ class LockTable(Table):
     def release(self, name: str, owner: str) -> None:
         with self.db:
             self.db.execute("DELETE FROM locks WHERE name=? AND owner=?", (name, owner))
+
+
+def read_holder(path: Path, name: str) -> LockHolder | None:
+    """The holder of the lock `name` in the state file at path, of any schema version,
+    read without writing (what `upgrade` and `restore` check first); None when free."""
+    db = peek(path)
+    try:
+        have = columns(db, "locks")
+        if not have:
+            return None
+        row = db.execute(f"SELECT name, owner, pid, host, acquired_at, heartbeat,"
+                         f" {'started' if 'started' in have else 'NULL'} FROM locks"
+                         " WHERE name=?", (name,)).fetchone()
+    finally:
+        db.close()
+    return LockHolder(*row) if row else None

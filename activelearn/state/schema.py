@@ -1,6 +1,7 @@
-"""The state database's tables in one place: their DDL, the columns added after a table
-was first released, and the base of the table objects that Store composes (store.py).
-Only the state package speaks SQL.
+"""The state database's tables in one place: the DDL of the current schema version, what
+a new state is made with, and the base of the table objects that Store composes
+(store.py). A state made by an earlier release reaches this layout through the numbered
+steps of migrations.py, never through this DDL. Only the state package speaks SQL.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # raise it only with a new step in migrations.py
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS problems (
     round INTEGER NOT NULL, at REAL NOT NULL, PRIMARY KEY (task_id, annotation_id, reason));
 CREATE TABLE IF NOT EXISTS locks (
     name TEXT PRIMARY KEY, owner TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
-    acquired_at REAL NOT NULL, heartbeat REAL NOT NULL);
+    acquired_at REAL NOT NULL, heartbeat REAL NOT NULL, started REAL);
 CREATE TABLE IF NOT EXISTS duplicate_pairs (
     first TEXT NOT NULL, second TEXT NOT NULL, kind TEXT NOT NULL, similarity REAL NOT NULL,
     PRIMARY KEY (first, second));
@@ -84,25 +85,31 @@ CREATE TABLE IF NOT EXISTS catalogue (
     version TEXT NOT NULL, label INTEGER NOT NULL, is_test INTEGER NOT NULL,
     width INTEGER, height INTEGER, format TEXT, mode TEXT, reason TEXT, sha256 TEXT,
     dhash INTEGER, slot INTEGER NOT NULL, cached INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS schema_history (
+    version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at REAL NOT NULL,
+    release TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS phases_round ON phases(round, phase);
+CREATE INDEX IF NOT EXISTS label_history_item ON label_history(item_id);
+CREATE INDEX IF NOT EXISTS annotations_task ON annotations(task_id);
 """
 
 
-# Columns added after a table was first released: (table, column, type). A state made
-# before gets them on open (ALTER TABLE ... ADD COLUMN, NULL in the existing rows).
-ADDED_COLUMNS = [
-    ("tasks", "is_open", "INTEGER"),  # 1/0: Label Studio serves it still (NULL: not known)
-    ("locks", "started", "REAL"),  # the holder process's start time (NULL: not known)
-]
-
-
 def create_tables(db: sqlite3.Connection) -> None:
-    """Create what is missing: tables, indexes, added columns."""
-    db.executescript(SCHEMA)
-    for table, column, kind in ADDED_COLUMNS:
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if column not in have:
-            with db:
-                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+    """Make a new state's tables and indexes, at SCHEMA_VERSION (one transaction)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in statements(SCHEMA):
+            db.execute(statement)
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def statements(script: str) -> list[str]:
+    """The statements of a DDL script (none of ours has a ';' inside a statement), so that
+    they run inside a transaction: sqlite3's executescript commits first."""
+    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 class Table:

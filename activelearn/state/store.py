@@ -9,8 +9,9 @@ the model's suggestions), metrics, Label Studio tasks and annotations (with
 disagreements and problems), gold items, duplicates, relabel requests, label-error
 reviews, the cycle lock, and the file sources' catalogue. Every write is committed at
 once, so a crash loses at most the phase that was running. The tables are in
-schema.py; opening and checking the file, and turning SQLite's errors into one line, in
-connection.py; only this package speaks SQL.
+schema.py (earlier schemas' upgrades in migrations.py, backups in backup.py); opening
+and checking the file, and turning SQLite's errors into one line, in connection.py;
+only this package speaks SQL.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ from activelearn.state.tasks import TaskTable
 class Store:
     """A project's state: the table objects over one connection (see the module)."""
 
-    def __init__(self, path: Path | str, readonly: bool = False) -> None:
+    def __init__(self, path: Path | str, readonly: bool = False,
+                 backups: Path | None = None, announce: bool = True) -> None:
         self.path = Path(path)
-        db = self.db = connect(self.path, readonly)
+        db = self.db = connect(self.path, readonly, backups, announce)
+        # what opening it did to a state of an earlier schema (None: it was current)
+        self.upgraded = db.upgraded
         self.meta = MetaTable(db)
         self.items = ItemTable(db)
         self.labels = LabelTable(db)
@@ -56,10 +60,14 @@ class Store:
         self.catalogue = CatalogueTable(db)
 
     @classmethod
-    def open(cls, path: Path | str, readonly: bool = False) -> Store:
+    def open(cls, path: Path | str, readonly: bool = False,
+             backups: Path | None = None, announce: bool = True) -> Store:
         """The store at path, for `with Store.open(path) as store:`: created when missing,
-        or with readonly, opened without writing (the file must exist)."""
-        return cls(path, readonly)
+        upgraded when of an earlier schema (after a backup into backups, default
+        backups/ beside it), or with readonly, opened without writing (the file must
+        exist; OutdatedStateError when of an earlier schema). announce: a warning line
+        after an upgrade (off: the caller says it)."""
+        return cls(path, readonly, backups, announce)
 
     def __enter__(self) -> Store:
         return self

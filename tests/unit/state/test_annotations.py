@@ -111,7 +111,8 @@ def test_a_state_made_before_the_open_flag_gets_the_column(tmp_path: Path) -> No
     path = tmp_path / "old.sqlite"
     Store(path).close()
     db = sqlite3.connect(path)
-    db.execute("ALTER TABLE tasks DROP COLUMN is_open")
+    db.execute("ALTER TABLE tasks DROP COLUMN is_open")  # as schema 1's first releases
+    db.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
     db.execute("INSERT INTO items VALUES ('img0', 0, NULL, 'train')")
     db.execute("INSERT INTO tasks VALUES ('img0', 10, 1, 1, 0.0, NULL)")
     db.commit()

@@ -53,7 +53,7 @@ def test_another_programs_database_is_refused_and_left_as_it_was(tmp_path: Path)
 
 
 @pytest.mark.parametrize("version, expected", [("abc", "not a number"),
-                                               ("99", "state schema 99")])
+                                               ("99", "state schema 99 is newer")])
 def test_a_schema_version_this_activelearn_does_not_read(tmp_path, version, expected) -> None:
     path = tmp_path / "state.sqlite"
     make_state(path)
