@@ -287,9 +287,11 @@ def serve(config, host, port) -> None:
     except ImportError as exc:
         raise ConfigError(f"activelearn serve needs the serve extra ({exc.name} is missing): "
                           "pip install 'activelearn[serve]'") from None
+    from activelearn.loop.maintenance import check_state
     from activelearn.service.secret import webhook_secret
 
     project = load_project(config, needing="label_studio.url")
+    check_state(project)  # an earlier release's state: one line naming `upgrade`
     cfg = project.cfg
     secret = webhook_secret()
     host = host or cfg.serve.host
