@@ -227,8 +227,9 @@ async def _admit(url: URL, policy: FetchPolicy) -> tuple[str, int, tuple[str, ..
         for text in found:
             address = _ip(text)
             if address is None or not address_allowed(address, policy.networks):
-                raise _Refusal(f"{host} has the address {text}, which is not public "
-                               "(serve.fetch.allow_networks)")
+                what = (f"the address {text} is" if literal is not None
+                        else f"{host} has the address {text}, which is")
+                raise _Refusal(f"{what} not public (serve.fetch.allow_networks)")
     return host, port, tuple(found)
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -224,28 +227,28 @@ def refused(url: str, rules: FetchPolicy, caplog, deadline: float | None = None)
 
 # (the URL, with P for the recording server's port; what the log says)
 BEFORE_CONNECTING = [
-    ("http://127.0.0.1:P/img.png", "has the address 127.0.0.1, which is not public"),
-    ("http://127.0.0.2:P/img.png", "127.0.0.2, which is not public"),
-    ("http://0.0.0.0:P/img.png", "0.0.0.0, which is not public"),
-    ("http://[::1]:P/img.png", "::1, which is not public"),
-    ("http://[::ffff:127.0.0.1]:P/img.png", "::ffff:7f00:1, which is not public"),
-    ("http://[64:ff9b::7f00:1]:P/img.png", "which is not public"),  # NAT64 of 127.0.0.1
+    ("http://127.0.0.1:P/img.png", "the address 127.0.0.1 is not public"),
+    ("http://127.0.0.2:P/img.png", "127.0.0.2 is not public"),
+    ("http://0.0.0.0:P/img.png", "0.0.0.0 is not public"),
+    ("http://[::1]:P/img.png", "::1 is not public"),
+    ("http://[::ffff:127.0.0.1]:P/img.png", "::ffff:7f00:1 is not public"),
+    ("http://[64:ff9b::7f00:1]:P/img.png", "64:ff9b::7f00:1 is not public"),  # NAT64 of 127.0.0.1
     ("http://2130706433:P/img.png", "non-canonical numeric address"),
     ("http://0x7f.1:P/img.png", "non-canonical numeric address"),
     ("http://017700000001:P/img.png", "non-canonical numeric address"),
     ("http://LOCALHOST:P/img.png", "localhost has the address 127.0.0.1"),
     ("http://images.test:P/img.png", "images.test has the address 127.0.0.1"),
     ("http://six.test:P/img.png", "six.test has the address ::1"),
-    ("http://mixed.test:P/img.png", "10.0.0.7, which is not public"),
-    ("http://10.1.2.3/img.png", "10.1.2.3, which is not public"),
-    ("http://172.16.5.4/img.png", "172.16.5.4, which is not public"),
-    ("http://192.168.1.1/img.png", "192.168.1.1, which is not public"),
-    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, which is not public"),
+    ("http://mixed.test:P/img.png", "the address 10.0.0.7, which is not public"),
+    ("http://10.1.2.3/img.png", "10.1.2.3 is not public"),
+    ("http://172.16.5.4/img.png", "172.16.5.4 is not public"),
+    ("http://192.168.1.1/img.png", "192.168.1.1 is not public"),
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is not public"),
     ("http://metadata.test/latest/meta-data/", "169.254.169.254, which is not public"),
-    ("http://100.64.0.1/img.png", "100.64.0.1, which is not public"),
-    ("http://224.0.0.1/img.png", "224.0.0.1, which is not public"),
-    ("http://[fe80::1]/img.png", "fe80::1, which is not public"),
-    ("http://[fd00::1]/img.png", "fd00::1, which is not public"),
+    ("http://100.64.0.1/img.png", "100.64.0.1 is not public"),
+    ("http://224.0.0.1/img.png", "224.0.0.1 is not public"),
+    ("http://[fe80::1]/img.png", "fe80::1 is not public"),
+    ("http://[fd00::1]/img.png", "fd00::1 is not public"),
     ("http://nowhere.test:P/img.png", "gaierror"),
     ("http://user:secret@127.0.0.1:P/img.png", "credentials in the URL"),
     ("http://127.0.0.1:P@images.test:P/img.png", "credentials in the URL"),
@@ -512,3 +515,37 @@ def test_s3_only_in_the_projects_own_buckets(s3_bucket, caplog):
         f"s3://{s3_bucket.name}-other/img.png", rules, caplog)
     assert f"an object of {MAX_BYTES + 1} bytes" in refused(big, rules, caplog)
     assert "FileNotFoundError" in refused(f"s3://{s3_bucket.name}/missing.png", rules, caplog)
+
+
+# ------------------------------------------------------------ https
+
+def test_https_sends_the_names_sni_to_the_checked_address_and_verifies(tmp_path, caplog):
+    """images.test resolves to 127.0.0.1 (allowed there): the TLS handshake arrives at
+    that address naming images.test (SNI), and a certificate no CA signed is refused."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is needed to make the test's certificate"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                    str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=images.test",
+                    "-addext", "subjectAltName=DNS:images.test"], check=True,
+                   capture_output=True, timeout=60)
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True):
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    rules = policy(f"images.test:{port}", networks=("127.0.0.1/32",))
+    line = refused(f"https://images.test:{port}/img.png", rules, caplog)
+    thread.join(5)
+    listener.close()
+    assert names == ["images.test"]
+    assert "certificate" in line.lower()
