@@ -23,6 +23,10 @@ reason; errors raised while the caller reads inside the `with` are translated to
 
 presigned_url signs an s3:// URI into an http(s) URL that anyone holding it can read
 for a while (for Label Studio tasks, whose annotators' browsers have no AWS keys).
+
+These URIs are the project owner's (data.root, a manifest's paths): any host, the
+service's own AWS settings. A URL someone else wrote (a hand-imported task's data.image)
+is fetched through outbound.py's policy instead (serve.fetch).
 """
 
 from __future__ import annotations
