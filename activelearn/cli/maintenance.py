@@ -17,7 +17,7 @@ from activelearn.cli.base import config_option, handle_errors, load_project, mai
 def upgrade(config, backup_dir) -> None:
     """Upgrade WORK_DIR/state.sqlite, made by an earlier release, to this release's schema.
 
-    A copy of the state is backed up first (into WORK_DIR/backups/upgrade-TIME-PID-schemaN,
+    A copy of the state is backed up first (into WORK_DIR/backups/upgrade-TIME-...-schemaN,
     restorable with `activelearn restore`); then every migration the state lacks runs
     in one transaction: interrupted at any moment, the state stays at its old version
     and running upgrade again finishes. Refused while a cycle runs. Commands that write

@@ -85,8 +85,8 @@ def _sound(db: sqlite3.Connection, where: Path, fix: str = "use another backup")
         raise StateError(f"{where}: the state copy is damaged ({detail}); {fix}")
     try:
         row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        return int(row[0])
-    except (sqlite3.Error, TypeError, ValueError):
+        return 1 if row is None else int(row[0])  # none: an early release's first open
+    except (sqlite3.Error, ValueError):
         raise StateError(f"{where}: not an activelearn state (no schema version)") from None
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -260,7 +261,8 @@ def _check(path: Path, db: GuardedConnection, readonly: bool, backups: Path) -> 
 def _upgrade(path: Path, db: GuardedConnection, found: int, backups: Path) -> Upgraded:
     """Back the state up into backups, then apply the migrations it lacks."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    taken = snapshot(db, path.name, backups / f"upgrade-{stamp}-{os.getpid()}-schema{found}")
+    name = f"upgrade-{stamp}-{os.getpid()}-{secrets.token_hex(2)}-schema{found}"
+    taken = snapshot(db, path.name, backups / name)
     return Upgraded(found, migrations.upgrade(db, assumed=found), taken)
 
 
