@@ -199,7 +199,9 @@ def presigned_url(uri: str, expires_s: int) -> str:
     try:
         # SigV4 whatever botocore's default: S3 takes nothing else in the newer regions
         # (and it is what bounds a URL's life to 7 days)
-        fs = fs_class(**options("s3"), config_kwargs={"signature_version": "s3v4"})
+        opts = options("s3")
+        opts["config_kwargs"] = {**opts.get("config_kwargs", {}), "signature_version": "s3v4"}
+        fs = fs_class(**opts)
         _, key, _ = fs.split_path(uri)
         if not key:
             raise UnusableImage("names a bucket, not an object (s3://bucket/key)")
