@@ -12,6 +12,7 @@ credentials or query.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import shutil
 import socket
@@ -59,6 +60,7 @@ def png() -> bytes:
 
 
 PNG = png()
+BOMB = gzip.compress(bytes(64 * 2**20))  # 64 MB of zeros in about 64 kB
 
 
 class Site:
@@ -66,7 +68,7 @@ class Site:
     header of every request. Paths: /img.png, /to?u=URL (302 to URL), /loop (302 to
     itself), /chain/N (N redirects, then the image), /status/N, /huge (claims a GB),
     /endless (chunked, no length, never ends), /slow (a byte a tenth of a second),
-    /hang (no answer)."""
+    /hang (no answer), /bomb (64 MB gzipped in 64 kB)."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.seen: list[tuple[str, str]] = []
@@ -123,11 +125,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._slow()
         elif path == "/hang":
             site.stopping.wait(30)
+        elif path == "/bomb":
+            self._answer(200, BOMB, encoding="gzip")
         else:
             self._answer(404, b"no")
 
-    def _answer(self, status: int, body: bytes, length: int | None = None) -> None:
+    def _answer(self, status: int, body: bytes, length: int | None = None,
+                encoding: str = "") -> None:
         self.send_response(status)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
         self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         with contextlib.suppress(OSError):  # the client may hang up first
@@ -414,6 +421,40 @@ def test_a_name_is_connected_to_at_the_address_checked_with_its_own_host_header(
     assert fetch_url(f"http://images.test:{site.port}/chain/1", rules) == PNG
     assert site.seen == [("/chain/1", f"images.test:{site.port}"),
                          ("/chain/0", f"images.test:{site.port}")]
+
+
+def test_the_connection_goes_to_the_address_checked_not_a_second_lookup(site):
+    """A DNS rebinding answers the check with one address and the connection with
+    another: here the name is looked up once per hop, and the request arrives at the
+    address that lookup gave."""
+    answers = iter([["127.0.0.1"], ["127.0.0.2"], ["127.0.0.2"]])
+    asked: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    rules = FetchPolicy.build(FetchConfig(allow_hosts=[f"images.test:{site.port}"],
+                                          allow_networks=["127.0.0.1/32"]), LS,
+                              resolve=rebinding)
+    assert fetch_url(f"http://images.test:{site.port}/img.png", rules) == PNG
+    assert asked == ["images.test"]
+    assert site.paths == ["/img.png"]
+
+
+def test_proxy_settings_in_the_environment_are_not_used(site, other, local, monkeypatch):
+    """HTTP_PROXY would send the request (and its decision) to another server."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, other.url(""))
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert fetch_url(site.url(), local) == PNG
+    assert other.seen == [] and site.paths == ["/img.png"]
+
+
+def test_a_compressed_body_is_not_inflated(site, local):
+    """A gzip bomb stays the 64 kB it was sent as (the decoder then finds no image)."""
+    assert fetch_url(site.url("/bomb"), local) == BOMB
 
 
 def test_label_studios_own_host_is_allowed_on_loopback(site, caplog):
