@@ -130,7 +130,7 @@ def secret_values() -> list[str]:
     """The secrets this process holds in its environment (SECRET_NAMES: the Label Studio
     token, the webhook secret, AWS keys, ...) or in the files such a variable names;
     longest first."""
-    found = set()
+    found: set[str] = set()
     for name, value in os.environ.items():
         if not SECRET_NAMES.search(name.upper()) or not value.strip():
             continue

@@ -14,7 +14,7 @@ from activelearn.cli.base import (
     load_project,
     main,
 )
-from activelearn.errors import ConfigError
+from activelearn.errors import ConfigError, printable
 
 
 @main.command()
@@ -202,7 +202,7 @@ def ingest(config, no_progress) -> None:
     click.echo(f"pool: {len(pool) - tests} items + {tests} test items, "
                f"{len(pool.skipped)} unusable files skipped")
     for item in pool.skipped[:5]:
-        click.echo(f"  skipped {item.item_id}: {item.reason}")
+        click.echo(f"  skipped {printable(item.item_id)}: {printable(item.reason)}")
     if len(pool.skipped) > 5:
         click.echo(f"  ... and {len(pool.skipped) - 5} more (activelearn clean writes them "
                    "all to skipped.csv)")

@@ -42,7 +42,7 @@ class SdkConnection:
     one place that turns the SDK's and httpx's errors into activelearn errors, and lists
     tasks (see `tasks`)."""
 
-    def __init__(self, client: LabelStudio, url: str, timeout: float, workers: int = 1) -> None:
+    def __init__(self, client: Any, url: str, timeout: float, workers: int = 1) -> None:
         self.client = client
         self.url = url
         self.timeout = timeout
@@ -169,11 +169,12 @@ class LabelStudioBackend:
         if not url:
             raise BackendError("no Label Studio URL: set label_studio.url in the project "
                                "file or ACTIVELEARN_LS_URL")
-        client = LabelStudio(base_url=url, api_key=token or api_token(), timeout=timeout)
-        backend = cls(SdkConnection(client, url, timeout, workers))
-        with backend.conn.answering("checking the API token"):
-            backend.client.users.whoami()
-        return backend
+        token = token or api_token()
+        conn = SdkConnection(None, url, timeout, workers)
+        with conn.answering("checking the API token"):  # a JWT is exchanged here
+            conn.client = LabelStudio(base_url=url, api_key=token, timeout=timeout)
+            conn.client.users.whoami()
+        return cls(conn)
 
 
 def http_status(code: int | None) -> str:
