@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from activelearn.errors import printable
 from activelearn.loop.project import PROJECT_ID_KEY
 from activelearn.project import Project
 from activelearn.service.events import WebhookEvent
@@ -27,7 +28,8 @@ class Controller:
         cfg = project.cfg
         self.project = project
         self.echo = echo
-        self.trigger = Trigger(cfg.serve.min_new_labels, cfg.serve.max_wait)
+        self.trigger = Trigger(cfg.serve.min_new_labels, cfg.serve.max_wait,
+                               cfg.serve.retry_after)
         self.runner = CycleRunner(Path(cfg.path), project)
         self.counts = ServiceCounts()
         self.collector = ProjectCollector(project, self.counts, self.figures)
@@ -60,7 +62,7 @@ class Controller:
         now = time.monotonic() if now is None else now
         finished = self.runner.poll()
         if finished is not None:
-            self._ended(finished)
+            self._ended(finished, now)
         if self.runner.running is not None:
             return
         reason = self.trigger.due(now)
@@ -69,7 +71,8 @@ class Controller:
         holder = self.runner.lock_holder()
         if holder is not None:
             if self.waiting_for is None or self.waiting_for.owner != holder.owner:
-                self.echo(f"a cycle is due ({reason}) but pid {holder.pid} on {holder.host} "
+                self.echo(f"a cycle is due ({reason}) but pid {holder.pid} on "
+                          f"{printable(holder.host)} "
                           "holds the cycle lock: starting when it ends")
             self.waiting_for = holder
             self._lock_retry_at = now + LOCK_RETRY
@@ -77,14 +80,26 @@ class Controller:
         self.waiting_for = None
         taken = self.trigger.take()
         pid = self.runner.start(taken, reason)
-        self.echo(f"cycle {self.runner.started} started (pid {pid}): {reason}")
+        self.echo(f"cycle {self.runner.number} started (pid {pid}): {reason}")
 
-    def _ended(self, finished: Finished) -> None:
+    def _ended(self, finished: Finished, now: float) -> None:
+        """A cycle's end: a failed one's changes wait again, tried after the backoff; a
+        locked one's wait for the lock; one that ran ends the backoff."""
+        retry = ""
         if finished.result == "locked":  # cron's cycle got there first: wait for it
             self.trigger.give_back(finished.taken)
+        elif finished.result == "failed":
+            delay = self.trigger.failed(finished.taken, now)
+            pending = self.trigger.pending.changes
+            self.runner.record("retry", failures=self.trigger.failures,
+                               retry_in=round(delay, 3), changes=pending)
+            retry = (f"; its {pending} changes wait, tried again in {delay:.0f} s "
+                     f"(failure {self.trigger.failures} in a row)")
+        else:
+            self.trigger.succeeded()
         self.echo(f"cycle {finished.number} ended: {finished.result} (exit "
-                  f"{finished.exit_code}) in {finished.seconds:.1f} s; its output is in "
-                  f"{self.runner.log}")
+                  f"{finished.exit_code}) in {finished.seconds:.1f} s{retry}; its output is "
+                  f"in {self.runner.log}")
 
     def figures(self) -> CycleFigures:
         last = self.runner.last
@@ -93,14 +108,19 @@ class Controller:
                             last.seconds if last else None, last.exit_code if last else None,
                             last.ended_at if last else None)
 
-    def describe(self) -> dict[str, Any]:
-        """The service's part of GET /status."""
+    def describe(self, now: float | None = None) -> dict[str, Any]:
+        """The service's part of GET /status (retry: a failed cycle's changes wait for
+        their next try: failures in a row, seconds until it; None when none failed)."""
         last = self.runner.last
         holder = self.waiting_for
+        retry_in = self.trigger.retry_in(time.monotonic() if now is None else now)
         return {
             "cycles_started": self.runner.started,
+            "latest_cycle": self.runner.number,
             "cycle_running": self.runner.running,
             "pending_changes": self.trigger.pending.changes,
+            "retry": None if retry_in is None else {
+                "failures": self.trigger.failures, "in_seconds": round(retry_in, 1)},
             "min_new_labels": self.trigger.min_new_labels, "max_wait": self.trigger.max_wait,
             "waiting_for_lock": None if holder is None else {"pid": holder.pid,
                                                              "host": holder.host},

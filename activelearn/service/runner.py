@@ -3,8 +3,9 @@ process (cron's `activelearn cycle`) holds the project's cycle lock.
 
 Each cycle is a process forked from a forkserver that has the cycle's code imported (see
 cycle_process.py). WORK_DIR/serve/cycles.jsonl records every start (written by the cycle
-process as it begins) and end (exit code, seconds, result); WORK_DIR/serve/cycle.log
-holds their output.
+process as it begins) and end (exit code, seconds, result), and when a failed one is tried
+again; WORK_DIR/serve/cycle.log holds their output. Cycle numbers go on from the
+journal's highest one across restarts of serve, so none repeats.
 """
 
 from __future__ import annotations
@@ -47,12 +48,13 @@ class CycleRunner:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.journal = self.folder / "cycles.jsonl"
         self.log = self.folder / "cycle.log"
+        self.number = cycle_process.resume_journal(self.journal)  # the latest cycle's
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(["activelearn.service.cycle_process"])
         self._process: Any = None
         self._taken = Pending()
         self._started_at = 0.0
-        self.started = 0
+        self.started = 0  # cycles this service started
         self.last: Finished | None = None
 
     def warm_up(self) -> None:
@@ -80,12 +82,11 @@ class CycleRunner:
     def start(self, taken: Pending, reason: str) -> int:
         """Start a cycle for the changes `taken`; returns its pid."""
         self.started += 1
-        cycle_process.append_journal(self.journal, {
-            "event": "trigger", "cycle": self.started, "at": time.time(),
-            "changes": taken.changes, "reason": reason})
+        self.number += 1
+        self.record("trigger", changes=taken.changes, reason=reason)
         self._process = self._ctx.Process(
             target=cycle_process.run_cycle_process, daemon=False,
-            args=(str(self.config_path), str(self.journal), str(self.log), self.started))
+            args=(str(self.config_path), str(self.journal), str(self.log), self.number))
         self._started_at = time.monotonic()
         self._taken = taken
         self._process.start()
@@ -100,7 +101,7 @@ class CycleRunner:
         self._process.close()
         self._process = None
         code = code if code >= 0 else 128 - code  # killed by a signal: 128 + its number
-        finished = Finished(self.started, code, RESULTS.get(code, "failed"),
+        finished = Finished(self.number, code, RESULTS.get(code, "failed"),
                             time.monotonic() - self._started_at, time.time(), self._taken)
         cycle_process.append_journal(self.journal, {
             "event": "end", "cycle": finished.number, "at": finished.ended_at,
@@ -108,3 +109,9 @@ class CycleRunner:
             "seconds": round(finished.seconds, 3)})
         self.last = finished
         return finished
+
+    def record(self, event: str, **fields: Any) -> None:
+        """A record about the latest cycle appended to the journal ("retry": when a
+        failed one is started again)."""
+        cycle_process.append_journal(self.journal, {
+            "event": event, "cycle": self.number, "at": time.time(), **fields})
