@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -53,9 +54,10 @@ class Backup:
         return self.folder / ARTIFACTS / name
 
 
-def copy_state(db: sqlite3.Connection, target: Path) -> int:
-    """Copy the open state db into the new file target (see the module); returns the
-    copy's schema version. StateError when the copy is not sound."""
+def copy_state(db: sqlite3.Connection, target: Path, source: Path | None = None) -> int:
+    """Copy the open state db (the file source, for the messages) into the new file
+    target (see the module); returns the copy's schema version. StateError when the
+    copy is not sound."""
     tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         copy = sqlite3.connect(tmp)
@@ -70,6 +72,9 @@ def copy_state(db: sqlite3.Connection, target: Path) -> int:
             os.fsync(written.fileno())
         os.replace(tmp, target)
     except sqlite3.Error as exc:
+        if any(w in str(exc) for w in ("not a database", "malformed", "corrupt")):
+            raise StateError(f"{source or target}: damaged ({exc}); restore an earlier "
+                             "backup") from None
         raise StateError(f"{target}: the copy of the state failed ({exc}); check the "
                          "folder and free space, then run again") from None
     finally:
@@ -118,8 +123,12 @@ def write_manifest(folder: Path, state: str, schema_version: int,
 def snapshot(db: sqlite3.Connection, state_name: str, folder: Path) -> Backup:
     """A backup of the state alone (what an upgrade takes first) in the new folder."""
     folder.mkdir(parents=True, exist_ok=False)
-    version = copy_state(db, folder / state_name)
-    return write_manifest(folder, state_name, version, [])
+    try:
+        version = copy_state(db, folder / state_name)
+        return write_manifest(folder, state_name, version, [])
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # no half backup left to mistake
+        raise
 
 
 def read_backup(folder: Path) -> Backup:

@@ -196,7 +196,7 @@ def copy_to(path: Path, target: Path) -> int:
     file target (backup.copy_state); returns the copy's schema version."""
     db = peek(path)
     try:
-        return copy_state(db, target)
+        return copy_state(db, target, path)
     finally:
         db.close()
 
