@@ -160,6 +160,7 @@ def restore_project(project: Project, folder: Path, force: bool = False) -> Rest
                              f"it (the current one is kept in {project.paths.backups})")
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         aside = project.paths.backups / f"replaced-{stamp}-{os.getpid()}"
+    live.parent.mkdir(parents=True, exist_ok=True)  # a new machine: no work dir yet
     models = 0
     for name in backup.artifacts:  # first: the state never names a model not there
         if not project.artifacts.exists(name):

@@ -92,3 +92,38 @@ def test_a_backup_taken_during_a_cycle_restores_and_the_next_cycle_resumes(
         rounds = {r.round: r.status for r in store.rounds.all()}
         assert rounds[2] == "done", out
     check_tasks(Project(config, ls_env))
+
+
+def test_a_project_restores_onto_a_new_machine_with_its_models(tmp_path, fmnist_root) -> None:
+    """Work dir lost: the backup (state, the models its rounds name, the pretrained
+    weights) restores into a work dir that does not exist yet, and `status` reads it."""
+    from support.project_files import write_project
+
+    first = write_project(tmp_path / "a.yaml", tmp_path / "a", fmnist_root)
+    with Store.open(tmp_path / "a" / "state.sqlite") as store:
+        store.items.add([("img0", 0, None, "train")])
+        for round_, version in ((1, "t-r1"), (2, "t-r2"), (3, None)):
+            store.rounds.start(round_)
+            store.rounds.finish(round_, version, 10 * round_)
+        store.meta.set("pretrained_weights", "pretrained/abc.pt")
+    models = tmp_path / "a" / "models"
+    models.mkdir()
+    for name in ("t-r1.pt", "t-r1.json", "t-r2.pt"):  # t-r2.json went missing
+        (models / name).write_bytes(name.encode() * 100)
+    (tmp_path / "a" / "pretrained").mkdir()
+    (tmp_path / "a" / "pretrained" / "abc.pt").write_bytes(b"pretrained")
+    taken = invoke("backup", str(tmp_path / "b"), "--config", str(first))
+    assert taken.exit_code == 0, taken.output
+    assert "and 4 model files into" in taken.output
+    assert "not in the artifact store, so not in the backup: models/t-r2.json" in taken.output
+
+    second = write_project(tmp_path / "c.yaml", tmp_path / "new" / "work", fmnist_root)
+    restored = invoke("restore", str(tmp_path / "b"), "--config", str(second))
+    assert restored.exit_code == 0, restored.output
+    assert "4 model files put back" in restored.output
+    new = tmp_path / "new" / "work"
+    assert (new / "models" / "t-r2.pt").read_bytes() == b"t-r2.pt" * 100
+    assert (new / "pretrained" / "abc.pt").read_bytes() == b"pretrained"
+    status = invoke("status", "--json", "--config", str(second))
+    assert status.exit_code == 0, status.output
+    assert '"model_version": "t-r2"' in status.output
