@@ -38,7 +38,13 @@ from activelearn.project import Project
 from activelearn.reporting.status import project_status
 from activelearn.service.controller import Controller
 from activelearn.service.events import BadEvent, parse_event, secret_matches
-from activelearn.service.limits import BadBody, json_object, read_body, report_name
+from activelearn.service.limits import (
+    BadBody,
+    BodyTooLarge,
+    json_object,
+    read_body,
+    report_name,
+)
 from activelearn.service.metrics import CONTENT_TYPE, render
 from activelearn.service.refusals import one_line, refusal
 
@@ -76,7 +82,10 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
                               "service's webhook secret ($ACTIVELEARN_WEBHOOK_SECRET)")
         try:
             event = parse_event(await json_body(request, "the body", "max_body"))
-        except (BadBody, BadEvent) as exc:  # BodyTooLarge included
+        except BodyTooLarge:
+            controller.counts.refused["size"] += 1
+            raise
+        except (BadBody, BadEvent) as exc:
             controller.counts.refused["body"] += 1
             raise BadBody(f"not a Label Studio webhook event: {exc}") from None
         counted = controller.on_event(event)  # StateError: 503, the event not counted
@@ -126,7 +135,10 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
         controller.counts.errors[(route, answer.status)] += 1
         if answer.log is not None:
             echo(f"error: {answer.log}")
-        return error(answer.status, answer.message)
+        response = error(answer.status, answer.message)
+        if answer.status == 413:  # the server closes the connection, not read on to its end
+            response.headers["Connection"] = "close"
+        return response
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # an unknown route, a wrong method

@@ -59,17 +59,18 @@ class Fetcher:
                 "asked for again later")
 
     async def read_all(self, tasks: dict[int, dict[str, Any]], shape: Sequence[int],
-                       deadline: float) -> dict[int, np.ndarray | str]:
+                       until: float, deadline: float) -> dict[int, np.ndarray | str]:
         """(task index -> decoded image [channels, h, w] uint8, or the reason it cannot
-        be had) for these tasks, read beside each other until deadline (a
-        time.monotonic() instant); shape: (channels, h, w) of the pool's images."""
+        be had) for these tasks, read beside each other and waited for until `until`; a
+        read still under way then ends by deadline (time.monotonic() instants); shape:
+        (channels, h, w) of the pool's images."""
         if not tasks:
             return {}
         loop = asyncio.get_running_loop()
         reads = {i: loop.run_in_executor(self.threads, self.read, task, shape, deadline)
                  for i, task in tasks.items()}
         _, pending = await asyncio.wait(reads.values(),
-                                        timeout=max(0.0, deadline - time.monotonic()))
+                                        timeout=max(0.0, until - time.monotonic()))
         for read in pending:
             read.cancel()  # not started: it never will; under way: ends by the deadline
         if pending:

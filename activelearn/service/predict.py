@@ -23,9 +23,8 @@ What Label Studio 1.23.2 does with the answers:
 
 A task activelearn pushed carries its item id (tasks.task_item_id): its pixels come
 from the pool, as the model saw them in training. Any other task is read from its
-data.image (task_images.py, read by fetcher.py) and decoded to the pool's channels and
-size (data/images.py), until the request's deadline (serve.predict_deadline): a task
-whose image is not read by then gets an error entry, and the answer still comes in time.
+data.image (fetcher.py) and decoded to the pool's channels and size, until the request's
+deadline (serve.predict_deadline, less ANSWER_TIME): one not read by then gets an error.
 """
 
 from __future__ import annotations
@@ -62,6 +61,7 @@ log = logging.getLogger("activelearn.serve")
 MODEL_CLASS = "activelearn"
 CHECK_EVERY = 1.0  # seconds between looks at the state for a newer model
 NO_MODEL = "no trained model yet: run activelearn cycle until a round trains"
+ANSWER_TIME = 0.5  # seconds of a /predict's deadline kept for inference and the answer
 
 
 class BadRequest(ValueError):
@@ -148,9 +148,10 @@ class ModelService:
         positions = {i: self._positions[item] for i, item in enumerate(map(task_item_id, tasks))
                      if item is not None and item in self._positions}
         assert self._pool is not None
+        images_by = deadline - min(ANSWER_TIME, self.cfg.serve.predict_deadline / 10)
         read = await self.fetcher.read_all({i: task for i, task in enumerate(tasks)
                                             if i not in positions},
-                                           self._pool.images.shape[1:], deadline)
+                                           self._pool.images.shape[1:], images_by, deadline)
         return await self._in_thread(deadline, self._results, tasks, loaded, positions, read)
 
     def predict(self, body: Any, deadline: float | None = None) -> dict[str, Any]:
@@ -169,10 +170,9 @@ class ModelService:
         try:
             return await asyncio.wait_for(running, max(0.0, deadline - time.monotonic()))
         except TimeoutError:
-            raise ActiveLearnError(
-                "the model did not answer within serve.predict_deadline "
-                f"({self.cfg.serve.predict_deadline:g} s): it is loading or busy with other "
-                "requests; Label Studio asks again") from None
+            raise ActiveLearnError(f"the model did not answer within serve.predict_deadline "
+                                   f"({self.cfg.serve.predict_deadline:g} s): it is loading "
+                                   "or busy; Label Studio asks again") from None
 
     def _prepare(self, label_config: Any) -> LoadedModel:
         """The model to answer with and the pool open (StateError, 503, before any image

@@ -83,3 +83,29 @@ def test_report_is_404_until_written_then_served(client):
     assert client.get("/report/curve.csv").text == "a,b\n"
     assert client.get("/report/../state.sqlite").status_code == 404
     assert client.get("/report/%2e%2e/state.sqlite").status_code == 404
+
+
+def test_webhook_actions_in_metrics_are_bounded(client):
+    from activelearn.service.metrics import MAX_LABEL_VALUES
+
+    actions = ["PROJECT_UPDATED", "lower-case", "WITH\nNEWLINE", "A" * 65] + [
+        f"ACTION_{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(2 * MAX_LABEL_VALUES)]
+    for action in actions:
+        answer = client.post("/webhook", json={"action": action, "project": {"id": 7}},
+                             headers={SECRET_HEADER: SECRET})
+        assert answer.status_code == 200
+    text = client.get("/metrics").text
+    counted = [line for line in text.splitlines()
+               if line.startswith("activelearn_webhook_events_total{")]
+    assert len(counted) == MAX_LABEL_VALUES + 1  # the first 32 names, and "other"
+    assert 'activelearn_webhook_events_total{action="other"} 36.0' in text
+    assert "lower-case" not in text and "NEWLINE" not in text
+    assert client.get("/status").json()["serve"]["webhook_events"]["other"] == 36
+
+
+def test_a_webhook_over_max_body_is_413_and_counted(client):
+    answer = client.post("/webhook", content=b"{" + b" " * (32 * 2**20) + b"}",
+                         headers={SECRET_HEADER: SECRET})
+    assert answer.status_code == 413 and answer.headers["connection"] == "close"
+    assert "serve.max_body" in answer.json()["error"]
+    assert 'activelearn_webhook_refused_total{reason="size"} 1.0' in client.get("/metrics").text
