@@ -10,8 +10,15 @@ import json
 import pytest
 
 from activelearn.config import config_content, config_from_dict, load_config
-from activelearn.errors import ConfigError
-from activelearn.jobs.inputs import labels_snapshot, open_job, parse_labels
+from activelearn.errors import ConfigError, JobError
+from activelearn.jobs.inputs import (
+    ARTIFACTS_ENV,
+    SCRATCH_ENV,
+    labels_snapshot,
+    open_job,
+    parse_labels,
+    public_url,
+)
 from activelearn.jobs.payloads import base_payload
 from activelearn.project import Project
 
@@ -54,3 +61,50 @@ def test_the_artifact_store_is_a_folder_or_a_url_jobs_can_write_to(project_file)
             config_from_dict({**config_content(cfg), "jobs": {"artifacts": bad}})
     local = dataclasses.replace(cfg.jobs, artifacts="file:///tmp/x")
     assert not local.remote_artifacts
+
+
+@pytest.mark.parametrize(("url", "public"), [
+    ("redis://:pw@127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ("https://user:pw@ls.example/", "https://ls.example/"),
+    ("https://token-as-user@ls.example/", "https://ls.example/"),
+    ("s3://key:secret@bucket/prefix", "s3://bucket/prefix"),
+    ("abfs://container@account.dfs.core.windows.net/x",  # a container, not a credential
+     "abfs://container@account.dfs.core.windows.net/x"),
+    ("https://img.example/{path}?size=2&X-Amz-Signature=abc&sig=def",
+     "https://img.example/{path}?size=2"),
+    ("s3://bucket/prefix", "s3://bucket/prefix"),
+    ("/a/local/folder", "/a/local/folder"),
+])
+def test_a_public_url_has_no_credentials(url, public) -> None:
+    assert public_url(url) == public
+
+
+def test_a_payload_carries_no_redis_url_and_no_url_credentials(project_file) -> None:
+    cfg = load_config(project_file(
+        jobs={"redis_url": "redis://:redis-pw@127.0.0.1:6379/0"},
+        label_studio={"url": "http://u:ls-pw@127.0.0.1:8080",
+                      "url_template": "https://img.example/{path}?token=tpl-pw"}))
+    payload = base_payload(Project(cfg))
+    text = json.dumps(payload)
+    assert "redis-pw" not in text and "ls-pw" not in text and "tpl-pw" not in text
+    assert payload["config"]["jobs"]["redis_url"] == ""
+    job = open_job(json.loads(text))  # and it still reads back as the job's config
+    assert job.cfg.label_studio.url == "http://127.0.0.1:8080"
+    assert job.cfg.model == cfg.model and job.cfg.data == cfg.data
+
+
+def test_a_worker_opens_the_store_with_its_own_credentials(project_file, tmp_path,
+                                                          monkeypatch) -> None:
+    cfg = load_config(project_file())  # the store set past the checks, which may refuse it
+    cfg = dataclasses.replace(cfg, jobs=dataclasses.replace(
+        cfg.jobs, artifacts="s3://key:secret@bucket/prefix"))
+    payload = base_payload(Project(cfg))
+    assert payload["artifacts"] == "s3://bucket/prefix"
+    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path / "scratch"))
+    monkeypatch.setenv(ARTIFACTS_ENV, "s3://mykey:mysecret@bucket/prefix/")
+    job = open_job(payload)
+    assert job.store.url == "s3://mykey:mysecret@bucket/prefix" and not job.shared
+    monkeypatch.setenv(ARTIFACTS_ENV, "s3://mykey:mysecret@other/prefix")
+    with pytest.raises(JobError, match="refused: artifact store s3://bucket/prefix") as exc:
+        open_job(payload)
+    assert "mysecret" not in str(exc.value)
