@@ -137,6 +137,14 @@ def _restore_locked(tmp, config):
     hold_lock(tmp / "work" / "state.sqlite")
 
 
+def _backup_and_state(tmp, config):
+    backup_of(tmp, config)
+
+
+def _old(tmp, config):
+    copy_demo_state(tmp / "work")
+
+
 def _full_folder(tmp, config):
     current_state(tmp / "work")
     (tmp / "backup").mkdir()
@@ -181,7 +189,11 @@ CASES: dict[str, tuple[Callable, list[str], str]] = {
     "restore-a-missing-folder": (_nothing, ["restore", "{tmp}/nowhere"], "no backup folder"),
     "restore-while-locked": (_restore_locked, ["restore", "{tmp}/backup", "--force"],
                              "a cycle is running"),
-    "restore-over-a-state": (_restore_locked, ["restore", "{tmp}/backup"], "running"),
+    "restore-over-a-state": (_backup_and_state, ["restore", "{tmp}/backup"],
+                             "a state is here already"),
+    "old-state-serve": (_old, ["serve", "--port", "1"], "run `activelearn upgrade --config"),
+    "old-state-export": (_old, ["export", "--format", "csv", "--out", "{tmp}/out"],
+                         "this release needs 2"),
     "backup-into-a-full-folder": (_full_folder, ["backup", "{tmp}/backup"], "not an empty"),
     "backup-under-a-file": (_file_as_parent, ["backup", "{tmp}/afile/b"], "cannot write"),
     "backup-without-a-state": (_nothing, ["backup", "{tmp}/backup"], "no state here"),
@@ -192,7 +204,7 @@ CASES: dict[str, tuple[Callable, list[str], str]] = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_hostile_state_files_and_backups(case, tmp_path, project_file) -> None:
     setup, command, words = CASES[case]
-    config = project_file()
+    config = project_file(label_studio={"url": "http://127.0.0.1:9"})
     setup(tmp_path, config)
     before = files_of(tmp_path)
     args = [a.format(tmp=tmp_path) for a in command]
