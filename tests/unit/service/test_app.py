@@ -109,3 +109,26 @@ def test_a_webhook_over_max_body_is_413_and_counted(client):
     assert answer.status_code == 413 and answer.headers["connection"] == "close"
     assert "serve.max_body" in answer.json()["error"]
     assert 'activelearn_webhook_refused_total{reason="size"} 1.0' in client.get("/metrics").text
+
+
+def test_a_bug_is_a_500_in_one_line_without_its_message_or_a_traceback(project_file,
+                                                                       monkeypatch, capfd):
+    from activelearn.service.predict import ModelService
+
+    def broken(self):
+        raise KeyError("secret-token-in-a-message")
+
+    monkeypatch.setattr(ModelService, "health", broken)
+    cfg = load_config(project_file())
+    lines: list[str] = []
+    with TestClient(create_app(Project(cfg), SECRET, lines.append, warm=False)) as c:
+        answer = c.get("/health")
+        assert answer.status_code == 500
+        assert answer.json() == {"error": "internal error (KeyError): a bug in activelearn"}
+        wrong = c.get("/predict")
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"
+        assert wrong.json() == {"error": "Method Not Allowed"}
+    assert lines == ["error: GET /health: 500: KeyError: a bug in activelearn; please "
+                     "report it with what the request held"]
+    out = "".join(capfd.readouterr())
+    assert "Traceback" not in out and "secret-token" not in out
