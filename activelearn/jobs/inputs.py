@@ -112,13 +112,13 @@ def open_job(payload: dict[str, Any]) -> Job:
         return Job(cfg, store, shared=True)
     # the payload names the store without credentials; the worker opens it with its own
     # --artifacts URL (and its own environment: AWS_*, ...)
-    served = {public_url(u.rstrip("/")): u.rstrip("/")
+    stores = {public_url(u.rstrip("/")): u.rstrip("/")
               for u in os.environ.get(ARTIFACTS_ENV, "").splitlines() if u}
     named = public_url(store.url)
-    if named not in served:
+    if named not in stores:
         raise JobError(f"refused: artifact store {named} is not one this worker serves "
-                       f"({', '.join(served) or 'none'}); start it with --artifacts {named}")
-    store = ArtifactStore(served[named], Path(scratch))
+                       f"({', '.join(stores) or 'none'}); start it with --artifacts {named}")
+    store = ArtifactStore(stores[named], Path(scratch))
     own = Path(scratch) / "projects" / hashlib.sha256(named.encode()).hexdigest()[:12]
     project = dataclasses.replace(cfg.project, work_dir=str(own))
     job = Job(dataclasses.replace(cfg, project=project), store, shared=False)
