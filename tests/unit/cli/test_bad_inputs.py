@@ -23,7 +23,7 @@ from PIL import Image
 
 from activelearn.cli import main
 from activelearn.kinds import Split
-from activelearn.state import Store
+from activelearn.state import SCHEMA_VERSION, Store
 
 
 @dataclass
@@ -481,8 +481,8 @@ def _(c: Ctx) -> list[str]:
 # Not the project's work: the lock, the schema version, and the catalogue of the source's
 # files (what each file is, broken ones too: re-derivable from the files, and kept so
 # that the next run does not read them again).
-IGNORED_TABLES = ("locks", "catalogue")
-IGNORED_META = {("schema_version", "1")}
+IGNORED_TABLES = ("locks", "catalogue", "schema_history")  # what opening a state writes
+IGNORED_META = {("schema_version", str(SCHEMA_VERSION))}
 
 
 def work_rows(path: Path) -> list:
