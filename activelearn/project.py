@@ -125,7 +125,8 @@ class Project:
         remote artifacts are fetched into WORK_DIR/fetched."""
         from activelearn.data.artifacts import ArtifactStore
 
-        return ArtifactStore.of_project(self.cfg.jobs.artifacts, self.work_dir)
+        return ArtifactStore.of_project(self.cfg.jobs.artifacts, self.work_dir,
+                                        self.cfg.jobs.store_timeout)
 
     @cached_property
     def executor(self) -> Executor:

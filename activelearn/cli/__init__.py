@@ -7,7 +7,11 @@ ones (worker, status, report, clean, ingest, export, serve); maintenance.py the
 project's upkeep (upgrade, backup, restore).
 """
 
-from activelearn.cli import loop, maintenance, ops, pretrain, simulate  # noqa: F401  (importing them registers the commands)
-from activelearn.cli.base import main
+from activelearn.cli.interrupt import guard_startup
+
+guard_startup()  # the program only: a Ctrl-C during the imports below exits 130, one line
+
+from activelearn.cli import loop, maintenance, ops, pretrain, simulate  # noqa: E402, F401  (importing them registers the commands)
+from activelearn.cli.base import main  # noqa: E402
 
 __all__ = ["main"]

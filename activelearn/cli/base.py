@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from activelearn.cli import interrupt
+from activelearn.cli.interrupt import EXIT_CODE as EXIT_INTERRUPTED
+from activelearn.cli.interrupt import interrupted_line
 from activelearn.config import DEFAULT_CONFIG, Config, load_config
 from activelearn.config.checks import SCORED
 from activelearn.errors import ActiveLearnError, ConfigError, OptionError, printable, redact
@@ -24,8 +27,8 @@ if TYPE_CHECKING:
 def handle_errors(fn):
     """Run a command; an ActiveLearnError becomes one line on stderr and its exit code, a
     file the system refused to read or write (a full disk, a read-only folder) one line
-    and exit 1, Ctrl-C exit 130, and anything else (a bug) one line saying so, exit 1.
-    --debug shows the traceback instead."""
+    and exit 1, Ctrl-C exit 130 (interrupt.py: at any moment), and anything else (a bug)
+    one line saying so, exit 1. --debug shows the traceback instead."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -40,8 +43,8 @@ def handle_errors(fn):
         except KeyboardInterrupt:
             if ctx.obj.get("debug"):
                 raise
-            click.echo("\ninterrupted", err=True)
-            sys.exit(130)
+            click.echo(interrupted_line(), err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except click.ClickException:
             raise  # usage errors: the group prints them (ActiveLearnGroup.main)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
@@ -135,8 +138,9 @@ class ActiveLearnGroup(click.Group):
              complete_var: str | None = None, standalone_mode: bool = True,
              **extra: Any) -> Any:
         try:
-            done = super().main(args, prog_name, complete_var, standalone_mode=False,
-                                **extra)
+            with interrupt.running():
+                done = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                    **extra)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx else "activelearn"
             click.echo(f"error: {_one_line(exc.format_message())} (see `{where} --help`)",
@@ -145,12 +149,14 @@ class ActiveLearnGroup(click.Group):
         except click.ClickException as exc:
             click.echo(f"error: {_one_line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("\ninterrupted", err=True)
-            sys.exit(130)
+        except click.Abort:  # a KeyboardInterrupt outside a command (parsing the options)
+            click.echo(interrupted_line(), err=True)
+            sys.exit(EXIT_INTERRUPTED)
         if not standalone_mode:
             return done
-        sys.exit(done if isinstance(done, int) else 0)
+        code = done if isinstance(done, int) else 0
+        interrupt.finished(code)  # a Ctrl-C while Python shuts down: this code, no trace
+        sys.exit(code)
 
 
 @click.group(cls=ActiveLearnGroup, context_settings={"help_option_names": ["-h", "--help"]})

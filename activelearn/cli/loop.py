@@ -15,6 +15,7 @@ from activelearn.cli.base import (
     main,
     option_message,
 )
+from activelearn.cli.interrupt import interrupted_line
 from activelearn.errors import ConfigError
 
 
@@ -101,7 +102,8 @@ def cycle(config, retrain, no_progress) -> None:
     try:
         run_cycle(project, click.echo, progress=not no_progress, retrain=retrain)
     except KeyboardInterrupt:
-        click.echo("\ninterrupted: the next cycle resumes the unfinished round", err=True)
+        click.echo(f"{interrupted_line()}: the next cycle resumes the unfinished round",
+                   err=True)
         sys.exit(130)
 
 

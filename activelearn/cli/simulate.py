@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from activelearn.cli.base import config_option, handle_errors, load, main
+from activelearn.cli.interrupt import interrupted_line
 from activelearn.config import with_overrides
 
 
@@ -140,7 +141,8 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
         records = run(cfg, pool, names, seed_list, out_dir, click.echo, not no_progress,
                       imbalance, goals, cost, SimulateFigures())
     except KeyboardInterrupt:
-        click.echo(f"\ninterrupted: results of the finished rounds are in {out_dir}", err=True)
+        click.echo(f"{interrupted_line()}: results of the finished rounds are in {out_dir}",
+                   err=True)
         sys.exit(130)
     click.echo("")
     click.echo(results.format_summary(results.summarize(records)))

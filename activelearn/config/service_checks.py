@@ -10,11 +10,13 @@ import string
 from collections.abc import Iterator
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
+from activelearn.config.ranges import Range
 from activelearn.config.schema import JobsConfig, LabelStudioConfig
 
 TEMPLATE_FIELDS = ("item_id", "path")
 # jobs.artifacts: a folder (file) or a remote store fsspec writes to
 ARTIFACT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "memory")
+STORE_TIMEOUT = Range(1, 3600, note=" seconds")  # jobs.store_timeout
 
 
 def label_studio_problems(ls: LabelStudioConfig) -> Iterator[str]:
@@ -44,6 +46,7 @@ def jobs_problems(jobs: JobsConfig) -> Iterator[str]:
     if jobs.redis_url:
         for problem in _redis_option_problems("jobs.redis_url", jobs.redis_url):
             yield f"{problem} (from the key or $ACTIVELEARN_REDIS_URL)"
+    yield from filter(None, [STORE_TIMEOUT.problem("jobs.store_timeout", jobs.store_timeout)])
     if jobs.artifacts:
         for problem in artifacts_problems("jobs.artifacts", jobs.artifacts):
             yield f"{problem} (from the key or $ACTIVELEARN_ARTIFACTS)"

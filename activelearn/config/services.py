@@ -111,6 +111,11 @@ class JobsConfig:
             s3://bucket/prefix (pip install 'activelearn[s3]'; AWS settings as for s3://
             images), which is all a worker on another machine shares with the controller
             besides Redis
+        store_timeout [1, 3600]: seconds one call to a remote artifact store may take end
+            to end, whatever botocore and s3fs retry inside it (an upload or a download
+            also gets a second per MB): a store that accepts and never answers fails the
+            cycle after about this long ("no answer within ..."), and its lock is released;
+            workers use the default, 60
     """
 
     redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
@@ -125,6 +130,7 @@ class JobsConfig:
     wait_for_worker: int = 600
     heartbeat: int = 5
     artifacts: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_ARTIFACTS", ""))
+    store_timeout: float = 60.0
 
     @property
     def remote_artifacts(self) -> bool:

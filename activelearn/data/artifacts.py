@@ -23,6 +23,11 @@ machine shares with the controller (`jobs.artifacts`).
   versioned ones (checkpoints) keep that true.
 - A store that cannot be reached or answers with an error is one JobError line naming
   the store, the artifact and the reason; the round stops and resumes on the next run.
+- Every call to a remote store ends by a deadline: `timeout` seconds (jobs.store_timeout,
+  default 60) for a look-up, a listing or a removal, plus a second per MB
+  (MIN_RATE) for an upload or a download, whatever botocore and s3fs would retry
+  inside it (remote.py bounds those too). A store that accepts and never answers
+  stops a cycle after about `timeout` seconds with "timed out"; its lock is released.
 """
 
 from __future__ import annotations
@@ -36,7 +41,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from activelearn.data.remote import filesystem_class, remote_errors, remote_reason
+from activelearn.data.remote import (
+    bounded,
+    filesystem_class,
+    options,
+    remote_errors,
+    remote_reason,
+)
 from activelearn.data.uris import local_path, scheme_of
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
@@ -44,11 +55,8 @@ from activelearn.files import write_atomically
 __all__ = ["ArtifactStore", "content_name"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*(/[A-Za-z0-9_][A-Za-z0-9_.=+-]*)*$")
-# seconds to connect to a remote store and to wait for one answer, and tries per call:
-# a store that is down costs about a minute, never hangs a round
-CONNECT_TIMEOUT_S = 10
-READ_TIMEOUT_S = 60
-ATTEMPTS = 3
+TIMEOUT_S = 60.0  # a remote call's deadline (jobs.store_timeout), before MIN_RATE
+MIN_RATE = 1_000_000  # bytes a second an upload or a download is granted on top
 
 
 def content_name(folder: str, data: bytes, suffix: str) -> str:
@@ -60,9 +68,11 @@ class ArtifactStore:
     """A folder or an fsspec URL holding a project's artifacts; see the module.
 
     url: a local path (made absolute) or e.g. s3://bucket/prefix. scratch: a local folder
-    for remote artifacts fetched and for files written before their upload."""
+    for remote artifacts fetched and for files written before their upload. timeout:
+    the seconds a remote call may take (see the module)."""
 
-    def __init__(self, url: str, scratch: Path) -> None:
+    def __init__(self, url: str, scratch: Path, timeout: float = TIMEOUT_S) -> None:
+        self.timeout = timeout
         self.scheme = scheme_of(url)
         self.local = self.scheme == "file"
         if self.local:
@@ -74,11 +84,12 @@ class ArtifactStore:
         self._fs: Any = None
 
     @classmethod
-    def of_project(cls, url: str, work_dir: Path) -> ArtifactStore:
+    def of_project(cls, url: str, work_dir: Path, timeout: float = TIMEOUT_S
+                   ) -> ArtifactStore:
         """A project's store as its controller (or a job on the controller's disk) sees
         it: url (jobs.artifacts), else the work dir; remote artifacts are fetched into
         WORK_DIR/fetched."""
-        return cls(url or str(work_dir), Path(work_dir) / "fetched")
+        return cls(url or str(work_dir), Path(work_dir) / "fetched", timeout)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self.url!r})"
@@ -88,7 +99,12 @@ class ArtifactStore:
         """Whether an artifact of that name was published."""
         if self.local:
             return self.path(name).is_file()
-        return bool(self._call("look for", name, lambda fs, key: fs.isfile(key)))
+        # info, not isfile: fsspec's isfile answers False for any error, a timeout too
+        try:
+            info = self._call("look for", name, lambda fs, key, kw: fs.info(key, **kw))
+        except FileNotFoundError:
+            return False
+        return info.get("type") == "file"
 
     def read_bytes(self, name: str) -> bytes:
         """The artifact's bytes; FileNotFoundError when there is none of that name."""
@@ -111,8 +127,9 @@ class ArtifactStore:
         if copy.is_file():
             return copy
         try:
-            self._call("download", name, lambda fs, key: write_atomically(
-                copy, lambda tmp: fs.get_file(key, str(tmp))))
+            size = self._call("look up", name, lambda fs, key, kw: fs.size(key, **kw))
+            self._call("download", name, lambda fs, key, kw: write_atomically(
+                copy, lambda tmp: fs.get_file(key, str(tmp), **kw)), size or 0)
         except FileNotFoundError:
             raise FileNotFoundError(2, "no such artifact", f"{self.url}/{name}") from None
         return copy
@@ -142,7 +159,8 @@ class ArtifactStore:
                 raise FileExistsError(17, "artifact exists", f"{self.url}/{name}")
             mode = "create" if exclusive and self.scheme == "s3" else "overwrite"
             self._call("upload", name,
-                       lambda fs, key: fs.put_file(str(tmp), key, mode=mode))
+                       lambda fs, key, kw: fs.put_file(str(tmp), key, mode=mode, **kw),
+                       tmp.stat().st_size)
             os.replace(tmp, copy)  # the publisher reads its own without a download
         finally:
             tmp.unlink(missing_ok=True)
@@ -166,7 +184,7 @@ class ArtifactStore:
             return
         self._copy(name).unlink(missing_ok=True)
         if self.exists(name):
-            self._call("remove", name, lambda fs, key: fs.rm_file(key))
+            self._call("remove", name, lambda fs, key, kw: fs.rm_file(key, **kw))
 
     def check(self) -> None:
         """JobError unless the store answers and its bucket (or top folder) exists."""
@@ -174,8 +192,8 @@ class ArtifactStore:
             return
         top = self.url.split("://", 1)[1].split("/", 1)[0]
         try:
-            self._call("reach", "", lambda fs, key: fs.ls(f"{self.scheme}://{top}",
-                                                          detail=False))
+            self._call("reach", "", lambda fs, key, kw: fs.ls(f"{self.scheme}://{top}",
+                                                              detail=False, **kw))
         except FileNotFoundError:
             raise JobError(f"artifact store {self.url}: there is no bucket {top}; create it, "
                            "or set jobs.artifacts to one that exists") from None
@@ -187,24 +205,30 @@ class ArtifactStore:
 
     def _filesystem(self) -> Any:
         if self._fs is None:
-            fs_class = filesystem_class(self.scheme)
-            options: dict[str, Any] = {}
-            if self.scheme == "s3":
-                options["config_kwargs"] = {
-                    "connect_timeout": CONNECT_TIMEOUT_S, "read_timeout": READ_TIMEOUT_S,
-                    "retries": {"max_attempts": ATTEMPTS, "mode": "standard"}}
-            self._fs = fs_class(**options)
+            # its own instance (fsspec shares one per set of arguments): the AWS settings
+            # of now, and the retries cut for this store only
+            self._fs = bounded(filesystem_class(self.scheme)(**options(self.scheme),
+                                                             skip_instance_cache=True))
         return self._fs
 
-    def _call(self, what: str, name: str, call: Callable[[Any, str], Any]) -> Any:
+    def _call(self, what: str, name: str, call: Callable[[Any, str, dict[str, Any]], Any],
+              nbytes: int = 0) -> Any:
+        """call(fs, key, kw) with kw the deadline's keyword for fsspec's async
+        filesystems (their sync methods take timeout=: the call is cancelled at it)."""
         key = f"{self.url}/{_checked(name)}" if name else self.url + "/"
+        fs = self._filesystem()
+        deadline = self.timeout + nbytes / MIN_RATE
+        kw = {"timeout": deadline} if getattr(fs, "async_impl", False) else {}
         try:
-            return call(self._filesystem(), key)
+            return call(fs, key, kw)
         except (FileNotFoundError, FileExistsError):
             raise
         except remote_errors(self.scheme) as exc:
+            reason = remote_reason(exc)
+            if reason == "timed out":
+                reason = f"no answer within {deadline:.0f} s (jobs.store_timeout)"
             raise JobError(f"artifact store {self.url}: cannot {what} "
-                           f"{name or 'its root'}: {remote_reason(exc)}; check that it is up "
+                           f"{name or 'its root'}: {reason}; check that it is up "
                            "and reachable (AWS_ENDPOINT_URL, credentials); the round resumes "
                            "on the next run") from None
 

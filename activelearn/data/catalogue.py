@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from activelearn.data.images import dhash, read_bytes, read_info
 from activelearn.data.uris import UnusableImage, require_backends
+from activelearn.data.workers import worker_options
 from activelearn.errors import printable
 from activelearn.state.catalogue import CatalogueRow, CatalogueTable
 
@@ -45,6 +46,30 @@ class Candidate(NamedTuple):  # a tuple: cheap to make by the hundred thousand
     is_test: bool = False
     size: int = -1
     version: str = ""
+    reason: str | None = None  # set: unusable before it is read (never read)
+
+
+def storable(c: Candidate) -> Candidate:
+    """c, or, when its id or URI is no valid UTF-8 (a file name of other bytes, listed by
+    the system as surrogate escapes, which no state, CSV or JSON can hold), c with them
+    spelt with \\x escapes and a reason: it is skipped like any unusable file."""
+    try:
+        c.item_id.encode()
+        c.uri.encode()
+        return c
+    except UnicodeEncodeError:
+        return c._replace(item_id=_escaped(c.item_id), uri=_escaped(c.uri),
+                          reason="its name is not valid UTF-8; rename the file")
+
+
+def _escaped(text: str) -> str:
+    """text with the bytes of a name that are no UTF-8 as \\xNN (a lone surrogate of
+    other origin as \\udNNN)."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return raw.decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,7 @@ def refresh(candidates: Sequence[Candidate], table: CatalogueTable | None, sourc
     files, and recording them in table when there is one. source names the source and
     its root ("imagefolder /photos"): rows of another source are dropped first."""
     start = time.perf_counter()
+    candidates = [storable(c) for c in candidates]
     old: dict[str, CatalogueRow] = {}
     if table is not None:
         if table.source() not in (None, source):
@@ -148,6 +174,8 @@ def _read_all(candidates: list[Candidate], old: dict[str, CatalogueRow], next_sl
 def inspect(c: Candidate, slot: int) -> CatalogueRow:
     """The catalogue row of one file, read now (UnusableImage becomes its reason)."""
     row = CatalogueRow(c.item_id, c.uri, c.size, c.version, c.label, c.is_test, slot=slot)
+    if c.reason is not None:
+        return row._replace(reason=c.reason)
     try:
         data = read_bytes(c.uri)
         info = read_info(data)
@@ -181,6 +209,6 @@ def _results(task: _Reading) -> Iterator[tuple[int, CatalogueRow]]:
 
     loader = DataLoader(cast(Any, task), batch_size=32, num_workers=workers,
                         collate_fn=list, persistent_workers=False,
-                        generator=torch.Generator().manual_seed(0))
+                        generator=torch.Generator().manual_seed(0), **worker_options())
     for batch in loader:
         yield from batch

@@ -52,6 +52,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from activelearn.data.uris import UnusableImage, open_uri, require_backends
+from activelearn.data.workers import worker_options
 
 __all__ = ["MAX_FILE_BYTES", "MAX_PIXELS", "ImageInfo", "UnusableImage", "decode",
            "decode_many", "dhash", "read_bytes", "read_info"]
@@ -328,7 +329,7 @@ def _results(task: _Decoding, workers: int) -> Iterator[tuple[int, np.ndarray, s
     # its own generator: the workers' seed is not drawn from torch's global one
     loader = DataLoader(cast(Any, task), batch_size=_BATCH, num_workers=workers,
                         collate_fn=_collate, persistent_workers=False,
-                        generator=torch.Generator().manual_seed(0))
+                        generator=torch.Generator().manual_seed(0), **worker_options())
     for indices, images, reasons in loader:
         yield from zip(indices, images, reasons)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from activelearn.data.cache import ImageCache
 from activelearn.data.images import decode_many
+from activelearn.data.workers import worker_options
 from activelearn.errors import printable
 
 if TYPE_CHECKING:  # torch is imported when images are used: `ingest` never needs it
@@ -147,7 +148,7 @@ def batches(images: ImageSet, index_batches: Sequence[np.ndarray | torch.Tensor]
     loader = DataLoader(cast(Any, _Batches(images, index_batches)), batch_size=None,
                         num_workers=min(workers, len(index_batches)), pin_memory=pin,
                         prefetch_factor=2, persistent_workers=False,
-                        generator=torch.Generator().manual_seed(0))
+                        generator=torch.Generator().manual_seed(0), **worker_options())
     yield from loader
 
 

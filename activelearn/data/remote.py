@@ -14,10 +14,17 @@ from activelearn.errors import ConfigError
 # What to install for a scheme fsspec cannot serve without an optional package.
 INSTALL = {"http": "pip install 'fsspec[http]'", "https": "pip install 'fsspec[http]'",
            "s3": "pip install 'activelearn[s3]'"}
-# HTTP timeouts (seconds): to connect, and between two reads of the answer. s3fs has its
-# own (5 s to connect, 15 s a read) and retries a failed call a few times.
+# Timeouts (seconds): to connect, and between two reads of the answer (HTTP and S3).
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 60.0
+# S3 tries per request: botocore's (the first included; "standard" mode retries throttling
+# and transient errors with backoff) and s3fs's own loop around them, which by default
+# (5) multiplies botocore's: a store that accepts and never answers held a call for
+# 5 x 5 x 60 s. Bounded here, one S3 request takes at most
+# S3_ATTEMPTS x (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) = 140 s plus backoff; callers that
+# need less pass a deadline of their own (artifacts.py: jobs.store_timeout).
+S3_ATTEMPTS = 2
+S3FS_TRIES = 1
 _S3_CODES = {"NoSuchBucket": "no such bucket", "NoSuchKey": "not found",
              "AccessDenied": "access denied", "InvalidAccessKeyId": "access denied (key id)",
              "SignatureDoesNotMatch": "access denied (secret key)"}
@@ -37,14 +44,27 @@ def filesystem_class(scheme: str) -> Any:
 
 
 def options(scheme: str) -> dict[str, Any]:
-    """The filesystem's keyword arguments for the scheme (HTTP: the timeouts)."""
+    """The filesystem's keyword arguments for the scheme: the timeouts, and for S3 the
+    tries (endpoint, credentials and region come from the AWS settings)."""
     if scheme in ("http", "https"):
         import aiohttp
 
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S,
                                         sock_read=READ_TIMEOUT_S)
         return {"client_kwargs": {"timeout": timeout}}
-    return {}  # s3: endpoint, credentials and region from the AWS settings
+    if scheme == "s3":
+        return {"config_kwargs": {"connect_timeout": CONNECT_TIMEOUT_S,
+                                  "read_timeout": READ_TIMEOUT_S,
+                                  "retries": {"max_attempts": S3_ATTEMPTS,
+                                              "mode": "standard"}}}
+    return {}
+
+
+def bounded(fs: Any) -> Any:
+    """fs with s3fs's own retry loop cut to S3FS_TRIES (see S3_ATTEMPTS); returns fs."""
+    if hasattr(fs, "retries"):
+        fs.retries = S3FS_TRIES
+    return fs
 
 
 def remote_errors(scheme: str) -> tuple[type[BaseException], ...]:

@@ -78,6 +78,14 @@ class CycleLock:
         self.lost = False
 
     def __enter__(self) -> CycleLock:
+        try:
+            return self._take()
+        except KeyboardInterrupt:  # a Ctrl-C once the row may be ours: `with` would not
+            self.holder = None     # call __exit__, and the row would outlive us
+            self.__exit__()
+            raise
+
+    def _take(self) -> CycleLock:
         with Store.open(self.state_path) as store:
             previous = store.locks.holder(self.name)
             self.holder = store.locks.try_take(self.name, self.owner, os.getpid(),
