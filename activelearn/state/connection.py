@@ -13,6 +13,7 @@ only reads refuses it with the command that upgrades it (OutdatedStateError).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -269,25 +270,31 @@ def _upgrade(path: Path, db: GuardedConnection, found: int, backups: Path) -> Up
 def _check_tables(path: Path, db: sqlite3.Connection) -> None:
     """Every table and column of the current schema is there (a state of this schema
     lacking one was damaged by hand or by another program)."""
-    want = [s.split()[5] for s in statements(SCHEMA) if s.startswith("CREATE TABLE")]
-    missing = [name for name in want if not migrations.columns(db, name)]
+    have = {name: set(migrations.columns(db, name)) for name, _ in _layout()}
+    missing = [name for name, columns in have.items() if not columns]
     if missing:
         raise StateError(f"{path}: schema {SCHEMA_VERSION} but the table(s) "
                          f"{', '.join(missing[:3])} are missing: damaged; restore a backup "
                          "(activelearn restore) or use a new project.work_dir")
-    fresh = sqlite3.connect(":memory:")
-    try:
-        for statement in statements(SCHEMA):
-            fresh.execute(statement)
-        lacking = [f"{name}.{column}" for name in want
-                   for column in migrations.columns(fresh, name)
-                   if column not in migrations.columns(db, name)]
-    finally:
-        fresh.close()
+    lacking = [f"{name}.{column}" for name, columns in _layout() for column in columns
+               if column not in have[name]]
     if lacking:
         raise StateError(f"{path}: schema {SCHEMA_VERSION} but the column(s) "
                          f"{', '.join(lacking[:3])} are missing: damaged; restore a backup "
                          "(activelearn restore) or use a new project.work_dir")
+
+
+@functools.cache
+def _layout() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(table, its columns) of the current schema, as SQLite reads schema.SCHEMA."""
+    fresh = sqlite3.connect(":memory:")
+    try:
+        for statement in statements(SCHEMA):
+            fresh.execute(statement)
+        tables = [s.split()[5] for s in statements(SCHEMA) if s.startswith("CREATE TABLE")]
+        return tuple((name, tuple(migrations.columns(fresh, name))) for name in tables)
+    finally:
+        fresh.close()
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:
