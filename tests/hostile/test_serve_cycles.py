@@ -14,6 +14,7 @@ import os
 import signal
 import sqlite3
 import time
+from multiprocessing import forkserver
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,16 @@ from support.loop import cycle_result
 from support.serve import free_port
 
 RETRY = 30.0  # serve.retry_after of these projects
+
+
+@pytest.fixture(autouse=True)
+def own_forkserver():
+    """A forkserver of this test's own: cycle processes get the environment the
+    forkserver started with, so one started by an earlier test (another token, say)
+    must not serve this one."""
+    forkserver._forkserver._stop()
+    yield
+    forkserver._forkserver._stop()
 
 
 @pytest.fixture
