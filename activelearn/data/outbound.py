@@ -44,7 +44,13 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from activelearn.config.fetch import FetchConfig
-from activelearn.data.remote import filesystem_class, options, remote_errors, short_reason
+from activelearn.data.remote import (
+    bounded,
+    filesystem_class,
+    options,
+    remote_errors,
+    short_reason,
+)
 from activelearn.data.uris import UnusableImage
 from activelearn.errors import ConfigError, printable, redact
 
@@ -278,7 +284,7 @@ def _fetch_s3(url: str, policy: FetchPolicy, end: float) -> bytes:
         raise _Refusal(f"bucket {bucket!r} is not the project's own")
     if not key or any(part in ("", ".", "..") for part in key.split("/")) or "?" in key:
         raise _Refusal("an s3:// key with an empty, . or .. part or a query")
-    fs = filesystem_class("s3")(**options("s3"))
+    fs = bounded(filesystem_class("s3")(**options("s3")))
     try:
         size = fs.info(rest, timeout=_left(end)).get("size")
         if not isinstance(size, int) or size > policy.max_bytes:

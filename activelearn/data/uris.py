@@ -42,6 +42,7 @@ from urllib.request import url2pathname
 
 from activelearn.data.remote import (
     INSTALL,
+    bounded,
     filesystem_class,
     options,
     remote_errors,
@@ -128,7 +129,7 @@ def list_folder(root: str) -> list[Listed]:
     errors = remote_errors(scheme)
     base = root.rstrip("/")
     try:
-        fs = fs_class(**options(scheme))
+        fs = bounded(fs_class(**options(scheme)))
         fs.invalidate_cache()  # fsspec keeps listings: a second ingest must see changes
         found = fs.find(base, detail=True)
     except errors as exc:
@@ -201,7 +202,7 @@ def presigned_url(uri: str, expires_s: int) -> str:
         # (and it is what bounds a URL's life to 7 days)
         opts = options("s3")
         opts["config_kwargs"] = {**opts.get("config_kwargs", {}), "signature_version": "s3v4"}
-        fs = fs_class(**opts)
+        fs = bounded(fs_class(**opts))
         _, key, _ = fs.split_path(uri)
         if not key:
             raise UnusableImage("names a bucket, not an object (s3://bucket/key)")
@@ -290,7 +291,7 @@ def _open_remote(uri: str, scheme: str) -> Iterator[BinaryIO]:
     fs_class = filesystem_class(scheme)
     errors = remote_errors(scheme)
     try:
-        fs = fs_class(**options(scheme))
+        fs = bounded(fs_class(**options(scheme)))
         handle = fs.open(uri, "rb")
     except errors as exc:
         raise UnusableImage(remote_reason(exc)) from None
