@@ -212,7 +212,7 @@ def install(copy: Path, live: Path, aside: Path | None) -> None:
     (the processes they name are not running this state)."""
     tmp = live.with_name(f".{live.name}.{os.getpid()}.restore")
     try:
-        tmp.write_bytes(copy.read_bytes())
+        shutil.copyfile(copy, tmp)
         db = sqlite3.connect(tmp)
         try:
             with db:
