@@ -27,7 +27,7 @@ from activelearn.config.schema import (
     ProjectConfig,
 )
 from activelearn.config.serve import serve_problems
-from activelearn.config.service_checks import jobs_problems, label_studio_problems, show
+from activelearn.config.service_checks import service_problems, show
 from activelearn.config.strategy import AUTO_STRATEGY, StrategyConfig
 from activelearn.errors import ConfigError, UnknownNameError
 
@@ -67,8 +67,7 @@ def _problems(cfg: Config) -> Iterator[str]:
         yield ("training.device: must be auto, cpu, cuda, cuda:N (N = 0, 1, ...) or mps, "
                f"got {show(cfg.training.device)}")
     yield from _combination_problems(cfg)
-    yield from label_studio_problems(cfg.label_studio)
-    yield from jobs_problems(cfg.jobs)
+    yield from service_problems(cfg)  # label_studio, data.root's URL, jobs
     yield from serve_problems(cfg.serve)
     yield from _model_problems(cfg)
     yield from _pool_weights_problems(cfg.model)

@@ -74,6 +74,8 @@ def load_config(path: str | Path, known: Mapping[str, Collection[str]] | None = 
     """Read and validate a project file; raises ConfigError with one line on any problem.
     known: key -> registered names (see checks.check_names), checked when given."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a FIFO a read would wait on
+        raise ConfigError(f"{path}: cannot read config: not a regular file")
     try:
         text = path.read_text()
     except OSError as exc:

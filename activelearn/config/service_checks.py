@@ -4,19 +4,69 @@ a URL's password is never shown: it appears as ``***``."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import string
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from activelearn.config.ranges import Range
-from activelearn.config.schema import JobsConfig, LabelStudioConfig
+from activelearn.config.schema import Config, DataConfig, JobsConfig, LabelStudioConfig
 
 TEMPLATE_FIELDS = ("item_id", "path")
 # jobs.artifacts: a folder (file) or a remote store fsspec writes to
 ARTIFACT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "memory")
+IMAGE_FOLDER_SCHEMES = ("file", "http", "https", "s3")  # what data/uris.py lists
 STORE_TIMEOUT = Range(1, 3600, note=" seconds")  # jobs.store_timeout
+
+
+def service_problems(cfg: Config) -> Iterator[str]:
+    """The problems of every key that names a server, a store, a URL or a path."""
+    yield from _nul_problems(cfg, "")
+    yield from label_studio_problems(cfg.label_studio)
+    yield from data_root_problems(cfg.data)
+    yield from jobs_problems(cfg.jobs)
+
+
+def _nul_problems(value: Any, at: str) -> Iterator[str]:
+    """A NUL character (YAML's "\\0") in a text key: no path, URL or name holds one (the
+    system refuses it at the first use, as a crash)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            yield from _nul_problems(getattr(value, f.name), f"{at}.{f.name}" if at else f.name)
+    elif isinstance(value, str) and "\x00" in value:
+        yield f'{at}: holds a NUL character (\\0), got "{ascii(value)[1:-1]}"'
+
+
+def data_root_problems(data: DataConfig) -> Iterator[str]:
+    """data.root of the file sources: imagefolder's a folder (a path, file:// of this
+    machine, http(s):// with a host, s3:// with a bucket); manifest's a local .csv or
+    .jsonl file. (Whether it exists is the source's to say, when it is read.)"""
+    shown = show(data.root)
+    scheme = data.root.split("://", 1)[0].lower() if "://" in data.root else ""
+    if data.source == "manifest":
+        if scheme or not data.root.lower().endswith((".csv", ".jsonl")):
+            yield f"data.root: a manifest is a local .csv or .jsonl file, got {shown}"
+        return
+    if data.source != "imagefolder" or not scheme:
+        return
+    if scheme not in IMAGE_FOLDER_SCHEMES:
+        yield (f"data.root: an image folder is a path or a file://, http://, https:// or "
+               f"s3:// URL, got {shown}")
+        return
+    try:
+        parts = urlsplit(data.root)
+    except ValueError:
+        yield f"data.root: not a valid URL, got {shown}"
+        return
+    if scheme == "file" and parts.netloc not in ("", "localhost"):
+        yield (f"data.root: a file:// URL names a folder on this machine (file:///path), "
+               f"not on host {parts.netloc!r}, got {shown}")
+    elif scheme != "file" and not parts.netloc:
+        what = "bucket" if scheme == "s3" else "host"
+        yield f"data.root: names no {what}, e.g. {scheme}://{what.upper()}/folder, got {shown}"
 
 
 def label_studio_problems(ls: LabelStudioConfig) -> Iterator[str]:

@@ -145,3 +145,31 @@ def test_valid_stores_and_options_still_load(tmp_path: Path) -> None:
                                                      "&socket_timeout=2.5"}))
     # a merge key replaced on purpose is no duplicate
     assert read_yaml("a: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n")["c"] == {"x": 3, "y": 2}
+
+
+@pytest.mark.parametrize("sections,message", [
+    ({"project": {"name": "t", "work_dir": "/tmp/w\0x"}},
+     'project.work_dir: holds a NUL character (\\0), got "/tmp/w\\x00x"'),
+    ({"data": {"source": "imagefolder", "root": "ftp://host/photos"}},
+     "data.root: an image folder is a path or a file://, http://, https:// or s3:// URL"),
+    ({"data": {"source": "imagefolder", "root": "s3://"}}, "data.root: names no bucket"),
+    ({"data": {"source": "imagefolder", "root": "https:///photos"}},
+     "data.root: names no host"),
+    ({"data": {"source": "imagefolder", "root": "file://nas/photos"}}, "not on host 'nas'"),
+    ({"data": {"source": "manifest", "root": "/data/list.txt"}},
+     "data.root: a manifest is a local .csv or .jsonl file"),
+], ids=["NUL in a path", "ftp folder", "bucketless", "hostless", "other host", "manifest"])
+def test_paths_and_data_roots_are_checked_at_load(tmp_path: Path, sections: dict,
+                                                 message: str) -> None:
+    config = write_project(tmp_path / "project.yaml", tmp_path / "work", tmp_path / "data",
+                           **sections)
+    result = run_cli("ingest", "--config", str(config), cwd=tmp_path)
+    assert_refused(result, message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project.yaml"]
+
+
+def test_a_fifo_as_the_config_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "project.yaml"
+    os.mkfifo(fifo)
+    result = run_cli("status", "--config", str(fifo), cwd=tmp_path)
+    assert_refused(result, "cannot read config: not a regular file")

@@ -24,7 +24,7 @@ from activelearn.data.catalogue import Candidate
 from activelearn.data.sources.base import Pool
 from activelearn.data.sources.files import SourceState, decode_size, pool_from_files
 from activelearn.data.uris import scheme_of
-from activelearn.errors import DataError
+from activelearn.errors import ConfigError, DataError
 from activelearn.kinds import UNKNOWN_LABEL
 
 SPLITS = ("", "train", "test")  # "train" and "" both mean the pool
@@ -42,7 +42,7 @@ def read_manifest(path: Path, classes: list[str]) -> list[Candidate]:
     """Parse and check a manifest; raises DataError naming the line of the first problem."""
     readers = {".csv": _csv_rows, ".jsonl": _jsonl_rows}
     if path.suffix.lower() not in readers:
-        raise DataError(f"manifest {path}: expected a .csv or .jsonl file (set data.root)")
+        raise ConfigError(f"manifest {path}: expected a .csv or .jsonl file (set data.root)")
     if not path.is_file():  # is_file() is False for a FIFO too, which would block a read
         what = "not a regular file" if path.exists() else "file not found"
         raise DataError(f"manifest {path}: {what} (set data.root)")
