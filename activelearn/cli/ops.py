@@ -14,6 +14,7 @@ from activelearn.cli.base import (
     load_project,
     main,
 )
+from activelearn.config.service_checks import artifacts_problems
 from activelearn.errors import ConfigError, printable
 
 
@@ -67,6 +68,10 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
     from activelearn.jobs.worker import run_worker
 
     cfg = load_needing(config, "jobs.redis_url")
+    for url in stores:  # checked as jobs.artifacts is at load (exit 2)
+        problem = next(artifacts_problems("--artifacts", url), None)
+        if problem is not None:
+            raise ConfigError(problem)
     RQExecutor(cfg.jobs)  # one clear line when Redis does not answer
     names = list(queues) or queue_names(cfg.jobs)
     served = list(work_dirs) or [str(cfg.work_dir)]

@@ -173,3 +173,18 @@ def test_a_fifo_as_the_config_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     result = run_cli("status", "--config", str(fifo), cwd=tmp_path)
     assert_refused(result, "cannot read config: not a regular file")
+
+
+@pytest.mark.parametrize("store,message", [
+    ("s3://", "--artifacts: names no bucket"),
+    ("file://nas/x", "not on host 'nas'"),
+    ("ftp://host/x", "is no store jobs can write to"),
+])
+def test_a_workers_artifact_store_is_checked_like_the_key(tmp_path: Path, store: str,
+                                                          message: str) -> None:
+    """Checked before Redis is asked (no server answers at this URL)."""
+    config = write_project(tmp_path / "project.yaml", tmp_path / "work", tmp_path / "data",
+                           jobs={"redis_url": "redis://127.0.0.1:9/0"})
+    result = run_cli("worker", "--config", str(config), "--artifacts", store, "--burst",
+                     cwd=tmp_path)
+    assert_refused(result, message)
