@@ -43,6 +43,7 @@ from activelearn.learn.checkpoints import (
     model_problem,
     model_version,
 )
+from activelearn.loop.batch_size import plan_auto_batch
 from activelearn.loop.batches import BatchPlanner
 from activelearn.loop.clean import needs_clean, propagate_labels, record_items, run_clean
 from activelearn.loop.lock import CycleLock
@@ -130,7 +131,17 @@ class Cycle:
     def decide(self) -> Decision:
         """What this cycle's round does, and why."""
         return decide_round(self.store, self.cfg.loop, self._latest_model(),
-                            lambda: len(self.planner.candidates()))
+                            self._unselectable)
+
+    def _unselectable(self) -> str | None:
+        """Why a top-up now would select nothing (no round is recorded then), or None."""
+        if not len(self.planner.candidates()):
+            return "the pool is used up: no unlabeled item left to select"
+        if not isinstance(self.cfg.loop.batch, int):  # auto: may plan none
+            auto = plan_auto_batch(self.store, self.cfg.loop, self.cfg.label_studio,
+                                   self._next_round())
+            return auto.why if auto.size <= 0 else None
+        return None
 
     # -- the round's state machine ------------------------------------------------
     def _run_round(self, round_: int, plan: Plan) -> None:

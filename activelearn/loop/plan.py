@@ -34,13 +34,13 @@ class Decision:
 
 
 def decide_round(store: Store, cfg: LoopConfig, latest: tuple[int, str] | None,
-                 selectable: Callable[[], int]) -> Decision:
+                 unselectable: Callable[[], str | None]) -> Decision:
     """What the next round does, and why: bootstrap first; train once loop.min_new_labels
     labels changed since the latest model (round, version; None before the first); top
-    the queue up when fewer than loop.min_queued tasks wait, within the budget, while
-    the pool holds items to select (selectable(): how many) and unless loop.stop_when is
-    met; else nothing: no round is recorded (a top-up that could select nothing would
-    record an empty round on every cron run)."""
+    the queue up when fewer than loop.min_queued tasks wait, within the budget, unless
+    loop.stop_when is met or a batch would hold nothing (unselectable(): why, e.g. the
+    pool is used up; None: it would not); else nothing: no round is recorded (a top-up
+    that selects nothing would record an empty round on every cron run)."""
     if not store.batches.all():
         return Decision(Plan.BOOTSTRAP, "first round: holdout and initial batch")
     train_labels = len(store.labels.current(Split.TRAIN.value))
@@ -57,12 +57,11 @@ def decide_round(store: Store, cfg: LoopConfig, latest: tuple[int, str] | None,
     room = cfg.budget - train_labels - waiting
     topup = room > 0 and waiting < cfg.min_queued
     stopped = stop_reason(store, cfg) if topup else None
-    used_up = topup and stopped is None and selectable() <= 0
-    if topup and stopped is None and not used_up:
+    empty = unselectable() if topup and stopped is None else None
+    if topup and stopped is None and empty is None:
         return Decision(Plan.TOPUP, f"only {waiting} tasks wait (min_queued "
                                     f"{cfg.min_queued})")
     budget = ("; labelling budget reached" if room <= 0 else f"; {stopped}" if stopped
-              else "; the pool is used up: no unlabeled item left to select" if used_up
-              else "")
+              else f"; {empty}" if empty else "")
     return Decision(None, f"{new} new labels {since} (retrain at {cfg.min_new_labels}), "
                           f"{waiting} tasks waiting in Label Studio{budget}")
