@@ -136,6 +136,17 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def open_files(pid: int) -> list[str]:
+    """What the process's descriptors name (those it still has)."""
+    names = []
+    for fd in Path(f"/proc/{pid}/fd").glob("*"):
+        try:
+            names.append(os.readlink(fd))
+        except OSError:
+            continue
+    return names
+
+
 def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -185,6 +196,8 @@ def test_decode_workers_die_with_a_killed_parent(tmp_path: Path, big_catalogued_
         assert len(workers) >= 2, "no decode workers seen"
         time.sleep(delay)
         workers |= children(proc.pid)
+        held = [f for w in workers for f in open_files(w) if ".sqlite" in f]
+        assert not held, f"decode workers hold the state open: {held}"
         assert proc.poll() is None, "the build ended before the kill"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
