@@ -66,7 +66,7 @@ def _watch(parent: int) -> None:
 def close_inherited(suffixes: tuple[str, ...]) -> list[str]:
     """Close this process's descriptors of files whose path ends with one of suffixes
     (Linux: read from /proc/self/fd; elsewhere nothing). Returns the paths closed."""
-    closed = []
+    closed: list[str] = []
     try:
         fds = os.listdir("/proc/self/fd")
     except OSError:
