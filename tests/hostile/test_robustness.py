@@ -118,6 +118,24 @@ def test_a_manifest_with_escaped_surrogates_skips_those_rows(tmp_path: Path) -> 
     assert "6 items" in result.stdout and "2 unusable files skipped" in result.stdout
 
 
+@pytest.mark.parametrize("name,content,message", [
+    ("list.jsonl", '{"id": "a", "path": "/x.png"}\n' + "[" * 100000 + "]" * 100000 + "\n",
+     "line 2: nested too deep; a row is one flat JSON object"),
+    ("list.csv", "id,path\na," + "x" * 200000 + "\n",
+     "cannot read: field larger than field limit"),
+], ids=["deep JSON row", "huge CSV field"])
+def test_a_hostile_manifest_is_one_line(tmp_path: Path, name: str, content: str,
+                                        message: str) -> None:
+    manifest = tmp_path / name
+    manifest.write_text(content)
+    config = photo_project(tmp_path, manifest, source="manifest")
+    result = run_cli("ingest", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert_short(result.stderr)
+    assert message in result.stderr
+    assert not (tmp_path / "work" / "cache").exists()
+
+
 # ---------------------------------------------------------------- orphan workers
 
 def children(pid: int) -> set[int]:

@@ -59,7 +59,7 @@ def read_manifest(path: Path, classes: list[str]) -> list[Candidate]:
                 )
             seen[item.item_id] = line
             items.append(item)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:  # csv: a field over 128 KB
         raise DataError(f"manifest {path}: cannot read: {exc}") from None
     return items
 
@@ -131,6 +131,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise DataError(
                     f"manifest {path}: line {line}: not valid JSON: {exc.msg}"
                 ) from None
+            except RecursionError:  # a runaway [[[...: a row is one flat object
+                raise DataError(f"manifest {path}: line {line}: nested too deep; a row is "
+                                "one flat JSON object") from None
             if not isinstance(row, dict):
                 raise DataError(f"manifest {path}: line {line}: expected a JSON object")
             yield line, row
