@@ -103,6 +103,22 @@ def test_undecodable_file_names_are_skipped_with_a_reason(tmp_path: Path,
         assert "cat/\\xff\\xfe.png" in listed and reason in listed
 
 
+def test_a_cycle_pushes_the_pool_without_the_undecodable_names(
+        tmp_path: Path, label_studio, ls_project_title) -> None:
+    config = photo_project(tmp_path, undecodable_folder(tmp_path / "photos"))
+    raw = yaml.safe_load(config.read_text())
+    raw["label_studio"] = {"project_title": ls_project_title, "holdout": 2}
+    config.write_text(yaml.safe_dump(raw))
+    result = run_cli("cycle", "--config", str(config), "--no-progress", cwd=tmp_path,
+                     ACTIVELEARN_LS_URL=label_studio.url,
+                     LABEL_STUDIO_API_KEY=label_studio.token)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    with sqlite3.connect(tmp_path / "work" / "state.sqlite") as db:
+        pushed = {row[0] for row in db.execute("SELECT item_id FROM tasks")}
+    assert len(pushed) == 6 and all(i.isascii() and "\\" not in i for i in pushed)
+
+
 def test_a_manifest_with_escaped_surrogates_skips_those_rows(tmp_path: Path) -> None:
     """JSON can spell a lone surrogate (\\udcff): no state can hold it as an id."""
     photos = undecodable_folder(tmp_path / "photos")
