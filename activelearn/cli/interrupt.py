@@ -45,7 +45,12 @@ class _Phase:
 
 def is_program() -> bool:
     """Whether this process runs the activelearn command (the console script or
-    `python -m activelearn.cli`), rather than something that imports the package."""
+    `python -m activelearn.cli`), rather than something that imports the package or a
+    process multiprocessing started from it (serve's cycle processes import the main
+    script again, with its argv)."""
+    if getattr(sys.modules.get("__mp_main__"), "__name__", "") == "__mp_main__":
+        return False  # a spawned or forkserver child running the main script again (in
+        # the parent, multiprocessing makes __mp_main__ another name of __main__)
     if os.path.basename(sys.argv[0]).removesuffix(".exe") == PROGRAM:
         return True
     argv = list(getattr(sys, "orig_argv", []))

@@ -62,3 +62,26 @@ def test_a_process_that_is_not_the_program_keeps_pythons_handler() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "True"
+
+
+def test_processes_the_program_starts_keep_pythons_handler(tmp_path) -> None:
+    """serve's cycle processes (forkserver) run the main script again, with its argv:
+    they unwind on Ctrl-C like any Python process, and exit as their parent tells."""
+    script = tmp_path / "activelearn"
+    script.write_text(f"#!{sys.executable}\n" + """
+import multiprocessing, signal, sys
+from activelearn.cli import main
+
+def child():
+    print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, flush=True)
+
+if __name__ == "__main__":
+    print(signal.getsignal(signal.SIGINT) is not signal.default_int_handler, flush=True)
+    process = multiprocessing.get_context("forkserver").Process(target=child)
+    process.start()
+    process.join()
+""")
+    script.chmod(0o755)
+    out = subprocess.run([str(script)], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    assert out.split() == ["True", "True"]  # the program's own handler; the child's default
