@@ -210,6 +210,10 @@ def _redis_option_problems(key: str, url: str) -> Iterator[str]:
         return
     allowed = {**REDIS_OPTIONS, **(REDIS_TLS_OPTIONS if parts.scheme == "rediss" else {})}
     for name, values in query.items():
+        if name in ("password", "username"):
+            yield (f"{key}: {name} does not belong in the options after ?: write "
+                   "redis://USER:PASSWORD@host/0, or set $ACTIVELEARN_REDIS_PASSWORD_FILE")
+            return
         if name not in allowed:
             tls = " (the ssl_* ones need rediss://)" if name in REDIS_TLS_OPTIONS else ""
             yield (f"{key}: unknown option {show(name)}{tls}; allowed: "

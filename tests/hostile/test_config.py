@@ -106,12 +106,14 @@ def test_artifact_stores_are_checked_at_load(tmp_path: Path, artifacts: str,
     ("rediss://127.0.0.1:6379/0?ssl_ca_certs=ca.pem",
      "option ssl_ca_certs needs an absolute path"),
     ("redis://127.0.0.1:6379/0?socket_timeout", "the options after ? must be name=value"),
+    ("redis://127.0.0.1:6379/0?password=hunter2", "password does not belong in the options"),
 ])
 def test_redis_url_options_are_checked_at_load(tmp_path: Path, url: str, message: str) -> None:
     config = write_project(tmp_path / "project.yaml", tmp_path / "work", tmp_path / "data",
                            jobs={"redis_url": url})
     result = run_cli("status", "--config", str(config), cwd=tmp_path)
     assert_refused(result, f"jobs.redis_url: {message}")
+    assert "hunter2" not in result.stderr  # a password is never shown
     assert not (tmp_path / "work").exists()
 
 
