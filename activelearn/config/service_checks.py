@@ -128,7 +128,10 @@ def artifacts_problems(key: str, url: str) -> Iterator[str]:
                    f"file://localhost/path), not on host {parts.netloc!r}, got {shown}")
         elif not parts.path.startswith("/"):
             yield f"{key}: a file:// URL needs an absolute path (file:///path), got {shown}"
-    elif scheme != "memory" and not parts.netloc:
+    elif scheme != "memory" and "@" in parts.netloc:
+        yield (f"{key}: credentials do not belong in the URL (the AWS settings or the "
+               f"store's own configuration hold them), got {shown}")
+    elif scheme != "memory" and not parts.hostname:
         yield (f"{key}: names no bucket; write {scheme}://BUCKET or {scheme}://BUCKET/prefix, "
                f"got {shown}")
 
@@ -264,7 +267,9 @@ def _redis_db_ok(parts: SplitResult) -> bool:
 
 def mask_password(url: str) -> str:
     """url with everything between the first ":" of its user info and the last "@"
-    shown as ***: the password never reaches a message, even when it holds a "/"."""
+    shown as ***: the password never reaches a message, even when it holds a "/"; so
+    is a password=, token= or secret= option after "?"."""
+    url = _SECRET_OPTION.sub(r"\1***", url)
     before, at, after = url.rpartition("@")
     if not at:
         return url
@@ -272,6 +277,9 @@ def mask_password(url: str) -> str:
     prefix = scheme.group() if scheme else ""
     user, colon, _ = before[len(prefix):].partition(":")
     return f"{prefix}{user}:***@{after}" if colon else url
+
+
+_SECRET_OPTION = re.compile(r"([?&](?:password|passwd|pwd|token|secret)=)[^&#]*", re.I)
 
 
 def show(text: str) -> str:

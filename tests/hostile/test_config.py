@@ -86,6 +86,8 @@ def test_deep_yaml_is_one_config_line(tmp_path: Path, document: str) -> None:
     ("relative/folder", "jobs.artifacts: a folder must be an absolute path"),
     ("ftp://host/x", "is no store jobs can write to"),
     ("s3://[bucket", "jobs.artifacts: not a valid URL"),
+    ("s3://key:hunter2@bucket/x", "credentials do not belong in the URL"),
+    ("s3://key:hunter2@/x", "credentials do not belong in the URL"),
 ])
 def test_artifact_stores_are_checked_at_load(tmp_path: Path, artifacts: str,
                                              message: str) -> None:
@@ -93,6 +95,7 @@ def test_artifact_stores_are_checked_at_load(tmp_path: Path, artifacts: str,
                            jobs={"artifacts": artifacts})
     result = run_cli("cycle", "--config", str(config), cwd=tmp_path)
     assert_refused(result, message)
+    assert "hunter2" not in result.stderr
     assert not (tmp_path / "work").exists() and not (tmp_path / "x").exists()
 
 
@@ -107,6 +110,7 @@ def test_artifact_stores_are_checked_at_load(tmp_path: Path, artifacts: str,
      "option ssl_ca_certs needs an absolute path"),
     ("redis://127.0.0.1:6379/0?socket_timeout", "the options after ? must be name=value"),
     ("redis://127.0.0.1:6379/0?password=hunter2", "password does not belong in the options"),
+    ("redis://127.0.0.1:99999/0?password=hunter2", "the port must be a whole number"),
 ])
 def test_redis_url_options_are_checked_at_load(tmp_path: Path, url: str, message: str) -> None:
     config = write_project(tmp_path / "project.yaml", tmp_path / "work", tmp_path / "data",
