@@ -16,7 +16,8 @@ turn) and one task activelearn pushed (its item id: read from the pool, so it ge
 prediction whatever the URLs do), while another thread asks GET /health every 100 ms.
 Prints /health p50/p99/max (and how many took over Label Studio's 1 s), each /predict's
 latency against its deadline (measured by the client: HTTP and JSON included), and what
-the tasks got. No Label Studio is needed.
+the tasks got, and how many lines (and tracebacks) serve logged. No Label Studio is
+needed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +36,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import torch
 import yaml
 
@@ -46,7 +49,7 @@ from activelearn.learn.checkpoints import checkpoint_path, save_checkpoint  # no
 from activelearn.learn.fit import build, input_spec  # noqa: E402
 from activelearn.learn.inference import Normalizer  # noqa: E402
 from activelearn.state import Store  # noqa: E402
-from support.serve import free_port, start_serve  # noqa: E402
+from support.serve import SECRET, free_port  # noqa: E402
 
 HEALTH_TARGET_S = 1.0  # Label Studio's ML_TIMEOUT_HEALTH
 HEALTH_EVERY_S = 0.1
@@ -106,6 +109,29 @@ def write_project(folder: Path, slow_port: int, deadline: float, max_fetches: in
         store.rounds.start(1)
         store.rounds.finish(1, VERSION, 40)
     return path
+
+
+def start_service(path: Path, log: Path) -> tuple[subprocess.Popen, int]:
+    """The real `activelearn serve` on a free port once it answers /metrics, its output
+    into log (not a pipe: one nobody reads fills up and stops the service)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "activelearn.cli", "serve", "--config", str(path), "--port",
+         str(port)], env=dict(os.environ, ACTIVELEARN_WEBHOOK_SECRET=SECRET), cwd=ROOT,
+        stdout=log.open("w"), stderr=subprocess.STDOUT)
+    waited = time.monotonic() + 180
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"serve exited {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > waited:
+            proc.kill()
+            raise SystemExit("serve did not answer in 180 s")
+        time.sleep(0.2)
 
 
 def bodies(path: Path, slow_port: int, requests: int, tasks: int, wave: int) -> list[bytes]:
@@ -222,9 +248,9 @@ def main() -> None:
     slow.start()
     path = write_project(folder, slow_port, args.deadline, args.max_fetches)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} before")
-    served = start_serve(path, folder / "work")
+    log = folder / "serve.log"
+    served, port = start_service(path, log)
     try:
-        port = int(served.url.rsplit(":", 1)[1])
         first = bodies(path, slow_port, 1, 0, 0)[0]
         seconds, status, _ = post(port, first, 300)
         print(f"first /predict (loads the pool and the model): {seconds:.2f} s, HTTP {status}")
@@ -239,8 +265,12 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.2f} after; "
               f"{'all targets met' if ok else 'a target MISSED'}")
     finally:
-        served.stop()
+        served.terminate()
+        served.wait(timeout=60)
         slow.terminate()
+    text = log.read_text()
+    print(f"serve's log ({log}): {len(text.splitlines())} lines, "
+          f"{text.count('Traceback')} tracebacks")
 
 
 if __name__ == "__main__":
