@@ -27,7 +27,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -175,8 +175,12 @@ def create_app(project: Project, secret: str, echo: Callable[[str], None] = prin
         Route("/report/", report, methods=["GET"]),
         Route("/report/{path:path}", report, methods=["GET"]),
     ]
+    async def gone(request: Request, exc: Exception) -> Response:
+        return error(400, "the client went away before its body was read")  # nobody reads it
+
     handlers: dict[Any, Any] = {HTTPException: http_error, ActiveLearnError: refused,
-                                ValueError: refused, RecursionError: refused}
+                                ValueError: refused, RecursionError: refused,
+                                ClientDisconnect: gone}
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers,
                     middleware=[Middleware(LastResort, handler=refused)])
     app.state.controller = controller
