@@ -37,7 +37,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,7 +46,6 @@ from activelearn.annotation.label_studio import choice_result, config_classes, t
 from activelearn.data.imageset import as_tensor
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ActiveLearnError, StateError
-from activelearn.kinds import RoundStatus
 from activelearn.learn.backbones import load_backbone
 from activelearn.learn.checkpoints import checkpoint_name, load_checkpoint, resolve_device
 from activelearn.learn.fit import build, input_spec
@@ -55,11 +53,11 @@ from activelearn.learn.inference import Normalizer, Predictor
 from activelearn.learn.networks import InputSpec, SplitModel
 from activelearn.project import Project
 from activelearn.service.fetcher import Fetcher
+from activelearn.service.versions import LatestVersion
 
 log = logging.getLogger("activelearn.serve")
 
 MODEL_CLASS = "activelearn"
-CHECK_EVERY = 1.0  # seconds between looks at the state for a newer model
 NO_MODEL = "no trained model yet: run activelearn cycle until a round trains"
 ANSWER_TIME = 0.5  # seconds of a /predict's deadline kept for inference and the answer
 
@@ -93,20 +91,15 @@ class LoadedModel:
 class ModelService:
     """The latest trained model of one project, for the ML backend protocol. The model
     and the pool are loaded at the first prediction and kept; the state is looked at
-    (at most once every CHECK_EVERY seconds, and read only when its files changed) for
-    a newer model, which replaces the loaded one. Thread-safe: one prediction runs at
-    a time (on its own thread), reading images from elsewhere happens beside it (on the
-    fetcher's). close() when the service stops."""
+    for a newer model (versions.py), which replaces the loaded one. Thread-safe: one
+    prediction runs at a time (on its own thread), reading images from elsewhere happens
+    beside it (on the fetcher's). close() when the service stops."""
 
     def __init__(self, project: Project) -> None:
         self.project = project
         self.cfg = project.cfg
-        self.state_path = project.state_path
         self._lock = threading.Lock()  # the model, the pool, inference
-        self._state_lock = threading.Lock()  # the latest version seen
-        self._latest: str | None = None
-        self._checked = -float("inf")
-        self._stamp: tuple | None = None
+        self.latest_version = LatestVersion(project)
         self._loaded: LoadedModel | None = None
         self._failed: str | None = None  # the newest version, when it failed to load
         self._pool: Pool | None = None
@@ -116,12 +109,13 @@ class ModelService:
 
     # -- the protocol -------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Up, with the newest model version the state names and the one loaded (None
-        until the first prediction loads it)."""
+        """Up, with the newest model version the state names (the one seen last when a
+        look takes over HEALTH_WAIT) and the one loaded (None until the first prediction
+        loads it)."""
         loaded = self._loaded
         latest, problem = None, ""
         try:
-            latest = self.latest_version()
+            latest = self.latest_version.within()
         except ActiveLearnError as exc:
             problem = str(exc)
         out: dict[str, Any] = {"status": "UP", "model_class": MODEL_CLASS,
@@ -162,6 +156,7 @@ class ModelService:
 
     def close(self) -> None:  # work under way ends on its own
         self.fetcher.close()
+        self.latest_version.close()
         self._thread.shutdown(wait=False, cancel_futures=True)
 
     async def _in_thread(self, deadline: float, work: Callable[..., Any], *args: Any) -> Any:
@@ -211,24 +206,6 @@ class ModelService:
             self._model()
 
     # -- the model ----------------------------------------------------------------------
-    def latest_version(self) -> str | None:
-        """The newest model version the state names (a finished round's), or None."""
-        with self._state_lock:
-            now = time.monotonic()
-            if now - self._checked < CHECK_EVERY:
-                return self._latest
-            self._checked = now
-            stamp = state_stamp(self.state_path)
-            if stamp != self._stamp:
-                self._latest = None
-                if stamp is not None:
-                    with self.project.store(readonly=True) as store:
-                        done = [r.model_version for r in store.rounds.all()
-                                if r.status == RoundStatus.DONE.value and r.model_version]
-                    self._latest = done[-1] if done else None
-                self._stamp = stamp
-            return self._latest
-
     def _model(self) -> LoadedModel:
         version = self.latest_version()
         if version is None:
@@ -332,19 +309,3 @@ def parse_tasks(body: Any) -> list[dict[str, Any]]:
             raise BadRequest(f"task {task.get('id', i)} of the /predict body has no 'data' "
                              "object")
     return tasks
-
-
-def state_stamp(path: Path) -> tuple | None:
-    """What changes when the state is written (its file's and its WAL's size and time),
-    or None when there is no state."""
-    stamp: list[tuple[int, int] | None] = []
-    for name in (path, path.with_name(path.name + "-wal")):
-        try:
-            st = name.stat()
-        except FileNotFoundError:
-            if name == path:
-                return None
-            stamp.append(None)
-            continue
-        stamp.append((st.st_size, st.st_mtime_ns))
-    return tuple(stamp)

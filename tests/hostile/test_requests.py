@@ -34,7 +34,7 @@ from activelearn.learn.fit import build, input_spec
 from activelearn.learn.inference import Normalizer
 from activelearn.loop.project import PROJECT_ID_KEY
 from activelearn.project import Project
-from activelearn.service import predict
+from activelearn.service import versions
 from activelearn.service.app import create_app
 from activelearn.state import Store
 from support.serve import SECRET, start_serve
@@ -153,7 +153,7 @@ def test_a_hostile_request_is_a_short_4xx(served, caplog, capfd, method, path, k
 def test_a_state_overwritten_with_garbage_is_503_in_one_line(served, caplog, capfd,
                                                             monkeypatch, method, path, kwargs):
     client, log, state = served
-    monkeypatch.setattr(predict, "CHECK_EVERY", 0.0)  # no model version remembered
+    monkeypatch.setattr(versions, "CHECK_EVERY", 0.0)  # no model version remembered
     state.write_bytes(b"this is no SQLite database " * 400)
     answer = client.request(method, path, **kwargs)
     # the model's warm-up at start may have met the garbage too, and said so in a line

@@ -24,7 +24,7 @@ from activelearn.learn.checkpoints import checkpoint_path, load_checkpoint, save
 from activelearn.learn.fit import build, input_spec
 from activelearn.learn.inference import Normalizer, Predictor
 from activelearn.project import Project
-from activelearn.service import predict
+from activelearn.service import versions
 from activelearn.service.predict import NO_MODEL, BadRequest, ModelService
 from activelearn.state import Store
 
@@ -178,11 +178,11 @@ def test_a_newer_model_replaces_the_loaded_one_after_a_look_at_the_state(served,
     cfg, pool, service = served
     old = service.latest_version()
     service.predict({"tasks": [item_task(pool, 4)]})
-    monkeypatch.setattr(predict, "CHECK_EVERY", 3600.0)
+    monkeypatch.setattr(versions, "CHECK_EVERY", 3600.0)
     assert service.latest_version() == old  # just looked: not again for an hour
     new = add_model(cfg, int(old.rsplit("r", 1)[1]) + 1, seed=1)
     assert service.latest_version() == old
-    monkeypatch.setattr(predict, "CHECK_EVERY", 0.0)
+    monkeypatch.setattr(versions, "CHECK_EVERY", 0.0)
     entry = service.predict({"tasks": [item_task(pool, 4)]})["results"][0]
     row = expected(cfg, pool, new, [4])[0]
     assert entry["model_version"] == new
@@ -193,7 +193,7 @@ def test_a_newer_model_replaces_the_loaded_one_after_a_look_at_the_state(served,
 def test_a_newest_model_that_cannot_load_leaves_the_loaded_one_answering(served,
                                                                          monkeypatch):
     cfg, pool, service = served
-    monkeypatch.setattr(predict, "CHECK_EVERY", 0.0)
+    monkeypatch.setattr(versions, "CHECK_EVERY", 0.0)
     loaded = service.predict({"tasks": [item_task(pool, 4)]})["results"][0]["model_version"]
     broken = f"t-r{int(loaded.rsplit('r', 1)[1]) + 1}"
     checkpoint_path(cfg.work_dir, broken).write_bytes(b"not a checkpoint")
