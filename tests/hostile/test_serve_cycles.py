@@ -14,7 +14,6 @@ import os
 import signal
 import sqlite3
 import time
-from multiprocessing import forkserver
 from pathlib import Path
 
 import pytest
@@ -27,19 +26,9 @@ from activelearn.service.events import WebhookEvent
 from activelearn.state import Store
 from support.loop import Project as LoopProject
 from support.loop import cycle_result
-from support.serve import free_port
+from support.serve import free_port, own_forkserver  # noqa: F401  (autouse)
 
 RETRY = 30.0  # serve.retry_after of these projects
-
-
-@pytest.fixture(autouse=True)
-def own_forkserver():
-    """A forkserver of this test's own: cycle processes get the environment the
-    forkserver started with, so one started by an earlier test (another token, say)
-    must not serve this one."""
-    forkserver._forkserver._stop()
-    yield
-    forkserver._forkserver._stop()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ to its end resets the backoff."""
 from __future__ import annotations
 
 import time
-from multiprocessing import forkserver
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,10 @@ from activelearn.service.controller import Controller
 from activelearn.service.events import WebhookEvent
 from support.loop import Project as LoopProject
 from support.loop import cycle
-from support.serve import free_port
+from support.serve import free_port, own_forkserver  # noqa: F401  (autouse)
 
 pytestmark = pytest.mark.label_studio
 RETRY = 30.0
-
-
-@pytest.fixture(autouse=True)
-def own_forkserver():
-    """A forkserver of this test's own: cycle processes get the environment the
-    forkserver started with, so one started by an earlier test (another token, say)
-    must not serve this one."""
-    forkserver._forkserver._stop()
-    yield
-    forkserver._forkserver._stop()
 
 
 def set_url(path: Path, url: str) -> None:

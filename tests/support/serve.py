@@ -9,9 +9,11 @@ import socket
 import subprocess
 import sys
 import time
+from multiprocessing import forkserver
 from pathlib import Path
 
 import httpx
+import pytest
 
 from support import ROOT
 
@@ -91,3 +93,13 @@ def start_serve(config: Path, work_dir: Path, timeout: float = 180, **env: str) 
             proc.kill()
             raise AssertionError(f"serve did not answer in {timeout} s")
         time.sleep(0.2)
+
+
+@pytest.fixture(autouse=True)
+def own_forkserver():
+    """A forkserver of the test's own (import it into a test module; it is autouse there):
+    serve's cycle processes get the environment the forkserver started with, so one
+    started by an earlier test (another token, say) must not serve this one."""
+    forkserver._forkserver._stop()
+    yield
+    forkserver._forkserver._stop()
