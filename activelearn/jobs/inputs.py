@@ -99,8 +99,9 @@ def open_job(payload: dict[str, Any]) -> Job:
     url = str(payload["artifacts"])
     scratch = os.environ.get(SCRATCH_ENV)
     if not scratch:  # inline
-        return Job(cfg, ArtifactStore.of_project(url, cfg.work_dir), shared=True)
-    store = ArtifactStore(url, Path(scratch))
+        return Job(cfg, ArtifactStore.of_project(url, cfg.work_dir, cfg.jobs.store_timeout),
+                   shared=True)
+    store = ArtifactStore(url, Path(scratch), cfg.jobs.store_timeout)
     if store.local:
         served = [Path(d) for d in os.environ.get(WORK_DIRS_ENV, "").split(os.pathsep) if d]
         for what, path in (("work dir", cfg.work_dir.resolve()), ("artifact store",
@@ -118,7 +119,7 @@ def open_job(payload: dict[str, Any]) -> Job:
     if named not in stores:
         raise JobError(f"refused: artifact store {named} is not one this worker serves "
                        f"({', '.join(stores) or 'none'}); start it with --artifacts {named}")
-    store = ArtifactStore(stores[named], Path(scratch))
+    store = ArtifactStore(stores[named], Path(scratch), cfg.jobs.store_timeout)
     own = Path(scratch) / "projects" / hashlib.sha256(named.encode()).hexdigest()[:12]
     project = dataclasses.replace(cfg.project, work_dir=str(own))
     job = Job(dataclasses.replace(cfg, project=project), store, shared=False)

@@ -14,6 +14,7 @@ from activelearn.errors import ConfigError, JobError
 from activelearn.jobs.inputs import (
     ARTIFACTS_ENV,
     SCRATCH_ENV,
+    WORK_DIRS_ENV,
     labels_snapshot,
     open_job,
     parse_labels,
@@ -104,7 +105,18 @@ def test_a_worker_opens_the_store_with_its_own_credentials(project_file, tmp_pat
     monkeypatch.setenv(ARTIFACTS_ENV, "s3://mykey:mysecret@bucket/prefix/")
     job = open_job(payload)
     assert job.store.url == "s3://mykey:mysecret@bucket/prefix" and not job.shared
+    assert job.store.timeout == cfg.jobs.store_timeout
     monkeypatch.setenv(ARTIFACTS_ENV, "s3://mykey:mysecret@other/prefix")
     with pytest.raises(JobError, match="refused: artifact store s3://bucket/prefix") as exc:
         open_job(payload)
     assert "mysecret" not in str(exc.value)
+
+
+def test_a_job_bounds_its_store_calls_by_the_projects_store_timeout(project_file, tmp_path,
+                                                                     monkeypatch) -> None:
+    cfg = load_config(project_file(jobs={"store_timeout": 7}))
+    payload = json.loads(json.dumps(base_payload(Project(cfg))))
+    assert open_job(payload).store.timeout == 7  # inline
+    monkeypatch.setenv(SCRATCH_ENV, str(tmp_path / "scratch"))  # a worker on a shared disk
+    monkeypatch.setenv(WORK_DIRS_ENV, str(cfg.work_dir.resolve().parent))
+    assert open_job(payload).store.timeout == 7
