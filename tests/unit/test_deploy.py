@@ -472,13 +472,18 @@ def test_systemd_timer_starts_the_service() -> None:
 
 
 def test_the_docs_cron_line_and_systemd_recipe_name_real_commands() -> None:
-    readme = (ROOT / "docs" / "operations.md").read_text()  # the Deployment section
-    (cron,) = re.findall(r"```cron\n(.*?)```", readme, re.S)
-    schedule = cron.split(None, 5)
-    calls = activelearn_calls(schedule[5])
-    assert calls and all(check_cli(args) for args in calls)
-    assigned = re.findall(r"\b([A-Z][A-Z0-9_]*)=", schedule[5])
-    assert set(assigned) <= env_names_read_by_activelearn()
+    readme = (ROOT / "docs" / "operations.md").read_text()  # Deployment, Backup and restore
+    lines = [line for block in re.findall(r"```cron\n(.*?)```", readme, re.S)
+             for line in block.splitlines() if line.strip()]
+    commands = set()
+    for line in lines:
+        command = line.split(None, 5)[5]  # after the five schedule fields
+        calls = activelearn_calls(command)
+        assert all(check_cli(args) for args in calls), line
+        commands |= {args[0] for args in calls}
+        assigned = re.findall(r"\b([A-Z][A-Z0-9_]*)=", command)
+        assert set(assigned) <= env_names_read_by_activelearn()
+    assert {"cycle", "backup"} <= commands
     for name in ("activelearn-cycle.service", "activelearn-cycle.timer"):
         assert f"deploy/systemd/{name}" in readme and (SYSTEMD / name).is_file()
 
