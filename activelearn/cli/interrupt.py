@@ -13,7 +13,9 @@ a test or another program that imports this package) handles SIGINT itself, in p
   its one line (base.handle_errors); if the program has not ended GRACE_S later (the
   interrupt was swallowed, or the main thread is stuck in C code), it exits 130 then;
   a second Ctrl-C exits at once;
-- finished (finished(code), once the command returned): exit with its code at once.
+- finished (finished(code), once the command returned): exit with its code at once;
+  in the interpreter's teardown, after the exit handlers, a Ctrl-C is ignored (Python
+  would otherwise die by the signal there, with neither the code nor a line).
 
 Only the process that installed the handler acts on it: DataLoader workers, forked with
 it, get the default KeyboardInterrupt (torch's workers catch that and end quietly).
@@ -21,6 +23,7 @@ it, get the default KeyboardInterrupt (torch's workers catch that and end quietl
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
@@ -29,9 +32,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from types import FrameType
 
+from activelearn.failpoints import failpoint
+
 GRACE_S = 15.0  # after a Ctrl-C, the longest the program may take to unwind
 EXIT_CODE = 130
 PROGRAM = "activelearn"
+STARTED = "cli:started"  # the failpoint once the handler is in place
 
 
 class _Phase:
@@ -64,6 +70,8 @@ def guard_startup() -> None:
         return
     _Phase.owner, _Phase.name = os.getpid(), "starting"
     signal.signal(signal.SIGINT, _on_interrupt)
+    atexit.register(_ignore_in_teardown)  # the first registered: it runs last
+    failpoint(STARTED)  # tests: from here on a Ctrl-C is the program's
 
 
 @contextmanager
@@ -111,6 +119,14 @@ def _on_interrupt(signum: int, frame: FrameType | None) -> None:
     timer.daemon = True
     timer.start()
     raise KeyboardInterrupt
+
+
+def _ignore_in_teardown() -> None:
+    """After the last exit handler: the interpreter's teardown that follows puts SIGINT's
+    default back (the process would die by the signal, without its code or a line), so a
+    Ctrl-C in it is ignored instead; the program ends with its command's code."""
+    if os.getpid() == _Phase.owner:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _give_up() -> None:
