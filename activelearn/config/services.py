@@ -115,7 +115,7 @@ class JobsConfig:
             to end, whatever botocore and s3fs retry inside it (an upload or a download
             also gets a second per MB): a store that accepts and never answers fails the
             cycle after about this long ("no answer within ..."), and its lock is released;
-            workers use the default, 60
+            workers use the project's value, from the job's payload
     """
 
     redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
