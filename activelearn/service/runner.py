@@ -20,7 +20,7 @@ from activelearn.loop.lock import CYCLE_LOCK, is_stale
 from activelearn.project import Project
 from activelearn.service import cycle_process
 from activelearn.service.trigger import Pending
-from activelearn.state import LockHolder
+from activelearn.state import LockHolder, read_holder
 
 RESULTS = {0: "ok", cycle_process.LOCKED: "locked"}
 
@@ -72,11 +72,13 @@ class CycleRunner:
         return None
 
     def lock_holder(self) -> LockHolder | None:
-        """The live holder of the project's cycle lock (cron's cycle, say), or None."""
+        """The live holder of the project's cycle lock (cron's cycle, say), or None.
+        Read as upgrade and restore read it (state.read_holder): the one row, without the
+        checks of opening a store (PRAGMA quick_check reads every page), since the tick
+        that asks runs on the event loop that answers /health."""
         if not self.project.has_state():
             return None
-        with self.project.store(readonly=True) as store:
-            holder = store.locks.holder(CYCLE_LOCK)
+        holder = read_holder(self.project.state_path, CYCLE_LOCK)
         return holder if holder is not None and not is_stale(holder) else None
 
     def start(self, taken: Pending, reason: str) -> int:
