@@ -20,6 +20,10 @@ SECRET_NAMES = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|SES
 MIN_SECRET_CHARS = 8  # shorter values are not hidden: they would blank ordinary words
 MAX_SECRET_FILE_BYTES = 64 * 1024
 HIDDEN = "***"
+# names of URL query parameters that carry credentials (password=, token=, api_key=,
+# X-Amz-Signature=, X-Amz-Credential=, sig=, auth=, ...): what no payload carries
+# (jobs/inputs.public_url) and no message shows (config/service_checks.mask_password)
+CREDENTIAL_PARAM = re.compile(r"(?i)pass|pwd|secret|token|key|sig|credential|auth")
 # credentials as they are written in headers, URLs and echoed request dumps
 _CREDENTIALS = [
     # Authorization: Token abc / "authorization": "Bearer abc" / X-...-Secret: abc

@@ -10,10 +10,11 @@ import re
 import string
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import SplitResult, parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote_plus, urlsplit
 
 from activelearn.config.ranges import Range
 from activelearn.config.schema import Config, DataConfig, JobsConfig, LabelStudioConfig
+from activelearn.errors import CREDENTIAL_PARAM
 
 TEMPLATE_FIELDS = ("item_id", "path")
 # jobs.artifacts: a folder (file) or a remote store fsspec writes to
@@ -267,9 +268,10 @@ def _redis_db_ok(parts: SplitResult) -> bool:
 
 def mask_password(url: str) -> str:
     """url with everything between the first ":" of its user info and the last "@"
-    shown as ***: the password never reaches a message, even when it holds a "/"; so
-    is a password=, token= or secret= option after "?"."""
-    url = _SECRET_OPTION.sub(r"\1***", url)
+    shown as ***: the password never reaches a message, even when it holds a "/"; so is
+    the value of an option after "?" named like a credential (errors.CREDENTIAL_PARAM:
+    password=, token=, api_key=, X-Amz-Signature=, ...)."""
+    url = _OPTION.sub(_masked_option, url)
     before, at, after = url.rpartition("@")
     if not at:
         return url
@@ -279,7 +281,14 @@ def mask_password(url: str) -> str:
     return f"{prefix}{user}:***@{after}" if colon else url
 
 
-_SECRET_OPTION = re.compile(r"([?&](?:password|passwd|pwd|token|secret)=)[^&#]*", re.I)
+_OPTION = re.compile(r"([?&]([^=&#]*)=)[^&#]*")
+
+
+def _masked_option(option: re.Match[str]) -> str:
+    """An option after "?" with its value as *** when its name is a credential's
+    (errors.CREDENTIAL_PARAM, as payloads drop them: password, token, key, a signature)."""
+    return option.group(1) + "***" if CREDENTIAL_PARAM.search(unquote_plus(option.group(2))) \
+        else option.group(0)
 
 
 def show(text: str) -> str:

@@ -35,7 +35,7 @@ from activelearn.data.artifacts import ArtifactStore
 from activelearn.data.snapshot import CatalogueSnapshot
 from activelearn.data.sources import input_size, open_pool
 from activelearn.data.sources.base import Pool
-from activelearn.errors import JobError, StateError
+from activelearn.errors import CREDENTIAL_PARAM, JobError, StateError
 from activelearn.jobs.resident import WorkerCache
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import checkpoint_name, load_checkpoint, resolve_device
@@ -50,9 +50,6 @@ WORK_DIRS_ENV = "ACTIVELEARN_WORKER_WORK_DIRS"
 # a worker's --artifacts stores (one per line): the remote stores it serves
 ARTIFACTS_ENV = "ACTIVELEARN_WORKER_ARTIFACTS"
 URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-# query parameters that carry credentials (X-Amz-Signature, X-Amz-Security-Token, sig=,
-# password=, access_key=, ...)
-CREDENTIAL_PARAM = re.compile(r"(?i)pass|secret|token|key|sig|credential|auth")
 USER_IS_CREDENTIAL = ("http", "https", "redis", "rediss", "unix")
 
 
