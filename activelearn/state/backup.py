@@ -209,14 +209,17 @@ def install(copy: Path, live: Path, aside: Path | None) -> None:
     """Put the verified state copy in place of the state file live, atomically (a rename
     in live's folder): live and its -wal/-shm files are first moved into the folder
     aside (kept; None: there is no live state), and the copy's lock rows are cleared
-    (the processes they name are not running this state)."""
+    (the processes they name are not running this state; a state of an early schema 1,
+    such as an upgrade's backup of one, has no locks table yet)."""
     tmp = live.with_name(f".{live.name}.{os.getpid()}.restore")
     try:
         shutil.copyfile(copy, tmp)
         db = sqlite3.connect(tmp)
         try:
             with db:
-                db.execute("DELETE FROM locks")
+                if db.execute("SELECT 1 FROM sqlite_master WHERE type='table'"
+                              " AND name='locks'").fetchone():
+                    db.execute("DELETE FROM locks")
         finally:
             db.close()
         with open(tmp, "rb") as written:

@@ -14,7 +14,7 @@ import pytest
 from activelearn.errors import StateError
 from activelearn.state import Store, copy_to, install, read_backup
 from activelearn.state.backup import MANIFEST, write_manifest
-from support.states import version_of
+from support.states import FIRST_SCHEMA_1, version_of
 
 
 def _pairs(path: Path) -> tuple[int, int]:
@@ -110,6 +110,18 @@ def test_install_replaces_the_state_and_moves_its_wal_aside(tmp_path: Path) -> N
         assert set(store.items.splits()) == {"a"}
         assert store.locks.holder("cycle") is None
     assert version_of(live) == "2"
+
+
+def test_install_puts_an_early_schema_1_copy_in_place(tmp_path: Path) -> None:
+    # an upgrade's backup of a state from schema 1's first release: no locks table
+    copy = tmp_path / "copy.sqlite"
+    db = sqlite3.connect(copy)
+    db.executescript(FIRST_SCHEMA_1)
+    db.close()
+    live = tmp_path / "live" / "state.sqlite"
+    live.parent.mkdir()
+    install(copy, live, None)
+    assert copy.read_bytes() == live.read_bytes()
 
 
 def test_a_manifest_naming_a_file_outside_the_folder_is_refused(tmp_path: Path) -> None:
