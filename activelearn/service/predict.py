@@ -164,7 +164,7 @@ class ModelService:
         running = asyncio.get_running_loop().run_in_executor(self._thread, work, *args)
         try:
             return await asyncio.wait_for(running, max(0.0, deadline - time.monotonic()))
-        except TimeoutError:
+        except asyncio.TimeoutError:  # TimeoutError from Python 3.11 on, not on 3.10
             raise ActiveLearnError(f"the model did not answer within serve.predict_deadline "
                                    f"({self.cfg.serve.predict_deadline:g} s): it is loading "
                                    "or busy; Label Studio asks again") from None

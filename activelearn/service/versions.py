@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as LookTimeout  # TimeoutError from 3.11 on
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,7 @@ class LatestVersion:
             look = self._look
         try:
             return look.result(timeout=wait)
-        except TimeoutError:
+        except LookTimeout:
             return self.seen
 
     def close(self) -> None:
