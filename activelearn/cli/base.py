@@ -65,7 +65,8 @@ def _one_line(exc: BaseException | str) -> str:
         what = exc.strerror or str(exc) or type(exc).__name__
         hint = {28: "free space and run again", 30: "the folder is read-only",
                 13: "check the permissions"}.get(exc.errno or 0, "")
-        return printable(f"{where}{what}" + (f" ({hint})" if hint else ""))
+        # a file name may be a URL with its password (an fsspec path): redacted as well
+        return redact(printable(f"{where}{what}" + (f" ({hint})" if hint else "")))
     # redact and printable (errors.py): no credential, and one line, whatever the error
     return redact(printable(" ".join(option_message(exc).split() if isinstance(exc, OptionError)
                                      else str(exc).split())))
