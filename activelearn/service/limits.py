@@ -23,6 +23,7 @@ MAX_DEPTH = 64  # JSON arrays and objects inside each other
 MAX_PATH = 1024  # characters of a /report/ name
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BLOCK = 1 << 20  # brackets counted at a time (json_depth: 8 bytes of numpy each)
 
 
 class BadBody(ValueError):
@@ -59,11 +60,13 @@ def json_depth(data: bytes) -> int:
     """How deep arrays and objects nest in a JSON text (strings skipped), without
     recursion: brackets outside strings, +1 per opening, -1 per closing."""
     brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
-    if not brackets:
-        return 0
-    steps = np.frombuffer(brackets, dtype=np.uint8)
-    opening = (steps == ord("[")) | (steps == ord("{"))
-    return int(np.cumsum(np.where(opening, 1, -1)).max())
+    depth = deepest = 0
+    for start in range(0, len(brackets), _BLOCK):  # in blocks: a 32 MB body of brackets
+        steps = np.frombuffer(brackets[start:start + _BLOCK], dtype=np.uint8)  # would
+        opening = (steps == ord("[")) | (steps == ord("{"))  # take 0.5 GB in one go
+        levels = depth + np.cumsum(np.where(opening, 1, -1))
+        deepest, depth = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest
 
 
 def json_object(data: bytes, what: str) -> dict[str, Any]:

@@ -28,6 +28,9 @@ from activelearn.service.limits import (
     (b'{"a": "\\"[[[", "b": [[]]}', 3),  # an escaped quote does not end the string
     (b'["\\\\", [[]]]', 3),  # an escaped backslash does end it
     (b"[" * 100_000, 100_000),
+    # counted in blocks of a million brackets: the depth carries across them
+    (b"[]" * 600_000 + b"[" * 3_000_000 + b"]" * 2_999_990 + b"[[", 3_000_000),
+    (b"[" * 1_048_575 + b"]" * 1_048_575 + b"[[[" + b"]" * 3, 1_048_575),
 ])
 def test_json_depth_counts_brackets_outside_strings(text, depth):
     assert json_depth(text) == depth
