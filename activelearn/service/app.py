@@ -33,7 +33,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from activelearn.config.serve import SECRET_HEADER
-from activelearn.errors import ActiveLearnError
+from activelearn.errors import ActiveLearnError, printable, redact
 from activelearn.project import Project
 from activelearn.reporting.status import project_status
 from activelearn.service.controller import Controller
@@ -225,14 +225,26 @@ def warm_models(models: Any, echo: Callable[[str], None]) -> None:
 
 
 async def tick_forever(controller: Controller) -> None:
+    """Look at the trigger and the running cycle every TICK seconds, whatever a look
+    raised (a task that ended would start no cycle again): a failure is said once, not
+    once per tick, until the looks succeed again."""
+    said = ""
     while True:
         try:
             controller.tick(time.monotonic())
-        except ActiveLearnError as exc:  # the state unreadable for a moment: say, go on
-            controller.echo(f"error: {exc}")
-        except OSError as exc:
-            controller.echo(f"error: {exc}")
+            said = ""
+        except (ActiveLearnError, OSError) as exc:  # e.g. the state unreadable for a moment
+            said = _say_once(controller, f"error: {exc}", said)
+        except Exception as exc:  # noqa: BLE001  (a bug: say it in one line and go on)
+            said = _say_once(controller, f"error: serve's tick failed ({type(exc).__name__}):"
+                             " a bug in activelearn; please report it", said)
         await asyncio.sleep(TICK)
+
+
+def _say_once(controller: Controller, line: str, said: str) -> str:
+    if line != said:
+        controller.echo(printable(redact(line)))
+    return line
 
 
 def serve(project: Project, secret: str, host: str, port: int,

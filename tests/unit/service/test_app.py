@@ -132,3 +132,37 @@ def test_a_bug_is_a_500_in_one_line_without_its_message_or_a_traceback(project_f
                      "report it with what the request held"]
     out = "".join(capfd.readouterr())
     assert "Traceback" not in out and "secret-token" not in out
+
+
+def test_the_tick_goes_on_after_a_failing_look_and_says_each_failure_once(monkeypatch) -> None:
+    import asyncio
+
+    from activelearn.errors import StateError
+    from activelearn.service import app
+
+    monkeypatch.setattr(app, "TICK", 0.001)
+    looks = iter([KeyError("x"), KeyError("x"), StateError("state.sqlite: locked"),
+                  None, KeyError("x")])
+    lines: list[str] = []
+
+    class Looks:
+        echo = staticmethod(lines.append)
+
+        def tick(self, now: float) -> None:
+            failure = next(looks, None)
+            if failure is not None:
+                raise failure
+            if not lines or lines[-1] != "ok":
+                lines.append("ok")
+
+    async def run() -> None:
+        task = asyncio.ensure_future(app.tick_forever(Looks()))
+        await asyncio.sleep(0.2)
+        assert not task.done()  # still looking
+        task.cancel()
+
+    asyncio.run(run())
+    assert lines == [
+        "error: serve's tick failed (KeyError): a bug in activelearn; please report it",
+        "error: state.sqlite: locked", "ok",
+        "error: serve's tick failed (KeyError): a bug in activelearn; please report it", "ok"]
