@@ -15,7 +15,7 @@ from activelearn.cli.base import (
     main,
     option_message,
 )
-from activelearn.cli.interrupt import interrupted_line
+from activelearn.cli.interrupt import EXIT_CODE, interrupted_line
 from activelearn.errors import ConfigError
 
 
@@ -104,7 +104,7 @@ def cycle(config, retrain, no_progress) -> None:
     except KeyboardInterrupt:
         click.echo(f"{interrupted_line()}: the next cycle resumes the unfinished round",
                    err=True)
-        sys.exit(130)
+        sys.exit(EXIT_CODE)
 
 
 @main.command()

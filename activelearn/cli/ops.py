@@ -14,6 +14,7 @@ from activelearn.cli.base import (
     load_project,
     main,
 )
+from activelearn.cli.interrupt import EXIT_CODE
 from activelearn.config.service_checks import artifacts_problems
 from activelearn.errors import ConfigError, printable
 
@@ -81,7 +82,7 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
                    served, name, announce=lambda line: click.echo(line, err=True),
                    artifacts=tuple(remote), scratch=scratch)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_CODE)
 
 
 @main.command()

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from activelearn.cli.base import config_option, handle_errors, load, main
-from activelearn.cli.interrupt import interrupted_line
+from activelearn.cli.interrupt import EXIT_CODE, interrupted_line
 from activelearn.config import with_overrides
 
 
@@ -143,7 +143,7 @@ def simulate(config, strategies, seeds, initial, batch, budget, batch_growth, ta
     except KeyboardInterrupt:
         click.echo(f"{interrupted_line()}: results of the finished rounds are in {out_dir}",
                    err=True)
-        sys.exit(130)
+        sys.exit(EXIT_CODE)
     click.echo("")
     click.echo(results.format_summary(results.summarize(records)))
     spent = hours.hours_summary(records)
