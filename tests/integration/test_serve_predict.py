@@ -17,6 +17,7 @@ from activelearn.annotation.label_studio import image_data_uri, label_config
 from activelearn.cli import main
 from activelearn.config.serve import SECRET_ENV, SECRET_HEADER
 from activelearn.data.sources import load_source
+from activelearn.errors import BackendError
 from activelearn.service.events import ACTIONS
 from support.loop import Project, cycle
 from support.serve import SECRET, start_serve
@@ -84,6 +85,10 @@ def test_label_studio_retrieves_predictions_from_the_service(trained, ls_env, mo
         hand = [t for t in p.tasks() if "item_id" not in t.data]
         assert len(hand) == 2 and not any(t.predictions for t in hand)
         assert hand[1].data["image"].startswith(f"/data/upload/{p.project_id}/")
+        served_file = p.backend.integrations.fetch_file(hand[1].data["image"], 10**6)
+        assert served_file == png.getvalue()  # read as a stream, whole
+        with pytest.raises(BackendError, match="over the 100 bytes an image may have"):
+            p.backend.integrations.fetch_file(hand[1].data["image"], 100)
 
         client.actions.create(id="retrieve_tasks_predictions", project=p.project_id,
                               selected_items={"all": False, "included": [t.id for t in hand]})

@@ -130,14 +130,26 @@ class Integrations:
         # the SDK has no call for these paths; its HTTP client sends the token as the
         # SDK's own calls do (a legacy token or a JWT access token)
         http: Any = self.client._client_wrapper.httpx_client
-        with self.conn.answering(f"reading {path}"):
-            answer = http.request(path, method="GET", request_options={
-                "timeout_in_seconds": FETCH_TIMEOUT, "max_retries": 1})
-            data = answer.content
-        if answer.status_code != 200:
-            raise BackendError(f"Label Studio at {self.conn.url}: {path}: HTTP "
-                               f"{answer.status_code}")
-        if len(data) > max_bytes:
-            raise BackendError(f"Label Studio at {self.conn.url}: {path}: {len(data)} bytes, "
-                               f"over the {max_bytes} an image may have")
-        return bytes(data)
+        with self.conn.answering(f"reading {path}"), http.stream(
+                path, method="GET", request_options={"timeout_in_seconds": FETCH_TIMEOUT}
+        ) as answer:
+            if answer.status_code != 200:
+                raise BackendError(f"Label Studio at {self.conn.url}: {path}: HTTP "
+                                   f"{answer.status_code}")
+            return self._read_at_most(answer, path, max_bytes)
+
+    def _read_at_most(self, answer: Any, path: str, max_bytes: int) -> bytes:
+        """The body of a streamed answer, refused by its Content-Length or as soon as the
+        bytes that came in pass max_bytes (a huge file never sits in memory whole)."""
+        too_big = BackendError(f"Label Studio at {self.conn.url}: {path}: over the "
+                               f"{max_bytes} bytes an image may have")
+        declared = answer.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_big
+        chunks, size = [], 0
+        for chunk in answer.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
