@@ -22,11 +22,10 @@ import json
 import logging
 import subprocess
 import sys
-import threading
 import time
 import zlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -46,6 +45,7 @@ from activelearn.state import Problem, PullChanges
 from support import ROOT
 from support.jobs import Workers, controller_step, trained
 from support.project_files import write_project
+from support.storage import serve_in_thread
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"  # a legacy token's shape (40 hex)
 JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9."
@@ -124,10 +124,7 @@ class Echo:
                 pass
 
         self.status, self.style = status, style
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve_in_thread(Handler)
 
     def render(self, headers: dict[str, str], body: str, path: str):
         dump = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
@@ -275,10 +272,7 @@ class Proxy:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve_in_thread(Handler)
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -343,10 +337,7 @@ class Refusing:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.server, self.url = serve_in_thread(Handler)
 
 
 @pytest.mark.parametrize("service", ["nothing listens", "answers 500", "proxy refuses"])

@@ -66,6 +66,16 @@ class _Handler(SimpleHTTPRequestHandler):
         pass  # no line per request on stderr
 
 
+def serve_in_thread(handler) -> tuple[ThreadingHTTPServer, str]:
+    """An http.server with this handler class on a free loopback port, answering in
+    daemon threads (a hanging request holds no teardown); the server and its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
 @pytest.fixture
 def http_folder(tmp_path) -> Iterator[HttpFolder]:
     """An empty folder served by Python's http.server on a free loopback port, in a
@@ -74,19 +84,13 @@ def http_folder(tmp_path) -> Iterator[HttpFolder]:
     root.mkdir()
     stopping = threading.Event()
     handler = type("Handler", (_Handler,), {"stopping": stopping})
-    server = ThreadingHTTPServer(("127.0.0.1", 0),
-                                 functools.partial(handler, directory=str(root)))
-    server.daemon_threads = True  # a hanging request does not hold the teardown
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+    server, url = serve_in_thread(functools.partial(handler, directory=str(root)))
     try:
-        yield HttpFolder(root, f"http://127.0.0.1:{server.server_address[1]}")
+        yield HttpFolder(root, url)
     finally:
         stopping.set()
         server.shutdown()
         server.server_close()
-        thread.join(10)
 
 
 class S3Bucket(NamedTuple):
