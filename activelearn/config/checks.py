@@ -137,6 +137,7 @@ def _jobs_limits(jobs: JobsConfig) -> list[tuple[str, float, Range]]:
         ("jobs.wait_for_worker", jobs.wait_for_worker, seconds),
         ("jobs.heartbeat", jobs.heartbeat, Range(1, 3600, note=" seconds")),
         ("jobs.retries", jobs.retries, Range(0, 100)),
+        ("jobs.keep_models", jobs.keep_models, Range(1, 1000)),
     ]
 
 

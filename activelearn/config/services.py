@@ -116,6 +116,10 @@ class JobsConfig:
             also gets a second per MB): a store that accepts and never answers fails the
             cycle after about this long ("no answer within ..."), and its lock is released;
             workers use the project's value, from the job's payload
+        keep_models [1, 1000]: model versions kept in the artifact store besides those
+            still needed (the model serve and review use, every model of a round that can
+            still resume): after each finished round older checkpoints, their score shards
+            and snapshots nothing refers to any more are removed, so the store stays flat
     """
 
     redis_url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_REDIS_URL", ""))
@@ -131,6 +135,7 @@ class JobsConfig:
     heartbeat: int = 5
     artifacts: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_ARTIFACTS", ""))
     store_timeout: float = 60.0
+    keep_models: int = 3
 
     @property
     def remote_artifacts(self) -> bool:
