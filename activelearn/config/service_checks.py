@@ -21,6 +21,8 @@ TEMPLATE_FIELDS = ("item_id", "path")
 ARTIFACT_SCHEMES = ("file", "s3", "gs", "gcs", "az", "abfs", "memory")
 IMAGE_FOLDER_SCHEMES = ("file", "http", "https", "s3")  # what data/uris.py lists
 STORE_TIMEOUT = Range(1, 3600, note=" seconds")  # jobs.store_timeout
+# label_studio.storage_presign_ttl
+PRESIGN_TTL = Range(1, 7 * 24 * 60, note=" minutes, 7 days: the longest S3 signs a URL for")
 
 
 def service_problems(cfg: Config) -> Iterator[str]:
@@ -78,6 +80,7 @@ def label_studio_problems(ls: LabelStudioConfig) -> Iterator[str]:
         yield "label_studio.url_template: needed when image_mode is url-template"
     if ls.url_template:
         yield from _template_problems("label_studio.url_template", ls.url_template)
+    yield from _storage_problems(ls)
     if ls.image_mode == "local-files":
         if not ls.document_root:
             yield "label_studio.document_root: needed when image_mode is local-files"
@@ -85,6 +88,27 @@ def label_studio_problems(ls: LabelStudioConfig) -> Iterator[str]:
             yield ("label_studio.document_root: must be an absolute path (the Label Studio "
                    "server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT), got "
                    f"{show(ls.document_root)}")
+
+
+AWS_REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+){1,4}")  # eu-west-1, us-gov-east-1, cn-north-1
+
+
+def _storage_problems(ls: LabelStudioConfig) -> Iterator[str]:
+    """The S3 storage of image_mode s3-storage: an endpoint Label Studio can call (no
+    credentials in it: they come from the environment), a region name."""
+    if ls.storage_endpoint:
+        shown = show(mask_password(ls.storage_endpoint))
+        if "@" in ls.storage_endpoint:
+            yield ("label_studio.storage_endpoint: credentials do not belong in the URL "
+                   f"(they come from $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY), got {shown}")
+        else:
+            yield from _url_problems("label_studio.storage_endpoint", ls.storage_endpoint,
+                                     ("http", "https"))
+    yield from filter(None, [PRESIGN_TTL.problem("label_studio.storage_presign_ttl",
+                                                 ls.storage_presign_ttl)])
+    if ls.storage_region and not AWS_REGION.fullmatch(ls.storage_region):
+        yield ("label_studio.storage_region: an AWS region name such as eu-west-1 (or empty "
+               f"for $AWS_DEFAULT_REGION), got {show(ls.storage_region)}")
 
 
 def jobs_problems(jobs: JobsConfig) -> Iterator[str]:

@@ -22,9 +22,13 @@ class LabelStudioConfig:
         instructions: the annotation rules shown to annotators before they label
         image_mode: how a task refers to its image: data-uri (the PNG inside the task; for
             small images), local-files (a /data/local-files URL; the server must serve
-            document_root), url-template (url_template filled with {item_id} and {path})
-            or url (for a pool of remote images: an http(s):// URI as it is, an s3:// URI
+            document_root), url-template (url_template filled with {item_id} and {path}),
+            url (for a pool of remote images: an http(s):// URI as it is, an s3:// URI
             as a presigned https URL lasting presign_expiry; local files need local-files)
+            or s3-storage (for a pool of s3:// images: the task holds the s3:// URI as it
+            is, and an S3 storage connected to the Label Studio project, one per bucket,
+            signs it anew each time a task is shown: no image expires while its task
+            waits; see the storage_* keys)
         document_root {an absolute path, needed by image_mode local-files}: the server's
             LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT
         url_template {starts with http://, https:// or /; placeholders item_id and path
@@ -35,6 +39,22 @@ class LabelStudioConfig:
             lasts, in seconds from the push (at most 7 days, S3's limit): afterwards the
             task shows no image. The image is signed with the AWS settings of the process
             that pushes
+        storage_region {empty, or an AWS region name such as eu-west-1}: for s3-storage,
+            the buckets' region, which Label Studio signs for; empty: $AWS_DEFAULT_REGION,
+            else $AWS_REGION, else us-east-1
+        storage_endpoint {empty, or an http:// or https:// URL with a host}: for
+            s3-storage, where Label Studio reaches the S3 API (MinIO, Ceph, moto; no
+            credentials in it); empty: $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL, else
+            AWS itself. Label Studio refuses an endpoint on a loopback or private address
+            unless it runs with USE_DEFAULT_BANNED_SUBNETS=false
+        storage_presign_ttl [1, 10080]: for s3-storage, minutes each URL Label Studio signs
+            when it shows a task lasts (a new one at every view; at most 7 days)
+        storage_credentials: for s3-storage, the keys the
+            storage reads the bucket with: environment (those of the process that pushes:
+            $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN, or the
+            files named by the same names with _FILE; handed to Label Studio, refreshed at
+            each cycle, never written to the project file or shown) or label-studio (none
+            sent: Label Studio uses its own AWS settings, e.g. its host's IAM role)
         import_chunk [1, 10000]: tasks per import request
         parallel_requests [1, 64]: task-list requests in flight at once while pulling; more
             than 1 helps only a server with several worker processes (one per request at
@@ -57,10 +77,15 @@ class LabelStudioConfig:
     url: str = field(default_factory=lambda: os.environ.get("ACTIVELEARN_LS_URL", ""))
     project_title: str = ""
     instructions: str = ""
-    image_mode: Literal["data-uri", "local-files", "url-template", "url"] = "data-uri"
+    image_mode: Literal["data-uri", "local-files", "url-template", "url",
+                        "s3-storage"] = "data-uri"
     document_root: str = ""
     url_template: str = ""
     presign_expiry: int = 7 * 24 * 3600
+    storage_region: str = ""
+    storage_endpoint: str = ""
+    storage_presign_ttl: int = 15
+    storage_credentials: Literal["environment", "label-studio"] = "environment"
     import_chunk: int = 1000
     parallel_requests: int = 1
     holdout: int = 200
