@@ -14,8 +14,9 @@ import stat
 from collections.abc import Mapping
 from typing import Any
 
-# environment variables whose values are secrets (and NAME_FILE: a file holding one)
-SECRET_NAMES = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|SESSION_KEY)"
+# environment variables whose values are secrets (and NAME_FILE: a file holding one);
+# AWS_ACCESS_KEY_ID too: image_mode s3-storage hands it to Label Studio with the secret key
+SECRET_NAMES = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY(?:_ID)?|SESSION_KEY)"
                         r"(_FILE)?$")
 MIN_SECRET_CHARS = 8  # shorter values are not hidden: they would blank ordinary words
 MAX_SECRET_FILE_BYTES = 64 * 1024

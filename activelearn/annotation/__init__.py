@@ -4,6 +4,7 @@ implementation (label_studio/), and the simulated oracle (simulate) and bot (dem
 from activelearn.annotation.backend import (
     REVIEW_KIND,
     AnnotationBackend,
+    AwsKeys,
     BackendAnnotations,
     BackendAnnotators,
     BackendIntegrations,
@@ -13,6 +14,7 @@ from activelearn.annotation.backend import (
     PullResult,
     RejectedAnnotation,
     ReviewNote,
+    S3Source,
     Suggestion,
     TaskAnnotators,
     TaskSpec,
@@ -22,6 +24,7 @@ from activelearn.annotation.backend import (
 __all__ = [
     "REVIEW_KIND",
     "AnnotationBackend",
+    "AwsKeys",
     "BackendAnnotations",
     "BackendAnnotators",
     "BackendIntegrations",
@@ -31,6 +34,7 @@ __all__ = [
     "PulledAnnotation",
     "RejectedAnnotation",
     "ReviewNote",
+    "S3Source",
     "Suggestion",
     "TaskAnnotators",
     "TaskSpec",

@@ -124,6 +124,36 @@ class TaskAnnotators:
     overlap: int = 1
 
 
+@dataclass(frozen=True)
+class AwsKeys:
+    """The AWS keys an S3 storage reads its bucket with (the session token may be "").
+    Never shown: the repr hides them, and errors.redact hides their values."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class S3Source:
+    """An S3 bucket the tool reads task images from: it signs a task's s3:// URI of this
+    bucket each time the task is shown, for presign_ttl minutes. prefix: the folder of
+    the bucket that holds the pool's images ("" for the whole bucket); region and
+    endpoint: "" for the tool's defaults; keys: None to let the tool use its own AWS
+    settings (e.g. its host's IAM role)."""
+
+    bucket: str
+    prefix: str
+    region: str
+    endpoint: str
+    presign_ttl: int
+    keys: AwsKeys | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
 # --------------------------------------------------------------------------- the protocol
 
 
@@ -225,6 +255,13 @@ class BackendIntegrations(Protocol):
 
     def fetch_file(self, path: str, max_bytes: int) -> bytes:
         """A file the tool serves for a task (at most max_bytes)."""
+        ...
+
+    def ensure_s3_storage(self, project_id: int, source: S3Source) -> tuple[int, bool]:
+        """The project's storage of source.bucket, created or updated to source (its keys
+        sent again each time: they may have been rotated); the tool checks that it can
+        read the bucket first. Never synced: the tasks are pushed. Returns (its id,
+        created)."""
         ...
 
 

@@ -18,6 +18,11 @@ In url mode a pool of remote images goes by URL: an http(s):// URI as it is, an 
 URI presigned here at push time (label_studio.presign_expiry), since the annotators'
 browsers fetch the image themselves and hold no AWS keys. Local files cannot be
 fetched by a browser: check_image_mode refuses them and names local-files.
+
+In s3-storage mode a task holds its s3:// URI as it is, and Label Studio signs it each
+time the task is shown, through an S3 storage of the project (s3_storage.py) connected
+before the first task of the pusher's first push: a storage Label Studio refuses fails
+the push before any task is sent.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from activelearn.errors import ConfigError
 from activelearn.failpoints import failpoint
 from activelearn.kinds import BatchKind
 from activelearn.loop.relabel import apply_relabels
+from activelearn.loop.s3_storage import connect_storages, s3_problem
 from activelearn.quality.overlap import task_overlap
 from activelearn.state import Store
 
@@ -54,6 +60,7 @@ class TaskPusher:
         self.cfg, self.store, self.backend, self.pool = cfg, store, backend, pool
         self.project_id, self.echo = project_id, echo
         self.position = {item_id: i for i, item_id in enumerate(pool.item_ids)}
+        self._storages_connected = False
 
     def push(self, round_: int) -> None:
         """Import tasks for the round's batch members that have none, then raise the
@@ -61,6 +68,7 @@ class TaskPusher:
         ls = self.cfg.label_studio
         if ls.image_mode == "local-files" and self.pool.paths:
             self._connect_folders()
+        self.connect_storages()
         tasked = self.store.tasks.by_item(include_deleted=True)
         listed: dict[str, int] | None = None  # the project's tasks, listed at the first push
         for batch in self.store.batches.all(round_):
@@ -85,6 +93,14 @@ class TaskPusher:
         if reopened:
             self.echo(f"  raised the overlap of {reopened} disputed tasks by one")
 
+    def connect_storages(self) -> None:
+        """With image_mode s3-storage, connect (or refresh) the project's S3 storages,
+        once per pusher (one per cycle); nothing otherwise."""
+        if self.cfg.label_studio.image_mode == "s3-storage" and not self._storages_connected:
+            connect_storages(self.cfg.label_studio, self.backend, self.project_id,
+                             self.pool.paths or [], self.echo)
+            self._storages_connected = True
+
     @cached_property
     def local_files(self) -> LocalFiles:
         """The pool's files resolved against label_studio.document_root, once a pusher."""
@@ -97,6 +113,8 @@ class TaskPusher:
             return self.local_files.url(pos)
         if ls.image_mode == "url":
             return image_reference("url", item_id, path=self._remote_url(pos))
+        if ls.image_mode == "s3-storage":  # signed by Label Studio's storage when shown
+            return self.pool.paths[pos]
         return image_reference(
             ls.image_mode, item_id, path=self.pool.paths[pos] if self.pool.paths else "",
             image=self.pool.images[pos].numpy() if ls.image_mode == "data-uri" else None,
@@ -162,7 +180,8 @@ def check_image_mode(cfg: Config, pool: Pool) -> None:
     """ConfigError when label_studio.image_mode cannot work with this pool: file modes
     need image files, local-files needs every one of them (symlinks followed) inside
     label_studio.document_root, in a folder below it, url needs every one to be an
-    http(s):// or s3:// URI, and the s3:// ones to be presignable (AWS settings)."""
+    http(s):// or s3:// URI, and the s3:// ones to be presignable (AWS settings),
+    s3-storage every one to be an s3:// URI."""
     ls = cfg.label_studio
     if ls.image_mode == "data-uri":
         return
@@ -178,6 +197,10 @@ def check_image_mode(cfg: Config, pool: Pool) -> None:
         problem = url_problem(pool.paths, ls.presign_expiry)
         if problem:
             raise ConfigError(f"{cfg.path}: label_studio.image_mode: url: {problem}")
+    if ls.image_mode == "s3-storage":
+        problem = s3_problem(pool.paths)
+        if problem:
+            raise ConfigError(f"{cfg.path}: label_studio.image_mode: s3-storage: {problem}")
 
 
 def url_problem(paths: Sequence[str], presign_expiry: int) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http import HTTPStatus
@@ -49,11 +49,14 @@ class SdkConnection:
         self.workers = workers
 
     @contextmanager
-    def answering(self, doing: str) -> Iterator[None]:
+    def answering(self, doing: str, reasons: Mapping[str, str] | None = None
+                  ) -> Iterator[None]:
         """Turn the SDK's and httpx's exceptions into one-line activelearn errors. A
         refusal shows its status code, a fixed reason and the names of the fields Label
         Studio refused, never the answer's body or headers: a server (or a proxy in front
-        of it) that echoes the request would put the API token into the line."""
+        of it) that echoes the request would put the API token into the line.
+        reasons: a phrase of Label Studio's message -> our words for it, shown when the
+        refusal's body holds the phrase (the first found)."""
         try:
             yield
         except httpx.ConnectError as exc:
@@ -75,7 +78,7 @@ class SdkConnection:
                     f"{exc.status_code}); check LABEL_STUDIO_API_KEY") from None
             raise BackendError(f"Label Studio at {self.url}: {doing} failed: "
                                f"{http_status(exc.status_code)}{_refused(exc.body)}"
-                               ) from None
+                               f"{_reason(exc.body, reasons or {})}") from None
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # an answer the SDK cannot read (not JSON, or JSON of another shape): not
             # Label Studio's API, or another version of it
@@ -199,6 +202,24 @@ def _refused(body: Any) -> str:
     names = [k for k, v in fields.items() if isinstance(k, str) and FIELD.fullmatch(k)
              and isinstance(v, list) and k not in ("detail", "non_field_errors")]
     return f", Label Studio refused: {', '.join(sorted(names)[:5])}" if names else ""
+
+
+def _reason(body: Any, reasons: Mapping[str, str]) -> str:
+    """": " + our words for the first phrase of `reasons` found in the body's texts; ""
+    when none is. The body itself is never shown."""
+    texts: list[str] = []
+    stack = [body]
+    while stack and len(texts) < 100:
+        value = stack.pop()
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    found = next((words for phrase, words in reasons.items()
+                  if any(phrase in text for text in texts)), None)
+    return f": {found}" if found else ""
 
 
 def _short(value: Any, limit: int = 200) -> str:

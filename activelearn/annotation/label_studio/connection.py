@@ -5,7 +5,7 @@ imports the SDK."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -18,8 +18,10 @@ class Connection(Protocol):
     url: str
     workers: int
 
-    def answering(self, doing: str) -> AbstractContextManager[None]:
-        """A block whose SDK and httpx errors become one-line activelearn errors."""
+    def answering(self, doing: str, reasons: Mapping[str, str] | None = None
+                  ) -> AbstractContextManager[None]:
+        """A block whose SDK and httpx errors become one-line activelearn errors
+        (reasons: a phrase of a refusal's message -> the words the line shows for it)."""
         ...
 
     def required(self, value: Any, what: str) -> Any:

@@ -1,6 +1,7 @@
 """The Label Studio calls of `activelearn serve` (service/): connecting a project to the
 service (its webhook and its ML backend), and reading the files Label Studio serves for
-tasks imported by hand. `backend.integrations` of a LabelStudioBackend (client.py, which
+tasks imported by hand; and the S3 storage that signs the pushed tasks' s3:// images
+(storages.py). `backend.integrations` of a LabelStudioBackend (client.py, which
 holds the SDK client and turns its errors into activelearn's).
 """
 
@@ -11,7 +12,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from activelearn.annotation.backend import S3Source
 from activelearn.annotation.label_studio.connection import Connection
+from activelearn.annotation.label_studio.storages import ensure_s3_storage
 from activelearn.errors import BackendError
 
 log = logging.getLogger(__name__)
@@ -119,6 +122,11 @@ class Integrations:
         except BackendError as exc:
             if "HTTP 404" not in str(exc):
                 raise
+
+    def ensure_s3_storage(self, project_id: int, source: S3Source) -> tuple[int, bool]:
+        """The project's S3 storage of source's bucket, created or updated (storages.py).
+        Returns (its id, created)."""
+        return ensure_s3_storage(self.conn, project_id, source)
 
     def fetch_file(self, path: str, max_bytes: int) -> bytes:
         """A file Label Studio serves at path (one of SERVED_PATHS, e.g.
