@@ -28,16 +28,23 @@ machine shares with the controller (`jobs.artifacts`).
   (MIN_RATE) for an upload or a download, whatever botocore and s3fs would retry
   inside it (remote.py bounds those too). A store that accepts and never answers
   stops a cycle after about `timeout` seconds with "timed out"; its lock is released.
+- `list` gives sizes and modification times (the store's clock) for retention
+  (loop/retention.py); a reused content-addressed name is `touch`ed to now, and
+  `remove(name, older_than=...)` looks at the time again just before it removes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +59,24 @@ from activelearn.data.uris import local_path, scheme_of
 from activelearn.errors import JobError
 from activelearn.files import write_atomically
 
-__all__ = ["ArtifactStore", "content_name"]
+__all__ = ["ArtifactStore", "Listed", "content_name"]
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=+-]*(/[A-Za-z0-9_][A-Za-z0-9_.=+-]*)*$")
 TIMEOUT_S = 60.0  # a remote call's deadline (jobs.store_timeout), before MIN_RATE
 MIN_RATE = 1_000_000  # bytes a second an upload or a download is granted on top
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One artifact as a listing shows it: its name, its bytes and when it was last
+    written (unix seconds by the store's clock; None when the store does not say)."""
+
+    name: str
+    size: int
+    modified: float | None
+
+
+Listing = list[Listed]  # inside the class, `list` is the method
 
 
 def content_name(folder: str, data: bytes, suffix: str) -> str:
@@ -134,6 +154,34 @@ class ArtifactStore:
             raise FileNotFoundError(2, "no such artifact", f"{self.url}/{name}") from None
         return copy
 
+    def list(self, prefix: str = "") -> Listing:
+        """Every artifact whose name starts with the folder `prefix` ("" for all; e.g.
+        "models"), sorted by name. In a local store, files that are no artifact name (a
+        writer's hidden temporary file, anything outside the naming rules) are left out."""
+        prefix = prefix.strip("/")
+        if self.local:
+            return sorted(self._local_listing(prefix), key=lambda a: a.name)
+        found = self._call("list", prefix, lambda fs, key, kw: fs.find(
+            key.rstrip("/"), detail=True, **kw))
+        root = self.url.split("://", 1)[1].rstrip("/") + "/"
+        listed = []
+        for path, info in found.items():
+            name = path.split("://", 1)[-1]
+            name = name[len(root):] if name.startswith(root) else ""
+            if info.get("type", "file") == "file" and _NAME.fullmatch(name):
+                listed.append(Listed(name, int(info.get("size") or 0), _modified(info)))
+        return sorted(listed, key=lambda a: a.name)
+
+    def usage(self, prefix: str = "") -> int:
+        """The bytes of the artifacts under the folder `prefix` ("" for all)."""
+        return sum(a.size for a in self.list(prefix))
+
+    @property
+    def copies(self) -> Path:
+        """scratch/fetched/<digest of the URL>: this store's fetched (and own published)
+        copies, by name; none for a local store, read in place."""
+        return self.scratch / "fetched" / hashlib.sha256(self.url.encode()).hexdigest()[:12]
+
     def path(self, name: str) -> Path:
         """Where a local store keeps an artifact (ValueError for a remote store)."""
         if not self.local:
@@ -175,16 +223,39 @@ class ArtifactStore:
         name = content_name(folder, data, suffix)
         if not self.exists(name):
             self.publish_bytes(name, data)
+        else:  # reused: newer than any retention cutoff from now on (see loop/retention)
+            self.touch(name)
         return name
 
-    def remove(self, name: str) -> None:
-        """Remove an artifact (nothing when there is none), and its fetched copy."""
+    def touch(self, name: str) -> None:
+        """Make the artifact's modification time now (its bytes unchanged): a file's
+        mtime; on S3 a copy onto itself (server-side, no transfer). FileNotFoundError
+        when there is none of that name. Other remote stores: nothing done."""
         if self.local:
-            self.path(name).unlink(missing_ok=True)
+            os.utime(self.path(name))
             return
+        if self.scheme in ("s3", "s3a"):
+            stamp = str(int(time.time()))
+            self._call("touch", name, lambda fs, key, kw: fs.setxattr(
+                key, activelearn_touched=stamp, **kw))
+
+    def remove(self, name: str, older_than: float | None = None) -> bool:
+        """Remove an artifact and its fetched copy; returns whether one was removed.
+        older_than: only when its modification time (looked up now, just before) is
+        earlier than that (unix seconds, the store's clock); one of unknown time stays."""
+        if older_than is not None:
+            when = self._modified_now(name)
+            if when is None or when >= older_than:
+                return False
+        if self.local:
+            found = self.path(name).is_file()
+            self.path(name).unlink(missing_ok=True)
+            return found
         self._copy(name).unlink(missing_ok=True)
-        if self.exists(name):
+        found = self.exists(name)
+        if found:
             self._call("remove", name, lambda fs, key, kw: fs.rm_file(key, **kw))
+        return found
 
     def check(self) -> None:
         """JobError unless the store answers and its bucket (or top folder) exists."""
@@ -198,10 +269,39 @@ class ArtifactStore:
             raise JobError(f"artifact store {self.url}: there is no bucket {top}; create it, "
                            "or set jobs.artifacts to one that exists") from None
 
-    # -- remote plumbing --------------------------------------------------------------
+    # -- plumbing -----------------------------------------------------------------------
     def _copy(self, name: str) -> Path:
-        digest = hashlib.sha256(self.url.encode()).hexdigest()[:12]
-        return self.scratch / "fetched" / digest / _checked(name)
+        return self.copies / _checked(name)
+
+    def _local_listing(self, prefix: str) -> Listing:
+        root = Path(self.url)
+        top = root / prefix if prefix else root
+        listed = []
+        for folder, dirs, files in os.walk(top):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            for file in files:
+                path = Path(folder) / file
+                name = path.relative_to(root).as_posix()
+                if not _NAME.fullmatch(name):
+                    continue
+                with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                    info = path.stat()
+                    listed.append(Listed(name, info.st_size, info.st_mtime))
+        return listed
+
+    def _modified_now(self, name: str) -> float | None:
+        """The artifact's modification time now (None: gone, or not said)."""
+        if self.local:
+            try:
+                return self.path(name).stat().st_mtime
+            except FileNotFoundError:
+                return None
+        try:
+            info = self._call("look up", name, lambda fs, key, kw: fs.info(
+                key, refresh=True, **kw))
+        except FileNotFoundError:
+            return None
+        return _modified(info)
 
     def _filesystem(self) -> Any:
         if self._fs is None:
@@ -231,6 +331,15 @@ class ArtifactStore:
                            f"{name or 'its root'}: {reason}; check that it is up "
                            "and reachable (AWS_ENDPOINT_URL, credentials); the round resumes "
                            "on the next run") from None
+
+
+def _modified(info: dict[str, Any]) -> float | None:
+    """An fsspec info's modification time in unix seconds (s3fs: LastModified)."""
+    for key in ("LastModified", "last_modified", "mtime", "created"):
+        value = info.get(key)
+        if isinstance(value, (datetime, int, float)):
+            return value.timestamp() if isinstance(value, datetime) else float(value)
+    return None
 
 
 def _checked(name: str) -> str:
