@@ -1,5 +1,6 @@
 """What a job works with, loaded from its payload alone: the project's config (carried as
-content), its artifact store, the pool (through the catalogue snapshot for file sources),
+content), its artifact store, the pool (through the catalogue snapshot for file sources;
+in head mode with a remote store, the pool's published embeddings),
 the labelled snapshot a model trains on, and the model of a version. A job never opens
 state.sqlite: the controller is the only reader and writer of state. What runs jobs (a
 resident worker, the inline executor) keeps the pool and the latest model loaded between
@@ -32,6 +33,7 @@ import torch
 
 from activelearn.config import Config, config_from_dict
 from activelearn.data.artifacts import ArtifactStore
+from activelearn.data.shards import missing_input
 from activelearn.data.snapshot import CatalogueSnapshot
 from activelearn.data.sources import input_size, open_pool
 from activelearn.data.sources.base import Pool
@@ -39,7 +41,12 @@ from activelearn.errors import CREDENTIAL_PARAM, JobError, StateError
 from activelearn.jobs.resident import WorkerCache
 from activelearn.kinds import Split
 from activelearn.learn.checkpoints import checkpoint_name, load_checkpoint, resolve_device
-from activelearn.learn.embedding import pool_keys, project_embedder, with_features
+from activelearn.learn.embedding import (
+    pool_keys,
+    project_embedder,
+    published_features,
+    with_features,
+)
 from activelearn.learn.fit import Fitted, build, fit, input_spec, normalizer
 from activelearn.learn.inference import Normalizer, Predictor
 
@@ -139,12 +146,12 @@ def load(job: Job, payload: dict[str, Any], cache: WorkerCache,
            str(cfg.work_dir), job.store.url, catalogue, payload.get("features"))
 
     def opened() -> Pool:
-        snapshot = CatalogueSnapshot.parse(job.read(catalogue), shared_cache=job.shared) \
+        snapshot = CatalogueSnapshot.read(job.store, catalogue, shared_cache=job.shared) \
             if catalogue else None
         pool = open_pool(cfg, catalogue=snapshot)
         if head and payload.get("features"):  # published by the controller (remote store)
-            vectors = np.load(_fetched(job, str(payload["features"])))
-            return with_features(pool, torch.from_numpy(vectors))
+            return with_features(pool, published_features(job.store, str(payload["features"]),
+                                                           pool))
         if head:  # the controller's embedding cache, on a shared disk
             return with_features(pool, project_embedder(cfg, pool).features(*pool_keys(pool)))
         return pool
@@ -161,9 +168,7 @@ def _fetched(job: Job, name: str) -> Path:
     try:
         return job.store.fetch(name)
     except FileNotFoundError as exc:
-        raise StateError(f"{exc.filename}: the job's input is missing from the artifact "
-                         "store (removed meanwhile?); the next cycle publishes it again"
-                         ) from None
+        raise missing_input(str(exc.filename)) from None
 
 
 def predictor_for(job: Job, pool: Pool, version: str, cache: WorkerCache) -> Predictor:

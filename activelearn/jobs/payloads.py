@@ -1,6 +1,7 @@
 """The controller's side shared by the job kinds: the payload every job starts from, and
 publishing what jobs read (the labelled and catalogue snapshots, position lists, a
-weights file) into the project's artifact store under content-addressed names.
+weights file) into the project's artifact store under content-addressed names; and
+current_artifacts, what the next round's jobs read (what retention keeps).
 
 Every function takes the project (controller.ProjectHandles: its config, its artifact
 store, built once, and its `published` memo) and, where it reads state, the store the
@@ -11,6 +12,7 @@ shards).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import os
@@ -21,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from activelearn.config import Config, config_content
-from activelearn.data.snapshot import catalogue_snapshot
+from activelearn.data.shards import read_manifest
+from activelearn.data.snapshot import publish_catalogue
+from activelearn.errors import StateError
 from activelearn.jobs.inputs import labels_snapshot, public_url
 from activelearn.kinds import Split
 from activelearn.learn.backbones import file_sha256
@@ -30,7 +34,8 @@ if TYPE_CHECKING:  # the controller's objects, for type hints only: jobs import 
     from activelearn.jobs.controller import ProjectHandles
     from activelearn.state import Store
 
-FEATURES_KEY = "features_artifact"  # state meta: the pool's embeddings, published (embed)
+FEATURES_KEY = "features_artifact"  # state meta: the pool's embeddings' manifest (embed)
+CATALOGUE_KEY = "catalogue_artifact"  # state meta: the catalogue snapshot's manifest
 
 
 def base_payload(project: ProjectHandles, store: Store | None = None) -> dict[str, Any]:
@@ -101,6 +106,43 @@ def absolute(cfg: Config) -> Config:
                                model=dataclasses.replace(cfg.model, weights=weights))
 
 
+def current_artifacts(project: ProjectHandles, store: Store) -> set[str]:
+    """Every artifact the next round's jobs read that is not a model: the catalogue
+    snapshot's and the pool embeddings' manifests (the last published, from state) with
+    every part they reference, and the published model.weights file. A manifest that is
+    gone or damaged adds its name alone (the next round publishes it again)."""
+    names: set[str] = set()
+    for key in (CATALOGUE_KEY, FEATURES_KEY):
+        name = store.meta.get(key)
+        if not name:
+            continue
+        names.add(name)
+        if name.endswith(".json"):  # a manifest (an older features artifact is one .npy)
+            with contextlib.suppress(StateError):  # gone: nothing of it to keep
+                names.update(read_manifest(project.artifacts, name)["parts"])
+    weights = _weights_name(project)
+    if weights:
+        names.add(weights)
+    return names
+
+
+def _weights_name(project: ProjectHandles) -> str | None:
+    """The name model.weights is published under when jobs fetch it from the store
+    (None when they do not: a local store, hub weights, none, or no such file)."""
+    cfg = project.cfg
+    if not (cfg.jobs.remote_artifacts and cfg.model.weights and not cfg.model.hub_weights):
+        return None
+    path = Path(cfg.model.weights).expanduser().resolve()
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    key = ("weights-name", str(path), info.st_mtime_ns, info.st_size)
+    if key not in project.published:
+        project.published[key] = f"weights/{file_sha256(path)}{path.suffix}"
+    return project.published[key]
+
+
 def _published_weights(project: ProjectHandles) -> str:
     """Publish the model.weights file (a worker elsewhere has no such path) under its
     sha256, once per version of the file; returns its name."""
@@ -108,7 +150,7 @@ def _published_weights(project: ProjectHandles) -> str:
     info = path.stat()
     key = ("weights", str(path), info.st_mtime_ns, info.st_size)
     if key not in project.published:
-        name = f"weights/{file_sha256(path)}{path.suffix}"
+        name = _weights_name(project) or f"weights/{file_sha256(path)}{path.suffix}"
         if not project.artifacts.exists(name):
             project.artifacts.publish(name, lambda tmp: shutil.copyfile(path, tmp))
         project.published[key] = name
@@ -116,9 +158,13 @@ def _published_weights(project: ProjectHandles) -> str:
 
 
 def _catalogue(project: ProjectHandles, store: Store) -> str:
-    """The catalogue snapshot's name, published once per catalogue generation."""
+    """The catalogue snapshot's manifest, published once per catalogue generation as
+    patches on the last one published (recorded in state: CATALOGUE_KEY)."""
     key = ("catalogue", store.catalogue.generation())
     if key not in project.published:
-        project.published[key] = project.artifacts.publish_content(
-            "catalogues", catalogue_snapshot(store.catalogue), ".json")
+        previous = store.meta.get(CATALOGUE_KEY)
+        name = publish_catalogue(project.artifacts, store.catalogue, previous).name
+        if name != previous:
+            store.meta.set(CATALOGUE_KEY, name)
+        project.published[key] = name
     return project.published[key]

@@ -5,6 +5,11 @@ backbone, and the cold start picks its first batch from them.
     embedder = Embedder.for_pool(cfg.model, pool, cache_dir, source)
     embedder.embed_missing(pool.images, rows, tags, device)   # only what the cache lacks
     features = embedder.features(rows, tags)                  # [items, dim] float16 tensor
+
+With a remote artifact store the controller publishes the pool's embeddings in shards by
+embedding-cache row (publish_features, data/shards.py): a changed pool republishes the
+rows that changed; a worker maps the shards it fetched and gathers its pool's rows
+(published_features), one shard at a time.
 """
 
 from __future__ import annotations
@@ -22,8 +27,17 @@ import torch
 from tqdm import tqdm
 
 from activelearn.config import Config, ModelConfig
+from activelearn.data.artifacts import ArtifactStore
 from activelearn.data.embeddings import EmbeddingCache, cache_key, item_keys
-from activelearn.data.imageset import ImageSet
+from activelearn.data.imageset import ImageSet, is_lazy
+from activelearn.data.shards import (
+    Published,
+    Source,
+    gather,
+    missing_input,
+    publish,
+    read_manifest,
+)
 from activelearn.data.sources import cache_dir
 from activelearn.data.sources.base import Pool
 from activelearn.errors import DataError
@@ -34,6 +48,7 @@ from activelearn.strategies import SelectionInput, get_strategy, select_batch
 
 log = logging.getLogger("activelearn.embedding")
 
+FEATURES_FOLDER = "features"  # the published embeddings' manifests (parts: features/parts)
 CHUNK = 4096  # items embedded, then written and flushed, at a time (the resume granule)
 
 
@@ -130,6 +145,55 @@ def project_embedder(cfg: Config, pool: Pool) -> Embedder:
 def pool_keys(pool: Pool) -> tuple[np.ndarray, np.ndarray]:
     """(rows, tags) of the pool's items in the embedding cache (see data/embeddings.py)."""
     return item_keys(pool.images, None if pool.hashes is None else pool.hashes.sha256)
+
+
+def pool_rows(pool: Pool) -> np.ndarray:
+    """[items] int64: the pool's rows in the embedding cache (pool_keys without the tags,
+    which in-memory pools compute from every image)."""
+    if is_lazy(pool.images):
+        return np.asarray(pool.images.slots, dtype=np.int64)
+    return np.arange(len(pool.images), dtype=np.int64)
+
+
+def publish_features(artifacts: ArtifactStore, embedder: Embedder, rows: np.ndarray,
+                     tags: np.ndarray, previous: str | None) -> Published:
+    """Publish the cached embeddings of rows ([items] embedding-cache rows, their tags
+    [items]) in shards by row, as patches on the previous publication (a manifest name)
+    where it is one; a row's tag is its digest (a row changes when its item does).
+    DataError when some are not computed yet."""
+    cache = embedder.cache
+    absent = cache.missing(rows, tags)
+    if len(absent):
+        raise DataError(f"{cache.path}: {len(absent)} of {len(rows)} items have no "
+                        "embedding yet; run `activelearn cycle` (it embeds the pool first)")
+    spec = {"table": "features", "cache": cache.key, "dim": cache.dim, "dtype": "float16"}
+    source = Source(rows, np.asarray(tags, dtype=np.int64).view(np.uint64),
+                    lambda keys: {"values": cache.read(keys)})
+    return publish(artifacts, FEATURES_FOLDER, source, spec, previous=previous)
+
+
+def published_features(artifacts: ArtifactStore, name: str, pool: Pool) -> torch.Tensor:
+    """[items, dim] float16, the pool's embeddings as the controller published them under
+    `name` (a manifest; an older controller's .npy in pool order is read too), gathered
+    one mapped shard at a time into one array. StateError for a missing or tampered
+    part; DataError when rows are missing or hold other items than the pool's."""
+    if name.endswith(".npy"):
+        try:
+            return torch.from_numpy(np.load(artifacts.fetch(name)))
+        except FileNotFoundError as exc:
+            raise missing_input(str(exc.filename)) from None
+    manifest = read_manifest(artifacts, name)
+    rows = pool_rows(pool)
+    out = np.empty((len(rows), int(manifest["table"]["dim"])), dtype=np.float16)
+    found, digests = gather(artifacts, manifest, rows, "values", out)
+    stale = ~found
+    if is_lazy(pool.images):  # file pools: the tags are the files' digests, cheap
+        stale |= digests.view(np.int64) != pool_keys(pool)[1]
+    if stale.any():
+        raise DataError(f"{artifacts.url}/{name}: {int(stale.sum())} of {len(rows)} pool "
+                        "items have no published embedding (or another item's); run "
+                        "`activelearn cycle` (it publishes them again)")
+    return torch.from_numpy(out)
 
 
 def with_features(pool: Pool, features: torch.Tensor) -> Pool:

@@ -57,7 +57,7 @@ def run(payload: dict[str, Any], progress: Progress, cache: WorkerCache) -> dict
     if not job.shared:
         raise JobError("refused: a cache job writes the controller's decoded cache, which "
                        "this worker does not share (a remote artifact store)")
-    snapshot = CatalogueSnapshot.parse(job.read(payload["catalogue"]), shared_cache=True)
+    snapshot = CatalogueSnapshot.read(job.store, payload["catalogue"], shared_cache=True)
     rows = snapshot.rows_of([str(i) for i in payload["item_ids"]])
     written, failed = write_rows(project_cache(job.cfg), rows, workers=0,
                                  done=lambda ok, bad: progress(len(ok) + len(bad)))

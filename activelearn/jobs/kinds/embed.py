@@ -3,13 +3,12 @@ the embedding cache.
 
 Controller side: `embed(project, store, pool, ...)` shards what the cache lacks, copies in
 what workers elsewhere published, and for head mode on a remote store publishes the
-pool's embeddings once (FEATURES_KEY). Worker side: `run` embeds its shard. On the gpu
+pool's embeddings in shards (FEATURES_KEY). Worker side: `run` embeds its shard. On the gpu
 queue, jobs.score_timeout, retried jobs.retries times.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from activelearn.jobs.inputs import device_for, load, open_job
 from activelearn.jobs.kind import JobKind, Progress
 from activelearn.jobs.payloads import FEATURES_KEY, base_payload, publish_array
 from activelearn.jobs.resident import WorkerCache
-from activelearn.learn.embedding import Embedder, pool_keys, project_embedder
+from activelearn.learn.embedding import Embedder, pool_keys, project_embedder, publish_features
 
 if TYPE_CHECKING:
     from activelearn.jobs.controller import ProjectHandles
@@ -34,7 +33,7 @@ def embed(project: ProjectHandles, store: Store, pool: Pool, progress: bool) -> 
     jobs.shard_size items; returns how many. Each job writes its rows chunk by chunk, so
     a rerun after a crash embeds only what is still missing. Workers without this disk
     (a remote artifact store) publish theirs, copied here; head-mode jobs then read the
-    pool's embeddings from one published artifact (FEATURES_KEY)."""
+    pool's embeddings from their published shards (FEATURES_KEY: the manifest)."""
     cfg = project.cfg
     embedder = project_embedder(cfg, pool)
     rows, tags = pool_keys(pool)
@@ -59,14 +58,13 @@ def embed(project: ProjectHandles, store: Store, pool: Pool, progress: bool) -> 
 
 def _publish_features(project: ProjectHandles, store: Store, embedder: Embedder, rows: np.ndarray,
                       tags: np.ndarray) -> None:
-    """Publish the pool's embeddings ([items, dim] float16 .npy, in pool order) under a
-    name that digests the backbone and the items, once; record the name in state."""
-    digest = hashlib.sha256(rows.astype(np.int64).tobytes() + tags.astype(np.int64).tobytes())
-    name = f"features/{embedder.cache.key}-{digest.hexdigest()[:20]}.npy"
-    if not project.artifacts.exists(name):
-        vectors = embedder.features(rows, tags).numpy()
-        project.artifacts.publish(name, lambda tmp: np.save(tmp, vectors))
-    store.meta.set(FEATURES_KEY, name)
+    """Publish the pool's embeddings in shards by embedding-cache row (publish_features:
+    patches on the last publication, whose manifest state records) and record the new
+    manifest's name in state."""
+    previous = store.meta.get(FEATURES_KEY)
+    name = publish_features(project.artifacts, embedder, rows, tags, previous).name
+    if name != previous:
+        store.meta.set(FEATURES_KEY, name)
 
 
 # -- worker side ------------------------------------------------------------------------

@@ -1,15 +1,19 @@
 """What a job carries instead of paths on the controller's disk: the config as content
 (read back to an equal Config, paths made absolute), the store's URL, the labelled
-snapshot; and a job run inline reads nothing but its payload and the store."""
+snapshot; a job run inline reads nothing but its payload and the store; and the
+artifacts the next round reads (what retention keeps)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 
+import numpy as np
 import pytest
 
 from activelearn.config import config_content, config_from_dict, load_config
+from activelearn.data import shards
 from activelearn.errors import ConfigError, JobError
 from activelearn.jobs.inputs import (
     ARTIFACTS_ENV,
@@ -20,8 +24,10 @@ from activelearn.jobs.inputs import (
     parse_labels,
     public_url,
 )
-from activelearn.jobs.payloads import base_payload
+from activelearn.jobs.payloads import FEATURES_KEY, base_payload, current_artifacts
 from activelearn.project import Project
+from activelearn.state import Store
+from activelearn.state.catalogue import CatalogueRow
 
 
 def test_the_config_travels_as_content_and_reads_back_equal(project_file) -> None:
@@ -120,3 +126,44 @@ def test_a_job_bounds_its_store_calls_by_the_projects_store_timeout(project_file
     monkeypatch.setenv(SCRATCH_ENV, str(tmp_path / "scratch"))  # a worker on a shared disk
     monkeypatch.setenv(WORK_DIRS_ENV, str(cfg.work_dir.resolve().parent))
     assert open_job(payload).store.timeout == 7
+
+
+def test_current_artifacts_are_the_published_catalogue_and_features_with_their_parts(
+        project_file, tmp_path) -> None:
+    project = Project(load_config(project_file()))
+    many = [CatalogueRow(f"c/{i:05d}.jpg", f"/d/c/{i:05d}.jpg", 1000, "v1", i % 3, False,
+                         64, 64, "PNG", "RGB", None, f"{i:064x}", i, i, False)
+            for i in range(12_000)]  # two shards
+    with Store.open(project.cfg.work_dir / "state.sqlite") as store:
+        assert current_artifacts(project, store) == set()  # nothing published yet
+        store.catalogue.replace("imagefolder /d", many, [], [])
+        first = base_payload(project, store)["catalogue"]
+        features = shards.publish(project.artifacts, "features", shards.Source(
+            np.arange(10), np.arange(1, 11), lambda k: {"values": np.zeros((len(k), 4))}),
+            {"table": "features"})
+        store.meta.set(FEATURES_KEY, features.name)
+        parts = set(shards.read_manifest(project.artifacts, first)["parts"])
+        assert current_artifacts(project, store) == {first, *parts, features.name,
+                                                     *features.parts}
+        store.catalogue.replace("imagefolder /d", [], [("c/00007.jpg", 2, True)], [])
+        second = base_payload(project, store)["catalogue"]
+        assert second != first
+        now = current_artifacts(project, store)
+        assert second in now and first not in now
+        kept = parts & now  # the unchanged shard's base, and the patched one's
+        assert kept == parts and len(now) == len(parts) + 1 + 1 + len(features.parts) + 1
+        for name in now:
+            assert project.artifacts.exists(name)
+
+
+def test_current_artifacts_name_the_weights_a_remote_store_serves(project_file,
+                                                                 tmp_path) -> None:
+    weights = tmp_path / "pretrained.pt"
+    weights.write_bytes(b"not really a checkpoint")
+    cfg = load_config(project_file(model={"weights": str(weights), "train": "head"}))
+    cfg = dataclasses.replace(cfg, jobs=dataclasses.replace(cfg.jobs,
+                                                            artifacts="s3://bucket/x"))
+    project = Project(cfg)
+    with Store.open(tmp_path / "state.sqlite") as store:
+        (name,) = current_artifacts(project, store)
+    assert name == f"weights/{hashlib.sha256(weights.read_bytes()).hexdigest()}.pt"
