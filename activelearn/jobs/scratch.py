@@ -125,13 +125,13 @@ class ScratchPruner:
             started = time.time()
             try:
                 present = {a.name for a in store.list()}
+                n, size = prune_copies(store, present, before=started)
             except (ActiveLearnError, OSError) as exc:
                 if not self.warned:
-                    log.warning("scratch: cannot list %s to prune its copies (%s); trying "
+                    log.warning("scratch: cannot prune the copies of %s (%s); trying "
                                 "again later", mask_password(store.url), exc)
                     self.warned = True
                 continue
-            n, size = prune_copies(store, present, before=started)
             files, freed = files + n, freed + size
         if files:
             log.info("scratch: removed %d fetched copies (%d bytes) the stores no longer "
