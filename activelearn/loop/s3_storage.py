@@ -14,7 +14,9 @@ bucket Label Studio can no longer read fails the cycle before any task is pushed
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 from activelearn.annotation import AnnotationBackend, S3Source
 from activelearn.annotation.label_studio.token import aws_keys
@@ -70,16 +72,19 @@ def connect_storages(ls: LabelStudioConfig, backend: AnnotationBackend, project_
             raise
         except BackendError as exc:
             sample = next(uri for uri in paths if _split(uri)[0] == source.bucket)
-            raise BackendError(f"{exc}; {_diagnosis(sample)}") from None
+            raise BackendError(f"{exc}; {_diagnosis(sample, source.endpoint)}") from None
         if created:
             echo(f"  connected Label Studio's S3 storage {storage_id} for {source.uri}")
         made.append(storage_id)
     return made
 
 
-def _diagnosis(uri: str) -> str:
-    """What reading one image of the bucket from here says (Label Studio answers a
-    storage it cannot read on an endpoint off AWS with HTTP 500 and no reason)."""
+def _diagnosis(uri: str, endpoint: str) -> str:
+    """What the endpoint and reading one image of the bucket from here say (Label Studio
+    answers a storage it cannot read on an endpoint off AWS with HTTP 500, no reason)."""
+    silent = _silent(endpoint)
+    if silent:
+        return f"the endpoint {endpoint} does not answer from here either: {silent}"
     try:
         with open_uri(uri) as handle:
             handle.read(1)
@@ -88,6 +93,22 @@ def _diagnosis(uri: str) -> str:
     return (f"{uri} reads from here: check that Label Studio reaches the endpoint (a "
             "loopback or private address needs USE_DEFAULT_BANNED_SUBNETS=false there) "
             "and, with storage_credentials label-studio, its own AWS settings")
+
+
+def _silent(endpoint: str, timeout: float = 5.0) -> str | None:
+    """Why a TCP connection to the endpoint's host and port fails within timeout
+    seconds; None when it connects (or there is no endpoint: AWS itself)."""
+    if not endpoint:
+        return None
+    parts = urlsplit(endpoint)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return None
+    except TimeoutError:
+        return f"no connection within {timeout:g} s"
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
 
 
 def _split(uri: str) -> tuple[str, str]:

@@ -42,9 +42,10 @@ def aws_keys() -> AwsKeys:
     if missing:
         raise BackendAuthError(
             f"no AWS keys for Label Studio's S3 storage (label_studio.image_mode "
-            f"s3-storage): set {' and '.join(missing)} (or {missing[0]}_FILE to a file "
-            "holding it), or label_studio.storage_credentials: label-studio to let Label "
-            "Studio use its own AWS settings")
+            f"s3-storage): set {' and '.join(missing)} (or "
+            f"{' and '.join(name + '_FILE' for name in missing)} to files holding them), "
+            "or label_studio.storage_credentials: label-studio to let Label Studio use its "
+            "own AWS settings")
     return AwsKeys(found[AWS_KEY_ENVS[0]] or "", found[AWS_KEY_ENVS[1]] or "",
                    found[AWS_KEY_ENVS[2]] or "")
 
