@@ -7,8 +7,9 @@
 Fashion-MNIST and CIFAR-10 pools hold a uint8 tensor, which is its own image set. File
 pools hold FileImages: the URIs and the size to decode at, decoded only when a batch is
 asked for, in DataLoader worker processes ahead of the consumer, or read from the
-decoded cache (cache.py) where it holds the item. So memory follows the batch, not the
-pool.
+decoded cache (cache.py) where it holds the item, else from a worker's own decoded cache
+(decoded.py, by the file's sha256) where it holds the image, which keeps what is decoded.
+So memory follows the batch, not the pool.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import numpy as np
 
 from activelearn.data.cache import ImageCache
+from activelearn.data.decoded import CacheStats, DecodedCache
 from activelearn.data.images import decode_many
 from activelearn.data.workers import worker_options
 from activelearn.errors import printable
@@ -39,19 +41,24 @@ class FileImages:
     """Images named by URIs, decoded at size (h, w) with 1 or 3 channels when used.
 
     slots/cached: per item, its row in the decoded cache and whether that row holds it
-    (no cache: all False). Indexing returns a FileImages of those items, except an int,
-    which returns that one image as a tensor, as a tensor would.
+    (no cache: all False). digests/decoded: per item, its file's sha256, and a worker's
+    own decoded cache, which the items the memmap cache lacks are looked up in (and
+    written to once decoded). Indexing returns a FileImages of those items, except an
+    int, which returns that one image as a tensor, as a tensor would.
     """
 
     def __init__(self, uris: Sequence[str], size: tuple[int, int], channels: int,
                  cache: ImageCache | None = None, slots: np.ndarray | None = None,
-                 cached: np.ndarray | None = None) -> None:
+                 cached: np.ndarray | None = None, digests: Sequence[str] | None = None,
+                 decoded: DecodedCache | None = None) -> None:
         self.uris = list(uris)
         self.size, self.channels, self.cache = (int(size[0]), int(size[1])), channels, cache
         n = len(self.uris)
         self.slots = np.full(n, -1, np.int64) if slots is None else np.asarray(slots, np.int64)
         self.cached = np.zeros(n, bool) if cached is None or cache is None else \
             np.asarray(cached, bool)
+        self.digests = list(digests) if digests is not None and decoded is not None else None
+        self.decoded = decoded if self.digests is not None else None
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -64,8 +71,10 @@ class FileImages:
         if isinstance(key, (int, np.integer)):
             return self.load_positions(np.array([int(key)]))[0]
         positions = _positions(key, len(self))
+        digests = None if self.digests is None else [self.digests[i] for i in positions]
         return FileImages([self.uris[i] for i in positions], self.size, self.channels,
-                          self.cache, self.slots[positions], self.cached[positions])
+                          self.cache, self.slots[positions], self.cached[positions],
+                          digests, self.decoded)
 
     def load(self) -> torch.Tensor:
         """All of them: [len, channels, h, w] uint8 (zeros for a file that failed to
@@ -78,6 +87,9 @@ class FileImages:
         if hit.any() and self.cache is not None:
             out[hit] = self.cache.read(self.slots[positions[hit]])
         miss = np.flatnonzero(~hit)
+        if len(miss) and self.decoded is not None and self.digests is not None:
+            digests = [self.digests[positions[i]] for i in miss]
+            miss = miss[~self.decoded.read(digests, (self.channels, *self.size), out, miss)]
         if len(miss):
             uris = [self.uris[positions[i]] for i in miss]
             images, reasons = decode_many(uris, self.size, self.channels,
@@ -87,6 +99,9 @@ class FileImages:
                 if reason is not None:
                     log.warning("image %s failed to decode (%s); used as a blank image",
                                 printable(uri), printable(reason))
+            if self.decoded is not None and self.digests is not None:
+                ok = [i for i, reason in enumerate(reasons) if reason is None]
+                self.decoded.write([self.digests[positions[miss[i]]] for i in ok], images[ok])
         import torch
 
         return torch.from_numpy(out)
@@ -149,7 +164,12 @@ def batches(images: ImageSet, index_batches: Sequence[np.ndarray | torch.Tensor]
                         num_workers=min(workers, len(index_batches)), pin_memory=pin,
                         prefetch_factor=2, persistent_workers=False,
                         generator=torch.Generator().manual_seed(0), **worker_options())
-    yield from loader
+    if images.decoded is None:
+        yield from loader
+        return
+    for batch, stats, off in loader:  # the workers' use of the decoded cache, counted here
+        images.decoded.absorb(stats, off)
+        yield batch
 
 
 def slices(count: int, batch_size: int) -> list[np.ndarray]:
@@ -159,7 +179,9 @@ def slices(count: int, batch_size: int) -> list[np.ndarray]:
 
 
 class _Batches:
-    """The map-style dataset of batches(): item i is the decoded batch i."""
+    """The map-style dataset of batches(): item i is the decoded batch i, with a decoded
+    cache the batch, what the cache did for it and why its writes are off (if so): a
+    DataLoader worker's counts are its own, so it hands them to the parent."""
 
     def __init__(self, images: FileImages, index_batches: Sequence[Any]) -> None:
         self.images, self.index_batches = images, index_batches
@@ -167,8 +189,15 @@ class _Batches:
     def __len__(self) -> int:
         return len(self.index_batches)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images.load_positions(np.asarray(self.index_batches[i], dtype=np.int64))
+    def __getitem__(self, i: int) -> torch.Tensor | tuple[torch.Tensor, CacheStats, str | None]:
+        positions = np.asarray(self.index_batches[i], dtype=np.int64)
+        decoded = self.images.decoded
+        if decoded is None:
+            return self.images.load_positions(positions)
+        decoded.quiet = True  # this worker's copy: the parent says what is to be said
+        before = decoded.stats.copy()
+        batch = self.images.load_positions(positions)
+        return batch, decoded.stats.since(before), decoded.off
 
 
 def _positions(key: Any, count: int) -> np.ndarray:

@@ -67,12 +67,16 @@ def open_pool(cfg: Config, store: Store | None = None, refresh: bool = True,
     build_cache: False leaves the decoded cache to the caller (jobs.kinds.cache.build_cache,
     on RQ workers); the pool decodes what the cache lacks meanwhile.
     catalogue: instead of a store, the catalogue a job reads from its snapshot (never
-    refreshed)."""
+    refreshed); when it gives no memmap cache (a worker on another machine), the
+    worker's own decoded cache (data/decoded.py) where the worker process set one up."""
+    from activelearn.data.decoded import DecodedCache
     from activelearn.data.sources.files import SourceState
 
     state = None
     if catalogue is not None:
-        state = SourceState(catalogue, cache_dir(cfg), refresh=False)
+        decoded = DecodedCache.from_environment() if catalogue.cache_geometry() is None \
+            else None
+        state = SourceState(catalogue, cache_dir(cfg), refresh=False, decoded=decoded)
     elif store is not None:
         state = SourceState(store.catalogue, cache_dir(cfg), refresh, progress, build_cache)
     return load_source(cfg.data, cfg.classes, input_size(cfg), state)

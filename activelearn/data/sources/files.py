@@ -3,7 +3,8 @@
 A file source lists its candidates (catalogue.Candidate); the catalogue (catalogue.py)
 reads only the new or changed ones; the pool is the usable ones, as FileImages decoded
 at the model's input size when used, or read from the decoded cache with
-`data.cache: memmap` (cache.py). Where a project keeps its catalogue and cache is a
+`data.cache: memmap` (cache.py), or, on a worker elsewhere, from its own decoded cache
+by the files' sha256 (decoded.py). Where a project keeps its catalogue and cache is a
 SourceState; without one (a quick simulate on a folder) every file is read each time.
 """
 
@@ -21,6 +22,7 @@ import numpy as np
 from activelearn.config import DataConfig
 from activelearn.data.cache import ImageCache, build
 from activelearn.data.catalogue import Candidate, refresh
+from activelearn.data.decoded import DecodedCache
 from activelearn.data.imageset import FileImages
 from activelearn.data.snapshot import CatalogueSnapshot
 from activelearn.data.sources.base import ContentHashes, Pool, SkippedItem
@@ -39,13 +41,15 @@ class SourceState:
     """Where a file source keeps what it learnt: the project's catalogue table and the
     folder of the decoded cache. refresh: list the source and read new or changed files
     (and extend the cache, unless build_cache is False); False takes the catalogue as it
-    stands (a worker loads the pool the controller ingested, at the same positions)."""
+    stands (a worker loads the pool the controller ingested, at the same positions).
+    decoded: a worker's own decoded cache, for the items the memmap cache lacks."""
 
     catalogue: CatalogueTable | CatalogueSnapshot  # a snapshot only with refresh False
     cache_dir: Path
     refresh: bool = True
     progress: bool = False
     build_cache: bool = True  # False: the caller builds it (as jobs on RQ workers)
+    decoded: DecodedCache | None = None
 
 
 def decode_size(cfg: DataConfig, input_size: Sequence[int] | None) -> tuple[int, int]:
@@ -85,7 +89,9 @@ def pool_from_files(
         raise DataError(_empty_message(where, len(rows), skipped))
     images = FileImages([r.uri for r in kept], size, channels, cache,
                         np.array([r.slot for r in kept], dtype=np.int64),
-                        np.array([r.cached for r in kept], dtype=bool))
+                        np.array([r.cached for r in kept], dtype=bool),
+                        [r.sha256 or "" for r in kept],
+                        state.decoded if state is not None else None)
     return Pool(
         item_ids=[r.item_id for r in kept],
         images=images,
