@@ -21,7 +21,8 @@ Every phase is recorded in state before and after it runs and reads what earlier
 left in state or on disk (the batch, the checkpoint), so a rerun after a crash resumes
 the unfinished round at its first unfinished phase. Pushing is idempotent (Label Studio
 is asked which items already have tasks), a pull is recorded with its cursor in one
-transaction.
+transaction. After a finished round, retention.py removes from the artifact store what no
+round, `serve` or review needs any more (jobs.keep_models).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from activelearn.loop.plan import PLANS, Decision, Plan, decide_round
 from activelearn.loop.project import init_project
 from activelearn.loop.pull import pull_annotations
 from activelearn.loop.push import TaskPusher, check_image_mode
+from activelearn.loop.retention import mark_round_start, retain_after_round
 from activelearn.loop.review import push_reviews, review_specs, select_reviews
 from activelearn.loop.stopping import project_outlook
 from activelearn.loop.weights import prepare_weights
@@ -148,6 +150,7 @@ class Cycle:
         start = time.perf_counter()
         rounds = self.store.rounds
         rounds.start(round_)
+        mark_round_start(self.artifacts, self._version(round_))  # retention's cutoff
         if "plan" not in rounds.phases_done(round_):
             rounds.record_phase(round_, "plan", "done", plan.value)
         plan = self._recover(round_, plan)
@@ -160,6 +163,7 @@ class Cycle:
         version = self._version(round_) if plan is Plan.TRAIN else None
         rounds.finish(round_, version, len(self.store.labels.current(Split.TRAIN.value)))
         self.echo(f"round {round_} done in {time.perf_counter() - start:.1f} s")
+        retain_after_round(self.project, self.store, self.echo)  # what no round needs goes
 
     @contextmanager
     def _phase(self, round_: int, name: str) -> Iterator[None]:
