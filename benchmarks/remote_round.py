@@ -174,13 +174,23 @@ def apply_local(staged: Path, root: Path, relpaths: list[str]) -> None:
 
 
 # -- workers -------------------------------------------------------------------------------
-def cache_option(size: str) -> tuple[str, ...]:
-    """--cache-size SIZE when the worker has the option (issue 28's decoded cache)."""
-    if not size or size == "0":
+def worker_options() -> str:
+    """`activelearn worker --help`: which options this version has."""
+    return subprocess.run([sys.executable, "-m", "activelearn.cli", "worker", "--help"],
+                          capture_output=True, text=True, cwd=ROOT).stdout
+
+
+def cache_option(size: str, shared: Path | None) -> tuple[str, ...]:
+    """--cache-size SIZE when the worker has the option (issue 28's decoded cache), and
+    --cache-dir shared (one folder for both workers: two processes on one machine)."""
+    helped = worker_options()
+    if not size or size == "0" or "--cache-size" not in helped:
         return ()
-    helped = subprocess.run([sys.executable, "-m", "activelearn.cli", "worker", "--help"],
-                            capture_output=True, text=True, cwd=ROOT).stdout
-    return ("--cache-size", size) if "--cache-size" in helped else ()
+    return ("--cache-size", size) + (("--cache-dir", str(shared)) if shared else ())
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
 @contextmanager
@@ -316,6 +326,7 @@ def s3_run(args: argparse.Namespace, client: Any, endpoint: str,
     configs = [write_config(home, project_yaml(home / "work", PHOTOS, args, "none", STORE))
                for home in homes]
     options = ("--artifacts", STORE, *args.cache_option)
+    shared = args.work / "s3" / "decoded" if args.shared_cache else None
     shown = ["activelearn", "worker", "--config", "HOME/project.yaml", "--threads",
              str(args.threads), "--device", "cpu", "--scratch", "HOME/scratch", *options]
     print(f"workers, each with AWS_ENDPOINT_URL its own proxy: {shlex.join(shown)}",
@@ -341,6 +352,10 @@ def s3_run(args: argparse.Namespace, client: Any, endpoint: str,
             rounds.append(run_round(handles, pool, r, f"s3-r{r}", args, meter_of))
             show_round("S3", rounds[-1], names)
         queues_status(config)
+    for k, home in enumerate(homes):
+        print(f"worker-{k} scratch: {folder_bytes(home / 'scratch') / MIB:.1f} MiB", flush=True)
+    if shared:
+        print(f"shared decoded cache: {folder_bytes(shared) / MIB:.1f} MiB", flush=True)
     return {"rounds": rounds, "workers": names, "changes": mutations}
 
 
@@ -371,7 +386,8 @@ def local_run(args: argparse.Namespace, s3: dict[str, Any]) -> dict[str, Any]:
           f"{seconds:.1f} s", flush=True)
     label_start(handles, pool, args)
     homes = [folder / f"worker-{k}" for k in range(2)]
-    options = ("--work-dir", str(folder), *args.cache_option)
+    # their own caches (a shared one would hold the S3 run's rows)
+    options = ("--work-dir", str(folder), *args.cache_option[:2])
     rounds = []
     with workers(homes, [config, config], args.work / "logs" / "local", args, options,
                  None) as names:
@@ -434,6 +450,9 @@ def main() -> None:
                         help="share of the photos rewritten before each round after the first")
     parser.add_argument("--cache-size", default="2GB",
                         help="the workers' --cache-size (0: none) [default: 2GB]")
+    parser.add_argument("--shared-cache", action="store_true",
+                        help="one --cache-dir for both workers (two processes on one "
+                             "machine) instead of one each (two machines)")
     parser.add_argument("--local-cache", default="memmap", choices=("memmap", "none"),
                         help="data.cache of the local comparison [default: memmap]")
     parser.add_argument("--no-local", action="store_true", help="skip the local comparison")
@@ -454,7 +473,8 @@ def main() -> None:
     if args.work.exists():
         shutil.rmtree(args.work)
     (args.work / "logs").mkdir(parents=True)
-    args.cache_option = cache_option(args.cache_size)
+    shared = args.work / "s3" / "decoded" if args.shared_cache else None
+    args.cache_option = cache_option(args.cache_size, shared)
     if args.cache_size not in ("", "0") and not args.cache_option:
         print("the workers have no --cache-size (before issue 28's decoded cache): none",
               flush=True)
