@@ -127,18 +127,22 @@ def open_part(store: ArtifactStore, name: str) -> dict[str, np.ndarray]:
 
 def _verified(store: ArtifactStore, name: str) -> Path:
     """The local copy of a content-addressed artifact, its sha256 checked against its
-    name (read in 1 MB blocks: nothing held, nothing mapped)."""
-    try:
-        path = store.fetch(name)
-    except FileNotFoundError as exc:
-        raise missing_input(str(exc.filename)) from None
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    if not Path(name).stem.startswith(digest.hexdigest()[:20]):
-        raise _damaged(store, name)
-    return path
+    name (read in 1 MB blocks: nothing held, nothing mapped). A fetched copy that does
+    not match is fetched once more (a torn local copy), then refused."""
+    for _ in range(1 if store.local else 2):
+        try:
+            path = store.fetch(name)
+        except FileNotFoundError as exc:
+            raise missing_input(str(exc.filename)) from None
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        if Path(name).stem.startswith(digest.hexdigest()[:20]):
+            return path
+        if not store.local:
+            path.unlink(missing_ok=True)
+    raise _damaged(store, name)
 
 
 def _damaged(store: ArtifactStore, name: str) -> StateError:

@@ -53,15 +53,17 @@ def publish_catalogue(store: ArtifactStore, table: CatalogueTable,
     """Publish the catalogue in shards by slot (format 2), as patches on top of the
     previous publication (its manifest's name) where it is one; see data/shards.py."""
     rows = list(table.rows())
-    encoded = [json.dumps(list(r), separators=(",", ":")).encode() for r in rows]
     slots = np.array([r.slot for r in rows], dtype=np.int64)
-    by_slot = dict(zip(slots.tolist(), encoded))
-    digests = np.array([int.from_bytes(hashlib.blake2b(e, digest_size=8).digest(), "little")
-                        for e in encoded], dtype=np.uint64)
+    by_slot = dict(zip(slots.tolist(), rows))
+    # a row's digest: of its values' repr (str, int, bool, None: stable), cheaper than
+    # its JSON; only the rows a part holds are written as JSON
+    digests = np.array([int.from_bytes(hashlib.blake2b(repr(tuple(r)).encode(),
+                                                       digest_size=8).digest(), "little")
+                        for r in rows], dtype=np.uint64)
 
     def arrays_of(keys: np.ndarray) -> dict[str, np.ndarray]:
-        text = b"[" + b",".join(by_slot[k] for k in keys.tolist()) + b"]"
-        return {"rows": np.frombuffer(text, dtype=np.uint8)}
+        text = json.dumps([list(by_slot[k]) for k in keys.tolist()], separators=(",", ":"))
+        return {"rows": np.frombuffer(text.encode(), dtype=np.uint8)}
 
     info = {"source": table.source(), "generation": table.generation(),
             "cache_geometry": table.cache_geometry()}

@@ -155,13 +155,12 @@ def pool_rows(pool: Pool) -> np.ndarray:
     return np.arange(len(pool.images), dtype=np.int64)
 
 
-def publish_features(artifacts: ArtifactStore, embedder: Embedder, rows: np.ndarray,
+def publish_features(artifacts: ArtifactStore, cache: EmbeddingCache, rows: np.ndarray,
                      tags: np.ndarray, previous: str | None) -> Published:
     """Publish the cached embeddings of rows ([items] embedding-cache rows, their tags
     [items]) in shards by row, as patches on the previous publication (a manifest name)
     where it is one; a row's tag is its digest (a row changes when its item does).
     DataError when some are not computed yet."""
-    cache = embedder.cache
     absent = cache.missing(rows, tags)
     if len(absent):
         raise DataError(f"{cache.path}: {len(absent)} of {len(rows)} items have no "

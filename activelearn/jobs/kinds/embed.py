@@ -62,7 +62,7 @@ def _publish_features(project: ProjectHandles, store: Store, embedder: Embedder,
     patches on the last publication, whose manifest state records) and record the new
     manifest's name in state."""
     previous = store.meta.get(FEATURES_KEY)
-    name = publish_features(project.artifacts, embedder, rows, tags, previous).name
+    name = publish_features(project.artifacts, embedder.cache, rows, tags, previous).name
     if name != previous:
         store.meta.set(FEATURES_KEY, name)
 
