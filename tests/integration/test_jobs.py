@@ -49,12 +49,17 @@ def test_sharded_scoring_on_two_workers_covers_every_item_once(rq_project, worke
                          labeled, 30, seed=7, progress=False)
     shards = sorted((cfg.work_dir / "scores" / "t-r1").glob("shard-*.npz"),
                     key=lambda s: int(s.stem.split("-")[-1]))  # by start position
-    assert len(shards) == -(-len(candidates) // 100)
+    # cut where the pool positions cross a multiple of the shard size: the same part of
+    # the pool every round, scored by the worker that owns it (jobs/affinity.py)
+    cuts = [0, 60, *range(160, len(candidates), 100), len(candidates)]
+    assert len(shards) == len(cuts) - 1
     jobs = finished_jobs(cfg)
     ranges = sorted((j.args[1]["start"], j.args[1]["stop"]) for j in jobs)
-    assert ranges == [(s, min(s + 100, len(candidates))) for s in range(0, len(candidates), 100)]
+    assert ranges == list(zip(cuts, cuts[1:]))
     assert all(j.timeout == cfg.jobs.score_timeout for j in jobs)
-    assert {j.worker_name for j in jobs} <= {f"test-{k}-{os.getpid()}" for k in (0, 1)}
+    names = sorted(f"test-{k}-{os.getpid()}" for k in (0, 1))
+    assert {j.args[1]["affinity"] for j in jobs} == set(range(len(cuts) - 1))
+    assert all(j.worker_name == names[j.args[1]["affinity"] % 2] for j in jobs)
     # the batch is the 30 candidates with the largest margin score over the merged shards
     probs = np.concatenate([np.load(s)["probs"] for s in shards])
     assert probs.shape == (len(candidates), 10)

@@ -96,10 +96,12 @@ def controller_step(step, executor: Executor, cfg, *args, **kwargs):
 
 
 def finished_jobs(cfg) -> list:
-    """The finished jobs of the project's training/scoring queue."""
+    """The finished jobs of the project's training/scoring queue, and of the workers'
+    own queues beside it (jobs/affinity.py)."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    queue = Queue(cfg.jobs.gpu_queue, connection=redis_client(cfg.jobs.redis_url),
-                  serializer=JSONSerializer)
-    return [queue.fetch_job(j) for j in queue.finished_job_registry.get_job_ids()]
+    connection = redis_client(cfg.jobs.redis_url)
+    queues = [q for q in Queue.all(connection=connection, serializer=JSONSerializer)
+              if q.name == cfg.jobs.gpu_queue or q.name.startswith(cfg.jobs.gpu_queue + "@")]
+    return [q.fetch_job(j) for q in queues for j in q.finished_job_registry.get_job_ids()]

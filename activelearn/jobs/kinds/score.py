@@ -28,18 +28,36 @@ SCORE_CHUNK = 4096  # items per progress report while scoring
 # -- controller side --------------------------------------------------------------------
 def shards(project: ProjectHandles, version: str, positions: np.ndarray, size: int,
            base: dict[str, Any]) -> list[dict[str, Any]]:
-    """Score payloads over positions ([items] pool positions, published once as .npy) in
-    ranges of `size`. base: the payload they share (base_payload, version, seed,
-    embeddings, mc_passes). Shards are artifacts named by a digest of what they score,
-    so a rerun after a crash reuses the shards already published."""
+    """Score payloads over positions ([items] pool positions, published once as .npy),
+    each at most `size` of them. base: the payload they share (base_payload, version,
+    seed, embeddings, mc_passes). Shards are artifacts named by a digest of what they
+    score, so a rerun after a crash reuses the shards already published.
+
+    Sorted positions are cut where they cross a multiple of `size`, so a shard scores
+    the same part of the pool round after round (fewer items as they get labelled), and
+    its `affinity` (the part's number) sends it to the worker that scored that part
+    last round, whose decoded cache holds its images (jobs/affinity.py)."""
     digest = hashlib.sha1(positions.astype(np.int64).tobytes())
     digest.update(f"{base['embeddings']}/{base['mc_passes']}/{base['seed']}".encode())
     key = digest.hexdigest()[:16]
     name = publish_array(project, f"scores/{version}", positions)
-    return [{**base, "positions": name, "start": start,
-             "stop": min(start + size, len(positions)),
+    return [{**base, "positions": name, "start": start, "stop": stop, "affinity": part,
              "out": f"scores/{version}/shard-{key}-{start}.npz"}
-            for start in range(0, len(positions), size)]
+            for start, stop, part in _cuts(positions, size)]
+
+
+def _cuts(positions: np.ndarray, size: int) -> list[tuple[int, int, int | None]]:
+    """(start, stop, part) index ranges of at most size positions: sorted positions cut
+    at the multiples of size (part: the multiple), others every size items (no part)."""
+    count = len(positions)
+    if count == 0:
+        return []
+    if np.any(np.diff(positions) < 0):
+        return [(lo, min(lo + size, count), None) for lo in range(0, count, size)]
+    parts = np.asarray(positions, dtype=np.int64) // size
+    edges = np.flatnonzero(np.diff(parts)) + 1
+    bounds = [0, *edges.tolist(), count]
+    return [(lo, hi, int(parts[lo])) for lo, hi in zip(bounds, bounds[1:])]
 
 
 # -- worker side ------------------------------------------------------------------------
