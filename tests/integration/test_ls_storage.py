@@ -3,7 +3,8 @@ as the endpoint (support/storage.py): a round pushes tasks that hold their s3://
 and Label Studio, through the S3 storage activelearn connected, serves each image after
 the time a URL presigned the old way (image_mode url) stopped working. The bad inputs
 (no keys, keys S3 refuses, a bucket gone, an endpoint that does not answer) are one line
-each, and no task is pushed; the next cycle with the fault fixed pushes them.
+each (a cycle that cannot connect the storage pushes no task, and the next cycle with the
+fault fixed pushes them), and a refusal leaves the storage as it was.
 
 moto never checks a presigned URL's expiry nor an access key, which is what these tests
 are about: ExpiringS3, a small proxy in front of moto, refuses both as S3 does (403
@@ -14,6 +15,7 @@ reach moto only through it.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import io
 import time
@@ -26,6 +28,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from activelearn.annotation import TaskSpec
+from activelearn.annotation.label_studio.client import LabelStudioBackend
+from activelearn.config import load_config
 from activelearn.data.uris import presigned_url
 from activelearn.errors import BackendError
 from activelearn.loop.s3_storage import connect_storages
@@ -33,6 +38,7 @@ from support.loop import Project, cycle, cycle_result
 from support.storage import serve_in_thread
 
 KEY_ID, SECRET = "AKIATESTSTORAGE00001", "storage-test-secret-key-0001"
+NEW_ID, NEW_SECRET = "AKIATESTSTORAGE00002", "storage-test-secret-key-0002"
 
 
 def png(seed: int, size: int = 8) -> bytes:
@@ -44,16 +50,17 @@ def png(seed: int, size: int = 8) -> bytes:
 
 class ExpiringS3(BaseHTTPRequestHandler):
     """Forwards every request to moto (`target`, host:port), but refuses, as S3 does, a
-    presigned URL past its expiry and a request signed with another access key than
-    KEY_ID (moto checks neither)."""
+    presigned URL past its expiry and a request signed with an access key not in
+    `allowed` (moto checks neither)."""
 
     target: str
+    allowed: set[str]
 
     def _forward(self) -> None:
         query = parse_qs(urlsplit(self.path).query)
         credential = query.get("X-Amz-Credential", [""])[0] or \
             self.headers.get("Authorization", "").partition("Credential=")[2]
-        if credential and not credential.startswith(KEY_ID + "/"):
+        if credential and credential.split("/", 1)[0] not in self.allowed:
             return self._refuse("InvalidAccessKeyId", "The AWS Access Key Id you provided "
                                 "does not exist in our records.")
         if "X-Amz-Expires" in query:
@@ -99,17 +106,20 @@ class ExpiringS3(BaseHTTPRequestHandler):
 @pytest.fixture
 def s3(s3_bucket, monkeypatch):
     """The test's bucket behind ExpiringS3: the AWS environment points at the proxy, with
-    the one access key it accepts."""
+    the one access key it accepts; yields (the bucket, the proxy's URL, the accepted
+    access key ids, which the test may change)."""
     import s3fs
 
-    handler = type("Handler", (ExpiringS3,), {"target": urlsplit(s3_bucket.endpoint).netloc})
+    allowed = {KEY_ID}
+    handler = type("Handler", (ExpiringS3,), {"target": urlsplit(s3_bucket.endpoint).netloc,
+                                              "allowed": allowed})
     server, url = serve_in_thread(handler)
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     s3fs.S3FileSystem.clear_instance_cache()
     try:
-        yield s3_bucket, url
+        yield s3_bucket, url, allowed
     finally:
         server.shutdown()
         server.server_close()
@@ -151,7 +161,7 @@ def shown_image(server, task_id: int) -> httpx.Response:
 
 def test_an_image_shows_after_a_presigned_url_of_the_old_mode_expired(
         project_file, ls_env, ls_project_title, s3, tmp_path):
-    bucket, endpoint = s3
+    bucket, endpoint, _ = s3
     path, images = s3_project(project_file, tmp_path, bucket, ls_project_title)
 
     out = cycle(path)
@@ -177,8 +187,8 @@ def test_an_image_shows_after_a_presigned_url_of_the_old_mode_expired(
     for task_id, stored in raw.items():
         shown = shown_image(ls_env, task_id)
         assert (shown.status_code, shown.content) == (200, images[stored]), stored
-    # a second cycle finds the storage (by its bucket) and refreshes it: still one
-    cycle(path)
+    # the next pushing cycle finds the storage (by its bucket) and refreshes it
+    assert Linked(path, ls_env, ls_project_title, images).connect() == [storages[0].id]
     assert len(list(p.backend.client.import_storage.s3.list(project=p.project_id))) == 1
 
 
@@ -197,7 +207,7 @@ def test_no_keys_in_the_environment_is_one_line_and_nothing_is_lost(
         project_file, ls_env, ls_project_title, s3, tmp_path, monkeypatch):
     import s3fs
 
-    bucket, _ = s3
+    bucket, _, _ = s3
     path, images = s3_project(project_file, tmp_path, bucket, ls_project_title)
     # the pool is read with a profile's keys; none is in the environment to hand over
     profile = tmp_path / "aws-credentials"
@@ -221,61 +231,77 @@ def test_no_keys_in_the_environment_is_one_line_and_nothing_is_lost(
     assert shown.status_code == 200 and shown.content in images.values()
 
 
-def test_keys_s3_refuses_are_one_line_without_the_keys(
+class Linked:
+    """A Label Studio project with one task per image of the pool, pushed by hand (no
+    cycle: these tests are about the storage alone), and the project file's settings."""
+
+    def __init__(self, path, server, title: str, images: dict) -> None:
+        self.cfg = load_config(path)
+        self.backend = LabelStudioBackend.connect(server.url, server.token)
+        self.project_id = self.backend.projects.ensure(title, ["red", "dark"])
+        self.images = images
+
+    def connect(self) -> list[int]:
+        """What a pushing cycle does first: connect the storages of the pool's buckets."""
+        import s3fs
+
+        s3fs.S3FileSystem.clear_instance_cache()
+        return connect_storages(self.cfg.label_studio, self.backend, self.project_id,
+                                sorted(self.images), lambda line: None)
+
+    def push(self) -> int:
+        uri = sorted(self.images)[0]
+        spec = TaskSpec(item_id="img", image=uri, round=0, strategy="random", kind="initial")
+        return self.backend.tasks.push(self.project_id, [spec])["img"]
+
+
+def test_rotated_keys_reach_the_storage_and_refusals_are_one_line_changing_nothing(
         project_file, ls_env, ls_project_title, s3, tmp_path, monkeypatch):
-    bucket, _ = s3
+    bucket, _, allowed = s3
     path, images = s3_project(project_file, tmp_path, bucket, ls_project_title)
-    cycle(path)
-    p = Project(path, ls_env)
-    # keys rotated at S3 while tasks wait: the next pushing cycle hands over refused ones
+    p = Linked(path, ls_env, ls_project_title, images)
+    (storage,) = p.connect()
+    task_id = p.push()
+    assert shown_image(ls_env, task_id).status_code == 200
+    # a new key while tasks wait: the next pushing cycle hands it over, the old one retires
+    allowed.add(NEW_ID)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", NEW_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", NEW_SECRET)
+    assert p.connect() == [storage]
+    allowed.discard(KEY_ID)
+    assert shown_image(ls_env, task_id).status_code == 200
+
+    def refusal() -> str:
+        with pytest.raises(BackendError) as refused:
+            p.connect()
+        line = str(refused.value)
+        assert "\n" not in line and f"S3 storage s3://{bucket.name}/pool" in line, line
+        assert shown_image(ls_env, task_id).status_code == 200  # the storage unchanged
+        return line
+
+    # keys S3 refuses: one line without them
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAWRONGWRONGWRONG1")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "another-secret-key-0002")
-    with pytest.raises(BackendError) as refused:
-        _connect(p, images)
-    line = str(refused.value)
-    assert "\n" not in line and f"S3 storage s3://{bucket.name}/pool" in line, line
-    assert "InvalidAccessKeyId" in line or "denied" in line.lower(), line
-    assert "AKIAWRONGWRONGWRONG1" not in line and "another-secret-key-0002" not in line
-    assert len(p.tasks()) == 13  # the storage kept its working keys: nothing changed
-
-
-def _connect(p: Project, images: dict) -> list[int]:
-    """What a pushing cycle does first: connect the storages of the pool's buckets."""
-    s3fs_cache_clear()
-    return connect_storages(p.cfg.label_studio, p.backend, p.project_id, sorted(images),
-                            lambda line: None)
-
-
-def s3fs_cache_clear() -> None:
-    import s3fs
-
-    s3fs.S3FileSystem.clear_instance_cache()
-
-
-def test_a_bucket_gone_is_one_line_and_no_task_is_pushed(
-        project_file, ls_env, ls_project_title, s3, tmp_path):
-    bucket, _ = s3
-    path, images = s3_project(project_file, tmp_path, bucket, ls_project_title)
-    cycle(path)
-    p = Project(path, ls_env)
-    before = len(p.tasks())
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "another-secret-key-0003")
+    line = refusal()
+    assert line.endswith("fails too: access denied: Forbidden"), line
+    assert "AKIAWRONGWRONGWRONG1" not in line and "another-secret-key-0003" not in line
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", NEW_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", NEW_SECRET)
+    # an endpoint that does not answer (Label Studio's, set in the project file)
+    ls = p.cfg.label_studio
+    p.cfg = dataclasses.replace(p.cfg, label_studio=dataclasses.replace(
+        ls, storage_endpoint="http://127.0.0.1:9"))
+    line = refusal()
+    assert "(Label Studio reads the bucket at http://127.0.0.1:9)" in line, line
+    assert line.endswith("the endpoint http://127.0.0.1:9 does not answer from here either: "
+                         "Connection refused"), line
+    p.cfg = dataclasses.replace(p.cfg, label_studio=ls)
+    # a bucket gone
     for uri in images:
         bucket.client.delete_object(Bucket=bucket.name, Key=uri.split("/", 3)[3])
     bucket.client.delete_bucket(Bucket=bucket.name)
     with pytest.raises(BackendError) as gone:
-        _connect(p, images)
+        p.connect()
     line = str(gone.value)
-    assert "\n" not in line and f"S3 storage s3://{bucket.name}/pool" in line
-    assert "NoSuchBucket" in line or "no such bucket" in line.lower(), line
-    assert len(p.tasks()) == before
-
-
-def test_an_endpoint_that_does_not_answer_is_one_line(
-        project_file, ls_env, ls_project_title, s3, tmp_path):
-    bucket, _ = s3
-    path, _ = s3_project(project_file, tmp_path, bucket, ls_project_title,
-                         storage_endpoint="http://127.0.0.1:9")
-    line, _ = failed_cycle(path, ls_env)
-    assert "S3 storage s3://" in line and "http://127.0.0.1:9" in line, line
-    assert "the endpoint http://127.0.0.1:9 does not answer from here either: " \
-        "Connection refused" in line, line
+    assert "\n" not in line and f"S3 storage s3://{bucket.name}/pool" in line, line
+    assert line.endswith("fails too: no such bucket"), line

@@ -25,6 +25,9 @@ from activelearn.annotation.label_studio.connection import Connection
 log = logging.getLogger(__name__)
 
 TITLE = "activelearn"  # + the storage's s3://bucket/prefix
+# Label Studio answers a storage it cannot read off AWS with HTTP 500, which the SDK tries
+# twice more by default (1 to 2 s each): asked once, the line comes at once.
+ONCE = {"max_retries": 0}
 NEVER_MATCHES = "(?!)"  # regex_filter: a sync imports no object as a task
 DESCRIPTION = ("activelearn signs its tasks' s3:// images with this storage; it pushes "
                "the tasks itself (do not sync: the filter matches no key)")
@@ -63,10 +66,11 @@ def ensure_s3_storage(conn: Connection, project_id: int, source: S3Source) -> tu
     if ours:
         storage_id = int(conn.required(ours[0].id, "the S3 storage"))
         with conn.answering(doing, REFUSALS):
-            client.import_storage.s3.update(id=storage_id, **fields)
+            client.import_storage.s3.update(id=storage_id, **fields, request_options=ONCE)
         return storage_id, False
     with conn.answering(doing, REFUSALS):
-        made = client.import_storage.s3.create(project=project_id, **fields)
+        made = client.import_storage.s3.create(project=project_id, **fields,
+                                               request_options=ONCE)
     made_id = int(conn.required(made.id, "the new S3 storage"))
     log.info("project %d: S3 storage %d for %s", project_id, made_id, source.uri)
     return made_id, True
