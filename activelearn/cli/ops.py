@@ -44,8 +44,16 @@ from activelearn.errors import ConfigError, printable
 @click.option("--scratch", type=click.Path(file_okay=False), default=None,
               help="This worker's own folder: artifacts it fetched, caches of remote "
                    "projects. [default: a new temporary folder]")
+@click.option("--cache-size", "cache_size", default=None, metavar="SIZE",
+              help="Bound of the decoded cache of images the jobs of remote stores keep "
+                   "(e.g. 2GB, 500MB; 0: none); least recently used images go first. "
+                   "[default: a quarter of the free space there, at most 4GB]")
+@click.option("--cache-dir", "cache_dir", type=click.Path(file_okay=False), default=None,
+              help="The decoded cache's folder; workers of one machine may share it. "
+                   "[default: SCRATCH/decoded]")
 @handle_errors
-def worker(config, queues, device, threads, burst, name, work_dirs, stores, scratch) -> None:
+def worker(config, queues, device, threads, burst, name, work_dirs, stores, scratch,
+           cache_size, cache_dir) -> None:
     """Run an RQ worker for training, scoring and selection jobs.
 
     Jobs run inside the worker process (no fork per job): CUDA is safe to use and the
@@ -55,6 +63,8 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
     inputs from the project's artifact store (jobs.artifacts): on another machine,
     serve an s3:// store with --artifacts (the images must be reachable, e.g. on S3 or
     HTTP); on the controller's machine or a shared disk, the work dir is the store.
+    A worker of a remote store keeps the images it decoded (by their files' sha256) in
+    its decoded cache, so a later round or project reads only new images from the store.
 
     \b
     The Redis URL is jobs.redis_url or $ACTIVELEARN_REDIS_URL: redis://:PASSWORD@host:6379/0,
@@ -64,10 +74,12 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
     writes only into its project's artifact store (and work dir, on a shared disk) and
     this worker's scratch folder.
     """
+    from activelearn.data.decoded import parse_size
     from activelearn.jobs.executor import RQExecutor
     from activelearn.jobs.kinds import queue_names
     from activelearn.jobs.worker import run_worker
 
+    limit = parse_size(cache_size) if cache_size is not None else None  # exit 2 if bad
     cfg = load_needing(config, "jobs.redis_url")
     for url in stores:  # checked as jobs.artifacts is at load (exit 2)
         problem = next(artifacts_problems("--artifacts", url), None)
@@ -80,7 +92,8 @@ def worker(config, queues, device, threads, burst, name, work_dirs, stores, scra
     try:
         run_worker(cfg.jobs.redis_url, names, device, threads, burst, cfg.jobs.heartbeat,
                    served, name, announce=lambda line: click.echo(line, err=True),
-                   artifacts=tuple(remote), scratch=scratch)
+                   artifacts=tuple(remote), scratch=scratch, cache_size=limit,
+                   cache_dir=cache_dir)
     except KeyboardInterrupt:
         sys.exit(EXIT_CODE)
 

@@ -12,16 +12,16 @@ geometry it was decoded at, one small file each, FOLDER/<c>x<h>x<w>/<sha[:2]>/<s
 project on the machine with the same images shares the rows; round 2 reads from the
 store only what changed. (Reading 20k rows of 3x64x64 takes about what the memmap takes.)
 
-Several worker processes (and their DataLoader workers) share a folder: a row is written
-to a temporary file and renamed into place (os.replace), so a reader sees a whole row or
-none, and two processes writing the same row write the same bytes. A row whose header
-or checksum does not match (a torn write after a power cut, a bad disk) is removed and
-decoded again (said once per process). The folder is bounded by `limit` bytes: a shared
-`usage` file counts what was written (under flock); whoever passes the limit scans the
-folder and removes the least recently used rows (by mtime: a hit touches its row, at
-most once a minute) down to 90% of it, so an eviction pass comes once per tenth of the
-limit written. A write that fails (a full disk, a quota, a read-only folder) turns the
-cache's writes off for the process with one warning line: the job goes on decoding.
+Worker processes (and their DataLoader workers) share a folder: a row is written to a
+temporary file renamed into place, so a reader sees a whole row or none, and two writers
+of a row write the same bytes. A row whose header or checksum does not match (a torn
+write after a power cut, a bad disk) is removed and decoded again (said once). The
+folder is bounded by `limit` bytes: a shared `usage` file counts what was written (under
+flock); whoever passes the limit scans the folder and removes the least recently used
+rows (by mtime: a hit touches its row, at most once a minute) down to 90% of it, so an
+eviction pass comes once per tenth of the limit written. A write that fails (a full
+disk, a quota, a read-only folder) turns the process's writes off with one warning line:
+the job goes on decoding.
 
 The worker process sets the cache up (`activelearn worker --cache-size`) and hands it to
 the pools it opens through the environment (ENV; data/sources: open_pool).
@@ -94,6 +94,14 @@ class CacheStats:
 
     def copy(self) -> CacheStats:
         return dataclasses.replace(self)
+
+
+def format_size(size: int) -> str:
+    """A byte count for people: 230 MB, 2 GB, 1.5 GB, 512 kB."""
+    unit, scale = next(((u, s) for u, s in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6),
+                                            ("kB", 10**3)) if size >= s), ("B", 1))
+    value = size / scale
+    return f"{value:.1f}".removesuffix(".0") + f" {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
 class DecodedCache:
@@ -180,23 +188,18 @@ class DecodedCache:
         count set to what is left. One process trims at a time (the others go on)."""
         try:
             lock = os.open(self.folder / TRIM_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            self.turn_off(exc)
-            return
-        try:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return  # another process is trimming
-            counted = self.usage()
-            entries = self._scan()
-            total = sum(size for _, size, _ in entries)
-            total -= self._evict(entries, total)
-            self._add_usage(total - counted)  # rows others wrote meanwhile stay counted
+                counted, entries = self.usage(), self._scan()
+                total = sum(size for _, size, _ in entries)
+                # added to the count as it is now: rows others wrote meanwhile stay counted
+                self._add_usage(total - self._evict(entries, total) - counted)
+            finally:
+                os.close(lock)  # releases the lock
+        except BlockingIOError:
+            return  # another process is trimming
         except OSError as exc:
             self.turn_off(exc)
-        finally:
-            os.close(lock)  # releases the lock
 
     def summary(self) -> dict[str, object]:
         """The stats as status shows them: hits, misses, bytes, limit, evictions, ..."""
@@ -223,7 +226,7 @@ class DecodedCache:
         return Path(_row_path(self._base(shape), digest))
 
     def _base(self, shape: tuple[int, ...]) -> str:
-        return os.path.join(self.folder, "x".join(map(str, shape)))
+        return os.path.join(self.folder, "x".join(map(str, shape)))  # the geometry's folder
 
     def _read_row(self, base: str, digest: str, key: bytes,
                   shape: tuple[int, int, int]) -> np.ndarray | None:
@@ -337,11 +340,9 @@ def _row_path(base: str, digest: str) -> str:
 
 
 def _folders(folder: Path) -> list[str]:
-    try:
-        with os.scandir(folder) as found:
-            return [e.path for e in found if e.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as found:
+        return [e.path for e in found if e.is_dir(follow_symlinks=False)]
+    return []
 
 
 def _off_line(folder: Path, reason: str) -> str:

@@ -13,6 +13,7 @@ With worker.py, the only code that imports rq and redis.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -36,6 +37,8 @@ log = logging.getLogger("activelearn.jobs")
 
 PERFORM = "activelearn.jobs.executor.perform"  # what RQ calls: perform(kind, payload)
 PASSWORD_FILE_ENV = "ACTIVELEARN_REDIS_PASSWORD_FILE"  # a file holding Redis's password
+# a field of each resident worker's RQ hash: its decoded cache's stats (JSON; worker.py)
+DECODED_FIELD = "activelearn_decoded"
 POLL = 0.05  # seconds between status checks while waiting
 CLEANUP_EVERY = 5.0  # seconds between checks for abandoned jobs
 META_EVERY = 0.5  # seconds between progress updates a worker writes to job meta
@@ -251,7 +254,9 @@ def _last_line(text: str) -> str:
 
 def queue_status(cfg: JobsConfig) -> dict[str, Any]:
     """The RQ queues the job kinds declare, as data: per queue its depth, running jobs
-    and failures (the last 5 with their reason), and the registered workers."""
+    and failures (the last 5 with their reason), and the registered workers (with their
+    decoded cache's stats, when they have one: hits, misses, bytes, limit, evictions,
+    off)."""
     from rq import Worker
 
     executor = RQExecutor(cfg)
@@ -266,9 +271,15 @@ def queue_status(cfg: JobsConfig) -> dict[str, Any]:
                         for j in _fetch(queue, running)],
             "recent_failures": [{"id": j.id, "description": j.description,
                                  "error": _job_error(j)} for j in _fetch(queue, failed[-5:])]})
-    workers = [{"name": w.name, "state": str(w.get_state()), "queues": w.queue_names()}
+    workers = [{"name": w.name, "state": str(w.get_state()), "queues": w.queue_names(),
+                "decoded": _decoded(executor.redis, w.key)}
                for w in Worker.all(connection=executor.redis)]
     return {"redis_url": mask_password(cfg.redis_url), "queues": queues, "workers": workers}
+
+
+def _decoded(redis, key: str) -> dict[str, Any] | None:
+    raw = redis.hget(key, DECODED_FIELD)
+    return json.loads(raw) if raw else None
 
 
 def _job_error(job) -> str:

@@ -34,6 +34,12 @@ class WorkerCache:
         """The model loaded under key, else build() (replacing the model held before)."""
         return self._get("predictor", key, build)
 
+    def loaded_pool(self) -> Pool | None:
+        """The pool held now (None before the first job that loads one): what the worker
+        reads its decoded cache's counts from after each job."""
+        held = self._slots.get("pool")
+        return held[1] if held is not None else None
+
     def _get(self, slot: str, key: Hashable, build: Callable[[], T]) -> T:
         held = self._slots.get(slot)
         if held is None or held[0] != key:
