@@ -14,6 +14,7 @@ from activelearn.config import Config
 from activelearn.data.decoded import format_size
 from activelearn.errors import ActiveLearnError
 from activelearn.kinds import Split
+from activelearn.loop.retention import disk_line, disk_usage
 from activelearn.loop.stopping import holdout_points
 from activelearn.project import Project
 from activelearn.quality import agreement
@@ -31,7 +32,7 @@ def project_status(project: Project) -> dict[str, Any]:
                            "annotations_since_training": 0, "holdout": None,
                            "last_pull": None, "last_error": None, "queues": None,
                            "agreement": None, "review": None, "relabel": None,
-                           "forecast": None, "stopping": None}
+                           "forecast": None, "stopping": None, "disk": _disk(project)}
     if project.has_state():
         with project.store(readonly=True) as store:
             _from_state(store, out)
@@ -101,6 +102,15 @@ def _quality_work(store: Store, out: dict[str, Any]) -> None:
                           "raised": sum(applied for *_, applied in requests)}
 
 
+def _disk(project: Project) -> dict[str, Any]:
+    """What the project's artifacts take (loop/retention.py), or why the store did not
+    say (status answers anyway)."""
+    try:
+        return disk_usage(project)
+    except ActiveLearnError as exc:
+        return {"error": str(exc)}
+
+
 def _queues(cfg: Config) -> dict[str, Any]:
     from activelearn.jobs.executor import queue_status
 
@@ -145,6 +155,10 @@ def format_status(status: dict[str, Any]) -> list[str]:
     if status["last_error"]:
         e = status["last_error"]
         lines.append(f"last error: round {e['round']}, {e['phase']}, {e['at']}: {e['error']}")
+    disk = status.get("disk")
+    if disk:
+        lines.append(f"disk: store unreachable ({disk['error']})" if "error" in disk
+                     else disk_line(disk))
     lines += format_queues(status["queues"])
     return lines
 

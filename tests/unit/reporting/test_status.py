@@ -87,3 +87,20 @@ def test_status_before_three_rounds_says_what_the_forecast_needs(project_file):
     assert "holdout accuracy 0.5000 (95% CI 0.2366-0.7634), macro-F1 0.5000 (round 0, " \
            "10 items)" in human
     assert "forecast: needs 3 rounds with holdout results (have 1)" in human
+
+
+def test_status_shows_what_the_artifacts_take_or_why_the_store_did_not_say(project_file,
+                                                                         aws_settings):
+    path = project_file()
+    models = load_config(path).work_dir / "models"
+    models.mkdir(parents=True)
+    (models / "t-r1.pt").write_bytes(b"\0" * 2_500_000)
+    human = CliRunner().invoke(main, ["status", "--config", str(path)]).output
+    assert "disk: store 2.5 MB in 1 artifacts (models 2.5 MB, scores 0.0 MB, snapshots " \
+           "0.0 MB, other 0.0 MB), fetched copies 0.0 MB" in human
+    # a store nobody answers for (aws_settings: an endpoint where nothing listens)
+    away = project_file(jobs={"artifacts": "s3://gone/artifacts", "store_timeout": 2})
+    result = CliRunner().invoke(main, ["status", "--config", str(away)])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("disk:")]
+    assert line.startswith("disk: store unreachable (") and "s3://gone" in line, line
