@@ -9,20 +9,16 @@ the parts it has not fetched before.
 - A row is addressed by a stable key (a catalogue slot, an embedding-cache row), never by
   its pool position (positions shift when items are added). Keys fall into fixed shards
   of SHARD_SIZE slots: a change to a row touches its shard only.
-- A shard is a base (every row it held when last rebased) and a chain of patches, each
-  the rows changed (and the keys removed) since the part before it. A publication adds
-  one patch to each shard it changes, so a 1% change scattered over every shard writes
-  about 1% of the bytes. A shard is rebased (one new base, no patches) before its patches
-  hold MAX_PATCH_FRACTION of its rows or MAX_CHAIN parts: at a point between half and
-  all of that, fixed per shard and spread evenly over the shards (_due), so changes
-  spread over every shard do not rebase every shard in the same publication.
-- Each part (a .part file: named arrays, memory-mappable) and the manifest (JSON) is
-  named by its content's sha256 and checked against its name when read: a tampered or
-  torn part is refused with one line, a missing one is the job's "missing input" line.
-- The manifest lists its shards (base and patches with their sizes) and, in "parts",
-  every artifact it references: what retention keeps.
-- What changed is found from per-row digests: the caller's (a row's content, an
-  embedding's tag), kept in every part beside the rows, so the previous manifest's parts
+- A shard is a base and a chain of patches, each the rows changed (and keys removed)
+  since the part before it: a 1% change scattered over every shard writes about 1% of
+  the bytes. A shard is rebased (a new base) before its patches would pass
+  MAX_PATCH_FRACTION of its rows or MAX_CHAIN parts, and early, past a point of its own
+  (_point), one shard a publication: rebases spread over publications.
+- Parts (named arrays, memory-mappable) and the manifest (JSON; "parts" names every
+  artifact it references: what retention keeps) are named by their sha256, checked when
+  read: a tampered part is refused with one line, a missing one is "missing input".
+- What changed is found from per-row digests (the caller's: a row's values, an
+  embedding's tag) kept in every part beside the rows: the previous manifest's parts
   answer it (the controller's own copies: a publisher keeps what it uploaded).
 """
 
@@ -250,11 +246,38 @@ def publish(store: ArtifactStore, folder: str, source: Source, spec: dict[str, A
         lo, hi = np.searchsorted(keys, [k * shard_size, (k + 1) * shard_size])
         return keys[lo:hi], digests[lo:hi]
 
-    entries = {}
+    entries: dict[int, dict[str, Any]] = {}
+    changes = {}
     for k in sorted(set((keys // shard_size).tolist()) | set(old)):
-        entry = _shard(writer, k, *rows_of(k), old.get(k))
-        if entry is not None:
+        shard_keys, shard_digests = rows_of(k)
+        if not len(shard_keys):
+            continue  # no row: no shard
+        if k not in old:
+            entries[k] = writer.base(k, shard_keys, shard_digests)
+            continue
+        entry, old_keys, old_digests = old[k]
+        changed, deleted = _changes(shard_keys, shard_digests, old_keys, old_digests)
+        if len(changed) or len(deleted):
+            patched = entry["patched"] + len(changed) + len(deleted)
+            changes[k] = (changed, deleted, patched, max(
+                patched / len(shard_keys) / MAX_PATCH_FRACTION,
+                (len(entry["patches"]) + 1) / MAX_CHAIN))
+        else:
             entries[k] = entry
+    # rebased: the shards a patch would take past a limit, and at most one more, the
+    # furthest past its own point
+    rebased = {k for k, c in changes.items() if c[3] > 1}
+    early = [(c[3] - _point(k), k) for k, c in changes.items() if _point(k) < c[3] <= 1]
+    rebased |= {max(early)[1]} if early else set()
+    for k, (changed, deleted, patched, _) in changes.items():
+        shard_keys, shard_digests = rows_of(k)
+        entry = old[k][0]
+        if k in rebased:
+            entries[k] = writer.base(k, shard_keys, shard_digests)
+        else:
+            patch = writer.part(shard_keys[changed], shard_digests[changed], deleted)
+            entries[k] = {**entry, "patches": [*entry["patches"], patch],
+                          "rows": len(shard_keys), "patched": patched}
     return writer.manifest(spec, info or {}, shard_size, [entries[k] for k in sorted(entries)])
 
 
@@ -274,36 +297,20 @@ def _previous(store: ArtifactStore, name: str | None, spec: dict[str, Any], size
         return {}, True
 
 
-def _due(k: int, patched: int, rows: int, chain: int) -> bool:
-    """Whether shard k is rebased rather than patched, with `patched` rows in `chain`
-    patches on a base of `rows` rows: once past a point between half and all of the
-    limits (MAX_PATCH_FRACTION, MAX_CHAIN), its own (spread by the golden ratio)."""
-    debt = max(patched / max(1, rows) / MAX_PATCH_FRACTION, chain / MAX_CHAIN)
-    return debt > 0.5 + 0.5 * ((k * _SPREAD) % 1.0)
+def _point(k: int) -> float:
+    """Shard k's own point between half and all of its patch limits (MAX_PATCH_FRACTION,
+    MAX_CHAIN) past which it may be rebased: spread over the shards by the golden ratio,
+    so shards changing alike reach theirs in different publications."""
+    return 0.5 + 0.5 * ((k * _SPREAD) % 1.0)
 
 
-def _shard(writer: _Writer, k: int, keys: np.ndarray, digests: np.ndarray,
-           old: tuple[dict, np.ndarray, np.ndarray] | None) -> dict[str, Any] | None:
-    """Shard k's entry now: the old one when nothing changed, with one more patch, or a
-    new base; None when it holds no row."""
-    if not len(keys):
-        return None
-    if old is None:
-        return writer.base(k, keys, digests)
-    entry, old_keys, old_digests = old
+def _changes(keys: np.ndarray, digests: np.ndarray, old_keys: np.ndarray,
+             old_digests: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(indices into keys of new or changed rows, old keys no longer there)."""
     at = np.searchsorted(old_keys, keys)
     same = at < len(old_keys)
     same[same] = (old_keys[at[same]] == keys[same]) & (old_digests[at[same]] == digests[same])
-    changed = np.flatnonzero(~same)
-    deleted = np.setdiff1d(old_keys, keys, assume_unique=True)
-    if not len(changed) and not len(deleted):
-        return entry
-    patched = entry["patched"] + len(changed) + len(deleted)
-    if _due(k, patched, len(keys), len(entry["patches"]) + 1):
-        return writer.base(k, keys, digests)
-    patch = writer.part(keys[changed], digests[changed], deleted)
-    return {**entry, "patches": [*entry["patches"], patch], "rows": len(keys),
-            "patched": patched}
+    return np.flatnonzero(~same), np.setdiff1d(old_keys, keys, assume_unique=True)
 
 
 class _Writer:

@@ -110,12 +110,13 @@ class CatalogueSnapshot:
             return cls._format1(document, shared_cache)
         document = read_manifest(store, name)  # checked against its name
         fields = document["table"]["fields"]
+        make = CatalogueRow._make if fields == FIELDS else \
+            (lambda values: CatalogueRow(**dict(zip(fields, values))))
         rows: list[CatalogueRow] = []
         for entry in document["shards"]:
             parts, _, which, where = shard_rows(store, entry)
             texts = {p: json.loads(bytes(parts[p]["rows"])) for p in set(which.tolist())}
-            rows += [CatalogueRow(**dict(zip(fields, texts[p][i])))
-                     for p, i in zip(which.tolist(), where.tolist())]
+            rows += [make(texts[p][i]) for p, i in zip(which.tolist(), where.tolist())]
         return cls(document["info"], rows, shared_cache)
 
     def source(self) -> str | None:
