@@ -141,7 +141,8 @@ def _cache(cfg: DataConfig, size: tuple[int, int], channels: int,
         notes.append(f"cache {cache.path}: {written} images decoded into it, "
                      f"{len(failed)} failed, in {time.perf_counter() - started:.1f} s")
     elif state.catalogue.cache_geometry() != cache.geometry:
-        if not state.refresh:  # the controller builds it; this reader decodes meanwhile
+        if not state.refresh and state.decoded is None:  # the controller builds it; this
+            # reader decodes meanwhile (a worker elsewhere: its own decoded cache serves)
             log.warning("cache %s is not built for %s; decoding the files instead "
                         "(run activelearn ingest)", cache.path, cache.geometry)
         return None

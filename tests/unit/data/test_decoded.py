@@ -16,9 +16,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from activelearn.config import load_config
 from activelearn.data.decoded import HEADER, DecodedCache, parse_size
 from activelearn.data.imageset import FileImages, as_tensor, batches, slices
+from activelearn.data.snapshot import CatalogueSnapshot, catalogue_snapshot
+from activelearn.data.sources import open_pool
 from activelearn.errors import OptionError
+from activelearn.state import Store
+from support.images import class_folders
 
 SHAPE = (3, 8, 8)
 ROW = HEADER.size + 3 * 8 * 8  # bytes of one row's file
@@ -246,3 +251,26 @@ def test_the_environment_hands_the_cache_on(tmp_path, monkeypatch):
     assert opened is not None and (opened.folder, opened.limit) == (cache.folder, 12345)
     monkeypatch.delenv("ACTIVELEARN_DECODED_CACHE")
     assert DecodedCache.from_environment() is None
+
+
+def test_a_pool_from_a_snapshot_without_a_memmap_cache_uses_the_workers_cache(
+        project_file, tmp_path, monkeypatch):
+    root = class_folders(tmp_path / "photos", ["a", "b"], per_class=3)
+    cfg = load_config(project_file(data={"source": "imagefolder", "root": str(root),
+                                         "limit": None, "test_limit": None},
+                                   classes=["a", "b"]))
+    with Store.open(cfg.work_dir / "state.sqlite") as store:
+        controller = open_pool(cfg, store)  # catalogued: the files' sha256
+        document = catalogue_snapshot(store.catalogue)
+    assert controller.images.decoded is None  # the controller has none
+    cache = DecodedCache(tmp_path / "decoded", 10**6)
+    monkeypatch.setenv("ACTIVELEARN_DECODED_CACHE", cache.environment())
+    elsewhere = open_pool(cfg, catalogue=CatalogueSnapshot.parse(document, False))
+    assert elsewhere.images.decoded is not None
+    assert elsewhere.images.digests == controller.hashes.sha256
+    as_tensor(elsewhere.images)
+    assert (elsewhere.images.decoded.stats.misses, len(list(cache.folder.rglob("*.u8")))) \
+        == (6, 6)
+    monkeypatch.delenv("ACTIVELEARN_DECODED_CACHE")
+    assert open_pool(cfg, catalogue=CatalogueSnapshot.parse(document, False)).images \
+        .decoded is None  # a worker that set none up
