@@ -33,6 +33,7 @@ from functools import cached_property
 
 from activelearn.annotation import AnnotationBackend, Suggestion, TaskSpec
 from activelearn.annotation.label_studio import (
+    aws_keys,
     image_reference,
     local_files_relative,
     local_files_url,
@@ -181,7 +182,8 @@ def check_image_mode(cfg: Config, pool: Pool) -> None:
     need image files, local-files needs every one of them (symlinks followed) inside
     label_studio.document_root, in a folder below it, url needs every one to be an
     http(s):// or s3:// URI, and the s3:// ones to be presignable (AWS settings),
-    s3-storage every one to be an s3:// URI."""
+    s3-storage every one to be an s3:// URI (and the AWS keys to hand over set:
+    BackendAuthError otherwise)."""
     ls = cfg.label_studio
     if ls.image_mode == "data-uri":
         return
@@ -201,6 +203,8 @@ def check_image_mode(cfg: Config, pool: Pool) -> None:
         problem = s3_problem(pool.paths)
         if problem:
             raise ConfigError(f"{cfg.path}: label_studio.image_mode: s3-storage: {problem}")
+        if ls.storage_credentials == "environment":
+            aws_keys()  # none set: one line now, before the round changes anything
 
 
 def url_problem(paths: Sequence[str], presign_expiry: int) -> str | None:

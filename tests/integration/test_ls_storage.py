@@ -193,13 +193,15 @@ def test_an_image_shows_after_a_presigned_url_of_the_old_mode_expired(
 
 
 def failed_cycle(path, ls_env) -> tuple[str, Project]:
-    """A cycle that must fail with one line, having pushed no task; (the line, project)."""
+    """A cycle that must fail with one line, having pushed no task and planned no
+    batch; (the line, project)."""
     code, out = cycle_result(path)
     assert code == 1, out
     p = Project(path, ls_env)
-    assert p.tasks() == []
+    linked = p.backend.projects.find(p.cfg.label_studio.project_title)
+    assert linked is None or list(p.backend.client.tasks.list(project=linked)) == []
     with p.store() as store:
-        assert store.tasks.by_item() == {}
+        assert (store.tasks.by_item(), store.batches.all()) == ({}, [])
     return out.strip().splitlines()[-1], p
 
 

@@ -52,7 +52,7 @@ def keys(monkeypatch):
         monkeypatch.setenv(name, value)
 
 
-def test_a_task_holds_its_s3_uri_as_it_is():
+def test_a_task_holds_its_s3_uri_as_it_is(keys):
     uris = ["s3://photos/cats/a b.png", "s3://photos/dogs/x.png?versionId=1"]
     pool = _pool(uris)
     check_image_mode(_config(), pool)
@@ -132,6 +132,10 @@ def test_no_keys_are_needed_with_label_studios_own(keys, monkeypatch):
         monkeypatch.delenv(name)
     ls = _config(storage_credentials="label-studio").label_studio
     assert storage_sources(ls, ["s3://b/k.png"])[0].keys is None
+    check_image_mode(_config(storage_credentials="label-studio"), _pool(["s3://b/k.png"]))
+    # with the environment's, a round checks first, before it changes anything
+    with pytest.raises(BackendAuthError, match="no AWS keys"):
+        check_image_mode(_config(), _pool(["s3://b/k.png"]))
     with pytest.raises(BackendAuthError, match="set AWS_ACCESS_KEY_ID and AWS_SECRET"):
         storage_sources(_config().label_studio, ["s3://b/k.png"])
 
