@@ -161,13 +161,15 @@ class ArtifactStore:
         prefix = prefix.strip("/")
         if self.local:
             return sorted(self._local_listing(prefix), key=lambda a: a.name)
-        found = self._call("list", prefix, lambda fs, key, kw: fs.find(
-            key.rstrip("/"), detail=True, **kw))
+        try:  # a prefix with nothing under it lists empty: not found is the bucket
+            found = self._call("list", prefix, lambda fs, key, kw: fs.find(
+                key.rstrip("/"), detail=True, **kw))
+        except FileNotFoundError:
+            raise self._no_bucket() from None
         root = self.url.split("://", 1)[1].rstrip("/") + "/"
         listed = []
         for path, info in found.items():
-            name = path.split("://", 1)[-1]
-            name = name[len(root):] if name.startswith(root) else ""
+            name = path.split("://", 1)[-1].removeprefix(root)  # find lists under root
             if info.get("type", "file") == "file" and _NAME.fullmatch(name):
                 listed.append(Listed(name, int(info.get("size") or 0), _modified(info)))
         return sorted(listed, key=lambda a: a.name)
@@ -228,21 +230,18 @@ class ArtifactStore:
         return name
 
     def touch(self, name: str) -> None:
-        """Make the artifact's modification time now (its bytes unchanged): a file's
-        mtime; on S3 a copy onto itself (server-side, no transfer). FileNotFoundError
-        when there is none of that name. Other remote stores: nothing done."""
+        """Set the artifact's modification time to now, bytes unchanged (S3: a copy onto
+        itself, no transfer; other remote stores: nothing). FileNotFoundError if none."""
         if self.local:
             os.utime(self.path(name))
             return
         if self.scheme in ("s3", "s3a"):
-            stamp = str(int(time.time()))
             self._call("touch", name, lambda fs, key, kw: fs.setxattr(
-                key, activelearn_touched=stamp, **kw))
+                key, activelearn_touched=str(int(time.time())), **kw))
 
     def remove(self, name: str, older_than: float | None = None) -> bool:
-        """Remove an artifact and its fetched copy; returns whether one was removed.
-        older_than: only when its modification time (looked up now, just before) is
-        earlier than that (unix seconds, the store's clock); one of unknown time stays."""
+        """Remove an artifact and its fetched copy; whether one was. older_than: only if
+        its time, looked up now, is earlier (the store's clock; unknown: it stays)."""
         if older_than is not None:
             when = self._modified_now(name)
             if when is None or when >= older_than:
@@ -266,27 +265,28 @@ class ArtifactStore:
             self._call("reach", "", lambda fs, key, kw: fs.ls(f"{self.scheme}://{top}",
                                                               detail=False, **kw))
         except FileNotFoundError:
-            raise JobError(f"artifact store {self.url}: there is no bucket {top}; create it, "
-                           "or set jobs.artifacts to one that exists") from None
+            raise self._no_bucket() from None
+
+    def _no_bucket(self) -> JobError:
+        top = self.url.split("://", 1)[1].split("/", 1)[0]
+        return JobError(f"artifact store {self.url}: there is no bucket {top}; create it, "
+                        "or set jobs.artifacts to one that exists")
 
     # -- plumbing -----------------------------------------------------------------------
     def _copy(self, name: str) -> Path:
         return self.copies / _checked(name)
 
     def _local_listing(self, prefix: str) -> Listing:
-        root = Path(self.url)
-        top = root / prefix if prefix else root
-        listed = []
-        for folder, dirs, files in os.walk(top):
+        root, listed = Path(self.url), []
+        for folder, dirs, files in os.walk(root / prefix if prefix else root):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
             for file in files:
                 path = Path(folder) / file
                 name = path.relative_to(root).as_posix()
-                if not _NAME.fullmatch(name):
-                    continue
                 with contextlib.suppress(FileNotFoundError):  # removed meanwhile
-                    info = path.stat()
-                    listed.append(Listed(name, info.st_size, info.st_mtime))
+                    if _NAME.fullmatch(name):
+                        info = path.stat()
+                        listed.append(Listed(name, info.st_size, info.st_mtime))
         return listed
 
     def _modified_now(self, name: str) -> float | None:

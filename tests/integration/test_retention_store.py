@@ -13,7 +13,12 @@ from activelearn.config import FASHION_MNIST_CLASSES, config_from_dict
 from activelearn.data.artifacts import ArtifactStore
 from activelearn.jobs.inputs import ARTIFACTS_ENV, SCRATCH_ENV
 from activelearn.jobs.scratch import ScratchPruner, folder_bytes
-from activelearn.loop.retention import apply_retention, disk_usage, marker_name
+from activelearn.loop.retention import (
+    apply_retention,
+    disk_usage,
+    marker_name,
+    retain_after_round,
+)
 from activelearn.project import Project
 
 
@@ -93,3 +98,18 @@ def test_a_worker_prunes_the_copies_its_store_dropped(s3_bucket, tmp_path: Path,
     assert {p.relative_to(worker.copies).as_posix() for p in worker.copies.rglob("*")
             if p.is_file()} == {"models/t-r1.pt", "models/t-r2.pt"}
     assert not (worker.copies / "snapshots").exists()  # emptied folders go too
+
+
+def test_a_bucket_that_is_gone_skips_the_pass_in_one_line(s3_bucket, tmp_path: Path) -> None:
+    project = Project(config_from_dict({
+        "project": {"name": "t", "work_dir": str(tmp_path / "work")},
+        "data": {"source": "fashion-mnist"}, "classes": list(FASHION_MNIST_CLASSES),
+        "jobs": {"artifacts": f"s3://{s3_bucket.name}-gone/run", "store_timeout": 5}}))
+    lines: list[str] = []
+    with project.store() as store:
+        store.rounds.start(1)
+        store.rounds.finish(1, "t-r1", 10)
+        retain_after_round(project, store, lines.append)  # the round stays done
+        assert store.rounds.last()["status"] == "done"
+    assert len(lines) == 1 and lines[0].startswith("  retention skipped: artifact store s3://")
+    assert "\n" not in lines[0] and "there is no bucket" in lines[0]
