@@ -234,8 +234,8 @@ def test_no_keys_in_the_environment_is_one_line_and_nothing_is_lost(
 
 
 class Linked:
-    """A Label Studio project with one task per image of the pool, pushed by hand (no
-    cycle: these tests are about the storage alone), and the project file's settings."""
+    """The Label Studio project of the title (found or made: no cycle, these tests are
+    about the storage alone), the project file's settings, and the pool's images."""
 
     def __init__(self, path, server, title: str, images: dict) -> None:
         self.cfg = load_config(path)
@@ -252,6 +252,7 @@ class Linked:
                                 sorted(self.images), lambda line: None)
 
     def push(self) -> int:
+        """A task of the pool's first image, pushed as a cycle pushes it; its id."""
         uri = sorted(self.images)[0]
         spec = TaskSpec(item_id="img", image=uri, round=0, strategy="random", kind="initial")
         return self.backend.tasks.push(self.project_id, [spec])["img"]
