@@ -106,9 +106,11 @@ def _find(backend: AnnotationBackend, store: Store, title: str) -> LinkedProject
 def repush_pending(cfg: Config, store: Store, backend: AnnotationBackend, pool: Pool,
                    project_id: int, echo: Callable[[str], None]) -> int:
     """Push every batch item still waiting for a label that has no task, round by round,
-    and the unanswered review tasks (after a relink). Returns how many tasks it made."""
+    and the unanswered review tasks (after a relink), the new project's S3 storages
+    connected first (image_mode s3-storage). Returns how many tasks it made."""
     before = len(store.tasks.by_item(include_deleted=True))
     pusher = TaskPusher(cfg, store, backend, pool, project_id, echo)
+    pusher.connect_storages()  # also when nothing waits: a project found by title has tasks
     for round_ in sorted({b["round"] for b in store.batches.all()}):
         pusher.push(round_)
     made = len(store.tasks.by_item(include_deleted=True)) - before
