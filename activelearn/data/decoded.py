@@ -63,8 +63,7 @@ SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*")
 
 
 def parse_size(text: str) -> int:
-    """Bytes of a size such as 2GB, 500MB, 1.5G, 512MiB or 0 (OptionError naming
-    cache_size otherwise)."""
+    """Bytes of a size such as 2GB, 500MB, 1.5G, 512MiB or 0 (else OptionError)."""
     found = SIZE.fullmatch(str(text))
     unit = found.group(2).upper() if found else ""
     if found is None or unit not in UNITS:
@@ -159,17 +158,15 @@ class DecodedCache:
                     self.stats.written += 1
             total = self._add_usage(added)
         except OSError as exc:
-            self.turn_off(exc)
-            return
+            return self.turn_off(exc)
         if total > self.limit:
             self.trim()
 
     def usage(self) -> int:
         """The bytes the folder's rows take (as the writers counted them)."""
-        try:
+        with contextlib.suppress(OSError, ValueError):
             return int((self.folder / USAGE).read_bytes().strip() or 0)
-        except (OSError, ValueError):
-            return 0
+        return 0
 
     def prepare(self) -> None:
         """Make the folder, count what it holds and evict down to the limit (a worker
@@ -255,9 +252,12 @@ class DecodedCache:
                    image: np.ndarray) -> int:
         path = Path(_row_path(base, digest))
         data = HEADER.pack(MAGIC, key, *shape, zlib.crc32(image.data)) + image.tobytes()
-        path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileNotFoundError:  # the first row of its folder
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             try:
                 view = memoryview(data)
