@@ -107,11 +107,20 @@ class FileImages:
         return torch.from_numpy(out)
 
     def loader_workers(self) -> int:
-        """DataLoader worker processes for batches(): none when the cache holds every
-        item (a read is cheaper than a process), else up to 8 leaving a core to the model."""
-        if self.cached.all():
+        """DataLoader worker processes for batches(): none when the caches hold every
+        item (a read is cheaper than a process; a worker's decoded cache judged on a
+        sample of the items), else up to 8 leaving a core to the model."""
+        if self.cached.all() or self._decoded_holds_all():
             return 0
         return max(1, min(8, (os.cpu_count() or 1) - 1))
+
+    def _decoded_holds_all(self, sample: int = 64) -> bool:
+        if self.decoded is None or self.digests is None:
+            return False
+        rest = np.flatnonzero(~self.cached)
+        shape = (self.channels, *self.size)
+        return all(self.decoded.path(self.digests[i], shape).exists()
+                   for i in rest[sample_positions(len(rest), sample)])
 
     def _decode_processes(self, count: int) -> int:
         cpus = os.cpu_count() or 1

@@ -115,19 +115,29 @@ def pngs(folder: Path, count: int) -> tuple[list[str], list[str]]:
 
 def test_file_images_decode_once_then_read_the_cache_also_in_loader_workers(tmp_path):
     paths, digests = pngs(tmp_path / "photos", 40)
-    first = FileImages(paths, (8, 8), 3, digests=digests,
-                       decoded=DecodedCache(tmp_path / "decoded", 10**6))
-    expected = as_tensor(first).numpy()
-    assert (first.decoded.stats.hits, first.decoded.stats.misses) == (0, 40)
-    for path in paths:  # from now on a decode would give blank images and warnings
-        os.remove(path)
-    again = FileImages(paths, (8, 8), 3, digests=digests,
-                       decoded=DecodedCache(tmp_path / "decoded", 10**6))
-    assert again.loader_workers() > 0  # batches() below runs in DataLoader workers
+
+    def opened() -> FileImages:
+        return FileImages(paths, (8, 8), 3, digests=digests,
+                          decoded=DecodedCache(tmp_path / "decoded", 10**6))
+
+    first = opened()
+    assert first.loader_workers() > 0  # nothing cached: decoded in DataLoader workers
+    expected = np.concatenate([b.numpy() for b in batches(first, slices(40, 8))])
+    assert (first.decoded.stats.hits, first.decoded.stats.misses) == (0, 40)  # counted here
+    first.decoded.path(digests[5], (3, 8, 8)).unlink()
+    again = opened()
+    assert again.loader_workers() > 0  # one row missing: the workers read and decode
     loaded = np.concatenate([b.numpy() for b in batches(again, slices(40, 8))])
     assert (loaded == expected).all()
-    assert (again.decoded.stats.hits, again.decoded.stats.misses) == (40, 0)  # counted here
-    assert (as_tensor(again[[3, 1]]).numpy() == expected[[3, 1]]).all()  # subsets share it
+    assert (again.decoded.stats.hits, again.decoded.stats.misses) == (39, 1)
+    for path in paths:  # from now on a decode would give blank images and warnings
+        os.remove(path)
+    third = opened()
+    assert third.loader_workers() == 0  # all cached: read here, cheaper than a process
+    loaded = np.concatenate([b.numpy() for b in batches(third, slices(40, 8))])
+    assert (loaded == expected).all()
+    assert (third.decoded.stats.hits, third.decoded.stats.misses) == (40, 0)
+    assert (as_tensor(third[[3, 1]]).numpy() == expected[[3, 1]]).all()  # subsets share it
 
 
 FULL_DISK = """
