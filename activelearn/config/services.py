@@ -49,12 +49,12 @@ class LabelStudioConfig:
             unless it runs with USE_DEFAULT_BANNED_SUBNETS=false
         storage_presign_ttl [1, 10080]: for s3-storage, minutes each URL Label Studio signs
             when it shows a task lasts (a new one at every view; at most 7 days)
-        storage_credentials: for s3-storage, the keys the
-            storage reads the bucket with: environment (those of the process that pushes:
-            $AWS_ACCESS_KEY_ID, $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN, or the
-            files named by the same names with _FILE; handed to Label Studio, refreshed at
-            each cycle, never written to the project file or shown) or label-studio (none
-            sent: Label Studio uses its own AWS settings, e.g. its host's IAM role)
+        storage_credentials: for s3-storage, the keys the storage reads the bucket with:
+            environment (those of the process that pushes: $AWS_ACCESS_KEY_ID,
+            $AWS_SECRET_ACCESS_KEY and $AWS_SESSION_TOKEN, or the files named by the same
+            names with _FILE; handed to Label Studio again at each cycle that pushes,
+            never written to the project file or shown) or label-studio (none sent: Label
+            Studio uses its own AWS settings, e.g. its host's IAM role)
         import_chunk [1, 10000]: tasks per import request
         parallel_requests [1, 64]: task-list requests in flight at once while pulling; more
             than 1 helps only a server with several worker processes (one per request at
