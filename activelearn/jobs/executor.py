@@ -29,6 +29,7 @@ from activelearn.config import JobsConfig
 from activelearn.config.service_checks import mask_password
 from activelearn.errors import JobError
 from activelearn.failpoints import failpoint
+from activelearn.jobs.affinity import assign, is_personal, personal_queue
 from activelearn.jobs.kind import JobKind
 from activelearn.jobs.kinds import get_kind, queue_names
 from activelearn.jobs.resident import WorkerCache
@@ -150,12 +151,41 @@ class RQExecutor(Executor):
         kind = as_kind(kind)
         queue = self.queue(kind)
         retries = kind.retries(self.cfg)
-        jobs = [queue.enqueue(PERFORM, kind.name, dict(p), job_timeout=kind.timeout_s(self.cfg),
-                              retry=Retry(max=retries) if retries else None,
-                              result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
-                              description=kind.describe(p)) for p in payloads]
-        log.info("enqueued %d %s jobs on %s", len(jobs), kind.name, queue.name)
+        owners = assign([p.get("affinity") for p in payloads], self._alive(queue.name))
+        jobs = [self.named_queue(personal_queue(queue.name, owner) if owner else queue.name)
+                .enqueue(PERFORM, kind.name, dict(p), job_timeout=kind.timeout_s(self.cfg),
+                         retry=Retry(max=retries) if retries else None,
+                         result_ttl=24 * 3600, failure_ttl=7 * 24 * 3600,
+                         description=kind.describe(p))
+                for p, owner in zip(payloads, owners, strict=True)]
+        log.info("enqueued %d %s jobs on %s (%d for a worker of their own)", len(jobs),
+                 kind.name, queue.name, sum(o is not None for o in owners))
         return self._wait(queue, jobs, total, desc or kind.name, progress)
+
+    def _alive(self, queue: str) -> list[str]:
+        """The workers listening on queue that take jobs of their own (affinity.py)."""
+        from rq import Worker
+
+        return [w.name for w in Worker.all(connection=self.redis)
+                if queue in w.queue_names()
+                and personal_queue(queue, w.name) in w.queue_names()]
+
+    def _unclaimed(self, queue, pending: dict[str, Any]) -> None:
+        """Jobs waiting in the personal queue of a worker that is gone: moved to the
+        shared queue, for whichever worker is there (a retried job of a killed worker
+        comes back to its personal queue too)."""
+        from rq.job import JobStatus
+
+        alive = set(self._alive(queue.name))
+        for job in pending.values():
+            origin = job.origin
+            if not is_personal(origin) or origin.rpartition("@")[2] in alive \
+                    or job.get_status(refresh=True) != JobStatus.QUEUED:
+                continue
+            self.named_queue(origin).remove(job)
+            queue.enqueue_job(job)
+            log.warning("job %s: its worker %s is gone; moved to queue %s", job.id,
+                        origin.rpartition("@")[2], queue.name)
 
     def _wait(self, queue, jobs: list, total: int, desc: str, progress: bool) -> list[dict]:
         from rq.job import JobStatus
@@ -186,7 +216,9 @@ class RQExecutor(Executor):
                 bar.update(max(0, done - bar.n))
                 if time.monotonic() - last_cleanup > CLEANUP_EVERY:
                     # a killed worker's job: retried or failed once its heartbeat expired
-                    queue.started_job_registry.cleanup()
+                    for origin in {job.origin for job in pending.values()} | {queue.name}:
+                        self.named_queue(origin).started_job_registry.cleanup()
+                    self._unclaimed(queue, pending)
                     last_cleanup = time.monotonic()
                 if pending:
                     time.sleep(POLL)

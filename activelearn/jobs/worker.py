@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from activelearn.config.service_checks import mask_password
 from activelearn.data.decoded import ENV as DECODED_ENV
 from activelearn.data.decoded import CacheStats, DecodedCache, format_size
 from activelearn.errors import JobError
+from activelearn.jobs.affinity import personal_queue
 from activelearn.jobs.executor import DECODED_FIELD, PERFORM, keeping, redis_client
 from activelearn.jobs.inputs import (
     ARTIFACTS_ENV,
@@ -189,8 +191,12 @@ def run_worker(redis_url: str, queues: list[str], device: str, threads: int, bur
     # every later job of this resident process ("partially initialized module").
     import torch._dynamo  # noqa: F401
     connection = redis_client(redis_url)
+    name = name or uuid.uuid4().hex  # rq's default, chosen here: it names our own queues
+    # its own queues first (jobs that read what this worker cached, affinity.py), then
+    # the shared ones
+    listened = [*(personal_queue(q, name) for q in queues), *queues]
     worker = ResidentWorker([Queue(q, connection=connection, serializer=JSONSerializer)
-                             for q in queues], connection=connection, name=name,
+                             for q in listened], connection=connection, name=name,
                             serializer=JSONSerializer, job_monitoring_interval=heartbeat)
     serves = [*work_dirs, *map(public_url, artifacts)]  # no credentials in the line
     announce(f"worker {worker.name} on {mask_password(redis_url)}, queues "

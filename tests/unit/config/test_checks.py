@@ -267,6 +267,8 @@ CASES: list[tuple[dict[str, Any], str]] = [
     # jobs: numbers
     ({"jobs": {"shard_size": 0}}, "jobs.shard_size: must be positive"),
     ({"jobs": {"shard_size": 10**7 + 1}}, "jobs.shard_size: must be at most 10000000"),
+    ({"jobs": {"keep_models": 0}}, "jobs.keep_models: must be positive"),
+    ({"jobs": {"keep_models": 1001}}, "jobs.keep_models: must be at most 1000"),
     ({"jobs": {"train_timeout": 0}}, "jobs.train_timeout: must be positive"),
     ({"jobs": {"train_timeout": 604_801}}, "jobs.train_timeout: must be at most 604800, got "
                                            "604801 (allowed: 1 to 604800 seconds, 7 days)"),
