@@ -40,6 +40,7 @@ from typing import Any
 
 from activelearn.config.service_checks import mask_password
 from activelearn.data.artifacts import ArtifactStore, Listed
+from activelearn.data.decoded import format_size
 from activelearn.errors import JobError
 from activelearn.jobs.scratch import folder_bytes, prune_copies
 from activelearn.kinds import RoundStatus
@@ -228,9 +229,9 @@ def retain_after_round(project: Project, store: Store, echo: Callable[[str], Non
         echo(f"  retention skipped: {exc}")
         return
     if swept.removed or swept.copies:
-        echo(f"  retention: removed {swept.removed} artifacts ({_size(swept.freed)}) and "
-             f"{swept.copies} fetched copies ({_size(swept.copies_freed)}); the store "
-             f"holds {_size(swept.held)}")
+        echo(f"  retention: removed {swept.removed} artifacts ({format_size(swept.freed)}) and "
+             f"{swept.copies} fetched copies ({format_size(swept.copies_freed)}); the store "
+             f"holds {format_size(swept.held)}")
 
 
 def disk_usage(project: Project) -> dict[str, Any]:
@@ -249,13 +250,10 @@ def disk_usage(project: Project) -> dict[str, Any]:
 
 
 def disk_line(usage: dict[str, Any]) -> str:
-    """disk_usage as status's one line: "disk: store 41.2 MB in 63 artifacts (models
-    30.1 MB, scores 8.0 MB, snapshots 3.0 MB, other 0.1 MB), fetched copies 12.0 MB"."""
-    kinds = ", ".join(f"{kind} {_size(n)}" for kind, n in usage["bytes"].items())
-    return (f"disk: store {_size(usage['total'])} in {usage['artifacts']} artifacts "
-            f"({kinds}), fetched copies {_size(usage['fetched'])}")
+    """disk_usage as status's one line: "disk: store 41 MB in 63 artifacts (models 30 MB,
+    scores 8 MB, snapshots 3 MB, other 120 kB), fetched copies 12 MB"."""
+    kinds = ", ".join(f"{kind} {format_size(n)}" for kind, n in usage["bytes"].items())
+    return (f"disk: store {format_size(usage['total'])} in {usage['artifacts']} artifacts "
+            f"({kinds}), fetched copies {format_size(usage['fetched'])}")
 
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
 

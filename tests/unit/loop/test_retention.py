@@ -193,4 +193,5 @@ def test_disk_usage_by_kind(tmp_path):
     usage = disk_usage(project)
     assert usage["bytes"] == {"models": 1000, "scores": 200, "snapshots": 30, "other": 4}
     assert usage["total"] == 1234 and usage["artifacts"] == 4 and usage["fetched"] == 7
-    assert disk_line(usage).startswith("disk: store 0.0 MB in 4 artifacts (models 0.0 MB")
+    assert disk_line(usage) == ("disk: store 1.2 kB in 4 artifacts (models 1 kB, scores "
+                                "200 B, snapshots 30 B, other 4 B), fetched copies 7 B")
