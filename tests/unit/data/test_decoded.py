@@ -6,8 +6,10 @@ a subprocess: the job goes on, one warning), and two processes filling one cache
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -141,40 +143,59 @@ def test_file_images_decode_once_then_read_the_cache_also_in_loader_workers(tmp_
 
 
 FULL_DISK = """
-import logging, resource, signal, sys
+import json, logging, resource, signal, sys
 import numpy as np
 from pathlib import Path
 from activelearn.data.decoded import DecodedCache
 from activelearn.data.imageset import FileImages, as_tensor
 logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+folder, limit = Path(sys.argv[1]), int(sys.argv[2])
 paths, digests = sys.argv[3].split(","), sys.argv[4].split(",")
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
-cache = DecodedCache(Path(sys.argv[1]), 10**6)
-cache.prepare()  # the usage count is small enough: it is written
-resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[2]), int(sys.argv[2])))
+cache = DecodedCache(folder, 10**6)
+cache.prepare()
+if limit:  # a write past the limit fails with EFBIG (SIGXFSZ ignored)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 images = FileImages(paths, (8, 8), 3, digests=digests, decoded=cache)
 first = as_tensor(images).numpy()
 again = as_tensor(images).numpy()
 assert (first == again).all() and first.any()
-print("off:", cache.off, "misses:", cache.stats.misses)
+print(json.dumps({"off": cache.off, "misses": cache.stats.misses, "hits": cache.stats.hits,
+                  "rows": len(list(folder.rglob("*.u8"))),
+                  "temporary": len(list(folder.rglob("*.tmp")))}))
 """
 
 
+def on_a_full_disk(folder: Path) -> tuple[list[str], int, str]:
+    """How to run a script with `folder` on a full disk: on a real 32 kB filesystem (a
+    tmpfs mounted in a mount namespace of the script's own, where `unshare` may make
+    one), else under a file size limit below a row's size (each write then fails with
+    EFBIG, after its temporary file was made, as ENOSPC would). Returns the command's
+    prefix, the file size limit the script sets (0: none) and the error expected."""
+    folder.mkdir()
+    if shutil.which("unshare") and subprocess.run(
+            ["unshare", "-Urm", "true"], capture_output=True).returncode == 0:
+        mount = 'mount -t tmpfs -o size=32k tmpfs "$0" && exec "$@"'
+        return ["unshare", "-Urm", "sh", "-c", mount, str(folder)], 0, \
+            "No space left on device"
+    return [], ROW // 2, "File too large"
+
+
 def test_a_full_disk_leaves_the_job_working_with_one_warning(tmp_path):
-    """A file size limit below a row's size: each write fails (EFBIG) as on a full disk
-    (ENOSPC), after the temporary file was made. (Not with DataLoader workers: torch's
-    shared memory is a file too.)"""
     paths, digests = pngs(tmp_path / "photos", 12)
-    run = subprocess.run([sys.executable, "-c", FULL_DISK, str(tmp_path / "decoded"),
-                          str(ROW // 2), ",".join(paths), ",".join(digests)],
+    prefix, limit, error = on_a_full_disk(tmp_path / "decoded")
+    run = subprocess.run([*prefix, sys.executable, "-c", FULL_DISK, str(tmp_path / "decoded"),
+                          str(limit), ",".join(paths), ",".join(digests)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert "off: File too large misses: 24" in run.stdout  # decoded both times
+    found = json.loads(run.stdout)
+    assert found["off"] == error
+    assert found["rows"] < 12 and found["temporary"] == 0  # nothing half-written left
+    # what fitted is read back, the rest decoded both times
+    assert (found["hits"], found["misses"]) == (found["rows"], 24 - found["rows"])
     warnings = [line for line in run.stderr.splitlines() if "cannot write" in line]
     assert len(warnings) == 1, run.stderr
-    assert "decoded without it" in warnings[0]
-    assert not list((tmp_path / "decoded").rglob("*.u8"))
-    assert not list((tmp_path / "decoded").rglob("*.tmp"))  # nothing half-written left
+    assert f"cannot write ({error}); images are decoded without it" in warnings[0]
 
 
 FILLER = """
