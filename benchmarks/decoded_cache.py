@@ -2,7 +2,7 @@
 (data/cache.py): writing and reading N rows of one geometry, in batches as scoring reads.
 
     .venv/bin/python benchmarks/decoded_cache.py [--rows 20000] [--geometry 3x64x64]
-        [--batch 256] [--folder DIR]
+        [--batch 256] [--folder DIR] [--files N]
 
 Rows are random pixels under made-up sha256 digests, in a temporary folder (or
 --folder). Prints seconds and rows/s for: writing the decoded cache, writing the memmap,
@@ -10,6 +10,11 @@ then reading both twice, first in a new process (nothing of them in this process
 memory; the page cache may still hold the files), then again. What the issue needs: a
 worker's round 2 reads its images from the decoded cache about as fast as a controller
 reads its memmap (round 2 within 1.2x of the local-disk round).
+
+--files N (default 0: skipped): N JPEG files of 96x128 on local disk read as a pool's
+FileImages at the geometry, in batches as scoring reads them (imageset.batches): decoded
+with no cache, decoded and kept in the decoded cache (round 1), read from it (round 2),
+and read from a memmap cache holding them (the controller's).
 """
 
 from __future__ import annotations
@@ -68,6 +73,43 @@ def read(folder: Path, rows: int, shape: tuple[int, int, int], batch: int) -> No
         report(f"read memmap cache ({attempt})", rows, time.perf_counter() - started)
 
 
+def pool(folder: Path, count: int, shape: tuple[int, int, int], batch: int) -> None:
+    from PIL import Image
+
+    from activelearn.data.imageset import FileImages, batches, slices
+
+    rng = np.random.default_rng(1)
+    paths, keys = [], []
+    for i in range(count):
+        path = folder / "photos" / f"{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        blocks = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+        Image.fromarray(blocks).resize((128, 96)).save(path, quality=90)
+        paths.append(str(path))
+        keys.append(hashlib.sha256(path.read_bytes()).hexdigest())
+    size, channels = (shape[1], shape[2]), shape[0]
+    memmap = ImageCache(folder / "pool-memmap", size, channels)
+
+    def timed(what: str, images: FileImages) -> np.ndarray:
+        started = time.perf_counter()
+        out = np.concatenate([b.numpy() for b in batches(images, slices(count, batch))])
+        report(what, count, time.perf_counter() - started)
+        return out
+
+    decoded = timed("pool: decode, no cache", FileImages(paths, size, channels))
+    cache = DecodedCache(folder / "pool-decoded", LIMIT)
+    cache.prepare()
+    timed("pool: decode into decoded cache",
+          FileImages(paths, size, channels, digests=keys, decoded=cache))
+    again = timed("pool: read from decoded cache", FileImages(
+        paths, size, channels, digests=keys, decoded=DecodedCache(cache.folder, LIMIT)))
+    memmap.write(np.arange(count), decoded)
+    mapped = timed("pool: read from memmap cache", FileImages(
+        paths, size, channels, memmap, np.arange(count), np.ones(count, bool)))
+    if not ((again == decoded).all() and (mapped == decoded).all()):
+        sys.exit("the caches gave other pixels than decoding")
+
+
 def report(what: str, rows: int, seconds: float) -> None:
     print(f"{what:32s} {seconds:7.2f} s  {rows / seconds:10,.0f} rows/s", flush=True)
 
@@ -78,6 +120,7 @@ def main() -> None:
     parser.add_argument("--geometry", default="3x64x64", help="channels x height x width")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--folder", default=None, help="[default: a temporary folder]")
+    parser.add_argument("--files", type=int, default=0, help="pool files [default: none]")
     parser.add_argument("--read-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     c, h, w = (int(v) for v in args.geometry.split("x"))
@@ -91,6 +134,8 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--read-only", "--folder", str(folder),
                         "--rows", str(args.rows), "--geometry", args.geometry,
                         "--batch", str(args.batch)], check=True)
+        if args.files:
+            pool(folder, args.files, (c, h, w), args.batch)
 
 
 if __name__ == "__main__":
