@@ -286,7 +286,7 @@ def _previous(store: ArtifactStore, name: str | None, spec: dict[str, Any], size
     """The previous publication's shards with their keys and digests ({} when there is
     none of this table), and whether it was damaged (its parts are then written again
     even where their names exist)."""
-    if not name:
+    if not name or not name.endswith(".json"):  # none, or an older whole-table artifact
         return {}, False
     try:
         manifest = read_manifest(store, name)
