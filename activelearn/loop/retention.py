@@ -229,9 +229,10 @@ def retain_after_round(project: Project, store: Store, echo: Callable[[str], Non
         echo(f"  retention skipped: {exc}")
         return
     if swept.removed or swept.copies:
-        echo(f"  retention: removed {swept.removed} artifacts ({format_size(swept.freed)}) and "
-             f"{swept.copies} fetched copies ({format_size(swept.copies_freed)}); the store "
-             f"holds {format_size(swept.held)}")
+        copies = f" and {swept.copies} fetched copies ({format_size(swept.copies_freed)})" \
+            if swept.copies else ""
+        echo(f"  retention: removed {swept.removed} artifacts ({format_size(swept.freed)})"
+             f"{copies}; the store holds {format_size(swept.held)}")
 
 
 def disk_usage(project: Project) -> dict[str, Any]:
