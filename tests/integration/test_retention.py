@@ -10,6 +10,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from activelearn.config import load_config
 from activelearn.learn.checkpoints import model_problem
 from activelearn.loop.retention import apply_retention, marker_name
@@ -29,6 +31,7 @@ def models(work) -> set[str]:
     return {f.name for f in (work / "models").iterdir()}
 
 
+@pytest.mark.slow  # three cycles that train, one of them a subprocess killed with -9
 def test_a_killed_round_resumes_after_retention_with_its_own_model(
         project_file, label_studio, ls_env, ls_project_title):
     path = project_file(label_studio={"project_title": ls_project_title, "holdout": 10},
