@@ -24,7 +24,7 @@ disk, a quota, a read-only folder) turns the process's writes off with one warni
 the job goes on decoding.
 
 The worker process sets the cache up (`activelearn worker --cache-size`) and hands it to
-the pools it opens through the environment (ENV; data/sources: open_pool).
+the pools it opens through the environment (DECODED_ENV; data/sources: open_pool).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from activelearn.errors import OptionError
 
 log = logging.getLogger("activelearn.decoded")
 
-ENV = "ACTIVELEARN_DECODED_CACHE"  # JSON {"folder": ..., "limit": bytes}, set by a worker
+DECODED_ENV = "ACTIVELEARN_DECODED_CACHE"  # JSON {"folder": ..., "limit": bytes}, set by a worker
 MAGIC = b"ALDC1\0"
 HEADER = struct.Struct("<6s32sHHHI")  # magic, sha256, channels, h, w, crc32 of the pixels
 LOW_WATER = 0.9  # an eviction pass leaves the folder at this share of the limit
@@ -117,12 +117,12 @@ class DecodedCache:
 
     @classmethod
     def from_environment(cls) -> DecodedCache | None:
-        """The cache a worker process set up (ENV), None when it set none."""
-        settings = json.loads(os.environ.get(ENV) or '{"limit": 0}')
+        """The cache a worker process set up (DECODED_ENV), None when it set none."""
+        settings = json.loads(os.environ.get(DECODED_ENV) or '{"limit": 0}')
         return cls(Path(settings["folder"]), settings["limit"]) if settings["limit"] else None
 
     def environment(self) -> str:
-        """ENV's value that makes the pools this process opens use this cache."""
+        """DECODED_ENV's value that makes the pools this process opens use this cache."""
         return json.dumps({"folder": str(self.folder), "limit": self.limit})
 
     def read(self, digests: Sequence[str], shape: tuple[int, int, int], out: np.ndarray,

@@ -31,8 +31,7 @@ from rq.serializers import JSONSerializer
 from rq.worker import WorkerStatus
 
 from activelearn.config.service_checks import mask_password
-from activelearn.data.decoded import ENV as DECODED_ENV
-from activelearn.data.decoded import CacheStats, DecodedCache, format_size
+from activelearn.data.decoded import DECODED_ENV, CacheStats, DecodedCache, format_size
 from activelearn.errors import JobError
 from activelearn.jobs.affinity import personal_queue
 from activelearn.jobs.executor import DECODED_FIELD, PERFORM, keeping, redis_client
