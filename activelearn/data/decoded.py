@@ -347,4 +347,4 @@ def _folders(folder: Path) -> list[str]:
 
 def _off_line(folder: Path, reason: str) -> str:
     return (f"decoded cache {folder}: cannot write ({reason}); images are decoded without "
-            "it from now on (free space there, or give the worker a smaller cache size)")
+            "it from now on (free space there, or give the worker another cache folder)")
