@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +73,27 @@ def test_the_folder_stays_under_its_limit_and_the_least_recently_used_go(tmp_pat
     found, _ = read(cache, [digest(i) for i in range(12)])
     assert found.tolist() == [True, False, False, False] + [True] * 8
     assert cache.stats.evictions == 3
+    # from now on each row written gets a time of its own in the past, in writing order
+    # (after its write: the trim a write may start sees it as the newest), so the order
+    # holds whatever the clock's resolution; row 0's hit stays the most recent use
+    past = time.time() - 10_000
+
+    def aged(rows: range) -> None:
+        for i in rows:
+            path = cache.path(digest(i), SHAPE)
+            if path.exists():
+                os.utime(path, (past + i, past + i))
+
+    aged(range(8, 12))
     for start in range(12, 30, 2):
         cache.write([digest(start), digest(start + 1)], pixels[start:start + 2])
+        aged(range(start, start + 2))
         rows = list((tmp_path / "decoded").rglob("*.u8"))
         assert sum(p.stat().st_size for p in rows) <= 10 * ROW
     found, out = read(cache, [digest(i) for i in range(30)])
-    assert found[26:].all() and (out[26:] == pixels[26:]).all()
+    assert found[26:].all() and (out[26:] == pixels[26:]).all()  # the newest stay,
+    # and those read since (0, and 4-7 by the check above); the others went, oldest first
+    assert found[[0, 4, 5, 6, 7]].all() and not found[1:4].any() and not found[8:26].any()
     assert cache.stats.evictions == 30 - len(list((tmp_path / "decoded").rglob("*.u8")))
     assert cache.usage() == sum(p.stat().st_size for p in (tmp_path / "decoded").rglob("*.u8"))
 
