@@ -156,11 +156,11 @@ class DecodedCache:
                     added += self._write_row(base, digest, key, shape,
                                              np.ascontiguousarray(image))
                     self.stats.written += 1
-            total = self._add_usage(added)
         except OSError as exc:
-            return self.turn_off(exc)
-        if total > self.limit:
-            self.trim()
+            self.turn_off(exc)  # what was written before stays, and counted
+        with contextlib.suppress(OSError):  # a count gone wrong is set right by a trim
+            if added and self._add_usage(added) > self.limit:
+                self.trim()
 
     def usage(self) -> int:
         """The bytes the folder's rows take (as the writers counted them)."""
