@@ -313,5 +313,9 @@ def test_head_mode_on_workers_elsewhere_survives_a_redis_restart_and_pushes_the_
     check_opened(workers)
     keys = stored(s3_bucket)
     assert any(k.startswith("artifacts/weights/") for k in keys)
-    assert any(k.startswith("artifacts/embeddings/") for k in keys)  # embedded there
+    # embedded there: in a worker's own embedding cache (the outputs it published for
+    # the controller's cache are removed by retention once the round has finished)
+    assert any(list((workers.folder(k) / "scratch" / "projects").glob(
+        "*/cache/embeddings-*.f16")) for k in range(2))
+    assert not any(k.startswith("artifacts/embeddings/") for k in keys)
     assert any(k.startswith("artifacts/features/") for k in keys)
