@@ -58,24 +58,31 @@ def env_names_read_by_activelearn() -> set[str]:
     names = set()
     for tree in trees:
         for node in ast.walk(tree):
-            key = _env_key(node)
+            key, file_too = _env_key(node)
             if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                names.add(key.value)
+                found = key.value
             elif isinstance(key, ast.Name) and key.id in constants:
-                names.add(constants[key.id])
+                found = constants[key.id]
+            else:
+                continue
+            names.update([found, f"{found}_FILE"] if file_too else [found])
     return names
 
 
-def _env_key(node: ast.AST) -> ast.expr | None:
-    """The key expression of an environment read, or None."""
+def _env_key(node: ast.AST) -> tuple[ast.expr | None, bool]:
+    """The key expression of an environment read (None: not one), and whether the
+    read also takes the key's _FILE variable (token.env_secret: a secret from a
+    variable, else from the file its _FILE variable names)."""
     if isinstance(node, ast.Call) and node.args:
         name = ast.unparse(node.func)
         if name in ("os.environ.get", "os.getenv"):
-            return node.args[0]
+            return node.args[0], False
+        if name.rpartition(".")[2] == "env_secret":
+            return node.args[0], True
     if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) \
             and ast.unparse(node.value) == "os.environ":
-        return node.slice
-    return None
+        return node.slice, False
+    return None, False
 
 
 def check_cli(args: list[str]) -> click.Context | None:
