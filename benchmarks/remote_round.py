@@ -221,12 +221,15 @@ def workers(homes: list[Path], configs: list[Path], logs: Path, args: argparse.N
 
 
 def finished_jobs(cfg: Config, redis: Redis) -> dict[str, Any]:
-    """job id -> job of every finished job on the project's queues."""
+    """job id -> job of every finished job on the project's queues, the workers' own
+    queues too ("activelearn-gpu@worker": sticky score shards, jobs/affinity.py)."""
     from rq import Queue
 
+    shared = {cfg.jobs.gpu_queue, cfg.jobs.cpu_queue}
     jobs = {}
-    for name in {cfg.jobs.gpu_queue, cfg.jobs.cpu_queue}:
-        queue = Queue(name, connection=redis)
+    for queue in Queue.all(connection=redis):
+        if queue.name.split("@")[0] not in shared:
+            continue
         for job_id in queue.finished_job_registry.get_job_ids():
             job = queue.fetch_job(job_id)
             if job is not None:
