@@ -22,6 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 SEPARATOR = "@"  # between a queue's name and its worker's in a personal queue
+# The key of a training job: one worker (the owner of the pool's first part) trains every
+# round, so the labelled and holdout images it decoded (most of which no score job reads)
+# stay in one cache, and a round reads from the store only the labels that are new.
+TRAINER = 0
 
 
 def personal_queue(queue: str, worker: str) -> str:

@@ -16,6 +16,7 @@ import torch
 
 from activelearn.data.sources.base import Pool
 from activelearn.errors import JobError
+from activelearn.jobs.affinity import TRAINER
 from activelearn.jobs.inputs import open_job, training_inputs
 from activelearn.jobs.kind import JobKind, Progress
 from activelearn.jobs.payloads import training_payload
@@ -35,7 +36,8 @@ def train(project: ProjectHandles, store: Store, round_: int, version: str,
           progress: bool) -> dict[str, Any]:
     """Train and evaluate one model version on the labels in store; returns the train
     job's result."""
-    payload = {**training_payload(project, store), "round": round_, "version": version}
+    payload = {**training_payload(project, store), "round": round_, "version": version,
+               "affinity": TRAINER}
     return project.executor.run(KIND, [payload], desc="train", progress=progress)[0]
 
 
