@@ -15,8 +15,11 @@ So memory follows the batch, not the pool.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
@@ -35,6 +38,9 @@ log = logging.getLogger("activelearn.images")
 # Decoding in worker processes pays only above this many pixels per image and images.
 _PROCESS_MIN_PIXELS = 96 * 96
 _PROCESS_MIN_IMAGES = 64
+# Processes for images fetched over the network (s3://, http(s)://), whatever the cores:
+# they wait on each request, so a few in parallel read several times as fast.
+_REMOTE_PROCESSES = 8
 
 
 class FileImages:
@@ -92,8 +98,9 @@ class FileImages:
             miss = miss[~self.decoded.read(digests, (self.channels, *self.size), out, miss)]
         if len(miss):
             uris = [self.uris[positions[i]] for i in miss]
-            images, reasons = decode_many(uris, self.size, self.channels,
-                                          workers=self._decode_processes(len(uris)))
+            with _more_processes_than_cores():
+                images, reasons = decode_many(uris, self.size, self.channels,
+                                              workers=self._decode_processes(len(uris)))
             out[miss] = images
             for uri, reason in zip(uris, reasons, strict=True):
                 if reason is not None:
@@ -109,9 +116,12 @@ class FileImages:
     def loader_workers(self) -> int:
         """DataLoader worker processes for batches(): none when the caches hold every
         item (a read is cheaper than a process; a worker's decoded cache judged on a
-        sample of the items), else up to 8 leaving a core to the model."""
+        sample of the items), else up to 8 leaving a core to the model (8 whatever the
+        cores for images fetched over the network)."""
         if self.cached.all() or self._decoded_holds_all():
             return 0
+        if self._remote():
+            return _REMOTE_PROCESSES
         return max(1, min(8, (os.cpu_count() or 1) - 1))
 
     def _decoded_holds_all(self, sample: int = 64) -> bool:
@@ -123,11 +133,23 @@ class FileImages:
                    for i in rest[sample_positions(len(rest), sample)])
 
     def _decode_processes(self, count: int) -> int:
+        """Processes for decode_many: none in a DataLoader worker of batches() (a daemon
+        process may not start any) or for few images; _REMOTE_PROCESSES for images
+        fetched over the network; else up to 8 on 4 cores or more, for large images."""
+        if multiprocessing.current_process().daemon or count < _PROCESS_MIN_IMAGES:
+            return 0
+        if self._remote():
+            return _REMOTE_PROCESSES
         cpus = os.cpu_count() or 1
-        if (count < _PROCESS_MIN_IMAGES or cpus < 4
-                or self.size[0] * self.size[1] < _PROCESS_MIN_PIXELS):
+        if cpus < 4 or self.size[0] * self.size[1] < _PROCESS_MIN_PIXELS:
             return 0
         return min(8, cpus)
+
+    def _remote(self) -> bool:
+        """Whether the images are fetched over the network (judged on the first URI: a
+        pool's URIs share a root)."""
+        first = self.uris[0] if self.uris else ""
+        return "://" in first and not first.lower().startswith("file:")
 
 
 ImageSet: TypeAlias = "torch.Tensor | FileImages"
@@ -169,16 +191,27 @@ def batches(images: ImageSet, index_batches: Sequence[np.ndarray | torch.Tensor]
     # a generator of its own: a DataLoader draws its workers' seed from the global one,
     # which would change the dropout and crops that follow (a seeded run must not
     # depend on where its images come from)
-    loader = DataLoader(cast(Any, _Batches(images, index_batches)), batch_size=None,
-                        num_workers=min(workers, len(index_batches)), pin_memory=pin,
-                        prefetch_factor=2, persistent_workers=False,
-                        generator=torch.Generator().manual_seed(0), **worker_options())
+    with _more_processes_than_cores():  # made and started here, not across the yields
+        loader = iter(DataLoader(
+            cast(Any, _Batches(images, index_batches)), batch_size=None,
+            num_workers=min(workers, len(index_batches)), pin_memory=pin, prefetch_factor=2,
+            persistent_workers=False, generator=torch.Generator().manual_seed(0),
+            **worker_options()))
     if images.decoded is None:
         yield from loader
         return
     for batch, stats, off in loader:  # the workers' use of the decoded cache, counted here
         images.decoded.absorb(stats, off)
         yield batch
+
+
+@contextmanager
+def _more_processes_than_cores() -> Iterator[None]:
+    """Without torch's warning that a DataLoader has more workers than cores: images
+    fetched over the network are read by more processes than cores on purpose."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="This DataLoader will create")
+        yield
 
 
 def slices(count: int, batch_size: int) -> list[np.ndarray]:
