@@ -5,10 +5,15 @@ round, against the same round with the pool on local disk (issue 28, "must show"
         [--work /work/bench/remote_round_N] [--redis redis://127.0.0.1:6379/14]
         [--cache-size 2GB] [--change 0.01] [--rounds 3] [--no-local] [--out FILE.json]
 
-A smoke run (about 3 min on 2 busy cores): `--count 1000 --labels 200 --select 100
---shard 250`. The full run (20,000 photos, 411 MiB; see the figures in
-/tmp/coord/done-bench.md or docs/benchmarks.md for its wall time) needs Redis on
-127.0.0.1:6379 (database 14 is flushed first; the server has 16) and moto's server (`.[test]`).
+A smoke run (2-4 min on 2 busy cores): `--count 1000 --labels 200 --select 100
+--shard 250 --no-local`. The full run takes about 11 min on 2 cores with the decoded
+cache (upload 1 min, the controller's first ingest of the bucket 3-4 min, round 1 4 min,
+rounds 2 and 3 under 30 s each, the local comparison 1 min), about 22 min without it
+(every S3 round 4-5 min). It needs Redis on 127.0.0.1:6379 (database 14 is flushed
+first; the server has 16) and moto's server (`pip install -e '.[test]'`). To measure a
+given commit without the working tree's edits:
+`git archive COMMIT | tar -x -C /tmp/al && cd /tmp/al && PYTHONPATH=/tmp/al
+/work/main/.venv/bin/python benchmarks/remote_round.py` (the workers inherit PYTHONPATH).
 
 1. The synthetic collection of --count photos (benchmarks/photo_collection.py: JPEG/PNG
    of many modes and sizes, a few corrupt) is generated into --root, or reused.
@@ -21,7 +26,9 @@ A smoke run (about 3 min on 2 busy cores): `--count 1000 --labels 200 --select 1
    none: the controller builds no decoded cache the workers could not read anyway),
    jobs.artifacts s3://bench/store, its jobs on --redis. Two `activelearn worker`s, each
    in its own folder (cwd, config, --scratch) with `--artifacts s3://bench/store` and
-   `--cache-size` (when the worker has that option: before issue 28 it had not).
+   `--cache-size` (when the worker has that option: before issue 28 it had not), each
+   its own decoded cache in its scratch (two machines), or with --shared-cache one
+   --cache-dir for both (two processes on one machine).
    The controller ingests the bucket (catalogue), then labels --labels random items and a
    holdout of --holdout from the ground truth (photo_collection.plan).
 4. Rounds 1 to --rounds, each as benchmarks/jobs_rq.py runs one: the controller's train
