@@ -144,7 +144,7 @@ def test_no_worker_fails_with_one_line_then_the_rerun_completes(rq_project, work
     import dataclasses
 
     impatient = dataclasses.replace(cfg.jobs, wait_for_worker=2)
-    with pytest.raises(JobError, match=r"no worker took job \S+ \(score t-r1 items 0-100\) "
+    with pytest.raises(JobError, match=r"no worker took job \S+ \(score t-r1 items 0-60\) "
                                        r"from queue activelearn-gpu in 2 s; start one"):
         controller_step(score_and_select, RQExecutor(impatient), cfg, "t-r1",
                         np.arange(40, 140), np.arange(40), 5, seed=1, progress=False)
