@@ -210,9 +210,10 @@ def fake_dns(host: str, port: int) -> list[str]:
 
 
 def policy(*hosts: str, networks: tuple[str, ...] = (), redirects: int = 3,
-           ls: str = LS, buckets: tuple[str, ...] = ()) -> FetchPolicy:
+           ls: str = LS, buckets: tuple[str, ...] = (), timeout: float = TIMEOUT
+           ) -> FetchPolicy:
     return FetchPolicy.build(FetchConfig(allow_hosts=list(hosts), allow_networks=list(networks),
-                                         max_bytes=MAX_BYTES, timeout=TIMEOUT,
+                                         max_bytes=MAX_BYTES, timeout=timeout,
                                          max_redirects=redirects),
                              ls, buckets, resolve=fake_dns)
 
@@ -550,7 +551,8 @@ def test_s3_only_in_the_projects_own_buckets(s3_bucket, caplog):
     big = s3_bucket.put("big.png", b"x" * (MAX_BYTES + 1))
     s3_bucket.client.create_bucket(Bucket=f"{s3_bucket.name}-other")
     s3_bucket.client.put_object(Bucket=f"{s3_bucket.name}-other", Key="img.png", Body=PNG)
-    rules = policy(buckets=(s3_bucket.name,))
+    # botocore's first session takes seconds on a busy machine: a deadline to match
+    rules = policy(buckets=(s3_bucket.name,), timeout=30.0)
     assert fetch_url(own, rules) == PNG
     assert "is not the project's own" in refused(
         f"s3://{s3_bucket.name}-other/img.png", rules, caplog)
