@@ -269,6 +269,7 @@ def run_round(handles: Project, pool: Any, round_: int, version: str,
                                   seed=round_, progress=False)
         end = time.perf_counter()
     per_worker: dict[str, dict[str, Any]] = {}
+    jobs = []
     for job_id, job in finished_jobs(handles.cfg, redis).items():
         if job_id in seen:
             continue
@@ -277,14 +278,19 @@ def run_round(handles: Project, pool: Any, round_: int, version: str,
         mine["jobs"] += 1
         kind = (job.description or "?").split()[0]
         mine["kinds"][kind] = mine["kinds"].get(kind, 0) + 1
-        mine["busy_s"] += (job.ended_at - job.started_at).total_seconds()
+        seconds = (job.ended_at - job.started_at).total_seconds()
+        mine["busy_s"] += seconds
+        jobs.append({"worker": job.worker_name, "job": job.description,
+                     "seconds": round(seconds, 3), "queued_s": round(
+                         (job.started_at - job.enqueued_at).total_seconds(), 3)})
     bytes_read = {name: meter.received - read[name] for name, meter in meters.items()}
     return {"round": round_, "version": version, "seconds": end - start,
             "train_s": trained - start, "score_select_s": end - trained,
             "load_1min": load, "load_after": os.getloadavg()[0],
             "labeled": len(labeled), "scored": len(unlabeled),
             "chosen": [pool.item_ids[i] for i in result["positions"]],
-            "workers": per_worker, "bytes": bytes_read}
+            "workers": per_worker, "bytes": bytes_read,
+            "jobs": sorted(jobs, key=lambda j: str(j["job"]))}
 
 
 def show_round(what: str, r: dict[str, Any], names: list[str]) -> None:
