@@ -41,6 +41,9 @@ _PROCESS_MIN_IMAGES = 64
 # Processes for images fetched over the network (s3://, http(s)://), whatever the cores:
 # they wait on each request, so a few in parallel read several times as fast.
 _REMOTE_PROCESSES = 8
+# A batches() run reads in this process when a worker's decoded cache lacks at most this
+# share of the items (round 2: the changed images), without starting DataLoader workers.
+_FEW_MISSING = 0.05
 
 
 class FileImages:
@@ -115,22 +118,23 @@ class FileImages:
 
     def loader_workers(self) -> int:
         """DataLoader worker processes for batches(): none when the caches hold every
-        item (a read is cheaper than a process; a worker's decoded cache judged on a
-        sample of the items), else up to 8 leaving a core to the model (8 whatever the
-        cores for images fetched over the network)."""
-        if self.cached.all() or self._decoded_holds_all():
+        item, or all but a few (a read is cheaper than a process: the few are decoded
+        here), else up to 8 leaving a core to the model (8 whatever the cores for images
+        fetched over the network)."""
+        if self.cached.all() or self._decoded_lacks() <= _FEW_MISSING * len(self):
             return 0
         if self._remote():
             return _REMOTE_PROCESSES
         return max(1, min(8, (os.cpu_count() or 1) - 1))
 
-    def _decoded_holds_all(self, sample: int = 64) -> bool:
-        if self.decoded is None or self.digests is None:
-            return False
+    def _decoded_lacks(self) -> int:
+        """How many of the items neither cache holds (every item without a decoded
+        cache): one stat each, far cheaper than the reads that follow."""
         rest = np.flatnonzero(~self.cached)
+        if self.decoded is None or self.digests is None:
+            return len(rest)
         shape = (self.channels, *self.size)
-        return all(self.decoded.path(self.digests[i], shape).exists()
-                   for i in rest[sample_positions(len(rest), sample)])
+        return sum(not self.decoded.path(self.digests[i], shape).exists() for i in rest)
 
     def _decode_processes(self, count: int) -> int:
         """Processes for decode_many: none in a DataLoader worker of batches() (a daemon

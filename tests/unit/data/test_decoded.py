@@ -143,11 +143,18 @@ def test_file_images_decode_once_then_read_the_cache_also_in_loader_workers(tmp_
     expected = np.concatenate([b.numpy() for b in batches(first, slices(40, 8))])
     assert (first.decoded.stats.hits, first.decoded.stats.misses) == (0, 40)  # counted here
     first.decoded.path(digests[5], (3, 8, 8)).unlink()
+    few = opened()
+    assert few.loader_workers() == 0  # one of 40 missing: decoded here, no processes
+    assert (np.concatenate([b.numpy() for b in batches(few, slices(40, 8))])
+            == expected).all()
+    assert (few.decoded.stats.hits, few.decoded.stats.misses) == (39, 1)
+    for i in (5, 6, 7, 8):
+        first.decoded.path(digests[i], (3, 8, 8)).unlink(missing_ok=True)
     again = opened()
-    assert again.loader_workers() > 0  # one row missing: the workers read and decode
+    assert again.loader_workers() > 0  # 4 of 40 missing: the workers read and decode
     loaded = np.concatenate([b.numpy() for b in batches(again, slices(40, 8))])
     assert (loaded == expected).all()
-    assert (again.decoded.stats.hits, again.decoded.stats.misses) == (39, 1)
+    assert (again.decoded.stats.hits, again.decoded.stats.misses) == (36, 4)
     for path in paths:  # from now on a decode would give blank images and warnings
         os.remove(path)
     third = opened()
