@@ -8,33 +8,19 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
 import pytest
-import torch
 
-from activelearn.config import Config, config_from_dict
+from activelearn.config import Config
 from activelearn.data.sources.base import Pool
 from activelearn.errors import ConfigError
-from activelearn.kinds import UNKNOWN_LABEL
 from activelearn.loop.push import TaskPusher, check_image_mode
+from support.pools import manifest_config, named_pool
 
 HTTP = ["http://images.example/cats/a.png", "https://cdn.example/b%20c.png?v=2&sig=x%2Fy"]
 
 
 def _config(**label_studio) -> Config:
-    return config_from_dict(
-        {"project": {"name": "t"},
-         "data": {"source": "manifest", "root": "images.csv", "image_size": [2, 2]},
-         "classes": ["a", "b"], "label_studio": {"image_mode": "url", **label_studio}},
-        source="project.yaml")
-
-
-def _pool(paths: list[str]) -> Pool:
-    n = len(paths)
-    return Pool(item_ids=[f"item{i}" for i in range(n)],
-                images=torch.zeros((n, 1, 2, 2), dtype=torch.uint8),
-                labels=np.full(n, UNKNOWN_LABEL, dtype=np.int64),
-                is_test=np.zeros(n, dtype=bool), class_names=["a", "b"], paths=paths)
+    return manifest_config("url", **label_studio)
 
 
 def _images(cfg: Config, pool: Pool) -> list[str]:
@@ -46,18 +32,18 @@ def _images(cfg: Config, pool: Pool) -> list[str]:
 
 def _check_error(paths: list[str]) -> str:
     with pytest.raises(ConfigError) as err:
-        check_image_mode(_config(), _pool(paths))
+        check_image_mode(_config(), named_pool(paths))
     message = str(err.value)
     assert err.value.exit_code == 2 and "\n" not in message
     return message
 
 
 def test_http_and_https_urls_go_into_the_tasks_as_they_are():
-    assert _images(_config(), _pool(HTTP)) == HTTP
+    assert _images(_config(), named_pool(HTTP)) == HTTP
 
 
 def test_s3_uris_become_presigned_urls_lasting_presign_expiry(aws_settings):
-    pool = _pool([HTTP[0], "s3://photos/cats/x.png"])
+    pool = named_pool([HTTP[0], "s3://photos/cats/x.png"])
     for cfg, seconds in ((_config(), "604800"), (_config(presign_expiry=900), "900")):
         http, signed = _images(cfg, pool)
         assert http == HTTP[0]
@@ -95,7 +81,7 @@ def test_s3_images_without_aws_credentials_fail_the_check_before_any_push(no_aws
         "no AWS credentials to sign with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
         "or AWS_PROFILE")
     # and should they go missing after the check, the push stops at the first such image
-    pusher = TaskPusher(_config(), None, None, _pool(paths), 7, print)  # type: ignore[arg-type]
+    pusher = TaskPusher(_config(), None, None, named_pool(paths), 7, print)  # type: ignore[arg-type]
     assert pusher.image_of("item0") == HTTP[0]
     with pytest.raises(ConfigError, match=r"^project.yaml: label_studio.image_mode: url: "
                                           r"s3://photos/a.png cannot be presigned: no AWS"):

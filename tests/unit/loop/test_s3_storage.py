@@ -7,37 +7,22 @@ moto: tests/integration/test_ls_storage.py."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import torch
 
 from activelearn.annotation import AwsKeys
 from activelearn.annotation.label_studio.token import aws_keys
-from activelearn.config import Config, config_from_dict
-from activelearn.data.sources.base import Pool
+from activelearn.config import Config
 from activelearn.errors import BackendAuthError, ConfigError, redact
-from activelearn.kinds import UNKNOWN_LABEL
 from activelearn.loop.push import TaskPusher, check_image_mode
 from activelearn.loop.s3_storage import storage_sources
+from support.pools import manifest_config, named_pool
 
 AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 ID, SECRET, SESSION = "AKIAUNITTESTKEY00001", "unit-test-secret-0001", "unit-session-token-01"
 
 
 def _config(**label_studio) -> Config:
-    return config_from_dict(
-        {"project": {"name": "t"},
-         "data": {"source": "manifest", "root": "images.csv", "image_size": [2, 2]},
-         "classes": ["a", "b"], "label_studio": {"image_mode": "s3-storage", **label_studio}},
-        source="project.yaml")
-
-
-def _pool(paths: list[str]) -> Pool:
-    n = len(paths)
-    return Pool(item_ids=[f"item{i}" for i in range(n)],
-                images=torch.zeros((n, 1, 2, 2), dtype=torch.uint8),
-                labels=np.full(n, UNKNOWN_LABEL, dtype=np.int64),
-                is_test=np.zeros(n, dtype=bool), class_names=["a", "b"], paths=paths)
+    return manifest_config("s3-storage", **label_studio)
 
 
 @pytest.fixture
@@ -54,7 +39,7 @@ def keys(monkeypatch):
 
 def test_a_task_holds_its_s3_uri_as_it_is(keys):
     uris = ["s3://photos/cats/a b.png", "s3://photos/dogs/x.png?versionId=1"]
-    pool = _pool(uris)
+    pool = named_pool(uris)
     check_image_mode(_config(), pool)
     pusher = TaskPusher(_config(), None, None, pool, 7, print)  # type: ignore[arg-type]
     assert [pusher.image_of(i) for i in pool.item_ids] == uris
@@ -70,7 +55,7 @@ def test_a_task_holds_its_s3_uri_as_it_is(keys):
 ])
 def test_a_pool_of_other_images_is_refused_naming_the_mode_that_fits(paths, fragment):
     with pytest.raises(ConfigError) as err:
-        check_image_mode(_config(), _pool(paths))
+        check_image_mode(_config(), named_pool(paths))
     message = str(err.value)
     assert err.value.exit_code == 2 and "\n" not in message
     assert message.startswith("project.yaml: label_studio.image_mode: s3-storage: ")
@@ -132,10 +117,10 @@ def test_no_keys_are_needed_with_label_studios_own(keys, monkeypatch):
         monkeypatch.delenv(name)
     ls = _config(storage_credentials="label-studio").label_studio
     assert storage_sources(ls, ["s3://b/k.png"])[0].keys is None
-    check_image_mode(_config(storage_credentials="label-studio"), _pool(["s3://b/k.png"]))
+    check_image_mode(_config(storage_credentials="label-studio"), named_pool(["s3://b/k.png"]))
     # with the environment's, a round checks first, before it changes anything
     with pytest.raises(BackendAuthError, match="no AWS keys"):
-        check_image_mode(_config(), _pool(["s3://b/k.png"]))
+        check_image_mode(_config(), named_pool(["s3://b/k.png"]))
     with pytest.raises(BackendAuthError, match="set AWS_ACCESS_KEY_ID and AWS_SECRET"):
         storage_sources(_config().label_studio, ["s3://b/k.png"])
 
