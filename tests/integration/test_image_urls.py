@@ -21,6 +21,7 @@ from activelearn.kinds import UNKNOWN_LABEL, BatchKind
 from activelearn.loop.push import TaskPusher, check_image_mode
 from activelearn.state import Store
 from support.loop import Project, cycle
+from support.project_files import thirteen_image_project
 
 PROJECT_ID = 7
 
@@ -130,14 +131,9 @@ def test_a_round_puts_http_images_into_label_studio_by_their_urls(
         images[name] = png(100 + i)
         (http_folder.root / folder / f"{name}.png").write_bytes(images[name])
         rows.append(f"{name},{http_folder.url}/{folder}/{name}.png")
-    manifest = tmp_path / "images.csv"
-    manifest.write_text("\n".join(rows) + "\n")
     # unlabeled items all stay in the train pool: holdout + initial take all 13
-    path = project_file(
-        data={"source": "manifest", "root": str(manifest), "image_size": [8, 8],
-              "channels": 3},
-        classes=["red", "dark"], loop={"initial": 10, "batch": 2, "budget": 20},
-        label_studio={"project_title": ls_project_title, "holdout": 3, "image_mode": "url"})
+    path = thirteen_image_project(project_file, tmp_path, rows[1:],
+                                  project_title=ls_project_title, image_mode="url")
 
     cycle(path)
 

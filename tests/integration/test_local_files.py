@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from support.loop import Project, cycle
+from support.project_files import thirteen_image_project
 
 
 def test_storages_are_the_image_folders_and_every_task_image_is_served(
@@ -28,15 +29,10 @@ def test_storages_are_the_image_folders_and_every_task_image_is_served(
     Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(target)
     (base / "links" / "linked.png").symlink_to(target)
     rows.append(f"linked,{base / 'links' / 'linked.png'}")
-    manifest = tmp_path / "images.csv"
-    manifest.write_text("\n".join(rows) + "\n")
     # unlabeled items all stay in the train pool: holdout + initial take all 13
-    path = project_file(
-        data={"source": "manifest", "root": str(manifest), "image_size": [8, 8],
-              "channels": 3},
-        classes=["red", "dark"], loop={"initial": 10, "batch": 2, "budget": 20},
-        label_studio={"project_title": ls_project_title, "holdout": 3,
-                      "image_mode": "local-files", "document_root": str(ls_env.files_root)})
+    path = thirteen_image_project(project_file, tmp_path, rows[1:],
+                                  project_title=ls_project_title, image_mode="local-files",
+                                  document_root=str(ls_env.files_root))
 
     cycle(path)
 

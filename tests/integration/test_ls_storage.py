@@ -35,6 +35,7 @@ from activelearn.data.uris import presigned_url
 from activelearn.errors import BackendError
 from activelearn.loop.s3_storage import connect_storages
 from support.loop import Project, cycle, cycle_result
+from support.project_files import thirteen_image_project
 from support.storage import serve_in_thread
 
 KEY_ID, SECRET = "AKIATESTSTORAGE00001", "storage-test-secret-key-0001"
@@ -135,14 +136,9 @@ def s3_project(project_file, tmp_path, bucket, title: str, **label_studio) -> tu
         uri = bucket.put(f"pool/{folder}/img{i:02d}.png", png(200 + i))
         images[uri] = png(200 + i)
         rows.append(f"img{i:02d},{uri}")
-    manifest = tmp_path / "images.csv"
-    manifest.write_text("\n".join(rows) + "\n")
-    path = project_file(
-        data={"source": "manifest", "root": str(manifest), "image_size": [8, 8],
-              "channels": 3},
-        classes=["red", "dark"], loop={"initial": 10, "batch": 2, "budget": 20},
-        label_studio={"project_title": title, "holdout": 3, "image_mode": "s3-storage",
-                      "storage_presign_ttl": 1, **label_studio})
+    path = thirteen_image_project(project_file, tmp_path, rows[1:], project_title=title,
+                                  image_mode="s3-storage", storage_presign_ttl=1,
+                                  **label_studio)
     return path, images
 
 

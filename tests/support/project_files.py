@@ -33,3 +33,17 @@ def write_project(path: Path, work_dir: Path, data_root: Path, **sections) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(raw))
     return path
+
+
+def thirteen_image_project(project_file, tmp_path: Path, rows: list[str], **label_studio
+                           ) -> Path:
+    """A project over a manifest of 13 images of classes red and dark (rows: "id,path"
+    lines after the header) whose first cycle pushes them all: holdout 3, initial 10;
+    label_studio: the image mode and its keys."""
+    manifest = tmp_path / "images.csv"
+    manifest.write_text("\n".join(["id,path", *rows]) + "\n")
+    return project_file(
+        data={"source": "manifest", "root": str(manifest), "image_size": [8, 8],
+              "channels": 3},
+        classes=["red", "dark"], loop={"initial": 10, "batch": 2, "budget": 20},
+        label_studio={"holdout": 3, **label_studio})
