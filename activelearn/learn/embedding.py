@@ -29,7 +29,7 @@ from tqdm import tqdm
 from activelearn.config import Config, ModelConfig
 from activelearn.data.artifacts import ArtifactStore
 from activelearn.data.embeddings import EmbeddingCache, cache_key, item_keys
-from activelearn.data.imageset import ImageSet, is_lazy
+from activelearn.data.imageset import FileImages, ImageSet, is_lazy
 from activelearn.data.shards import (
     Published,
     Source,
@@ -150,7 +150,7 @@ def pool_keys(pool: Pool) -> tuple[np.ndarray, np.ndarray]:
 def pool_rows(pool: Pool) -> np.ndarray:
     """[items] int64: the pool's rows in the embedding cache (pool_keys without the tags,
     which in-memory pools compute from every image)."""
-    if is_lazy(pool.images):
+    if isinstance(pool.images, FileImages):
         return np.asarray(pool.images.slots, dtype=np.int64)
     return np.arange(len(pool.images), dtype=np.int64)
 
