@@ -6,9 +6,9 @@ round, against the same round with the pool on local disk (issue 28, "must show"
         [--cache-size 2GB] [--change 0.01] [--rounds 3] [--no-local] [--out FILE.json]
 
 A smoke run (2-4 min on 2 busy cores): `--count 1000 --labels 200 --select 100
---shard 250 --no-local`. The full run took 11-13 min on 2 cores shared with other work
-(load 5-12) with the decoded cache (upload 1 min, the controller's first ingest of the
-bucket 3.5-4.5 min, round 1 4-5 min, rounds 2 and 3 under 30 s each, the local
+--shard 250 --no-local`. The full run took 8-13 min on 2 cores shared with other work
+(load 3-12) with the decoded cache (upload 1 min, the controller's first ingest of the
+bucket 3-4.5 min, round 1 2.7-5 min, rounds 2 and 3 under 30 s each, the local
 comparison 1 min), 22 min without it (every S3 round 4.5-5 min). It needs Redis on
 127.0.0.1:6379 (database 14 is flushed first; the server has 16) and moto's server
 (`pip install -e '.[test]'`). To measure a given commit without the working tree's edits:
