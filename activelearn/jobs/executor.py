@@ -151,7 +151,9 @@ class RQExecutor(Executor):
         kind = as_kind(kind)
         queue = self.queue(kind)
         retries = kind.retries(self.cfg)
-        owners = assign([p.get("affinity") for p in payloads], self._alive(queue.name))
+        keys = [p.get("affinity") for p in payloads]
+        owners = assign(keys, self._alive(queue.name) if any(k is not None for k in keys)
+                        else [])
         jobs = [self.named_queue(personal_queue(queue.name, owner) if owner else queue.name)
                 .enqueue(PERFORM, kind.name, dict(p), job_timeout=kind.timeout_s(self.cfg),
                          retry=Retry(max=retries) if retries else None,

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from activelearn.config.service_checks import mask_password
-from activelearn.data.artifacts import ArtifactStore
+from activelearn.data.artifacts import TIMEOUT_S, ArtifactStore
 from activelearn.errors import ActiveLearnError
 
 log = logging.getLogger("activelearn.scratch")
@@ -88,8 +88,7 @@ class ScratchPruner:
     def __init__(self, scratch: Path, stores: Iterable[str], every: int = EVERY_JOBS,
                  timeout: float | None = None) -> None:
         self.every = max(1, every)
-        made = [ArtifactStore(url.rstrip("/"), Path(scratch)) if timeout is None
-                else ArtifactStore(url.rstrip("/"), Path(scratch), timeout)
+        made = [ArtifactStore(url.rstrip("/"), Path(scratch), timeout or TIMEOUT_S)
                 for url in stores if url]
         self.stores = [s for s in made if not s.local]
         self.jobs = 0
